@@ -1,0 +1,1 @@
+"""Motion analytics on decoded luma frames. Standalone: never imports ``vmsbridge`` (issue #5)."""

@@ -1,0 +1,4 @@
+"""Evidence hashing, content-addressed store, custody chain and BagIt packets (issue #6).
+
+Standalone: never imports ``vmsbridge``.
+"""

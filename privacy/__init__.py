@@ -1,0 +1,1 @@
+"""Privacy masks and people/face anonymization. Standalone: never imports ``vmsbridge`` (issue #5)."""

@@ -1,0 +1,3 @@
+from vmsbridge.cli.main import entry_point
+
+entry_point()

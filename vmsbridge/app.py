@@ -1,0 +1,94 @@
+"""Builds the service graph once, starts its long-lived stages, and tears it down in reverse.
+
+Nothing registers itself globally: everything a command needs hangs off :class:`Services`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Services", "open_store", "running_services"]
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from vmsbridge.bus import InProcessBus
+from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.correlate import Correlator
+from vmsbridge.ingest import IngestStage
+from vmsbridge.store.audit import AuditLog
+from vmsbridge.store.database import Database
+from vmsbridge.store.events import EventStore
+from vmsbridge.store.incidents import IncidentStore
+from vmsbridge.store.migrate import require_current_schema, upgrade
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Stores:
+    db: Database
+    events: EventStore
+    incidents: IncidentStore
+    audit: AuditLog
+
+
+@dataclass(frozen=True)
+class Services:
+    site: SiteConfig
+    directory: SiteDirectory
+    stores: Stores
+    bus: InProcessBus
+    ingest: IngestStage
+    correlator: Correlator
+
+
+@asynccontextmanager
+async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Stores]:
+    """The stores over one database; ``migrate`` upgrades the schema, else it must be current."""
+    db = Database(db_url)
+    try:
+        if migrate:
+            await upgrade(db)
+        else:
+            await require_current_schema(db)
+        yield Stores(db, EventStore(db), IncidentStore(db), AuditLog(db))
+    finally:
+        await db.close()
+
+
+@asynccontextmanager
+async def running_services(
+    site: SiteConfig, db_url: str, *, migrate: bool = True, bus_capacity: int = 10_000
+) -> AsyncIterator[Services]:
+    """Ingest and correlation running in the background for the duration of the block.
+
+    On exit, whatever was submitted to the bus is given time to be stored before the stages stop,
+    and the correlator catches up with what was stored.
+    """
+    directory = SiteDirectory(site)
+    async with open_store(db_url, migrate=migrate) as stores:
+        bus = InProcessBus(capacity=bus_capacity)
+        correlator = Correlator(stores.incidents, directory, site.correlation)
+        ingest = IngestStage(bus, stores.events, directory, on_stored=correlator.notify)
+        services = Services(site, directory, stores, bus, ingest, correlator)
+        tasks = [
+            asyncio.create_task(ingest.run(), name="ingest"),
+            asyncio.create_task(correlator.run(), name="correlator"),
+        ]
+        try:
+            yield services
+        finally:
+            if not await bus.drain(DRAIN_SECONDS):
+                log.error("stopping with events still unstored; their publishers were not acknowledged")
+            bus.close()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await correlator.catch_up()

@@ -1,0 +1,1 @@
+"""The ``vmsbridge`` command line: each command module parses little, calls a service, formats."""

@@ -1,0 +1,144 @@
+"""``vmsbridge events tail|import|rejected``"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from vmsbridge.app import open_store, running_services
+from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
+from vmsbridge.cli.incidents import event_dict
+from vmsbridge.config import SiteConfig
+from vmsbridge.model import IngestOutcome, StoredEvent
+
+FOLLOW_POLL_SECONDS = 1.0
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("events", help="look at stored events, or import them from a file")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    tail = actions.add_parser("tail", help="the most recent events (and, with --follow, new ones)")
+    add_common_options(tail)
+    tail.add_argument("-n", "--lines", type=int, default=20, help="how many (default: %(default)s)")
+    tail.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
+    tail.add_argument("--json", action="store_true", help="one JSON object per line")
+    tail.set_defaults(handler=tail_events)
+
+    imp = actions.add_parser(
+        "import",
+        help="ingest events from a JSON-lines file (backfill, replay, exports)",
+        description="Publish one event per line through the normal ingest path: each is validated, "
+        "stored exactly once per (source, native_id), correlated, and bad lines are kept as "
+        "rejected input. Re-running the same file is harmless.",
+    )
+    add_common_options(imp)
+    imp.add_argument("file", metavar="FILE", help="JSON lines, or - for standard input")
+    imp.add_argument(
+        "--acks",
+        action="store_true",
+        help="print '<stored|duplicate|rejected> <source> <native_id>' for each line once it is durable",
+    )
+    imp.set_defaults(handler=import_events)
+
+    rej = actions.add_parser("rejected", help="input the ingest stage refused, with the reason")
+    add_common_options(rej)
+    rej.add_argument("-n", "--lines", type=int, default=20)
+    rej.set_defaults(handler=show_rejected)
+
+
+def event_line(event: StoredEvent, site: SiteConfig) -> str:
+    return (
+        f"{event.id:>7}  {local_time(event.occurred_at, site)}  {event.kind.value:<24} "
+        f"{event.device_id} @ {event.location_id}  ({event.source})"
+    )
+
+
+def tail_events(args: argparse.Namespace) -> int:
+    site = load_site(args)
+
+    def show(events: list[StoredEvent]) -> None:
+        for event in events:
+            print(json.dumps(event_dict(event)) if args.json else event_line(event, site), flush=True)
+
+    async def go() -> None:
+        async with open_store(db_url_for(args, site)) as stores:
+            events = await stores.events.recent(args.lines)
+            show(events)
+            last = events[-1].id if events else 0
+            while args.follow:
+                await asyncio.sleep(FOLLOW_POLL_SECONDS)
+                newer = await stores.events.recent(1000, after_id=last)
+                show(newer)
+                last = newer[-1].id if newer else last
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(go())
+    return 0
+
+
+def _lines(stream: TextIO) -> Iterator[Any]:
+    for text in stream:
+        if not text.strip():
+            continue
+        try:
+            yield json.loads(text)
+        except json.JSONDecodeError:
+            yield text.rstrip("\n")  # ingest rejects and keeps it, with the reason
+
+
+def import_events(args: argparse.Namespace) -> int:
+    site = load_site(args)
+    counts: Counter[str] = Counter()
+    show_progress = sys.stderr.isatty()
+
+    def settled(future: asyncio.Future[IngestOutcome], payload: Any) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        outcome = future.result()
+        counts[outcome.status] += 1
+        if args.acks:
+            source = payload.get("source") if isinstance(payload, dict) else None
+            native = payload.get("native_id") if isinstance(payload, dict) else None
+            print(f"{outcome.status} {source} {native}", flush=True)
+        if show_progress and sum(counts.values()) % 1000 == 0:
+            print(f"\r{sum(counts.values())} events durable", end="", file=sys.stderr, flush=True)
+
+    async def go(stream: TextIO) -> None:
+        async with running_services(site, db_url_for(args, site)) as services:
+            for payload in _lines(stream):
+                future = await services.bus.submit(payload)
+                future.add_done_callback(functools.partial(settled, payload=payload))
+
+    if args.file == "-":
+        asyncio.run(go(sys.stdin))
+    else:
+        with Path(args.file).open(encoding="utf-8") as stream:
+            asyncio.run(go(stream))
+    if show_progress:
+        print(file=sys.stderr)
+    summary = (
+        f"{counts['stored']} stored, {counts['duplicate']} already stored, {counts['rejected']} rejected"
+    )
+    print(f"imported: {summary}", file=sys.stderr)
+    return 0
+
+
+def show_rejected(args: argparse.Namespace) -> int:
+    site = load_site(args)
+
+    async def go() -> None:
+        async with open_store(db_url_for(args, site)) as stores:
+            for item in await stores.events.rejected(args.lines):
+                print(f"{item.source or '-'}: {item.reason}\n    {item.payload[:300]}")
+
+    asyncio.run(go())
+    return 0

@@ -1,0 +1,176 @@
+"""``vmsbridge incidents list|show|open|close``"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+from typing import Any
+
+from vmsbridge.app import open_store
+from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
+from vmsbridge.config import SiteConfig
+from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.model import Incident, IncidentStatus, Priority, StoredEvent
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("incidents", help="list, show, open and close incidents")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    lst = actions.add_parser("list", help="incidents, newest last")
+    add_common_options(lst)
+    lst.add_argument("--status", choices=["open", "closed", "all"], default="all")
+    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    lst.set_defaults(handler=list_incidents)
+
+    show = actions.add_parser("show", help="one incident with its events")
+    add_common_options(show)
+    show.add_argument("incident_id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=show_incident)
+
+    opn = actions.add_parser("open", help="open an incident by hand (e.g. a call to dispatch)")
+    add_common_options(opn)
+    opn.add_argument(
+        "--location", required=True, metavar="ID", help="a location id from the site configuration"
+    )
+    opn.add_argument("--summary", required=True, metavar="TEXT")
+    opn.add_argument("--priority", choices=[p.value for p in Priority], default=Priority.MEDIUM.value)
+    opn.add_argument("--actor", default=None, help="who is opening it (default: the login name)")
+    opn.add_argument("--json", action="store_true", help='print {"id": ...} only')
+    opn.set_defaults(handler=open_incident)
+
+    close = actions.add_parser("close", help="close an open incident")
+    add_common_options(close)
+    close.add_argument("incident_id", type=int, metavar="ID")
+    close.add_argument("--reason", default="closed by operator")
+    close.add_argument("--actor", default=None, help="who is closing it (default: the login name)")
+    close.add_argument("--json", action="store_true")
+    close.set_defaults(handler=close_incident)
+
+
+def incident_dict(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "location": incident.location_id,
+        "status": incident.status.value,
+        "priority": incident.priority.value,
+        "summary": incident.summary,
+        "event_kinds": [k.value for k in incident.event_kinds],
+        "event_ids": list(incident.event_ids),
+        "started_at": incident.started_at.isoformat(),
+        "last_event_at": incident.last_event_at.isoformat(),
+        "opened_by": incident.opened_by,
+        "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
+        "close_reason": incident.close_reason,
+    }
+
+
+def event_dict(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind.value,
+        "device_id": event.device_id,
+        "location": event.location_id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "received_at": event.received_at.isoformat(),
+        "source": event.source,
+        "native_id": event.native_id,
+        "attributes": event.attributes,
+    }
+
+
+def incident_line(incident: Incident, site: SiteConfig) -> str:
+    state = incident.status.value
+    if incident.status is IncidentStatus.CLOSED:
+        state = f"closed ({incident.close_reason})"
+    kinds = ", ".join(k.value for k in incident.event_kinds) or "no events"
+    return (
+        f"#{incident.id:<4} {incident.priority.value.upper():<6} {incident.location_id:<14} "
+        f"{local_time(incident.started_at, site)}  {state}\n"
+        f"       {incident.summary}\n       events: {kinds}"
+    )
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return str(args.actor or getpass.getuser())
+
+
+def list_incidents(args: argparse.Namespace) -> int:
+    site = load_site(args)
+    status = None if args.status == "all" else IncidentStatus(args.status)
+
+    async def go() -> list[Incident]:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await stores.incidents.search(status, args.limit)
+
+    incidents = asyncio.run(go())
+    if args.json:
+        print_json([incident_dict(i) for i in incidents])
+    elif not incidents:
+        print("no incidents")
+    else:
+        for incident in incidents:
+            print(incident_line(incident, site))
+    return 0
+
+
+def show_incident(args: argparse.Namespace) -> int:
+    site = load_site(args)
+
+    async def go() -> tuple[Incident, list[StoredEvent]]:
+        async with open_store(db_url_for(args, site)) as stores:
+            incident = await stores.incidents.get(args.incident_id)
+            return incident, await stores.incidents.events_of(args.incident_id)
+
+    incident, events = asyncio.run(go())
+    if args.json:
+        print_json({**incident_dict(incident), "events": [event_dict(e) for e in events]})
+        return 0
+    print(incident_line(incident, site))
+    for event in events:
+        print(f"       {local_time(event.occurred_at, site)}  {event.kind.value:<22} {event.device_id}")
+    return 0
+
+
+def open_incident(args: argparse.Namespace) -> int:
+    site = load_site(args)
+    known = {loc.id for loc in site.locations}
+    if args.location not in known:
+        raise ConfigError(
+            "--location",
+            [ConfigProblem("--location", f"{args.location!r} is not one of {', '.join(sorted(known))}")],
+        )
+
+    async def go() -> Incident:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await stores.incidents.open(
+                location_id=args.location,
+                summary=args.summary,
+                priority=Priority(args.priority),
+                actor=_actor(args),
+            )
+
+    incident = asyncio.run(go())
+    if args.json:
+        print_json({"id": incident.id})
+    else:
+        print(f"opened incident #{incident.id} at {incident.location_id}")
+    return 0
+
+
+def close_incident(args: argparse.Namespace) -> int:
+    site = load_site(args)
+
+    async def go() -> Incident:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await stores.incidents.close(args.incident_id, actor=_actor(args), reason=args.reason)
+
+    incident = asyncio.run(go())
+    if args.json:
+        print_json(incident_dict(incident))
+    else:
+        print(f"closed incident #{incident.id}")
+    return 0

@@ -1,0 +1,76 @@
+"""Entry point: parse, dispatch, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from vmsbridge import __version__
+from vmsbridge.cli import config_cmd, db, demo, events, incidents, run
+from vmsbridge.errors import ConfigError, NotFound, VmsBridgeError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+EPILOG = """\
+exit codes: 0 done; 1 could not do it (database unreachable or not upgraded, incident not found);
+2 bad configuration or arguments (every problem is named); 3 a bug in vmsbridge; 130 interrupted.
+
+start here:
+  vmsbridge demo                      the whole pipeline on the example campus, nothing to set up
+  vmsbridge check-config site.toml    validate your campus before running
+  vmsbridge run --config site.toml    the service (PostgreSQL: --db postgresql://...)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vmsbridge",
+        description="Bridge between a campus VMS, its cameras and emergency phones, and the records "
+        "campus police keep: incidents, evidence, Clery Act logs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vmsbridge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (demo, run, config_cmd, db, incidents, events):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"vmsbridge: configuration error in {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NotFound as exc:
+        print(f"vmsbridge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except VmsBridgeError as exc:
+        print(f"vmsbridge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # unreachable database server, unreadable file: the user can act on it
+        print(f"vmsbridge: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception:
+        logging.getLogger("vmsbridge").exception("unexpected error (a bug: please report it with this trace)")
+        return EXIT_BUG
+
+
+def entry_point() -> None:
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,401 @@
+"""Site configuration: a TOML file read into strict pydantic models, checked as a whole.
+
+Every problem in a file is reported at once, each addressed by its key path
+(``locations[3].clery_geography``), so an operator fixes a file in one pass. Secrets are never
+in the file: connector sections name an environment variable (``password_env``) or a file
+(``password_file``) and :func:`resolve_secret` reads it when the connector starts.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Camera",
+    "CameraSource",
+    "CorrelationConfig",
+    "Door",
+    "EmergencyPhone",
+    "IoInput",
+    "IoModule",
+    "Location",
+    "OnvifSource",
+    "SiteConfig",
+    "SiteDirectory",
+    "StorageConfig",
+    "XProtectSource",
+    "default_config_path",
+    "load_site_config",
+    "parse_site_config",
+    "resolve_secret",
+]
+
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.model import CleryGeography, EventKind
+
+Identifier = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9._-]*$",
+        description="lower-case letters, digits, '.', '_' or '-'",
+    ),
+]
+
+_SECRET_WORDS = ("password", "secret", "token_value", "api_key", "apikey")
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SiteInfo(ConfigModel):
+    name: str = Field(min_length=1, description="institution or campus name")
+    timezone: str = Field(description="IANA zone of the institution, e.g. 'America/Chicago'")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone name such as 'America/New_York'") from None
+        return value
+
+
+class StorageConfig(ConfigModel):
+    db_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+    data_dir: Path | None = Field(None, description="where the SQLite database and evidence live")
+
+
+class CorrelationConfig(ConfigModel):
+    window_seconds: int = Field(
+        600, ge=1, le=86_400, description="largest gap between events that still joins one incident"
+    )
+    quiet_close_seconds: int = Field(
+        1_800, ge=60, le=7 * 86_400, description="an incident with no new event for this long closes"
+    )
+
+
+class Location(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    clery_geography: CleryGeography
+    student_housing: bool = False
+    public_label: str = Field(min_length=1, description="general location text safe for the public log")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+
+class SecretSource(ConfigModel):
+    password_env: str | None = Field(None, description="environment variable holding the password")
+    password_file: Path | None = Field(None, description="file holding the password (first line)")
+
+
+class OnvifSource(SecretSource):
+    id: Identifier
+    host: str = Field(min_length=1)
+    port: int = Field(80, ge=1, le=65_535)
+    scheme: Literal["http", "https"] = "http"
+    username: str = Field(min_length=1)
+
+
+class XProtectSource(SecretSource):
+    id: Identifier
+    url: str = Field(pattern=r"^https?://", description="API Gateway base URL")
+    username: str = Field(min_length=1)
+    ca_file: Path | None = Field(None, description="CA bundle for the gateway's TLS certificate")
+    insecure_skip_verify: bool = Field(False, description="labs only: do not verify TLS")
+
+
+class ConnectorsConfig(ConfigModel):
+    onvif: list[OnvifSource] = []
+    xprotect: list[XProtectSource] = []
+
+
+class CameraSource(ConfigModel):
+    connector: Identifier = Field(description="id of an [[connectors.onvif]] or [[connectors.xprotect]]")
+    profile: str | None = Field(None, description="ONVIF media profile token")
+    camera_id: str | None = Field(None, description="XProtect camera id (GUID)")
+
+
+class Camera(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    location: Identifier
+    source: CameraSource
+    ptz: bool = False
+    presets: dict[str, str] = Field(default_factory=dict, description="preset name -> device preset token")
+
+
+class EmergencyPhone(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    location: Identifier
+    camera: Identifier | None = Field(None, description="PTZ camera that covers this phone")
+    preset: str | None = Field(None, description="that camera's preset name aimed at the phone")
+
+
+class Door(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    location: Identifier
+    connector: Identifier = Field(description="access-control source reporting this door")
+    token: str = Field(min_length=1, description="door token on the access controller / VMS")
+    camera: Identifier | None = None
+
+
+class IoInput(ConfigModel):
+    token: str = Field(min_length=1, description="input token on the I/O module, e.g. 'DI1'")
+    device: Identifier = Field(description="the site device this input belongs to")
+    active: EventKind = Field(description="what the input going active means, e.g. 'phone.offhook'")
+    inactive: EventKind | None = Field(None, description="what it going inactive means")
+
+
+class IoModule(ConfigModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    location: Identifier
+    connector: Identifier
+    inputs: list[IoInput] = []
+
+
+class SiteConfig(ConfigModel):
+    site: SiteInfo
+    storage: StorageConfig = StorageConfig()
+    correlation: CorrelationConfig = CorrelationConfig()
+    locations: list[Location] = Field(min_length=1)
+    cameras: list[Camera] = []
+    phones: list[EmergencyPhone] = []
+    doors: list[Door] = []
+    io_modules: list[IoModule] = []
+    connectors: ConnectorsConfig = ConnectorsConfig()
+
+
+@dataclass(frozen=True)
+class DeviceEntry:
+    id: str
+    kind: Literal["camera", "phone", "door", "io_module"]
+    location_id: str
+
+
+class SiteDirectory:
+    """Lookups derived once from a checked :class:`SiteConfig`."""
+
+    def __init__(self, site: SiteConfig) -> None:
+        self.site = site
+        self.locations = {loc.id: loc for loc in site.locations}
+        entries: list[DeviceEntry] = [DeviceEntry(c.id, "camera", c.location) for c in site.cameras]
+        entries += [DeviceEntry(p.id, "phone", p.location) for p in site.phones]
+        entries += [DeviceEntry(d.id, "door", d.location) for d in site.doors]
+        entries += [DeviceEntry(m.id, "io_module", m.location) for m in site.io_modules]
+        self.devices = {e.id: e for e in entries}
+        self.device_names: dict[str, str] = {c.id: c.name for c in site.cameras}
+        self.device_names |= {p.id: p.name for p in site.phones}
+        self.device_names |= {d.id: d.name for d in site.doors}
+        self.device_names |= {m.id: m.name for m in site.io_modules}
+
+    def location_of(self, device_id: str) -> str | None:
+        entry = self.devices.get(device_id)
+        return entry.location_id if entry else None
+
+
+# ---------------------------------------------------------------------------------------------
+# loading and checking
+
+
+def default_config_path() -> Path:
+    """The example campus shipped inside the package (also at ``examples/campus.toml``)."""
+    return Path(str(resources.files("vmsbridge").joinpath("data/campus.toml")))
+
+
+def load_site_config(path: Path) -> SiteConfig:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, [ConfigProblem("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [ConfigProblem("", f"cannot read: {exc}")]) from None
+    return parse_site_config(text, source)
+
+
+def parse_site_config(text: str, source: str = "<config>") -> SiteConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+    try:
+        site = SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_problem_from_pydantic(err) for err in exc.errors()]) from None
+    problems = list(_cross_check(site))
+    if problems:
+        raise ConfigError(source, problems)
+    return site
+
+
+def resolve_secret(owner_path: str, holder: SecretSource, env: dict[str, str] | None = None) -> str:
+    """Read a connector's password from the environment or a file; never from the config itself."""
+    environ = os.environ if env is None else env
+    if holder.password_env is not None:
+        value = environ.get(holder.password_env)
+        if not value:
+            raise ConfigError(
+                owner_path,
+                [
+                    ConfigProblem(
+                        f"{owner_path}.password_env", f"environment variable {holder.password_env} is not set"
+                    )
+                ],
+            )
+        return value
+    if holder.password_file is not None:
+        try:
+            return holder.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            raise ConfigError(
+                owner_path,
+                [ConfigProblem(f"{owner_path}.password_file", f"cannot read {holder.password_file}: {exc}")],
+            ) from None
+    raise ConfigError(owner_path, [ConfigProblem(owner_path, "no password_env or password_file")])
+
+
+def format_path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _problem_from_pydantic(err: Any) -> ConfigProblem:
+    loc = tuple(err["loc"])
+    path = format_path(loc)
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return ConfigProblem(path, "required key is missing")
+    if kind == "extra_forbidden":
+        key = str(loc[-1]).lower() if loc else ""
+        if any(word in key for word in _SECRET_WORDS):
+            return ConfigProblem(
+                path,
+                "secrets are never stored in the config file: name an environment variable with "
+                "'password_env' or a file with 'password_file'",
+            )
+        return ConfigProblem(path, "unknown key (check the spelling against examples/campus.toml)")
+    if kind in ("enum", "literal_error"):
+        return ConfigProblem(path, f"{value!r} is not one of {ctx.get('expected', '')}")
+    message = str(err["msg"])
+    message = message.removeprefix("Value error, ")
+    if isinstance(value, dict | list) or value is None:
+        return ConfigProblem(path, message)
+    return ConfigProblem(path, f"{value!r}: {message}")
+
+
+def _duplicates(ids: Iterable[str]) -> set[str]:
+    return {value for value, n in Counter(ids).items() if n > 1}
+
+
+def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
+    """Checks that need the whole file: references between sections, unique ids."""
+    location_ids = {loc.id for loc in site.locations}
+    for i, loc in enumerate(site.locations):
+        if loc.student_housing and loc.clery_geography is not CleryGeography.ON_CAMPUS:
+            yield ConfigProblem(
+                f"locations[{i}].student_housing",
+                f"true is only allowed for on_campus locations (this one is {loc.clery_geography.value})",
+            )
+    for dup in sorted(_duplicates(loc.id for loc in site.locations)):
+        yield ConfigProblem("locations", f"id {dup!r} is used more than once")
+
+    devices: list[tuple[str, str, str]] = []  # (section, id, location)
+    devices += [("cameras", c.id, c.location) for c in site.cameras]
+    devices += [("phones", p.id, p.location) for p in site.phones]
+    devices += [("doors", d.id, d.location) for d in site.doors]
+    devices += [("io_modules", m.id, m.location) for m in site.io_modules]
+    for dup in sorted(_duplicates(d[1] for d in devices)):
+        yield ConfigProblem("devices", f"id {dup!r} is used by more than one camera/phone/door/io_module")
+    index: Counter[str] = Counter()
+    for section, device_id, location in devices:
+        i = index[section]
+        index[section] += 1
+        if location not in location_ids:
+            yield ConfigProblem(
+                f"{section}[{i}].location", f"{location!r} is not a location id (device {device_id})"
+            )
+
+    onvif_ids = {s.id for s in site.connectors.onvif}
+    xprotect_ids = {s.id for s in site.connectors.xprotect}
+    connector_ids = onvif_ids | xprotect_ids
+    for dup in sorted(
+        _duplicates([s.id for s in site.connectors.onvif] + [s.id for s in site.connectors.xprotect])
+    ):
+        yield ConfigProblem("connectors", f"id {dup!r} is used more than once")
+    for section, sources in (
+        ("connectors.onvif", site.connectors.onvif),
+        ("connectors.xprotect", site.connectors.xprotect),
+    ):
+        for i, src in enumerate(sources):
+            if (src.password_env is None) == (src.password_file is None):
+                yield ConfigProblem(f"{section}[{i}]", "set exactly one of 'password_env' or 'password_file'")
+
+    cameras = {c.id: c for c in site.cameras}
+    for i, cam in enumerate(site.cameras):
+        path = f"cameras[{i}]"
+        if cam.source.connector not in connector_ids:
+            yield ConfigProblem(f"{path}.source.connector", f"{cam.source.connector!r} is not a connector id")
+        elif cam.source.connector in xprotect_ids and not cam.source.camera_id:
+            yield ConfigProblem(f"{path}.source.camera_id", "required for a camera on an XProtect connector")
+        if cam.presets and not cam.ptz:
+            yield ConfigProblem(f"{path}.presets", "presets need 'ptz = true'")
+
+    for i, phone in enumerate(site.phones):
+        path = f"phones[{i}]"
+        if phone.camera is None:
+            if phone.preset is not None:
+                yield ConfigProblem(f"{path}.preset", "a preset needs 'camera'")
+            continue
+        cam_or_none = cameras.get(phone.camera)
+        if cam_or_none is None:
+            yield ConfigProblem(f"{path}.camera", f"{phone.camera!r} is not a camera id")
+        elif phone.preset is not None:
+            if not cam_or_none.ptz:
+                yield ConfigProblem(f"{path}.camera", f"{phone.camera!r} is not a PTZ camera")
+            elif phone.preset not in cam_or_none.presets:
+                known = ", ".join(repr(p) for p in cam_or_none.presets) or "none"
+                yield ConfigProblem(
+                    f"{path}.preset", f"{phone.preset!r} is not a preset of {phone.camera!r} ({known})"
+                )
+
+    device_ids = {d[1] for d in devices}
+    for i, door in enumerate(site.doors):
+        if door.connector not in connector_ids:
+            yield ConfigProblem(f"doors[{i}].connector", f"{door.connector!r} is not a connector id")
+        if door.camera is not None and door.camera not in cameras:
+            yield ConfigProblem(f"doors[{i}].camera", f"{door.camera!r} is not a camera id")
+    for i, module in enumerate(site.io_modules):
+        if module.connector not in connector_ids:
+            yield ConfigProblem(f"io_modules[{i}].connector", f"{module.connector!r} is not a connector id")
+        for dup in sorted(_duplicates(inp.token for inp in module.inputs)):
+            yield ConfigProblem(f"io_modules[{i}].inputs", f"token {dup!r} is mapped more than once")
+        for j, inp in enumerate(module.inputs):
+            if inp.device not in device_ids:
+                yield ConfigProblem(
+                    f"io_modules[{i}].inputs[{j}].device", f"{inp.device!r} is not a device id"
+                )

@@ -1,0 +1,195 @@
+"""The ingest stage: validate, persist in batches, then acknowledge.
+
+An outcome reaches the publisher only after the transaction holding its event has committed,
+so an acknowledged event survives a crash; the unique key ``(source, native_id)`` makes the
+replay that follows a crash harmless. Bad input is stored verbatim as rejected input with its
+reason, counted, and acknowledged as rejected; the good events around it are unaffected.
+"""
+
+from __future__ import annotations
+
+__all__ = ["IngestStage", "IngestStats", "validate_payload"]
+
+import asyncio
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+
+from vmsbridge.bus import Delivery, EventBus
+from vmsbridge.config import SiteDirectory
+from vmsbridge.model import Event, IngestOutcome
+from vmsbridge.store.events import AcceptedEvent, EventStore, RejectedInput
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD_CHARS = 64 * 1024
+# The database being away (restart, network, lock timeout) is worth waiting out; any other
+# refusal is about the data itself, and only the offending event should pay for it.
+_TRANSIENT_STORE_ERRORS = (OperationalError, InterfaceError, OSError)
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Written:
+    new: dict[Key, int]
+    existing: dict[Key, int]
+    refused: dict[Key, str]
+
+    def merge(self, other: _Written) -> _Written:
+        return _Written(self.new | other.new, self.existing | other.existing, self.refused | other.refused)
+
+
+@dataclass
+class IngestStats:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    store_retries: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+
+
+def _payload_text(payload: object) -> str:
+    if isinstance(payload, Event):
+        text = payload.model_dump_json()
+    else:
+        try:
+            text = json.dumps(payload, default=str, sort_keys=True)
+        except (TypeError, ValueError):
+            text = repr(payload)
+    return text[:MAX_PAYLOAD_CHARS]
+
+
+def _reason_from_validation(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "payload"
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def validate_payload(payload: object, directory: SiteDirectory) -> AcceptedEvent | RejectedInput:
+    """Turn one bus payload into an event the store accepts, or a rejection with a readable reason."""
+    source = None
+    if isinstance(payload, Event):
+        event = payload
+    elif isinstance(payload, Mapping):
+        raw_source = payload.get("source")
+        source = str(raw_source)[:200] if raw_source is not None else None
+        if len(_payload_text(payload)) >= MAX_PAYLOAD_CHARS:
+            return RejectedInput(
+                source, f"payload larger than {MAX_PAYLOAD_CHARS} characters", _payload_text(payload)
+            )
+        try:
+            event = Event.model_validate(payload)
+        except ValidationError as exc:
+            return RejectedInput(source, _reason_from_validation(exc), _payload_text(payload))
+    else:
+        return RejectedInput(
+            None, f"payload is a {type(payload).__name__}, not an event object", _payload_text(payload)
+        )
+    location = directory.location_of(event.device_id)
+    if location is None:
+        return RejectedInput(
+            event.source,
+            f"device_id: {event.device_id!r} is not a device in the site configuration",
+            _payload_text(payload),
+        )
+    return AcceptedEvent(event, location)
+
+
+class IngestStage:
+    def __init__(
+        self,
+        bus: EventBus,
+        store: EventStore,
+        directory: SiteDirectory,
+        *,
+        batch_size: int = 500,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
+        self._bus = bus
+        self._store = store
+        self._directory = directory
+        self._batch_size = batch_size
+        self._on_stored = on_stored
+        self.stats = IngestStats()
+
+    async def run(self) -> None:
+        """Consume the bus until cancelled."""
+        while True:
+            deliveries = await self._bus.fetch(self._batch_size)
+            try:
+                await self.process(deliveries)
+            except asyncio.CancelledError:
+                for d in deliveries:
+                    d.fail(asyncio.CancelledError())
+                raise
+
+    async def process(self, deliveries: Sequence[Delivery]) -> None:
+        checked = [validate_payload(d.payload, self._directory) for d in deliveries]
+        written = await self._persist(checked)
+
+        claimed: set[Key] = set()
+        for delivery, result in zip(deliveries, checked, strict=True):
+            if isinstance(result, AcceptedEvent):
+                key = (result.event.source, result.event.native_id)
+                if key in written.refused:
+                    result = RejectedInput(result.event.source, written.refused[key], "")
+                elif key in written.new and key not in claimed:
+                    claimed.add(key)
+                    self.stats.stored += 1
+                    delivery.settle(IngestOutcome("stored", event_id=written.new[key]))
+                    continue
+                else:
+                    self.stats.duplicates += 1
+                    event_id = written.new.get(key, written.existing.get(key))
+                    delivery.settle(IngestOutcome("duplicate", event_id=event_id))
+                    continue
+            self.stats.rejected += 1
+            self.stats.rejected_by_reason[result.reason.split(":", 1)[0]] += 1
+            log.warning("rejected input from %s: %s", result.source or "unknown source", result.reason)
+            delivery.settle(IngestOutcome("rejected", reason=result.reason))
+        self.stats.batches += 1
+        if written.new and self._on_stored is not None:
+            self._on_stored()
+
+    async def _persist(self, checked: Sequence[AcceptedEvent | RejectedInput]) -> _Written:
+        accepted = [c for c in checked if isinstance(c, AcceptedEvent)]
+        rejected = [c for c in checked if isinstance(c, RejectedInput)]
+        try:
+            new, existing = await self._write_with_retry(accepted, rejected)
+            return _Written(new, existing, {})
+        except SQLAlchemyError as exc:
+            if len(accepted) > 1:
+                # Halve until the event the database refuses is alone; the rest still land.
+                half = len(checked) // 2
+                return (await self._persist(checked[:half])).merge(await self._persist(checked[half:]))
+            if not accepted:
+                raise
+            only = accepted[0]
+            reason = f"store refused the event: {type(exc).__name__}: {getattr(exc, 'orig', exc)}"
+            kept = RejectedInput(only.event.source, reason, _payload_text(only.event))
+            await self._write_with_retry([], [*rejected, kept])
+            return _Written({}, {}, {(only.event.source, only.event.native_id): reason})
+
+    async def _write_with_retry(
+        self, accepted: list[AcceptedEvent], rejected: list[RejectedInput]
+    ) -> tuple[dict[Key, int], dict[Key, int]]:
+        # Nothing is acknowledged until the write succeeds; while the database is away the bus
+        # fills up and publishers wait, which is the behaviour we want from an evidence system.
+        delay = 0.1
+        while True:
+            try:
+                return await self._store.write_batch(accepted, rejected)
+            except _TRANSIENT_STORE_ERRORS as exc:
+                self.stats.store_retries += 1
+                log.error("storing %d events failed, retrying in %.1f s: %s", len(accepted), delay, exc)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, 5.0)

@@ -1,0 +1,172 @@
+"""Core vocabulary shared by connectors, rules and stores.
+
+Connectors produce :class:`Event`; stores return :class:`StoredEvent` and :class:`Incident`.
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CleryGeography",
+    "Event",
+    "EventKind",
+    "Incident",
+    "IncidentStatus",
+    "IngestOutcome",
+    "Priority",
+    "StoredEvent",
+]
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class CleryGeography(StrEnum):
+    """Clery Act geography of a location (34 CFR 668.46(a)); ``outside`` is reported nowhere."""
+
+    ON_CAMPUS = "on_campus"
+    NONCAMPUS = "noncampus"
+    PUBLIC_PROPERTY = "public_property"
+    PATROL_JURISDICTION = "patrol_jurisdiction"
+    OUTSIDE = "outside"
+
+
+class EventKind(StrEnum):
+    """The closed vocabulary every connector normalizes into."""
+
+    PHONE_OFFHOOK = "phone.offhook"
+    PHONE_ONHOOK = "phone.onhook"
+    DOOR_FORCED = "door.forced"
+    DOOR_HELD_OPEN = "door.held_open"
+    DOOR_OPENED = "door.opened"
+    DOOR_CLOSED = "door.closed"
+    ACCESS_DENIED = "access.denied"
+    ACCESS_GRANTED = "access.granted"
+    MOTION_START = "motion.start"
+    MOTION_STOP = "motion.stop"
+    CAMERA_SIGNAL_LOSS = "camera.signal_loss"
+    CAMERA_SIGNAL_RESTORED = "camera.signal_restored"
+    CAMERA_TAMPER = "camera.tamper"
+    CAMERA_COMM_LOST = "camera.comm_lost"
+    CAMERA_COMM_RESTORED = "camera.comm_restored"
+    CAMERA_RECORDING_STOPPED = "camera.recording_stopped"
+    CAMERA_RECORDING_STARTED = "camera.recording_started"
+    INPUT_ACTIVE = "input.active"
+    INPUT_INACTIVE = "input.inactive"
+    RELAY_ACTIVE = "relay.active"
+    RELAY_INACTIVE = "relay.inactive"
+    VMS_ALARM = "vms.alarm"
+    VMS_USER_EVENT = "vms.user_event"
+    ONVIF_UNKNOWN = "onvif.unknown"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _PRIORITY_RANK[self]
+
+    @classmethod
+    def highest(cls, priorities: list[Priority]) -> Priority:
+        return max(priorities, key=lambda p: p.rank)
+
+
+_PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2}
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+# A device clock more than a day ahead of our receipt time is broken, not early; and nothing a
+# campus system reports predates this project's oldest plausible footage.
+MAX_CLOCK_LEAD = timedelta(days=1)
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_ID_LENGTH = 200
+
+
+class Event(BaseModel):
+    """One normalized device or VMS event, immutable from the moment a connector builds it.
+
+    ``(source, native_id)`` identifies it across replays: a connector that re-sends an event
+    (reconnect, re-sync, crash recovery) must give it the same ``native_id``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    source: str = Field(
+        min_length=1, max_length=MAX_ID_LENGTH, description="connector id, e.g. 'onvif:io-north'"
+    )
+    native_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, description="id unique within the source")
+    kind: EventKind
+    device_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, description="site device id")
+    occurred_at: AwareDatetime = Field(description="when the device says it happened (skew-corrected)")
+    received_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    attributes: dict[str, Any] = Field(default_factory=dict, description="kind-specific details")
+    raw: str | None = Field(default=None, description="the payload as received, for inspection")
+
+    @field_validator("occurred_at", "received_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _plausible_time(self) -> Event:
+        if self.occurred_at < EARLIEST_PLAUSIBLE:
+            raise ValueError(
+                f"occurred_at {self.occurred_at.isoformat()} is before {EARLIEST_PLAUSIBLE.year}"
+            )
+        if self.occurred_at - self.received_at > MAX_CLOCK_LEAD:
+            raise ValueError(
+                f"occurred_at {self.occurred_at.isoformat()} is more than {MAX_CLOCK_LEAD} after "
+                f"received_at {self.received_at.isoformat()}: device clock is wrong"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the store holds it: with its row id and the location it resolved to."""
+
+    id: int
+    source: str
+    native_id: str
+    kind: EventKind
+    device_id: str
+    location_id: str
+    occurred_at: datetime
+    received_at: datetime
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: int
+    location_id: str
+    status: IncidentStatus
+    priority: Priority
+    summary: str
+    started_at: datetime
+    last_event_at: datetime
+    opened_by: str
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    event_kinds: tuple[EventKind, ...] = ()
+    event_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What the ingest stage did with one published payload; given only once it is durable."""
+
+    status: Literal["stored", "duplicate", "rejected"]
+    event_id: int | None = None
+    reason: str | None = None

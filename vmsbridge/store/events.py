@@ -1,0 +1,149 @@
+"""Durable, idempotent event storage and the rejected-input log."""
+
+from __future__ import annotations
+
+__all__ = ["AcceptedEvent", "EventStore", "RejectedInput"]
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vmsbridge.model import Event, EventKind, StoredEvent
+from vmsbridge.store.database import Database
+from vmsbridge.store.tables import EventRow, RejectedEventRow
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    event: Event
+    location_id: str
+
+
+@dataclass(frozen=True)
+class RejectedInput:
+    source: str | None
+    reason: str
+    payload: str
+
+
+EventKey = tuple[str, str]
+
+
+def row_to_event(row: EventRow) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        source=row.source,
+        native_id=row.native_id,
+        kind=EventKind(row.kind),
+        device_id=row.device_id,
+        location_id=row.location_id,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        attributes=dict(row.attributes or {}),
+    )
+
+
+class EventStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def write_batch(
+        self, accepted: Sequence[AcceptedEvent], rejected: Sequence[RejectedInput]
+    ) -> tuple[dict[EventKey, int], dict[EventKey, int]]:
+        """Store a batch in one transaction. Returns ``(new, already_stored)``, each key -> event id.
+
+        Replays of ``(source, native_id)`` are skipped by the database itself (insert-on-conflict),
+        so concurrent writers and crash-restart replays can never make a second row.
+        """
+        now = datetime.now(UTC)
+        async with self._db.transaction() as session:
+            if rejected:
+                session.add_all(
+                    RejectedEventRow(rejected_at=now, source=r.source, reason=r.reason, payload=r.payload)
+                    for r in rejected
+                )
+                await session.flush()
+            if not accepted:
+                return {}, {}
+            new = await self._insert_new(session, accepted, now)
+            repeat_keys = {(a.event.source, a.event.native_id) for a in accepted} - new.keys()
+            existing: dict[EventKey, int] = {}
+            if repeat_keys:
+                rows = await session.execute(
+                    select(EventRow.source, EventRow.native_id, EventRow.id).where(
+                        tuple_(EventRow.source, EventRow.native_id).in_(list(repeat_keys))
+                    )
+                )
+                existing = {(s, n): i for s, n, i in rows}
+            return new, existing
+
+    async def _insert_new(
+        self, session: AsyncSession, accepted: Sequence[AcceptedEvent], now: datetime
+    ) -> dict[EventKey, int]:
+        values: list[dict[str, Any]] = [
+            {
+                "source": a.event.source,
+                "native_id": a.event.native_id,
+                "kind": a.event.kind.value,
+                "device_id": a.event.device_id,
+                "location_id": a.location_id,
+                "occurred_at": a.event.occurred_at,
+                "received_at": a.event.received_at,
+                "stored_at": now,
+                "attributes": a.event.attributes,
+                "raw": a.event.raw,
+            }
+            for a in accepted
+        ]
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(EventRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["source", "native_id"])
+            .returning(EventRow.source, EventRow.native_id, EventRow.id)
+        )
+        result = await session.execute(statement)
+        return {(s, n): i for s, n, i in result}
+
+    async def recent(self, limit: int = 20, after_id: int = 0) -> list[StoredEvent]:
+        """The newest ``limit`` events with id above ``after_id``, oldest first."""
+        async with self._db.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(EventRow).where(EventRow.id > after_id).order_by(EventRow.id.desc()).limit(limit)
+                )
+            ).all()
+        return [row_to_event(r) for r in reversed(rows)]
+
+    async def count(self) -> int:
+        async with self._db.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(EventRow)) or 0)
+
+    async def count_rejected(self) -> int:
+        async with self._db.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(RejectedEventRow)) or 0)
+
+    async def rejected(self, limit: int = 20) -> list[RejectedInput]:
+        async with self._db.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(RejectedEventRow).order_by(RejectedEventRow.id.desc()).limit(limit)
+                )
+            ).all()
+        return [RejectedInput(r.source, r.reason, r.payload) for r in reversed(rows)]
+
+    async def native_id_counts(self, source: str) -> dict[str, int]:
+        """How many rows each native id of one source has (1 everywhere, by the unique constraint)."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(EventRow.native_id, func.count())
+                .where(EventRow.source == source)
+                .group_by(EventRow.native_id)
+            )
+            return {n: int(c) for n, c in rows}

@@ -1,0 +1,297 @@
+"""Incident persistence: reads, operator commands, and the unit of work the correlator uses."""
+
+from __future__ import annotations
+
+__all__ = ["CorrelationUnit", "IncidentStore", "OpenIncidentView"]
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vmsbridge.errors import NotFound, VmsBridgeError
+from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
+from vmsbridge.store.audit import record
+from vmsbridge.store.database import Database
+from vmsbridge.store.events import row_to_event
+from vmsbridge.store.tables import EventRow, IncidentEventRow, IncidentRow, StageCursorRow
+
+SYSTEM_ACTOR = "vmsbridge:correlator"
+
+
+@dataclass(frozen=True)
+class OpenIncidentView:
+    """What correlation needs to know about an open incident."""
+
+    id: int
+    location_id: str
+    priority: Priority
+    started_at: datetime
+    last_event_at: datetime
+
+
+def _view(row: IncidentRow) -> OpenIncidentView:
+    return OpenIncidentView(
+        row.id, row.location_id, Priority(row.priority), row.started_at, row.last_event_at
+    )
+
+
+class IncidentStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def search(self, status: IncidentStatus | None = None, limit: int = 100) -> list[Incident]:
+        query = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(IncidentRow.status == status.value)
+        async with self._db.sessions() as session:
+            rows = list((await session.scalars(query)).all())
+            links = await self._links(session, [r.id for r in rows])
+        return [self._to_model(r, links.get(r.id, [])) for r in reversed(rows)]
+
+    async def get(self, incident_id: int) -> Incident:
+        async with self._db.sessions() as session:
+            row = await session.get(IncidentRow, incident_id)
+            if row is None:
+                raise NotFound(f"incident {incident_id} does not exist")
+            links = await self._links(session, [incident_id])
+        return self._to_model(row, links.get(incident_id, []))
+
+    async def events_of(self, incident_id: int) -> list[StoredEvent]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(EventRow)
+                .join(IncidentEventRow, IncidentEventRow.event_id == EventRow.id)
+                .where(IncidentEventRow.incident_id == incident_id)
+                .order_by(EventRow.occurred_at, EventRow.id)
+            )
+            return [row_to_event(r) for r in rows]
+
+    @staticmethod
+    async def _links(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[tuple[int, EventKind]]]:
+        if not ids:
+            return {}
+        rows = await session.execute(
+            select(IncidentEventRow.incident_id, EventRow.id, EventRow.kind)
+            .join(EventRow, EventRow.id == IncidentEventRow.event_id)
+            .where(IncidentEventRow.incident_id.in_(ids))
+            .order_by(EventRow.occurred_at, EventRow.id)
+        )
+        out: dict[int, list[tuple[int, EventKind]]] = {}
+        for incident_id, event_id, kind in rows:
+            out.setdefault(incident_id, []).append((event_id, EventKind(kind)))
+        return out
+
+    @staticmethod
+    def _to_model(row: IncidentRow, links: list[tuple[int, EventKind]]) -> Incident:
+        return Incident(
+            id=row.id,
+            location_id=row.location_id,
+            status=IncidentStatus(row.status),
+            priority=Priority(row.priority),
+            summary=row.summary,
+            started_at=row.started_at,
+            last_event_at=row.last_event_at,
+            opened_by=row.opened_by,
+            closed_at=row.closed_at,
+            close_reason=row.close_reason,
+            event_kinds=tuple(dict.fromkeys(kind for _, kind in links)),
+            event_ids=tuple(event_id for event_id, _ in links),
+        )
+
+    # -- operator commands -------------------------------------------------------------------
+
+    async def open(
+        self, *, location_id: str, summary: str, priority: Priority, actor: str, at: datetime | None = None
+    ) -> Incident:
+        now = at or datetime.now(UTC)
+        async with self._db.transaction() as session:
+            row = IncidentRow(
+                location_id=location_id,
+                status=IncidentStatus.OPEN.value,
+                priority=priority.value,
+                summary=summary,
+                started_at=now,
+                last_event_at=now,
+                created_at=now,
+                opened_by=actor,
+            )
+            session.add(row)
+            await session.flush()
+            record(
+                session,
+                actor=actor,
+                action="incident.opened",
+                subject_type="incident",
+                subject_id=row.id,
+                details={"location_id": location_id, "priority": priority.value, "summary": summary},
+                at=now,
+            )
+        return self._to_model(row, [])
+
+    async def close(
+        self, incident_id: int, *, actor: str, reason: str, at: datetime | None = None
+    ) -> Incident:
+        now = at or datetime.now(UTC)
+        async with self._db.transaction() as session:
+            row = await session.get(IncidentRow, incident_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"incident {incident_id} does not exist")
+            if row.status == IncidentStatus.CLOSED.value:
+                raise VmsBridgeError(f"incident {incident_id} is already closed ({row.close_reason})")
+            self._close_row(session, row, actor=actor, reason=reason, at=now)
+        return await self.get(incident_id)
+
+    async def close_quiet(self, *, now: datetime, quiet_seconds: int) -> list[int]:
+        """Close correlator-opened incidents with no new event for ``quiet_seconds``.
+
+        Incidents an operator opened by hand stay open until an operator closes them.
+        """
+        cutoff = now.timestamp() - quiet_seconds
+        async with self._db.transaction() as session:
+            rows = (
+                await session.scalars(
+                    select(IncidentRow)
+                    .where(
+                        IncidentRow.status == IncidentStatus.OPEN.value, IncidentRow.opened_by == SYSTEM_ACTOR
+                    )
+                    .with_for_update()
+                )
+            ).all()
+            closed = []
+            for row in rows:
+                if row.last_event_at.timestamp() <= cutoff:
+                    self._close_row(
+                        session, row, actor=SYSTEM_ACTOR, reason=f"quiet for {quiet_seconds} s", at=now
+                    )
+                    closed.append(row.id)
+        return closed
+
+    @staticmethod
+    def _close_row(session: AsyncSession, row: IncidentRow, *, actor: str, reason: str, at: datetime) -> None:
+        row.status = IncidentStatus.CLOSED.value
+        row.closed_at = at
+        row.close_reason = reason
+        record(
+            session,
+            actor=actor,
+            action="incident.closed",
+            subject_type="incident",
+            subject_id=row.id,
+            details={"reason": reason},
+            at=at,
+        )
+
+    async def count(self, status: IncidentStatus | None = None) -> int:
+        query = select(func.count()).select_from(IncidentRow)
+        if status is not None:
+            query = query.where(IncidentRow.status == status.value)
+        async with self._db.sessions() as session:
+            return int(await session.scalar(query) or 0)
+
+    # -- correlation -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def correlation_unit(self, stage: str) -> AsyncIterator[CorrelationUnit]:
+        """One transaction that reads events past the stage's cursor and links them to incidents.
+
+        The cursor moves in the same transaction as the links, so a crash re-does the whole batch
+        or none of it. The cursor row is locked, so two processes cannot correlate the same events.
+        """
+        async with self._db.transaction() as session:
+            cursor = await session.get(StageCursorRow, stage, with_for_update=True)
+            if cursor is None:
+                cursor = StageCursorRow(stage=stage, last_event_id=0, updated_at=datetime.now(UTC))
+                session.add(cursor)
+                await session.flush()
+            yield CorrelationUnit(session, cursor)
+
+
+class CorrelationUnit:
+    def __init__(self, session: AsyncSession, cursor: StageCursorRow) -> None:
+        self._session = session
+        self._cursor = cursor
+        self._open: dict[str, list[IncidentRow]] = {}
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor.last_event_id
+
+    async def pending(self, limit: int) -> list[StoredEvent]:
+        rows = await self._session.scalars(
+            select(EventRow)
+            .where(EventRow.id > self._cursor.last_event_id)
+            .order_by(EventRow.id)
+            .limit(limit)
+        )
+        return [row_to_event(r) for r in rows]
+
+    async def open_incidents_at(self, location_id: str) -> list[OpenIncidentView]:
+        if location_id not in self._open:
+            rows = await self._session.scalars(
+                select(IncidentRow)
+                .where(
+                    IncidentRow.status == IncidentStatus.OPEN.value, IncidentRow.location_id == location_id
+                )
+                .order_by(IncidentRow.id)
+            )
+            self._open[location_id] = list(rows)
+        return [_view(r) for r in self._open[location_id]]
+
+    async def attach(self, incident_id: int, event: StoredEvent, priority: Priority) -> None:
+        row = next(r for r in self._open[event.location_id] if r.id == incident_id)
+        row.started_at = min(row.started_at, event.occurred_at)
+        row.last_event_at = max(row.last_event_at, event.occurred_at)
+        if priority.rank > Priority(row.priority).rank:
+            record(
+                self._session,
+                actor=SYSTEM_ACTOR,
+                action="incident.escalated",
+                subject_type="incident",
+                subject_id=row.id,
+                details={"from": row.priority, "to": priority.value, "event_id": event.id},
+            )
+            row.priority = priority.value
+        self._session.add(
+            IncidentEventRow(incident_id=incident_id, event_id=event.id, linked_at=datetime.now(UTC))
+        )
+
+    async def open_for(self, event: StoredEvent, priority: Priority, summary: str) -> int:
+        now = datetime.now(UTC)
+        row = IncidentRow(
+            location_id=event.location_id,
+            status=IncidentStatus.OPEN.value,
+            priority=priority.value,
+            summary=summary,
+            started_at=event.occurred_at,
+            last_event_at=event.occurred_at,
+            created_at=now,
+            opened_by=SYSTEM_ACTOR,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        self._open.setdefault(event.location_id, []).append(row)
+        self._session.add(IncidentEventRow(incident_id=row.id, event_id=event.id, linked_at=now))
+        record(
+            self._session,
+            actor=SYSTEM_ACTOR,
+            action="incident.opened",
+            subject_type="incident",
+            subject_id=row.id,
+            details={
+                "location_id": event.location_id,
+                "priority": priority.value,
+                "first_event_id": event.id,
+            },
+            at=now,
+        )
+        return row.id
+
+    def advance(self, last_event_id: int) -> None:
+        self._cursor.last_event_id = last_event_id
+        self._cursor.updated_at = datetime.now(UTC)

@@ -1,0 +1,161 @@
+"""Table definitions (SQLAlchemy 2 declarative, typed). Migrations in ``migrations/`` mirror these."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditRow",
+    "Base",
+    "EventRow",
+    "IncidentEventRow",
+    "IncidentRow",
+    "RejectedEventRow",
+    "StageCursorRow",
+]
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both backends (SQLite keeps no zone, so it is stored as naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; every time in vmsbridge is timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BIGINT ids on PostgreSQL; SQLite only makes INTEGER PRIMARY KEY an alias of its rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+UtcTs = Annotated[datetime, mapped_column(UtcDateTime())]
+Ident = Annotated[str, mapped_column(String(200))]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: Json}  # noqa: RUF012 - SQLAlchemy reads this class attribute
+
+
+class EventRow(Base):
+    """A normalized event; immutable once written. ``(source, native_id)`` makes replays harmless."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("source", "native_id", name="uq_events_source_native_id"),
+        Index("ix_events_location_occurred", "location_id", "occurred_at"),
+        Index("ix_events_device_occurred", "device_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[Ident]
+    native_id: Mapped[Ident]
+    kind: Mapped[str] = mapped_column(String(40))
+    device_id: Mapped[Ident]
+    location_id: Mapped[Ident]
+    occurred_at: Mapped[UtcTs]
+    received_at: Mapped[UtcTs]
+    stored_at: Mapped[UtcTs]
+    attributes: Mapped[dict[str, Any]]
+    raw: Mapped[str | None] = mapped_column(Text)
+
+
+class RejectedEventRow(Base):
+    """Input the ingest stage refused, kept verbatim so nothing is lost and the reason can be read."""
+
+    __tablename__ = "rejected_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rejected_at: Mapped[UtcTs]
+    source: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status_location", "status", "location_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    location_id: Mapped[Ident]
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[UtcTs]
+    last_event_at: Mapped[UtcTs]
+    created_at: Mapped[UtcTs]
+    opened_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    close_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentEventRow(Base):
+    """Links events to incidents; an event belongs to at most one incident."""
+
+    __tablename__ = "incident_events"
+
+    incident_id: Mapped[int] = mapped_column(BigId, ForeignKey("incidents.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True, unique=True)
+    linked_at: Mapped[UtcTs]
+
+
+class AuditRow(Base):
+    """Who did what, when. Append-only: database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[UtcTs]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(80))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]]
+
+
+class StageCursorRow(Base):
+    """How far a log-consuming stage (e.g. the correlator) has read the events table, by event id."""
+
+    __tablename__ = "stage_cursors"
+
+    stage: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigId)
+    updated_at: Mapped[UtcTs]
