@@ -1,0 +1,194 @@
+"""Correlation: which events share an incident, priorities, closing. Pure rules and on both stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import EventFactory
+from vmsbridge.app import Stores
+from vmsbridge.bus import InProcessBus
+from vmsbridge.config import CorrelationConfig, SiteDirectory
+from vmsbridge.correlate import Correlator, choose_incident
+from vmsbridge.ingest import IngestStage
+from vmsbridge.model import EventKind, IncidentStatus, Priority, StoredEvent
+from vmsbridge.store.incidents import OpenIncidentView
+
+T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=10)
+
+
+def stored(minutes: float, location: str = "lot-b", kind: EventKind = EventKind.MOTION_START) -> StoredEvent:
+    when = T0 + timedelta(minutes=minutes)
+    return StoredEvent(1, "s", "n", kind, "dev", location, when, when)
+
+
+def incident(id_: int, start: float, last: float, location: str = "lot-b") -> OpenIncidentView:
+    return OpenIncidentView(id_, location, Priority.LOW, T0 + timedelta(minutes=start), T0 + timedelta(minutes=last))
+
+
+@pytest.mark.parametrize(
+    ("minutes", "joins"),
+    [(5, True), (10, True), (10 + 1 / 60, False), (-10, True), (-10 - 1 / 60, False), (2, True)],
+)
+def test_window_edges_after_and_before_the_span(minutes: float, joins: bool) -> None:
+    open_here = [incident(1, 0, 0)]
+    chosen = choose_incident(stored(minutes), open_here, WINDOW)
+    assert (chosen is not None) is joins
+
+
+def test_other_locations_never_join() -> None:
+    assert choose_incident(stored(1, location="quad"), [incident(1, 0, 0, location="lot-b")], WINDOW) is None
+
+
+def test_nearest_incident_wins() -> None:
+    older, newer = incident(1, 0, 5), incident(2, 12, 14)
+    assert choose_incident(stored(7), [older, newer], WINDOW) == older  # 2 min after older, 5 before newer
+    assert choose_incident(stored(10), [older, newer], WINDOW) == newer  # 5 after older, 2 before newer
+    assert choose_incident(stored(8.5), [older, newer], WINDOW) == newer  # a tie goes to the newest
+
+
+@given(
+    gap=st.integers(min_value=0, max_value=7200),
+    span=st.integers(min_value=0, max_value=3600),
+    window=st.integers(min_value=1, max_value=3600),
+)
+def test_join_iff_gap_within_window(gap: int, span: int, window: int) -> None:
+    view = OpenIncidentView(1, "lot-b", Priority.LOW, T0, T0 + timedelta(seconds=span))
+    after = T0 + timedelta(seconds=span + gap)
+    before = T0 - timedelta(seconds=gap)
+    for when in (after, before):
+        event = StoredEvent(1, "s", "n", EventKind.MOTION_START, "d", "lot-b", when, when)
+        assert (choose_incident(event, [view], timedelta(seconds=window)) is not None) == (gap <= window)
+
+
+async def correlate(
+    stores: Stores, directory: SiteDirectory, payloads: list[dict[str, object]], **policy: int
+) -> Correlator:
+    bus = InProcessBus()
+    ingest = IngestStage(bus, stores.events, directory)
+    futures = [await bus.submit(p) for p in payloads]
+    await ingest.process(await bus.fetch(len(payloads)))
+    assert all(f.result().status == "stored" for f in futures)
+    correlator = Correlator(
+        stores.incidents, directory, CorrelationConfig(**policy), clock=lambda: T0 + timedelta(hours=1)
+    )
+    await correlator.catch_up()
+    return correlator
+
+
+async def test_phone_pickup_and_camera_motion_share_an_incident_a_far_door_does_not(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    await correlate(
+        stores,
+        directory,
+        [
+            make_event("motion.start", "cam-lotb-ptz", minutes=0),
+            make_event("phone.offhook", "bl-lotb", minutes=1),
+            make_event("phone.onhook", "bl-lotb", minutes=3),
+            make_event("door.forced", "door-maple-main", minutes=2),
+        ],
+    )
+    incidents = await stores.incidents.search()
+    assert [(i.location_id, i.priority, i.event_kinds) for i in incidents] == [
+        ("lot-b", Priority.HIGH, (EventKind.MOTION_START, EventKind.PHONE_OFFHOOK, EventKind.PHONE_ONHOOK)),
+        ("maple-hall", Priority.HIGH, (EventKind.DOOR_FORCED,)),
+    ]
+    lot_b = incidents[0]
+    assert lot_b.summary == "Motion: Lot B PTZ (light pole 4)"
+    assert lot_b.started_at == make_event.base
+    assert lot_b.last_event_at == make_event.base + timedelta(minutes=3)
+    escalations = [e for e in await stores.audit.entries("incident", lot_b.id) if e.action == "incident.escalated"]
+    assert [(e.details["from"], e.details["to"]) for e in escalations] == [("low", "high")]
+
+
+async def test_a_gap_longer_than_the_window_opens_a_new_incident(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    await correlate(
+        stores,
+        directory,
+        [
+            make_event("motion.start", "cam-lotb-ptz", minutes=0),
+            make_event("motion.start", "cam-lotb-ptz", minutes=5),  # exactly the window: joins
+            make_event("motion.start", "cam-lotb-ptz", minutes=10.02),  # 5 min 1 s later: new incident
+        ],
+        window_seconds=300,
+    )
+    assert [len(i.event_ids) for i in await stores.incidents.search()] == [2, 1]
+
+
+async def test_routine_events_do_not_open_incidents(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    correlator = await correlate(
+        stores,
+        directory,
+        [
+            make_event("access.granted", "door-library-staff"),
+            make_event("phone.onhook", "bl-quad"),
+            make_event("motion.stop", "cam-elm-street"),
+        ],
+    )
+    assert await stores.incidents.search() == []
+    assert correlator.processed == 3
+    assert await correlator.catch_up() == 0  # the cursor moved past them: nothing is redone
+
+
+async def test_correlation_resumes_after_the_cursor_and_never_links_twice(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    await correlate(stores, directory, [make_event("door.forced", "door-maple-main")])
+    # a second correlator (a restart) on the same database sees only the new event
+    await correlate(stores, directory, [make_event("motion.start", "cam-maple-entry", minutes=1)])
+    [only] = await stores.incidents.search()
+    assert len(only.event_ids) == 2
+
+
+async def test_quiet_incidents_close_but_operator_incidents_stay_open(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    correlator = await correlate(
+        stores,
+        directory,
+        [make_event("motion.start", "cam-athletics-gate", minutes=0), make_event("phone.offhook", "bl-quad", minutes=40)],
+        quiet_close_seconds=1800,
+    )
+    manual = await stores.incidents.open(
+        location_id="library", summary="call from staff", priority=Priority.MEDIUM, actor="op", at=T0
+    )
+    # the clock says T0 + 60 min: the motion incident has been quiet 60 min, the phone one 20
+    closed = await correlator.close_quiet()
+    by_location = {i.location_id: i for i in await stores.incidents.search()}
+    assert closed == [by_location["athletics"].id]
+    assert by_location["athletics"].status is IncidentStatus.CLOSED
+    assert by_location["athletics"].close_reason == "quiet for 1800 s"
+    assert by_location["quad"].status is IncidentStatus.OPEN
+    assert by_location["library"].id == manual.id and by_location["library"].status is IncidentStatus.OPEN
+    assert await correlator.close_quiet() == []
+
+
+async def test_events_join_an_incident_an_operator_opened(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    manual = await stores.incidents.open(
+        location_id="lot-b", summary="caller reports a fight", priority=Priority.MEDIUM, actor="op", at=T0
+    )
+    await correlate(stores, directory, [make_event("phone.offhook", "bl-lotb", minutes=2)])
+    [only] = await stores.incidents.search()
+    assert only.id == manual.id
+    assert only.priority is Priority.HIGH
+
+
+async def test_closed_incidents_take_no_more_events(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    await correlate(stores, directory, [make_event("door.forced", "door-maple-main", minutes=0)])
+    [first] = await stores.incidents.search()
+    await stores.incidents.close(first.id, actor="op", reason="resolved")
+    await correlate(stores, directory, [make_event("door.forced", "door-maple-main", minutes=1)])
+    assert [len(i.event_ids) for i in await stores.incidents.search()] == [1, 1]

@@ -1,0 +1,150 @@
+"""Durable, idempotent ingest through the bus, and what happens to bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.conftest import EventFactory
+from vmsbridge.app import Stores
+from vmsbridge.bus import BusClosed, InProcessBus
+from vmsbridge.config import SiteDirectory
+from vmsbridge.ingest import IngestStage
+from vmsbridge.model import Event, EventKind
+
+
+@pytest.fixture
+async def pipeline(stores: Stores, directory: SiteDirectory) -> AsyncIterator[tuple[InProcessBus, IngestStage]]:
+    bus = InProcessBus(capacity=100)
+    stage = IngestStage(bus, stores.events, directory, batch_size=50)
+    task = asyncio.create_task(stage.run())
+    yield bus, stage
+    bus.close()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def publish_all(bus: InProcessBus, payloads: list[object]) -> list[str]:
+    futures = [await bus.submit(p) for p in payloads]  # type: ignore[arg-type]
+    return [(await asyncio.wait_for(f, 10)).status for f in futures]
+
+
+async def test_events_are_stored_once_however_often_they_are_sent(
+    stores: Stores, pipeline: tuple[InProcessBus, IngestStage], make_event: EventFactory
+) -> None:
+    bus, stage = pipeline
+    payloads = [make_event(minutes=i) for i in range(120)]
+    assert await publish_all(bus, payloads) == ["stored"] * 120
+    # a reconnect replays everything, and within one batch the same event arrives twice
+    statuses = await publish_all(bus, payloads + payloads[:5])
+    assert statuses == ["duplicate"] * 125
+    assert await stores.events.count() == 120
+    assert set((await stores.events.native_id_counts("test:factory")).values()) == {1}
+    assert (stage.stats.stored, stage.stats.duplicates) == (120, 125)
+
+
+async def test_a_duplicate_reports_the_id_of_the_stored_event(
+    pipeline: tuple[InProcessBus, IngestStage], make_event: EventFactory
+) -> None:
+    bus, _ = pipeline
+    payload = make_event()
+    first = await bus.publish(payload)
+    again = await bus.publish(dict(payload, attributes={"changed": True}))
+    assert first.status == "stored"
+    assert again.status == "duplicate"
+    assert again.event_id == first.event_id
+
+
+async def test_bad_input_is_rejected_counted_and_kept_while_good_events_land(
+    stores: Stores,
+    pipeline: tuple[InProcessBus, IngestStage],
+    make_event: EventFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus, stage = pipeline
+    missing = make_event()
+    del missing["native_id"]
+    naive = make_event(occurred_at="2026-11-20T22:00:00")
+    unknown_device = make_event(device_id="bl-nowhere")
+    unknown_kind = make_event(kind="phone.exploded")
+    future = make_event(occurred_at="2031-01-01T00:00:00+00:00")
+    not_a_mapping = "<soap:Envelope>garbage"
+    good = [make_event(minutes=i) for i in range(3)]
+    batch = [good[0], missing, naive, good[1], unknown_device, unknown_kind, future, not_a_mapping, good[2]]
+    with caplog.at_level(logging.WARNING, logger="vmsbridge.ingest"):
+        statuses = await publish_all(bus, batch)
+    assert statuses == ["stored", *["rejected"] * 2, "stored", *["rejected"] * 4, "stored"]
+    assert await stores.events.count() == 3
+    assert stage.stats.rejected == 6
+
+    kept = await stores.events.rejected(10)
+    reasons = [r.reason for r in kept]
+    assert reasons[0] == "native_id: Field required"
+    assert "timezone" in reasons[1]
+    assert reasons[2] == "device_id: 'bl-nowhere' is not a device in the site configuration"
+    assert reasons[3].startswith("kind: Input should be")
+    assert "device clock is wrong" in reasons[4]
+    assert reasons[5] == "payload is a str, not an event object"
+    assert kept[5].payload == '"<soap:Envelope>garbage"'
+    assert '"bl-nowhere"' in kept[2].payload  # the raw input is kept for inspection
+    assert sum("rejected input" in r.message for r in caplog.records) == 6
+
+
+async def test_connectors_may_hand_over_validated_events(
+    stores: Stores, pipeline: tuple[InProcessBus, IngestStage], make_event: EventFactory
+) -> None:
+    bus, _ = pipeline
+    event = Event.model_validate(make_event(kind="phone.offhook", device_id="bl-quad"))
+    outcome = await bus.publish(event)
+    assert outcome.status == "stored"
+    [stored] = await stores.events.recent(1)
+    assert (stored.kind, stored.location_id) == (EventKind.PHONE_OFFHOOK, "quad")
+    assert stored.occurred_at == event.occurred_at
+
+
+# SQLite stores NUL characters; PostgreSQL refuses them in text and JSONB, which is the case here.
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_an_event_the_database_refuses_does_not_sink_its_batch(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    assert not stores.db.is_sqlite
+    bus = InProcessBus()
+    stage = IngestStage(bus, stores.events, directory)
+    payloads = [make_event(minutes=i) for i in range(7)]
+    payloads[3]["attributes"] = {"label": "nul\u0000byte"}
+    futures = [await bus.submit(p) for p in payloads]
+    await stage.process(await bus.fetch(100))
+    statuses = [f.result().status for f in futures]
+    assert statuses == ["stored"] * 3 + ["rejected"] + ["stored"] * 3
+    assert "store refused the event" in (futures[3].result().reason or "")
+    assert await stores.events.count() == 6
+    assert await stores.events.count_rejected() == 1
+
+
+async def test_a_full_bus_makes_publishers_wait() -> None:
+    bus = InProcessBus(capacity=2)
+    await bus.submit({"n": 1})
+    await bus.submit({"n": 2})
+    blocked = asyncio.create_task(bus.submit({"n": 3}))
+    for _ in range(20):
+        await asyncio.sleep(0)  # let the task run as far as it can
+    assert not blocked.done(), "a third payload must wait for room"
+    assert bus.full_waits == 1
+    first = await bus.fetch(1)
+    assert [d.payload for d in first] == [{"n": 1}]
+    await asyncio.wait_for(blocked, 5)
+    assert bus.depth == 2
+
+
+async def test_closing_the_bus_fails_what_was_never_stored() -> None:
+    bus = InProcessBus()
+    pending = await bus.submit({"n": 1})
+    bus.close()
+    with pytest.raises(BusClosed):
+        await pending
+    with pytest.raises(BusClosed):
+        await bus.submit({"n": 2})

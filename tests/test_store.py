@@ -1,0 +1,95 @@
+"""Schema and store behaviour, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import delete, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from vmsbridge.app import Stores, open_store
+from vmsbridge.errors import DatabaseNotReady, NotFound, VmsBridgeError
+from vmsbridge.model import IncidentStatus, Priority
+from vmsbridge.store.database import Database, resolve_db_url
+from vmsbridge.store.migrate import current_revision, head_revision, upgrade
+from vmsbridge.store.tables import AuditRow, Base
+
+
+async def test_upgrade_from_empty_reaches_head_and_matches_the_models(db_url: str) -> None:
+    async with Database(db_url) as db:
+        assert await current_revision(db) is None
+        assert await upgrade(db) == head_revision()
+        assert await upgrade(db) == head_revision()  # repeating is harmless
+
+        def diff(connection: Connection) -> list[object]:
+            return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+
+
+async def test_store_refuses_an_unmigrated_database(db_url: str) -> None:
+    with pytest.raises(DatabaseNotReady, match="vmsbridge db upgrade"):
+        async with open_store(db_url):
+            pass
+
+
+async def test_audit_log_is_append_only_in_the_database(stores: Stores) -> None:
+    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="alice")
+    [entry] = await stores.audit.entries("incident", incident.id)
+    assert (entry.actor, entry.action) == ("alice", "incident.opened")
+    for statement in (update(AuditRow).values(actor="mallory"), delete(AuditRow)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with stores.db.transaction() as session:
+                await session.execute(statement)
+    [again] = await stores.audit.entries("incident", incident.id)
+    assert again.actor == "alice"
+
+
+async def test_times_come_back_timezone_aware_utc(stores: Stores) -> None:
+    when = datetime(2026, 3, 8, 8, 30, tzinfo=UTC)  # a US DST change day
+    incident = await stores.incidents.open(
+        location_id="lot-b", summary="call", priority=Priority.HIGH, actor="bob", at=when
+    )
+    fetched = await stores.incidents.get(incident.id)
+    assert fetched.started_at == when
+    assert fetched.started_at.tzinfo is not None
+
+
+async def test_close_by_command_is_audited_and_not_repeatable(stores: Stores) -> None:
+    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="alice")
+    closed = await stores.incidents.close(incident.id, actor="bob", reason="false alarm")
+    assert closed.status is IncidentStatus.CLOSED
+    assert closed.close_reason == "false alarm"
+    with pytest.raises(VmsBridgeError, match="already closed"):
+        await stores.incidents.close(incident.id, actor="bob", reason="again")
+    with pytest.raises(NotFound):
+        await stores.incidents.close(9999, actor="bob", reason="none")
+    actions = [(e.actor, e.action) for e in await stores.audit.entries("incident", incident.id)]
+    assert actions == [("alice", "incident.opened"), ("bob", "incident.closed")]
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
+    async with Database(f"sqlite+aiosqlite:///{tmp_path}/wal.db") as db, db.engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+
+
+def test_db_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.setenv("VMSBRIDGE_DB", "postgresql://env@h/db")
+    assert resolve_db_url("sqlite:////x.db", "postgresql://cfg@h/db") == "sqlite+aiosqlite:////x.db"
+    assert resolve_db_url(None, "postgresql://cfg@h/db") == "postgresql+asyncpg://env@h/db"
+    monkeypatch.delenv("VMSBRIDGE_DB")
+    assert resolve_db_url(None, "postgresql://cfg@h/db") == "postgresql+asyncpg://cfg@h/db"
+    monkeypatch.setenv("VMSBRIDGE_DATA", str(tmp_path))
+    assert resolve_db_url(None, None) == f"sqlite+aiosqlite:///{tmp_path}/vmsbridge.db"
+
+
+def test_unsupported_db_url_is_a_config_error() -> None:
+    from vmsbridge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mysql"):
+        resolve_db_url("mysql://root@localhost/x")
