@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,5 +99,5 @@ class EventFactory:
 
 
 @pytest.fixture
-def make_event() -> Iterator[EventFactory]:
-    yield EventFactory()
+def make_event() -> EventFactory:
+    return EventFactory()

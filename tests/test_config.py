@@ -43,7 +43,9 @@ def test_directory_maps_devices_to_locations(site: SiteConfig) -> None:
 
 
 def test_bad_geography_names_path_value_and_choices() -> None:
-    text = EXAMPLE.replace('clery_geography = "on_campus"\nstudent_housing', 'clery_geography = "oncampus"\nstudent_housing')
+    text = EXAMPLE.replace(
+        'clery_geography = "on_campus"\nstudent_housing', 'clery_geography = "oncampus"\nstudent_housing'
+    )
     [problem] = problems_of(text)
     assert problem.startswith("locations[2].clery_geography: 'oncampus' is not one of 'on_campus'")
     assert "'outside'" in problem
@@ -52,7 +54,7 @@ def test_bad_geography_names_path_value_and_choices() -> None:
 def test_every_problem_is_reported_not_only_the_first() -> None:
     text = EXAMPLE.replace('timezone = "America/Chicago"', 'timezone = "Mars/Olympus"')
     text = text.replace("port = 80\n", "port = 99999\n", 1)
-    text = text.replace('lat = 41.8801', 'lat = 123.0')
+    text = text.replace("lat = 41.8801", "lat = 123.0")
     problems = problems_of(text)
     paths = sorted(p.split(":")[0] for p in problems)
     assert paths == ["connectors.onvif[0].port", "locations[0].lat", "site.timezone"]
@@ -60,15 +62,22 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
 
 
 def test_cross_references_are_checked_together() -> None:
-    text = EXAMPLE.replace('location = "lot-b"\nsource = { connector = "onvif-north"', 'location = "lot-z"\nsource = { connector = "onvif-north"')
+    text = EXAMPLE.replace(
+        'location = "lot-b"\nsource = { connector = "onvif-north"',
+        'location = "lot-z"\nsource = { connector = "onvif-north"',
+    )
     text = text.replace('preset = "bl-quad"', 'preset = "bl-nowhere"')
     text = text.replace('device = "bl-athletics"', 'device = "bl-ghost"')
     text = text.replace('clery_geography = "outside"', 'clery_geography = "outside"\nstudent_housing = true')
     problems = problems_of(text)
     assert "cameras[0].location: 'lot-z' is not a location id (device cam-lotb-ptz)" in problems
-    assert any(p.startswith("phones[1].preset: 'bl-nowhere' is not a preset of 'cam-quad-ptz'") for p in problems)
+    assert any(
+        p.startswith("phones[1].preset: 'bl-nowhere' is not a preset of 'cam-quad-ptz'") for p in problems
+    )
     assert "io_modules[1].inputs[0].device: 'bl-ghost' is not a device id" in problems
-    assert any(p.startswith("locations[8].student_housing: true is only allowed for on_campus") for p in problems)
+    assert any(
+        p.startswith("locations[8].student_housing: true is only allowed for on_campus") for p in problems
+    )
 
 
 def test_a_password_in_the_file_is_refused_with_the_fix() -> None:
@@ -97,7 +106,10 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_secrets_come_from_environment_or_file(site: SiteConfig, tmp_path: Path) -> None:
     xp = site.connectors.xprotect[0]
-    assert resolve_secret("connectors.xprotect[0]", xp, env={"VMSBRIDGE_XPROTECT_PASSWORD": "s3cret"}) == "s3cret"
+    assert (
+        resolve_secret("connectors.xprotect[0]", xp, env={"VMSBRIDGE_XPROTECT_PASSWORD": "s3cret"})
+        == "s3cret"
+    )
     with pytest.raises(ConfigError, match="VMSBRIDGE_XPROTECT_PASSWORD is not set"):
         resolve_secret("connectors.xprotect[0]", xp, env={})
     secret_file = tmp_path / "pw"

@@ -27,7 +27,9 @@ def stored(minutes: float, location: str = "lot-b", kind: EventKind = EventKind.
 
 
 def incident(id_: int, start: float, last: float, location: str = "lot-b") -> OpenIncidentView:
-    return OpenIncidentView(id_, location, Priority.LOW, T0 + timedelta(minutes=start), T0 + timedelta(minutes=last))
+    return OpenIncidentView(
+        id_, location, Priority.LOW, T0 + timedelta(minutes=start), T0 + timedelta(minutes=last)
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,9 @@ async def test_phone_pickup_and_camera_motion_share_an_incident_a_far_door_does_
     assert lot_b.summary == "Motion: Lot B PTZ (light pole 4)"
     assert lot_b.started_at == make_event.base
     assert lot_b.last_event_at == make_event.base + timedelta(minutes=3)
-    escalations = [e for e in await stores.audit.entries("incident", lot_b.id) if e.action == "incident.escalated"]
+    escalations = [
+        e for e in await stores.audit.entries("incident", lot_b.id) if e.action == "incident.escalated"
+    ]
     assert [(e.details["from"], e.details["to"]) for e in escalations] == [("low", "high")]
 
 
@@ -155,7 +159,10 @@ async def test_quiet_incidents_close_but_operator_incidents_stay_open(
     correlator = await correlate(
         stores,
         directory,
-        [make_event("motion.start", "cam-athletics-gate", minutes=0), make_event("phone.offhook", "bl-quad", minutes=40)],
+        [
+            make_event("motion.start", "cam-athletics-gate", minutes=0),
+            make_event("phone.offhook", "bl-quad", minutes=40),
+        ],
         quiet_close_seconds=1800,
     )
     manual = await stores.incidents.open(
@@ -168,7 +175,8 @@ async def test_quiet_incidents_close_but_operator_incidents_stay_open(
     assert by_location["athletics"].status is IncidentStatus.CLOSED
     assert by_location["athletics"].close_reason == "quiet for 1800 s"
     assert by_location["quad"].status is IncidentStatus.OPEN
-    assert by_location["library"].id == manual.id and by_location["library"].status is IncidentStatus.OPEN
+    assert by_location["library"].id == manual.id
+    assert by_location["library"].status is IncidentStatus.OPEN
     assert await correlator.close_quiet() == []
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,9 @@ from vmsbridge.model import Event, EventKind
 
 
 @pytest.fixture
-async def pipeline(stores: Stores, directory: SiteDirectory) -> AsyncIterator[tuple[InProcessBus, IngestStage]]:
+async def pipeline(
+    stores: Stores, directory: SiteDirectory
+) -> AsyncIterator[tuple[InProcessBus, IngestStage]]:
     bus = InProcessBus(capacity=100)
     stage = IngestStage(bus, stores.events, directory, batch_size=50)
     task = asyncio.create_task(stage.run())
@@ -27,8 +30,8 @@ async def pipeline(stores: Stores, directory: SiteDirectory) -> AsyncIterator[tu
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def publish_all(bus: InProcessBus, payloads: list[object]) -> list[str]:
-    futures = [await bus.submit(p) for p in payloads]  # type: ignore[arg-type]
+async def publish_all(bus: InProcessBus, payloads: Sequence[Any]) -> list[str]:
+    futures = [await bus.submit(p) for p in payloads]
     return [(await asyncio.wait_for(f, 10)).status for f in futures]
 
 

@@ -39,7 +39,9 @@ async def test_store_refuses_an_unmigrated_database(db_url: str) -> None:
 
 
 async def test_audit_log_is_append_only_in_the_database(stores: Stores) -> None:
-    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="alice")
+    incident = await stores.incidents.open(
+        location_id="quad", summary="x", priority=Priority.LOW, actor="alice"
+    )
     [entry] = await stores.audit.entries("incident", incident.id)
     assert (entry.actor, entry.action) == ("alice", "incident.opened")
     for statement in (update(AuditRow).values(actor="mallory"), delete(AuditRow)):
@@ -61,7 +63,9 @@ async def test_times_come_back_timezone_aware_utc(stores: Stores) -> None:
 
 
 async def test_close_by_command_is_audited_and_not_repeatable(stores: Stores) -> None:
-    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="alice")
+    incident = await stores.incidents.open(
+        location_id="quad", summary="x", priority=Priority.LOW, actor="alice"
+    )
     closed = await stores.incidents.close(incident.id, actor="bob", reason="false alarm")
     assert closed.status is IncidentStatus.CLOSED
     assert closed.close_reason == "false alarm"

@@ -86,6 +86,7 @@ def demo(args: argparse.Namespace) -> int:
         print(incident_line(incident, site))
         print()
     print(f"(times in {site.site.timezone}; now is {local_time(datetime.now(UTC), site)})")
-    if args.db:
-        print(f"\nLook closer: vmsbridge incidents show 2 --db {args.db}")
+    if args.db and incidents:
+        first = max(incidents, key=lambda i: i.priority.rank)
+        print(f"\nLook closer: vmsbridge incidents show {first.id} --db {args.db}")
     return 0

@@ -196,6 +196,12 @@ class IncidentStore:
 
     # -- correlation -------------------------------------------------------------------------
 
+    async def cursor(self, stage: str) -> int:
+        """The id of the last event ``stage`` has processed (0 before it ever ran)."""
+        async with self._db.sessions() as session:
+            row = await session.get(StageCursorRow, stage)
+            return row.last_event_id if row else 0
+
     @asynccontextmanager
     async def correlation_unit(self, stage: str) -> AsyncIterator[CorrelationUnit]:
         """One transaction that reads events past the stage's cursor and links them to incidents.

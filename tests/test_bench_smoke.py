@@ -1,0 +1,24 @@
+"""Benchmarks that nobody runs rot: each one runs here on a tiny input (figures are not checked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_ingest_benchmark_runs_on_both_backends() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/ingest.py", "--events", "300", "--paced-rate", "600"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    for backend in ("SQLite", "PostgreSQL"):
+        for run in ("saturated", "paced", "correlate"):
+            assert any(line.startswith(backend) and run in line for line in done.stdout.splitlines()), (
+                done.stdout
+            )

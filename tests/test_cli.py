@@ -1,0 +1,183 @@
+"""The command line, called in-process through ``main(argv)`` (as pre-commit's tests do)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, _create_pg_database, _drop_pg_database
+from vmsbridge.cli.main import build_parser, main
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = asyncio.run(_create_pg_database())
+    yield url
+    asyncio.run(_drop_pg_database(url))
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_demo_json_shows_the_scenario_incidents(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_json(capsys, "demo", "--json")
+    assert isinstance(result, dict)
+    assert (result["events"], result["duplicates"], result["rejected"]) == (11, 1, 1)
+    incidents = {i["location"]: i for i in result["incidents"]}
+    assert set(incidents) == {"boathouse", "lot-b", "maple-hall", "library"}
+    lot_b = incidents["lot-b"]
+    assert lot_b["priority"] == "high"
+    assert lot_b["event_kinds"] == ["phone.offhook", "motion.start", "phone.onhook", "motion.stop"]
+    assert incidents["maple-hall"]["event_kinds"][0] == "door.forced"
+    assert incidents["library"]["priority"] == "medium"
+    assert incidents["boathouse"]["status"] == "closed"  # its last motion was 49 minutes ago
+    for incident in result["incidents"]:
+        assert {"id", "location", "priority", "event_kinds", "started_at"} <= incident.keys()
+
+
+def test_demo_prints_a_readable_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "11 stored" in out
+    assert "Emergency phone picked up: Blue light, Lot B row F" in out
+    assert "'bl-unmapped' is not a device" in out
+
+
+def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(ROOT / "examples" / "campus.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out
+    assert "VMSBRIDGE_XPROTECT_PASSWORD is not set" in out  # a warning, not an error
+
+
+def test_check_config_exits_2_naming_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (ROOT / "examples" / "campus.toml").read_text()
+    text = text.replace('clery_geography = "noncampus"', 'clery_geography = "off_campus"')
+    text = text.replace('camera = "cam-maple-entry"', 'camera = "cam-nowhere"')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "locations[6].clery_geography: 'off_campus' is not one of" in err
+    assert str(bad) in err
+    # reference errors are found once the file's shape is right
+    bad.write_text(text.replace('"off_campus"', '"noncampus"'))
+    assert main(["check-config", str(bad)]) == 2
+    assert "doors[0].camera: 'cam-nowhere' is not a camera id" in capsys.readouterr().err
+
+
+def test_incident_commands_round_trip(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--db", sqlite_url]) == 0
+    capsys.readouterr()
+    created = run_json(
+        capsys,
+        "incidents",
+        "open",
+        "--location",
+        "quad",
+        "--summary",
+        "Suspicious person",
+        "--actor",
+        "op1",
+        "--json",
+        "--db",
+        sqlite_url,
+    )
+    assert isinstance(created, dict)
+    incident_id = created["id"]
+    listed = run_json(capsys, "incidents", "list", "--status", "open", "--json", "--db", sqlite_url)
+    assert [(i["id"], i["summary"], i["opened_by"]) for i in listed] == [
+        (incident_id, "Suspicious person", "op1")
+    ]
+    assert (
+        main(["incidents", "close", str(incident_id), "--reason", "gone on arrival", "--db", sqlite_url]) == 0
+    )
+    assert f"closed incident #{incident_id}" in capsys.readouterr().out
+    shown = run_json(capsys, "incidents", "show", str(incident_id), "--json", "--db", sqlite_url)
+    assert isinstance(shown, dict)
+    assert (shown["status"], shown["close_reason"]) == ("closed", "gone on arrival")
+    assert main(["incidents", "close", str(incident_id), "--db", sqlite_url]) == 1
+    assert "already closed" in capsys.readouterr().err
+    assert main(["incidents", "show", "999", "--db", sqlite_url]) == 1
+    assert "incident 999 does not exist" in capsys.readouterr().err
+
+
+def test_open_refuses_an_unknown_location(sqlite_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["incidents", "open", "--location", "mars", "--summary", "x", "--db", sqlite_url]) == 2
+    assert "'mars' is not one of" in capsys.readouterr().err
+
+
+def test_commands_on_an_unmigrated_database_say_what_to_run(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["incidents", "list", "--db", sqlite_url]) == 1
+    assert "run `vmsbridge db upgrade" in capsys.readouterr().err
+
+
+def test_import_then_tail_on_postgresql(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [
+        {
+            "source": "t",
+            "native_id": "1",
+            "kind": "phone.offhook",
+            "device_id": "bl-quad",
+            "occurred_at": "2026-11-20T22:00:00+00:00",
+        },
+        "this line is not JSON",
+        {
+            "source": "t",
+            "native_id": "2",
+            "kind": "motion.start",
+            "device_id": "cam-quad-ptz",
+            "occurred_at": "2026-11-20T22:00:05+00:00",
+        },
+    ]
+    stream = tmp_path / "events.jsonl"
+    stream.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    assert main(["events", "import", str(stream), "--db", pg_url]) == 0
+    assert "imported: 2 stored, 0 already stored, 1 rejected" in capsys.readouterr().err
+    assert main(["events", "tail", "--json", "--db", pg_url]) == 0
+    tailed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["kind"], e["location"]) for e in tailed] == [
+        ("phone.offhook", "quad"),
+        ("motion.start", "quad"),
+    ]
+    incidents = run_json(capsys, "incidents", "list", "--json", "--db", pg_url)
+    assert [i["event_kinds"] for i in incidents] == [["phone.offhook", "motion.start"]]
+    assert main(["events", "rejected", "--db", pg_url]) == 0
+    assert "this line is not JSON" in capsys.readouterr().out
+
+
+def test_run_for_a_bounded_time_with_the_scenario(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--for", "0.5", "--scenario", "--db", sqlite_url, "--log-level", "ERROR"]) == 0
+    incidents = run_json(capsys, "incidents", "list", "--json", "--db", sqlite_url)
+    assert len(incidents) == 4
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["demo"], ["run"], ["check-config"], ["db", "upgrade"], ["incidents", "open"], ["events", "import"]],
+)
+def test_help_is_there_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: vmsbridge" in capsys.readouterr().out
