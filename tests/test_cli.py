@@ -164,12 +164,40 @@ def test_import_then_tail_on_postgresql(
     assert "this line is not JSON" in capsys.readouterr().out
 
 
-def test_run_for_a_bounded_time_with_the_scenario(
-    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+def unreachable_campus(tmp_path: Path) -> Path:
+    """The example campus with its ONVIF devices on a loopback port where nothing listens."""
+    text = (ROOT / "examples" / "campus.toml").read_text()
+    text = text.replace('host = "10.20.1.15"\nport = 80', 'host = "127.0.0.1"\nport = 9')
+    text = text.replace('host = "10.20.2.15"\nport = 80', 'host = "127.0.0.1"\nport = 9')
+    text = text.replace(
+        'password_file = "/run/secrets/onvif-south"', 'password_env = "VMSBRIDGE_ONVIF_NORTH_PASSWORD"'
+    )
+    assert text.count("port = 9\n") == 2
+    path = tmp_path / "campus.toml"
+    path.write_text(text)
+    return path
+
+
+def test_run_keeps_going_while_devices_are_down(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["run", "--for", "0.5", "--scenario", "--db", sqlite_url, "--log-level", "ERROR"]) == 0
-    incidents = run_json(capsys, "incidents", "list", "--json", "--db", sqlite_url)
+    monkeypatch.setenv("VMSBRIDGE_ONVIF_NORTH_PASSWORD", "not-used")
+    config = str(unreachable_campus(tmp_path))
+    argv = ["run", "--config", config, "--for", "1", "--scenario", "--db", sqlite_url, "--log-level", "ERROR"]
+    assert main(argv) == 0
+    incidents = run_json(capsys, "incidents", "list", "--json", "--config", config, "--db", sqlite_url)
     assert len(incidents) == 4
+
+
+def test_run_refuses_to_start_without_a_device_password(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VMSBRIDGE_ONVIF_NORTH_PASSWORD", raising=False)
+    assert main(["run", "--for", "0.1", "--db", sqlite_url]) == 2
+    expected = (
+        "connectors.onvif[0].password_env: environment variable VMSBRIDGE_ONVIF_NORTH_PASSWORD is not set"
+    )
+    assert expected in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

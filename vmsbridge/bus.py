@@ -9,7 +9,7 @@ protocol across machines (publish = JetStream publish, fetch = pull-consumer fet
 
 from __future__ import annotations
 
-__all__ = ["BusClosed", "Delivery", "EventBus", "EventPayload", "InProcessBus"]
+__all__ = ["BusClosed", "Delivery", "EventBus", "EventPayload", "EventSink", "InProcessBus"]
 
 import asyncio
 from collections.abc import Mapping
@@ -42,11 +42,15 @@ class Delivery:
             self._done.set_exception(error)
 
 
-class EventBus(Protocol):
+class EventSink(Protocol):
+    """The publishing side of the bus: what a source needs."""
+
     async def submit(self, payload: EventPayload) -> asyncio.Future[IngestOutcome]:
         """Queue a payload (waiting while the bus is full); the future resolves when it is durable."""
         ...
 
+
+class EventBus(EventSink, Protocol):
     async def fetch(self, max_items: int) -> list[Delivery]:
         """Wait for at least one delivery; return up to ``max_items`` without waiting further."""
         ...

@@ -107,8 +107,14 @@ class OnvifSource(SecretSource):
     id: Identifier
     host: str = Field(min_length=1)
     port: int = Field(80, ge=1, le=65_535)
-    scheme: Literal["http", "https"] = "http"
     username: str = Field(min_length=1)
+    location: Identifier | None = Field(
+        None, description="where the device is installed; its own events (unknown topics) are filed there"
+    )
+    subscription_seconds: int = Field(600, ge=10, le=86_400, description="PullPoint lifetime asked for")
+    pull_timeout_seconds: int = Field(20, ge=1, le=300, description="PullMessages long-poll Timeout")
+    message_limit: int = Field(100, ge=1, le=1_000, description="PullMessages MessageLimit")
+    health_interval_seconds: float = Field(30, ge=0.05, le=3_600, description="seconds between health probes")
 
 
 class XProtectSource(SecretSource):
@@ -153,7 +159,12 @@ class Door(ConfigModel):
     location: Identifier
     connector: Identifier = Field(description="access-control source reporting this door")
     token: str = Field(min_length=1, description="door token on the access controller / VMS")
+    access_point: str | None = Field(None, description="token of its reader's access point (default: token)")
     camera: Identifier | None = None
+
+    @property
+    def access_point_token(self) -> str:
+        return self.access_point or self.token
 
 
 class IoInput(ConfigModel):
@@ -186,7 +197,7 @@ class SiteConfig(ConfigModel):
 @dataclass(frozen=True)
 class DeviceEntry:
     id: str
-    kind: Literal["camera", "phone", "door", "io_module"]
+    kind: Literal["camera", "phone", "door", "io_module", "connector"]
     location_id: str
 
 
@@ -200,6 +211,8 @@ class SiteDirectory:
         entries += [DeviceEntry(p.id, "phone", p.location) for p in site.phones]
         entries += [DeviceEntry(d.id, "door", d.location) for d in site.doors]
         entries += [DeviceEntry(m.id, "io_module", m.location) for m in site.io_modules]
+        # An ONVIF device reports things about itself too (unknown topics); with a location it can.
+        entries += [DeviceEntry(o.id, "connector", o.location) for o in site.connectors.onvif if o.location]
         self.devices = {e.id: e for e in entries}
         self.device_names: dict[str, str] = {c.id: c.name for c in site.cameras}
         self.device_names |= {p.id: p.name for p in site.phones}
@@ -354,6 +367,18 @@ def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
         for i, src in enumerate(sources):
             if (src.password_env is None) == (src.password_file is None):
                 yield ConfigProblem(f"{section}[{i}]", "set exactly one of 'password_env' or 'password_file'")
+
+    for i, src in enumerate(site.connectors.onvif):
+        if src.location is not None and src.location not in location_ids:
+            yield ConfigProblem(f"connectors.onvif[{i}].location", f"{src.location!r} is not a location id")
+    profiles = [(c.source.connector, c.source.profile) for c in site.cameras if c.source.profile]
+    for dup in sorted(_duplicates(f"{c} {p}" for c, p in profiles)):
+        connector, profile = dup.split(" ", 1)
+        yield ConfigProblem("cameras", f"media profile {profile!r} is used by two cameras on {connector!r}")
+    for connector_id in sorted(onvif_ids):
+        tokens = [i.token for m in site.io_modules if m.connector == connector_id for i in m.inputs]
+        for dup in sorted(_duplicates(tokens)):
+            yield ConfigProblem("io_modules", f"input {dup!r} of connector {connector_id!r} is mapped twice")
 
     cameras = {c.id: c for c in site.cameras}
     for i, cam in enumerate(site.cameras):

@@ -13,7 +13,6 @@ __all__ = ["IngestStage", "IngestStats", "validate_payload"]
 import asyncio
 import json
 import logging
-import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from vmsbridge.backoff import Backoff
 from vmsbridge.bus import Delivery, EventBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.model import Event, IngestOutcome
@@ -184,12 +184,12 @@ class IngestStage:
     ) -> tuple[dict[Key, int], dict[Key, int]]:
         # Nothing is acknowledged until the write succeeds; while the database is away the bus
         # fills up and publishers wait, which is the behaviour we want from an evidence system.
-        delay = 0.1
+        backoff = Backoff(initial=0.1, maximum=5.0)
         while True:
             try:
                 return await self._store.write_batch(accepted, rejected)
             except _TRANSIENT_STORE_ERRORS as exc:
                 self.stats.store_retries += 1
+                delay = backoff.next()
                 log.error("storing %d events failed, retrying in %.1f s: %s", len(accepted), delay, exc)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(delay)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from vmsbridge.bus import EventBus
+from vmsbridge.bus import EventSink
 from vmsbridge.config import SiteDirectory
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import EventKind, IngestOutcome
@@ -104,7 +104,7 @@ class ScenarioSource:
         self._payloads = scenario_events(directory, now, run_tag)
         self.outcomes: list[IngestOutcome] = []
 
-    async def run(self, bus: EventBus) -> None:
+    async def run(self, bus: EventSink) -> None:
         futures = [await bus.submit(p) for p in self._payloads]
         for future in futures:
             self.outcomes.append(await future)

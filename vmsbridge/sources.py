@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from vmsbridge.bus import EventBus
+from vmsbridge.bus import EventSink
 from vmsbridge.config import SiteConfig, SiteDirectory
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ class EventSource(Protocol):
 
     name: str
 
-    async def run(self, bus: EventBus) -> None:
+    async def run(self, bus: EventSink) -> None:
         """Publish events until done or cancelled; reconnecting is the source's own business."""
         ...
 

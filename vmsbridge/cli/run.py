@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 from datetime import UTC, datetime
 
 from vmsbridge.app import running_services
-from vmsbridge.bus import EventBus
+from vmsbridge.backoff import Backoff
+from vmsbridge.bus import EventSink
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site
 from vmsbridge.config import SiteConfig
 from vmsbridge.scenario import ScenarioSource
@@ -46,13 +46,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def connector_registry() -> SourceRegistry:
-    """Connector packages add their factories here as they land (ONVIF #3, XProtect #4)."""
-    return SourceRegistry()
+    """The composition root: the one place that names connector packages (XProtect: issue #4)."""
+    from connectors.onvif.source import build_onvif_sources
+
+    registry = SourceRegistry()
+    registry.register("onvif", build_onvif_sources)
+    return registry
 
 
-async def supervise(source: EventSource, bus: EventBus) -> None:
+async def supervise(source: EventSource, bus: EventSink) -> None:
     """Keep a source running: a crash is logged and the source restarts after a capped backoff."""
-    delay = 1.0
+    backoff = Backoff(initial=1.0, maximum=60.0)
     while True:
         try:
             await source.run(bus)
@@ -60,9 +64,9 @@ async def supervise(source: EventSource, bus: EventBus) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:  # the edge of the process: log everything, keep the others running
+            delay = backoff.next()
             log.exception("source %s failed; restarting in %.0f s", source.name, delay)
-        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-        delay = min(delay * 2, 60.0)
+        await asyncio.sleep(delay)
 
 
 async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenario: bool) -> None:

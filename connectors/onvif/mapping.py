@@ -1,0 +1,169 @@
+"""From device readings to site events: tokens to site devices, and property bookkeeping.
+
+A property (an input's level, a door's alarm state) is reported by ONVIF both when it changes
+(``Changed``) and whenever a subscription starts or re-synchronizes (``Initialized``). Only a real
+change is an event: re-sent states are recognised and skipped, so a reconnect never produces a
+second phone pickup; the first state seen after start-up is a baseline, not an event.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DeviceMap", "PropertyStates", "build_event"]
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from connectors.onvif.client import MediaProfile
+from connectors.onvif.messages import Notification
+from connectors.onvif.topics import Reading, Subject
+from vmsbridge.config import OnvifSource, SiteDirectory
+from vmsbridge.model import Event, EventKind
+
+
+class DeviceMap:
+    """Which site device each token of one ONVIF device belongs to, and what its inputs mean."""
+
+    def __init__(self, connector: OnvifSource, directory: SiteDirectory) -> None:
+        site = directory.site
+        self.connector_id = connector.id
+        self.source = f"onvif:{connector.id}"
+        # What no site device owns is filed under the connector itself: kept as an event if the
+        # connector has a location, else kept by ingest as rejected input. Never dropped.
+        self.fallback_device = connector.id
+        self.cameras_by_profile = {
+            c.source.profile: c.id
+            for c in site.cameras
+            if c.source.connector == connector.id and c.source.profile
+        }
+        self.camera_ids = sorted(self.cameras_by_profile.values())
+        self.inputs = {
+            i.token: (i.device, i.active, i.inactive)
+            for m in site.io_modules
+            if m.connector == connector.id
+            for i in m.inputs
+        }
+        self.relay_owner = next((m.id for m in site.io_modules if m.connector == connector.id), None)
+        self.doors = {d.token: d.id for d in site.doors if d.connector == connector.id}
+        self.access_points = {d.access_point_token: d.id for d in site.doors if d.connector == connector.id}
+        self.by_video_source: dict[str, str] = {}
+        self.by_video_source_config: dict[str, str] = {}
+
+    def learn_profiles(self, profiles: Iterable[MediaProfile]) -> None:
+        """Motion and tamper events name video sources, not profiles: learn which is which."""
+        for profile in profiles:
+            camera = self.cameras_by_profile.get(profile.token)
+            if camera is None:
+                continue
+            if profile.video_source:
+                self.by_video_source[profile.video_source] = camera
+            if profile.video_source_config:
+                self.by_video_source_config[profile.video_source_config] = camera
+
+    def resolve(self, reading: Reading) -> tuple[str, EventKind | None, dict[str, str]]:
+        """(site device id, event kind, notes) for a reading."""
+        subject, kind = reading.subject, reading.kind
+        notes: dict[str, str] = {}
+        device: str | None = None
+        match subject.role:
+            case "input":
+                if subject.token in self.inputs:
+                    device, active, inactive = self.inputs[subject.token]
+                    if kind is EventKind.INPUT_ACTIVE:
+                        kind = active
+                    elif kind is EventKind.INPUT_INACTIVE and inactive is not None:
+                        kind = inactive
+            case "relay":
+                device = self.relay_owner
+            case "video_source":
+                device = self.by_video_source.get(subject.token)
+            case "video_source_config":
+                device = self.by_video_source_config.get(subject.token)
+            case "door":
+                device = self.doors.get(subject.token)
+            case "access_point":
+                device = self.access_points.get(subject.token)
+            case "device":
+                device = self.fallback_device
+        if device is None:
+            if subject.role != "device":
+                notes = {"unmapped_" + subject.role: subject.token}
+            return self.fallback_device, kind, notes
+        return device, kind, notes
+
+
+ALARM_KINDS = frozenset(
+    {
+        EventKind.INPUT_ACTIVE,
+        EventKind.MOTION_START,
+        EventKind.CAMERA_SIGNAL_LOSS,
+        EventKind.CAMERA_TAMPER,
+        EventKind.DOOR_FORCED,
+        EventKind.DOOR_HELD_OPEN,
+        EventKind.DOOR_OPENED,
+    }
+)
+
+
+class PropertyStates:
+    """Last known state of each property of one device (kept across resubscriptions)."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, Subject], str] = {}
+
+    def is_news(self, topic: str, reading: Reading, operation: str | None) -> bool:
+        key = (topic, reading.subject)
+        if operation == "Deleted":
+            self._states.pop(key, None)
+            return False
+        previous = self._states.get(key)
+        assert reading.state is not None
+        self._states[key] = reading.state
+        if previous is None:
+            # First sight. A Changed message is a real transition. An Initialized one only says
+            # how things are: a resting state (handset on hook, door closed) is a baseline, but an
+            # alarm state is reported, because we cannot tell whether it began before we were
+            # listening or during a gap, and a missed pickup costs more than a late one.
+            return operation != "Initialized" or reading.kind in ALARM_KINDS
+        return previous != reading.state
+
+
+def native_id(notification: Notification) -> str:
+    """Stable across re-delivery of the same message, different for different messages."""
+    key = json.dumps(
+        [
+            notification.topic,
+            sorted(notification.source.items()),
+            sorted(notification.data.items()),
+            notification.utc_time.isoformat() if notification.utc_time else None,
+        ]
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def build_event(
+    device_map: DeviceMap,
+    notification: Notification,
+    reading: Reading,
+    *,
+    occurred_at: datetime,
+    received_at: datetime,
+) -> Event | None:
+    """The core event for a reading; None for a state that is tracked but not reported."""
+    device, kind, notes = device_map.resolve(reading)
+    if kind is None:
+        return None
+    attributes = {**reading.attributes, **notes, "topic": notification.topic}
+    if notification.operation:
+        attributes["operation"] = notification.operation
+    return Event(
+        source=device_map.source,
+        native_id=native_id(notification),
+        kind=kind,
+        device_id=device,
+        occurred_at=occurred_at,
+        received_at=received_at,
+        attributes=attributes,
+        raw=notification.raw if kind is EventKind.ONVIF_UNKNOWN else None,
+    )

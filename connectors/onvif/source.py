@@ -1,0 +1,212 @@
+"""The ONVIF event source: one configured device, from PullPoint to the bus, plus its health.
+
+Run by ``vmsbridge run`` through the source registry (see :func:`build_onvif_sources`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CommHealth", "OnvifEventSource", "build_onvif_sources"]
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from connectors.onvif.client import OnvifClient
+from connectors.onvif.errors import OnvifError
+from connectors.onvif.events import PullPointLoop, PullSettings
+from connectors.onvif.mapping import DeviceMap, PropertyStates, build_event
+from connectors.onvif.messages import Notification
+from connectors.onvif.topics import Reading, read_notification
+from vmsbridge.bus import EventSink
+from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory, resolve_secret
+from vmsbridge.model import Event, EventKind, IngestOutcome
+from vmsbridge.sources import EventSource
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CommHealth:
+    """Turns health-probe results into ``camera.comm_lost`` / ``camera.comm_restored`` events.
+
+    One failed probe is a blip; the second in a row declares the device lost, dated from the first
+    failure, so the recorded outage is the real interval. Every camera on the device is reported.
+    """
+
+    def __init__(self, device_map: DeviceMap, failures_to_declare: int = 2) -> None:
+        self._map = device_map
+        self._threshold = failures_to_declare
+        self._failures = 0
+        self._first_failure: datetime | None = None
+        self._lost_since: datetime | None = None
+
+    @property
+    def is_lost(self) -> bool:
+        return self._lost_since is not None
+
+    def _subjects(self) -> list[str]:
+        return self._map.camera_ids or [self._map.fallback_device]
+
+    def failed(self, now: datetime, reason: str) -> list[Event]:
+        self._failures += 1
+        if self._first_failure is None:
+            self._first_failure = now
+        if self._lost_since is not None or self._failures < self._threshold:
+            return []
+        self._lost_since = self._first_failure
+        since = self._lost_since
+        return [
+            Event(
+                source=self._map.source,
+                native_id=f"comm_lost:{device}:{since.isoformat()}",
+                kind=EventKind.CAMERA_COMM_LOST,
+                device_id=device,
+                occurred_at=since,
+                received_at=now,
+                attributes={"connector": self._map.connector_id, "reason": reason[:500]},
+            )
+            for device in self._subjects()
+        ]
+
+    def ok(self, now: datetime) -> list[Event]:
+        self._failures = 0
+        self._first_failure = None
+        if self._lost_since is None:
+            return []
+        since, self._lost_since = self._lost_since, None
+        down = (now - since).total_seconds()
+        return [
+            Event(
+                source=self._map.source,
+                native_id=f"comm_restored:{device}:{since.isoformat()}",
+                kind=EventKind.CAMERA_COMM_RESTORED,
+                device_id=device,
+                occurred_at=now,
+                received_at=now,
+                attributes={
+                    "connector": self._map.connector_id,
+                    "lost_at": since.isoformat(),
+                    "down_seconds": down,
+                },
+            )
+            for device in self._subjects()
+        ]
+
+
+class OnvifEventSource:
+    def __init__(
+        self,
+        connector: OnvifSource,
+        directory: SiteDirectory,
+        password: str,
+        *,
+        settings: PullSettings | None = None,
+        health_interval: float | None = None,
+        clock: Clock = _utc_now,
+    ) -> None:
+        self.name = f"onvif:{connector.id}"
+        self.connector = connector
+        self.client = OnvifClient(connector.id, connector.host, connector.port, connector.username, password)
+        self.map = DeviceMap(connector, directory)
+        self.states = PropertyStates()
+        self.health = CommHealth(self.map)
+        self._clock = clock
+        self._health_interval = health_interval or connector.health_interval_seconds
+        settings = settings or PullSettings(
+            subscription_seconds=connector.subscription_seconds,
+            pull_timeout=connector.pull_timeout_seconds,
+            message_limit=connector.message_limit,
+        )
+        self.loop = PullPointLoop(self.client, settings, self._on_notifications, on_connect=self._on_connect)
+        self._bus: EventSink | None = None
+        self.unknown_topics: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+        self.repeats_skipped = 0
+
+    async def run(self, bus: EventSink) -> None:
+        self._bus = bus
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.loop.run(), name=f"{self.name}:pull")
+                group.create_task(self._probe_forever(), name=f"{self.name}:health")
+        finally:
+            await self.client.close()
+
+    async def _on_connect(self, _: list[Notification]) -> None:
+        # Motion and tamper events name video sources; learn which camera each one is.
+        self.map.learn_profiles(await self.client.profiles())
+
+    async def _on_notifications(self, notifications: list[Notification]) -> None:
+        received = self._clock()
+        events: list[Event] = []
+        for notification in notifications:
+            reading = read_notification(notification)
+            if reading.kind is EventKind.ONVIF_UNKNOWN:
+                if not self.unknown_topics[notification.topic]:
+                    log.warning(
+                        "%s: no parser for topic %r (%s); kept as onvif.unknown: %s",
+                        self.name,
+                        notification.topic,
+                        reading.attributes.get("why"),
+                        notification.raw[:2000],
+                    )
+                self.unknown_topics[notification.topic] += 1
+            elif reading.is_property and not self.states.is_news(
+                notification.topic, reading, notification.operation
+            ):
+                self.repeats_skipped += 1
+                continue
+            event = self._event(notification, reading, received)
+            if event is not None:
+                events.append(event)
+        await self._publish(events)
+
+    def _event(self, notification: Notification, reading: Reading, received: datetime) -> Event | None:
+        occurred = self.client.to_our_clock(notification.utc_time) if notification.utc_time else received
+        try:
+            return build_event(self.map, notification, reading, occurred_at=occurred, received_at=received)
+        except ValidationError:
+            # The device's clock is nonsense (1970 after a reset, years ahead): keep the event,
+            # dated when we received it, and say so.
+            event = build_event(self.map, notification, reading, occurred_at=received, received_at=received)
+            if event is None:
+                return None
+            attributes = {**event.attributes, "device_time_rejected": str(notification.utc_time)}
+            return event.model_copy(update={"attributes": attributes})
+
+    async def _publish(self, events: list[Event]) -> None:
+        if not events or self._bus is None:
+            return
+        futures = [await self._bus.submit(e) for e in events]
+        # Wait until they are durable before pulling more: the device keeps what we have not pulled.
+        outcomes: list[IngestOutcome] = await asyncio.gather(*futures)
+        self.outcomes.update(o.status for o in outcomes)
+
+    async def _probe_forever(self) -> None:
+        while True:
+            now = self._clock()
+            try:
+                await self.client.probe(limit_seconds=max(2.0, min(10.0, self._health_interval)))
+            except OnvifError as exc:
+                await self._publish(self.health.failed(now, str(exc)))
+            else:
+                await self._publish(self.health.ok(now))
+            await asyncio.sleep(self._health_interval)
+
+
+def build_onvif_sources(site: SiteConfig, directory: SiteDirectory) -> list[EventSource]:
+    """One source per ``[[connectors.onvif]]``; a missing secret stops start-up with its key named."""
+    sources: list[EventSource] = []
+    for i, connector in enumerate(site.connectors.onvif):
+        password = resolve_secret(f"connectors.onvif[{i}]", connector)
+        sources.append(OnvifEventSource(connector, directory, password))
+    return sources
