@@ -1,0 +1,150 @@
+"""`vmsbridge emulate onvif`, `onvif probe` and `onvif watch`, as a user runs them: separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.conftest import ROOT
+from tests.connectors.onvif.conftest import WAIT
+
+ENV = {**os.environ, "VMSBRIDGE_ONVIF_PASSWORD": "admin"}
+
+
+def free_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port >= 65_000:
+            continue
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two consecutive free ports on loopback")
+
+
+async def vmsbridge(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "vmsbridge",
+        *args,
+        cwd=ROOT,
+        env=ENV,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_line(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), WAIT)
+    assert line, f"process ended early: {(await process.stderr.read()).decode() if process.stderr else ''}"
+    return line.decode()
+
+
+@pytest.fixture
+async def emulated_campus() -> AsyncIterator[int]:
+    port = free_port_pair()
+    emulator = await vmsbridge("emulate", "onvif", "--port", str(port))
+    try:
+        lines = [await read_line(emulator) for _ in range(3)]
+        assert lines[0].startswith(f"onvif-north    http://127.0.0.1:{port} ")
+        assert lines[1].startswith(f"onvif-south    http://127.0.0.1:{port + 1} ")
+        assert "Ctrl-C to stop" in lines[2]
+        yield port
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(emulator.wait(), WAIT)
+    assert code == 0, "the emulator must stop cleanly on SIGTERM"
+
+
+async def control(
+    port: int, method: str, path: str, body: dict[str, object] | None = None
+) -> dict[str, object]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"http://127.0.0.1:{port}/control/{path}", json=body) as response,
+    ):
+        assert response.status == 200, await response.text()
+        result: dict[str, object] = await response.json()
+        return result
+
+
+async def test_probe_reports_what_the_device_offers(emulated_campus: int) -> None:
+    probe = await vmsbridge("onvif", "probe", f"127.0.0.1:{emulated_campus}", "--user", "admin", "--json")
+    out, err = await asyncio.wait_for(probe.communicate(), WAIT)
+    assert probe.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert (report["manufacturer"], report["model"]) == ("vmsbridge", "EmuEncoder")
+    assert [p["token"] for p in report["profiles"]] == ["Profile_1"]
+    assert report["presets"] == {"Profile_1": {"3": "bl-lotb", "1": "entrance", "2": "overview"}}
+    assert "tns1:Device/Trigger/DigitalInput" in report["topics"]
+
+
+async def test_probe_with_a_wrong_password_fails_naming_the_device(emulated_campus: int) -> None:
+    probe = await vmsbridge("onvif", "probe", f"127.0.0.1:{emulated_campus}", "--user", "nobody")
+    _, err = await asyncio.wait_for(probe.communicate(), WAIT)
+    assert probe.returncode == 1
+    assert f"ONVIF device 127.0.0.1:{emulated_campus}" in err.decode()
+    assert "NotAuthorized" in err.decode()
+
+
+async def test_probe_without_a_password_variable_says_which_one(emulated_campus: int) -> None:
+    probe = await vmsbridge(
+        "onvif",
+        "probe",
+        f"127.0.0.1:{emulated_campus}",
+        "--user",
+        "admin",
+        "--password-env",
+        "NO_SUCH_VARIABLE_SET",
+    )
+    _, err = await asyncio.wait_for(probe.communicate(), WAIT)
+    assert probe.returncode == 2
+    assert "NO_SUCH_VARIABLE_SET is not set" in err.decode()
+
+
+async def test_watch_prints_mapped_events_live_and_releases_its_subscription(emulated_campus: int) -> None:
+    watch = await vmsbridge(
+        "onvif",
+        "watch",
+        f"127.0.0.1:{emulated_campus}",
+        "--user",
+        "admin",
+        "--connector",
+        "onvif-north",
+        "--json",
+    )
+    try:
+
+        async def subscribed() -> None:
+            while (await control(emulated_campus, "GET", "state"))["live_subscriptions"] != 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(subscribed(), WAIT)
+        await control(emulated_campus, "POST", "input", {"token": "DI1", "active": True})
+        event = json.loads(await read_line(watch))
+        assert (event["kind"], event["device_id"], event["source"]) == (
+            "phone.offhook",
+            "bl-lotb",
+            "onvif:onvif-north",
+        )
+    finally:
+        watch.send_signal(signal.SIGINT)
+        await asyncio.wait_for(watch.wait(), WAIT)
+    assert watch.returncode == 0
+    assert (await control(emulated_campus, "GET", "state"))["live_subscriptions"] == 0
