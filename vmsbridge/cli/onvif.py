@@ -1,4 +1,8 @@
-"""``vmsbridge onvif probe|watch`` and ``vmsbridge emulate onvif``."""
+"""``vmsbridge onvif probe|watch`` and ``vmsbridge emulate onvif``.
+
+The CLI is the composition root that may name connector packages; they are imported inside the
+handlers so that other commands do not pay for loading zeep and the emulator.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from connectors.onvif.client import OnvifClient
-from connectors.onvif.emulator import OnvifEmulator
-from connectors.onvif.errors import OnvifError
-from connectors.onvif.sitedevices import emulated_devices
-from connectors.onvif.source import OnvifEventSource
 from vmsbridge.bus import EventPayload
 from vmsbridge.cli.common import load_site, print_json
 from vmsbridge.config import OnvifSource, SiteDirectory, default_config_path, load_site_config
@@ -136,6 +135,8 @@ def _password(args: argparse.Namespace) -> str:
 
 
 async def _probe(host: str, port: int, user: str, password: str) -> dict[str, Any]:
+    from connectors.onvif.client import OnvifClient
+
     async with OnvifClient(f"{host}:{port}", host, port, user, password) as client:
         info = await client.device_information()
         profiles = await client.profiles()
@@ -169,6 +170,8 @@ async def _probe(host: str, port: int, user: str, password: str) -> dict[str, An
 
 
 def probe_device(args: argparse.Namespace) -> int:
+    from connectors.onvif.errors import OnvifError
+
     host, port = _address(args.address)
     try:
         report = asyncio.run(_probe(host, port, args.user, _password(args)))
@@ -204,13 +207,9 @@ class PrintingBus:
             if self._json:
                 print(payload.model_dump_json(exclude={"raw"}), flush=True)
             else:
-                details = " ".join(f"{k}={v}" for k, v in payload.attributes.items() if k not in ("topic",))
-                print(
-                    f"{payload.occurred_at:%H:%M:%S.%f}"[:-3]
-                    + f"  {payload.kind.value:<24} {payload.device_id:<20}"
-                    f" {details}",
-                    flush=True,
-                )
+                details = " ".join(f"{k}={v}" for k, v in payload.attributes.items() if k != "topic")
+                when = payload.occurred_at.strftime("%H:%M:%S.%f")[:-3] + "Z"
+                print(f"{when}  {payload.kind.value:<24} {payload.device_id:<20} {details}", flush=True)
         done: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         done.set_result(IngestOutcome("stored"))
         return done
@@ -219,6 +218,8 @@ class PrintingBus:
 async def _watch(
     connector: OnvifSource, directory: SiteDirectory, password: str, args: argparse.Namespace
 ) -> None:
+    from connectors.onvif.source import OnvifEventSource
+
     source = OnvifEventSource(connector, directory, password)
     task = asyncio.create_task(source.run(PrintingBus(args.json)))
     stop = asyncio.Event()
@@ -254,6 +255,9 @@ def watch_device(args: argparse.Namespace) -> int:
 
 
 async def _emulate(args: argparse.Namespace) -> None:
+    from connectors.onvif.emulator import OnvifEmulator
+    from connectors.onvif.sitedevices import emulated_devices
+
     site = load_site(argparse.Namespace(config=args.devices))
     specs = emulated_devices(site, clip=args.clip)
     if not specs:
