@@ -22,3 +22,17 @@ def test_ingest_benchmark_runs_on_both_backends() -> None:
             assert any(line.startswith(backend) and run in line for line in done.stdout.splitlines()), (
                 done.stdout
             )
+
+
+def test_onvif_events_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/onvif_events.py", "--quick", "--port", "29500"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("parse", "1 device", "3 devices", "latency"):
+        assert any(line.startswith(label) for line in lines), done.stdout

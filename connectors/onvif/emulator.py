@@ -1595,7 +1595,14 @@ class EmulatedDevice:
             raise _control_error("'operation' must be a string")
         if is_property is not None and not isinstance(is_property, bool):
             raise _control_error("'is_property' must be true, false or null")
-        self.fire(topic, source, data, operation=operation, is_property=is_property)
+        count = payload.get("count", 1)
+        limit = self.max_queued_messages
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= limit:
+            raise _control_error(f"'count' must be an integer from 1 to {self.max_queued_messages}")
+        # A burst (benchmarks, load tests): each copy carries its own Seq so they are distinct events.
+        for seq in range(count):
+            items = data if count == 1 else {**data, "Seq": str(seq)}
+            self.fire(topic, source, items, operation=operation, is_property=is_property)
         return web.json_response(self._state())
 
     async def _control_input(self, request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from connectors.onvif.client import OnvifClient
+from connectors.onvif.client import DeviceInfo, OnvifClient
 from connectors.onvif.errors import OnvifError
 from connectors.onvif.events import PullPointLoop, PullSettings
 from connectors.onvif.mapping import DeviceMap, PropertyStates, build_event
@@ -131,6 +131,8 @@ class OnvifEventSource:
         self.unknown_topics: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.repeats_skipped = 0
+        self.device_info: DeviceInfo | None = None
+        self.presets: dict[str, dict[str, str]] = {}  # PTZ profile -> preset token -> name
 
     async def run(self, bus: EventSink) -> None:
         self._bus = bus
@@ -142,8 +144,20 @@ class OnvifEventSource:
             await self.client.close()
 
     async def _on_connect(self, _: list[Notification]) -> None:
+        self.device_info = await self.client.device_information()
+        profiles = await self.client.profiles()
         # Motion and tamper events name video sources; learn which camera each one is.
-        self.map.learn_profiles(await self.client.profiles())
+        self.map.learn_profiles(profiles)
+        self.presets = {p.token: await self.client.presets(p.token) for p in profiles if p.ptz}
+        log.info(
+            "%s: %s %s (firmware %s), %d profiles, clock %+.1f s from ours",
+            self.name,
+            self.device_info.manufacturer,
+            self.device_info.model,
+            self.device_info.firmware,
+            len(profiles),
+            self.client.skew.total_seconds(),
+        )
 
     async def _on_notifications(self, notifications: list[Notification]) -> None:
         received = self._clock()

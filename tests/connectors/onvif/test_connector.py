@@ -215,17 +215,22 @@ async def test_a_device_clock_an_hour_off_still_authenticates_and_times_are_corr
     assert abs((event.occurred_at - event.received_at).total_seconds()) < 5
 
 
-async def test_a_wrong_password_is_a_clear_error_naming_the_device_and_is_retried_with_backoff(
-    emulator: OnvifEmulator, sources: SourceRunner, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("how", ["wrong password", "device refuses every credential"])
+async def test_bad_credentials_are_a_clear_error_naming_the_device_and_retried_with_backoff(
+    how: str, emulator: OnvifEmulator, sources: SourceRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
+    north = emulator.device("onvif-north")
+    north.quirks.reject_all_auth = how.startswith("device")
+    password = "wrong" if how == "wrong password" else "admin"
     with caplog.at_level(logging.ERROR, logger="connectors.onvif.events"):
-        source, bus = await sources.start("onvif-north", password="wrong", subscribed=False)
+        source, bus = await sources.start("onvif-north", password=password, subscribed=False)
         await eventually(lambda: source.loop.stats.errors["NotAuthorized"] >= 3)
     assert source.loop.last_error is not None
-    assert "onvif-north" in str(source.loop.last_error)
+    assert "ONVIF device onvif-north" in str(source.loop.last_error)
     assert any("check the user name and password" in r.getMessage() for r in caplog.records)
     assert source.loop._backoff.attempts >= 3  # each retry waited longer than the one before
-    assert bus.events == [] or all(e.kind in (K.CAMERA_COMM_LOST, K.CAMERA_COMM_RESTORED) for e in bus.events)
+    assert north.live_subscriptions == 0
+    assert not any(e.kind is K.CAMERA_COMM_LOST for e in bus.events), "a reachable device is not 'down'"
 
 
 async def test_shutdown_unsubscribes_so_device_slots_are_not_leaked(

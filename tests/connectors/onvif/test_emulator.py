@@ -700,6 +700,11 @@ async def test_http_control_surface(device: EmulatedDevice, camera: Any) -> None
             ("tns1:VideoSource/MotionAlarm", {"Source": "VideoSource_1"}, {"State": "1"}),
         ]
 
+        burst = {**fire, "topic": "tns1:AccessControl/AccessGranted/Credential", "count": 3}
+        assert (await control("/control/fire", burst))[0] == 200
+        assert [parts(m)[2]["Seq"] for m in await pull(pullpoint)] == ["0", "1", "2"]
+        assert (await control("/control/fire", {**burst, "count": 0}))[0] == 400
+
         assert (await control("/control/quirks", {"renew_fails": True, "max_pull_points": 7}))[0] == 200
         assert device.quirks.renew_fails
         assert device.quirks.max_pull_points == 7
