@@ -87,7 +87,7 @@ def bench_parse(directory: SiteDirectory, rounds: int) -> None:
         notifications, _ = parse_pull_messages("bench", body)
         for n in notifications:
             reading = read_notification(n)
-            if reading.is_property and not states.is_news(n.topic, reading, n.operation):
+            if reading.is_property and not states.is_news(n.topic, reading, n.operation, alarm=True):
                 continue
             if build_event(device_map, n, reading, occurred_at=n.utc_time or now, received_at=now):
                 made += 1
@@ -242,7 +242,7 @@ async def main() -> None:
         many,
         burst=50 if args.quick else 2_000,
         paced_seconds=0.5 if args.quick else 5,
-        base_port=args.port + 100,
+        base_port=args.port,
     )
 
 

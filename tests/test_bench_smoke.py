@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+from tests.connectors.conftest import free_ports
 
 
 def test_ingest_benchmark_runs_on_both_backends() -> None:
@@ -26,7 +27,7 @@ def test_ingest_benchmark_runs_on_both_backends() -> None:
 
 def test_onvif_events_benchmark_runs() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/onvif_events.py", "--quick", "--port", "29500"],
+        [sys.executable, "bench/onvif_events.py", "--quick", "--port", str(free_ports(3))],
         cwd=ROOT,
         capture_output=True,
         text=True,

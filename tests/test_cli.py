@@ -172,7 +172,9 @@ def unreachable_campus(tmp_path: Path) -> Path:
     text = text.replace(
         'password_file = "/run/secrets/onvif-south"', 'password_env = "VMSBRIDGE_ONVIF_NORTH_PASSWORD"'
     )
+    text = text.replace('url = "https://vms.northfield.example.edu"', 'url = "http://127.0.0.1:9"')
     assert text.count("port = 9\n") == 2
+    assert "127.0.0.1:9" in text
     path = tmp_path / "campus.toml"
     path.write_text(text)
     return path
@@ -182,6 +184,7 @@ def test_run_keeps_going_while_devices_are_down(
     sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VMSBRIDGE_ONVIF_NORTH_PASSWORD", "not-used")
+    monkeypatch.setenv("VMSBRIDGE_XPROTECT_PASSWORD", "not-used")
     config = str(unreachable_campus(tmp_path))
     argv = ["run", "--config", config, "--for", "1", "--scenario", "--db", sqlite_url, "--log-level", "ERROR"]
     assert main(argv) == 0

@@ -74,7 +74,7 @@ def test_cross_references_are_checked_together() -> None:
     assert any(
         p.startswith("phones[1].preset: 'bl-nowhere' is not a preset of 'cam-quad-ptz'") for p in problems
     )
-    assert "io_modules[1].inputs[0].device: 'bl-ghost' is not a device id" in problems
+    assert "io_modules[2].inputs[0].device: 'bl-ghost' is not a device id" in problems
     assert any(
         p.startswith("locations[8].student_housing: true is only allowed for on_campus") for p in problems
     )

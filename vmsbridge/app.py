@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory
@@ -45,6 +45,7 @@ class Services:
     bus: InProcessBus
     ingest: IngestStage
     correlator: Correlator
+    failed: asyncio.Event = field(default_factory=asyncio.Event)  # set if a core stage died
 
 
 @asynccontextmanager
@@ -80,6 +81,16 @@ async def running_services(
             asyncio.create_task(ingest.run(), name="ingest"),
             asyncio.create_task(correlator.run(), name="correlator"),
         ]
+
+        def watch(task: asyncio.Task[None]) -> None:
+            # The stages only end by cancellation; anything else is a bug that must stop the
+            # service loudly rather than leave publishers waiting forever.
+            if not task.cancelled() and task.exception() is not None:
+                log.critical("the %s stage died", task.get_name(), exc_info=task.exception())
+                services.failed.set()
+
+        for task in tasks:
+            task.add_done_callback(watch)
         try:
             yield services
         finally:

@@ -9,10 +9,18 @@ protocol across machines (publish = JetStream publish, fetch = pull-consumer fet
 
 from __future__ import annotations
 
-__all__ = ["BusClosed", "Delivery", "EventBus", "EventPayload", "EventSink", "InProcessBus"]
+__all__ = [
+    "BusClosed",
+    "Delivery",
+    "EventBus",
+    "EventPayload",
+    "EventSink",
+    "InProcessBus",
+    "publish_durably",
+]
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,6 +64,16 @@ class EventBus(EventSink, Protocol):
         ...
 
 
+async def publish_durably(sink: EventSink, payloads: Sequence[EventPayload]) -> list[IngestOutcome]:
+    """Submit every payload, then wait until all are durable; the outcomes in order.
+
+    Sources call this before asking their device for more: what is not yet stored stays with the
+    device, which is the backpressure a real device understands.
+    """
+    futures = [await sink.submit(p) for p in payloads]
+    return list(await asyncio.gather(*futures))
+
+
 class InProcessBus:
     def __init__(self, capacity: int = 10_000) -> None:
         if capacity < 1:
@@ -65,6 +83,10 @@ class InProcessBus:
         self._unsettled: set[asyncio.Future[IngestOutcome]] = set()
         self.capacity = capacity
         self.full_waits = 0  # times a publisher had to wait for room: a sign ingest is behind
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def depth(self) -> int:
@@ -79,7 +101,14 @@ class InProcessBus:
             self.full_waits += 1
         self._unsettled.add(done)
         done.add_done_callback(self._unsettled.discard)
-        await self._queue.put(delivery)
+        try:
+            await self._queue.put(delivery)
+        except BaseException:
+            done.cancel()  # never queued: nobody must wait for it
+            raise
+        if self.closed:
+            # Closed while we waited for room: close() has already emptied the queue.
+            delivery.fail(BusClosed("the event bus closed before this payload was stored"))
         return done
 
     async def drain(self, within: float) -> bool:

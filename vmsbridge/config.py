@@ -123,6 +123,19 @@ class XProtectSource(SecretSource):
     username: str = Field(min_length=1)
     ca_file: Path | None = Field(None, description="CA bundle for the gateway's TLS certificate")
     insecure_skip_verify: bool = Field(False, description="labs only: do not verify TLS")
+    location: Identifier | None = Field(
+        None, description="where the VMS's own events (user-defined, gaps) are filed"
+    )
+    alarm_poll_seconds: float = Field(
+        10, ge=0.05, le=3_600, description="how often to look for new VMS alarms"
+    )
+    ptz_task: str | None = Field(
+        None, description="REST task id for go-to-preset (default: discovered with ?tasks)"
+    )
+    export_folder: Path | None = Field(None, description="drop folder where XProtect video exports land")
+    export_wait_seconds: float = Field(
+        120, ge=0, le=3_600, description="how long to wait for an export to appear"
+    )
 
 
 class ConnectorsConfig(ConfigModel):
@@ -213,6 +226,9 @@ class SiteDirectory:
         entries += [DeviceEntry(m.id, "io_module", m.location) for m in site.io_modules]
         # An ONVIF device reports things about itself too (unknown topics); with a location it can.
         entries += [DeviceEntry(o.id, "connector", o.location) for o in site.connectors.onvif if o.location]
+        entries += [
+            DeviceEntry(x.id, "connector", x.location) for x in site.connectors.xprotect if x.location
+        ]
         self.devices = {e.id: e for e in entries}
         self.device_names: dict[str, str] = {c.id: c.name for c in site.cameras}
         self.device_names |= {p.id: p.name for p in site.phones}
@@ -368,9 +384,11 @@ def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
             if (src.password_env is None) == (src.password_file is None):
                 yield ConfigProblem(f"{section}[{i}]", "set exactly one of 'password_env' or 'password_file'")
 
-    for i, src in enumerate(site.connectors.onvif):
-        if src.location is not None and src.location not in location_ids:
-            yield ConfigProblem(f"connectors.onvif[{i}].location", f"{src.location!r} is not a location id")
+    placed = [("connectors.onvif", i, o.location) for i, o in enumerate(site.connectors.onvif)]
+    placed += [("connectors.xprotect", i, x.location) for i, x in enumerate(site.connectors.xprotect)]
+    for section, i, where in placed:
+        if where is not None and where not in location_ids:
+            yield ConfigProblem(f"{section}[{i}].location", f"{where!r} is not a location id")
     profiles = [(c.source.connector, c.source.profile) for c in site.cameras if c.source.profile]
     for dup in sorted(_duplicates(f"{c} {p}" for c, p in profiles)):
         connector, profile = dup.split(" ", 1)

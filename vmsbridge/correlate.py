@@ -18,6 +18,9 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from vmsbridge.backoff import Backoff
 from vmsbridge.config import CorrelationConfig, SiteDirectory
 from vmsbridge.model import EventKind, Priority, StoredEvent
 from vmsbridge.store.incidents import IncidentStore, OpenIncidentView
@@ -107,10 +110,22 @@ class Correlator:
         self._wake.set()
 
     async def run(self, sweep_every: float = 30.0) -> None:
-        """Correlate as events arrive and close quiet incidents periodically, until cancelled."""
+        """Correlate as events arrive and close quiet incidents periodically, until cancelled.
+
+        A database that is away (restart, network, a lock held by another process) is waited
+        out with backoff; the cursor guarantees that nothing is skipped meanwhile.
+        """
+        backoff = Backoff(initial=0.5, maximum=30.0)
         while True:
-            await self.catch_up()
-            await self.close_quiet()
+            try:
+                await self.catch_up()
+                await self.close_quiet()
+                backoff.reset()
+            except (SQLAlchemyError, OSError) as exc:
+                delay = backoff.next()
+                log.error("correlation failed, retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=sweep_every)
             self._wake.clear()

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
-from vmsbridge.bus import Delivery, EventBus
+from vmsbridge.bus import BusClosed, Delivery, EventBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.model import Event, IngestOutcome
 from vmsbridge.store.events import AcceptedEvent, EventStore, RejectedInput
@@ -53,6 +53,12 @@ class IngestStats:
     batches: int = 0
     store_retries: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    rejections_not_kept: int = 0
+
+
+def _printable(text: str) -> str:
+    """NUL cannot be stored in PostgreSQL text; everything else is kept as received."""
+    return text.replace("\x00", "\\u0000")
 
 
 def _payload_text(payload: object) -> str:
@@ -63,7 +69,7 @@ def _payload_text(payload: object) -> str:
             text = json.dumps(payload, default=str, sort_keys=True)
         except (TypeError, ValueError):
             text = repr(payload)
-    return text[:MAX_PAYLOAD_CHARS]
+    return _printable(text[:MAX_PAYLOAD_CHARS])
 
 
 def _reason_from_validation(exc: ValidationError) -> str:
@@ -74,32 +80,29 @@ def _reason_from_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _reject(source: object, reason: str, payload: object) -> RejectedInput:
+    text = None if source is None else _printable(str(source))[:200]
+    return RejectedInput(text, _printable(reason), _payload_text(payload))
+
+
 def validate_payload(payload: object, directory: SiteDirectory) -> AcceptedEvent | RejectedInput:
     """Turn one bus payload into an event the store accepts, or a rejection with a readable reason."""
-    source = None
+    if not isinstance(payload, Event | Mapping):
+        return _reject(None, f"payload is a {type(payload).__name__}, not an event object", payload)
+    source = payload.source if isinstance(payload, Event) else payload.get("source")
+    if len(_payload_text(payload)) >= MAX_PAYLOAD_CHARS:
+        return _reject(source, f"payload larger than {MAX_PAYLOAD_CHARS} characters", payload)
     if isinstance(payload, Event):
         event = payload
-    elif isinstance(payload, Mapping):
-        raw_source = payload.get("source")
-        source = str(raw_source)[:200] if raw_source is not None else None
-        if len(_payload_text(payload)) >= MAX_PAYLOAD_CHARS:
-            return RejectedInput(
-                source, f"payload larger than {MAX_PAYLOAD_CHARS} characters", _payload_text(payload)
-            )
+    else:
         try:
             event = Event.model_validate(payload)
         except ValidationError as exc:
-            return RejectedInput(source, _reason_from_validation(exc), _payload_text(payload))
-    else:
-        return RejectedInput(
-            None, f"payload is a {type(payload).__name__}, not an event object", _payload_text(payload)
-        )
+            return _reject(source, _reason_from_validation(exc), payload)
     location = directory.location_of(event.device_id)
     if location is None:
-        return RejectedInput(
-            event.source,
-            f"device_id: {event.device_id!r} is not a device in the site configuration",
-            _payload_text(payload),
+        return _reject(
+            event.source, f"device_id: {event.device_id!r} is not a device in the site configuration", payload
         )
     return AcceptedEvent(event, location)
 
@@ -129,7 +132,7 @@ class IngestStage:
                 await self.process(deliveries)
             except asyncio.CancelledError:
                 for d in deliveries:
-                    d.fail(asyncio.CancelledError())
+                    d.fail(BusClosed("ingest stopped before this payload was stored"))
                 raise
 
     async def process(self, deliveries: Sequence[Delivery]) -> None:
@@ -172,12 +175,27 @@ class IngestStage:
                 half = len(checked) // 2
                 return (await self._persist(checked[:half])).merge(await self._persist(checked[half:]))
             if not accepted:
-                raise
+                await self._keep_rejections(rejected, exc)
+                return _Written({}, {}, {})
             only = accepted[0]
             reason = f"store refused the event: {type(exc).__name__}: {getattr(exc, 'orig', exc)}"
-            kept = RejectedInput(only.event.source, reason, _payload_text(only.event))
-            await self._write_with_retry([], [*rejected, kept])
+            kept = _reject(only.event.source, reason, only.event)
+            await self._keep_rejections([*rejected, kept], exc)
             return _Written({}, {}, {(only.event.source, only.event.native_id): reason})
+
+    async def _keep_rejections(self, rejected: list[RejectedInput], cause: SQLAlchemyError) -> None:
+        """Store rejected input; if even that is refused, say so loudly and carry on.
+
+        Their publishers are told "rejected" either way: blocking ingest on input we already know
+        is bad would stop every good event behind it.
+        """
+        if not rejected:
+            return
+        try:
+            await self._write_with_retry([], rejected)
+        except SQLAlchemyError as exc:
+            self.stats.rejections_not_kept += len(rejected)
+            log.error("could not keep %d rejected payloads (%s; first cause %s)", len(rejected), exc, cause)
 
     async def _write_with_retry(
         self, accepted: list[AcceptedEvent], rejected: list[RejectedInput]

@@ -7,6 +7,7 @@ Nothing here does I/O.
 from __future__ import annotations
 
 __all__ = [
+    "ALARM_STATE_KINDS",
     "CleryGeography",
     "Event",
     "EventKind",
@@ -61,7 +62,28 @@ class EventKind(StrEnum):
     RELAY_INACTIVE = "relay.inactive"
     VMS_ALARM = "vms.alarm"
     VMS_USER_EVENT = "vms.user_event"
+    VMS_UNKNOWN = "vms.unknown"
+    VMS_GAP = "vms.gap"  # the bridge could not see the VMS's events for a while (attributes: from, to)
     ONVIF_UNKNOWN = "onvif.unknown"
+
+
+# States that are alarms in themselves. A connector that first learns a state from a re-sync
+# (ONVIF Initialized, XProtect getState) reports these, because it cannot tell whether they began
+# before it was listening or during a gap; resting states (on hook, closed, not recording, which
+# is normal for motion-triggered recording) are only a baseline.
+ALARM_STATE_KINDS = frozenset(
+    {
+        EventKind.PHONE_OFFHOOK,
+        EventKind.INPUT_ACTIVE,
+        EventKind.MOTION_START,
+        EventKind.CAMERA_SIGNAL_LOSS,
+        EventKind.CAMERA_TAMPER,
+        EventKind.CAMERA_COMM_LOST,
+        EventKind.DOOR_FORCED,
+        EventKind.DOOR_HELD_OPEN,
+        EventKind.DOOR_OPENED,
+    }
+)
 
 
 class Priority(StrEnum):

@@ -6,14 +6,17 @@ their config section, and :func:`build_sources` builds whatever the site configu
 
 from __future__ import annotations
 
-__all__ = ["EventSource", "SourceFactory", "SourceRegistry"]
+__all__ = ["ClipNotFound", "ClipSource", "EventSource", "SourceFactory", "SourceRegistry"]
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from vmsbridge.bus import EventSink
 from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.errors import VmsBridgeError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,18 @@ class EventSource(Protocol):
 
     async def run(self, bus: EventSink) -> None:
         """Publish events until done or cancelled; reconnecting is the source's own business."""
+        ...
+
+
+class ClipNotFound(VmsBridgeError, LookupError):
+    """No clip for that camera and time window arrived in time."""
+
+
+class ClipSource(Protocol):
+    """Where video for a camera and a time window comes from (a VMS export, a recorded stream)."""
+
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+        """A local file covering (part of) the window; raises :class:`ClipNotFound`."""
         ...
 
 

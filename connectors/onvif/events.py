@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # Faults that end a subscription attempt; anything else is a bug and propagates to the supervisor.
 RECOVERABLE = (DeviceUnreachable, MalformedResponse, OnvifFault)
 RELEASE_SECONDS = 5.0
+MIN_LIFETIME_SECONDS = 10.0
 
 
 class PullState(StrEnum):
@@ -82,6 +83,7 @@ class PullPointLoop:
         self._on_connect = on_connect
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self._live: PullPoint | None = None
+        self._pulled = False  # a pull has succeeded on the current subscription
         self.state = PullState.STOPPED
         self.stats = PullStats()
         self.last_error: OnvifError | None = None
@@ -99,9 +101,13 @@ class PullPointLoop:
                     await self._subscribe_and_pull()
                 except SubscriptionGone as exc:
                     # Expired or the device restarted: subscribe again now; state is re-synced.
+                    # Lost again before a single good pull: the device is not well; back off.
                     self.stats.lost_subscriptions += 1
                     self._forget_live()
-                    log.info("%s; subscribing again", exc)
+                    if self._pulled:
+                        log.info("%s; subscribing again", exc)
+                    else:
+                        await self._fail(exc, "subscriptions keep disappearing", logging.WARNING)
                 except NotAuthorized as exc:
                     await self._fail(
                         exc, "check the user name and password (or the device clock)", logging.ERROR
@@ -125,31 +131,40 @@ class PullPointLoop:
     async def _subscribe_and_pull(self) -> None:
         settings = self._settings
         pull_point = await self._subscribe()
-        renew_at = time.monotonic() + pull_point.granted_seconds * settings.renew_fraction
+        renew_at = time.monotonic() + self._lifetime(pull_point) * settings.renew_fraction
         while True:
             now = time.monotonic()
             if now >= renew_at:
                 if not await self._renew(pull_point):
                     pull_point = await self._replace(pull_point)
-                renew_at = time.monotonic() + pull_point.granted_seconds * settings.renew_fraction
+                renew_at = time.monotonic() + self._lifetime(pull_point) * settings.renew_fraction
             # Never long-poll past the renewal time.
             wait = max(0.0, min(settings.pull_timeout, renew_at - now))
             notifications = await self._client.pull(pull_point, round(wait, 3), settings.message_limit)
             self.stats.pulls += 1
+            # Healthy only once a pull works: a device that subscribes but fails every pull must
+            # not be reconnected in a tight loop.
+            self._backoff.reset()
+            self._pulled = True
             if notifications:
                 self.stats.notifications += len(notifications)
                 await self._handle(notifications)
 
+    def _lifetime(self, pull_point: PullPoint) -> float:
+        """The granted lifetime, within sane bounds: some firmware grants 0 s or nonsense."""
+        asked = float(self._settings.subscription_seconds)
+        return min(max(pull_point.granted_seconds, min(MIN_LIFETIME_SECONDS, asked)), asked)
+
     async def _subscribe(self) -> PullPoint:
         pull_point = await self._client.create_pull_point(self._settings.subscription_seconds)
         self._live = pull_point
+        self._pulled = False
         self.stats.subscriptions += 1
         # Ask for current property states: after a restart or a gap, this is how we learn what
         # changed while we were not listening.
         await self._client.synchronize(pull_point)
         self.state = PullState.SUBSCRIBED
         self.subscribed.set()
-        self._backoff.reset()
         return pull_point
 
     async def _renew(self, pull_point: PullPoint) -> bool:

@@ -21,6 +21,8 @@ from connectors.onvif.topics import Reading, Subject
 from vmsbridge.config import OnvifSource, SiteDirectory
 from vmsbridge.model import Event, EventKind
 
+MAX_RAW_CHARS = 32 * 1024  # enough for any real notification; a hostile one is cut, not stored whole
+
 
 class DeviceMap:
     """Which site device each token of one ONVIF device belongs to, and what its inputs mean."""
@@ -93,51 +95,58 @@ class DeviceMap:
         return device, kind, notes
 
 
-ALARM_KINDS = frozenset(
-    {
-        EventKind.INPUT_ACTIVE,
-        EventKind.MOTION_START,
-        EventKind.CAMERA_SIGNAL_LOSS,
-        EventKind.CAMERA_TAMPER,
-        EventKind.DOOR_FORCED,
-        EventKind.DOOR_HELD_OPEN,
-        EventKind.DOOR_OPENED,
-    }
-)
+MAX_TRACKED_PROPERTIES = 10_000  # a device inventing tokens cannot grow memory without bound
 
 
 class PropertyStates:
-    """Last known state of each property of one device (kept across resubscriptions)."""
+    """Last known state of each property of one device (kept across resubscriptions).
+
+    Changes are staged by :meth:`is_news` and kept only on :meth:`commit`, which the source calls
+    once the resulting events are durable: a state whose event was never stored is not "known".
+    """
 
     def __init__(self) -> None:
         self._states: dict[tuple[str, Subject], str] = {}
+        self._staged: dict[tuple[str, Subject], str | None] = {}
 
-    def is_news(self, topic: str, reading: Reading, operation: str | None) -> bool:
+    def is_news(self, topic: str, reading: Reading, operation: str | None, *, alarm: bool) -> bool:
+        """``alarm``: the reading's mapped kind is an alarm in itself (``ALARM_STATE_KINDS``)."""
         key = (topic, reading.subject)
+        previous = self._staged[key] if key in self._staged else self._states.get(key)
         if operation == "Deleted":
-            self._states.pop(key, None)
+            self._staged[key] = None
             return False
-        previous = self._states.get(key)
         assert reading.state is not None
-        self._states[key] = reading.state
+        self._staged[key] = reading.state
         if previous is None:
             # First sight. A Changed message is a real transition. An Initialized one only says
             # how things are: a resting state (handset on hook, door closed) is a baseline, but an
             # alarm state is reported, because we cannot tell whether it began before we were
             # listening or during a gap, and a missed pickup costs more than a late one.
-            return operation != "Initialized" or reading.kind in ALARM_KINDS
+            return operation != "Initialized" or alarm
         return previous != reading.state
 
+    def commit(self) -> None:
+        for key, state in self._staged.items():
+            if state is None:
+                self._states.pop(key, None)
+            elif key in self._states or len(self._states) < MAX_TRACKED_PROPERTIES:
+                self._states[key] = state
+        self._staged.clear()
 
-def native_id(notification: Notification) -> str:
-    """Stable across re-delivery of the same message, different for different messages."""
+    def rollback(self) -> None:
+        self._staged.clear()
+
+
+def native_id(notification: Notification, fallback: str = "") -> str:
+    """Stable across re-delivery of the same message, different for different messages.
+
+    A message without a usable device time cannot be told from an earlier identical one, so the
+    caller passes ``fallback`` (receipt time and a sequence number) to keep both.
+    """
+    stamp = notification.utc_time.isoformat() if notification.utc_time else fallback
     key = json.dumps(
-        [
-            notification.topic,
-            sorted(notification.source.items()),
-            sorted(notification.data.items()),
-            notification.utc_time.isoformat() if notification.utc_time else None,
-        ]
+        [notification.topic, sorted(notification.source.items()), sorted(notification.data.items()), stamp]
     )
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
@@ -149,6 +158,7 @@ def build_event(
     *,
     occurred_at: datetime,
     received_at: datetime,
+    id_fallback: str = "",
 ) -> Event | None:
     """The core event for a reading; None for a state that is tracked but not reported."""
     device, kind, notes = device_map.resolve(reading)
@@ -159,11 +169,11 @@ def build_event(
         attributes["operation"] = notification.operation
     return Event(
         source=device_map.source,
-        native_id=native_id(notification),
+        native_id=native_id(notification, id_fallback),
         kind=kind,
         device_id=device,
         occurred_at=occurred_at,
         received_at=received_at,
         attributes=attributes,
-        raw=notification.raw if kind is EventKind.ONVIF_UNKNOWN else None,
+        raw=notification.raw[:MAX_RAW_CHARS] if kind is EventKind.ONVIF_UNKNOWN else None,
     )

@@ -26,6 +26,8 @@ NS = {
     "tev": "http://www.onvif.org/ver10/events/wsdl",
 }
 ONVIF_TOPICS_NS = "http://www.onvif.org/ver10/topics"
+PERSONAL_ITEMS = frozenset({"CredentialHolderName", "HolderName", "PersonName", "FirstName", "LastName"})
+REDACTED = "[redacted]"
 
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -98,6 +100,10 @@ def parse_pull_messages(device: str, body: bytes) -> tuple[list[Notification], d
 
 
 def _notification(element: etree._Element) -> Notification:
+    # Names of people never leave this function: not in items, not in the raw XML kept.
+    for item in element.iter(f"{{{NS['tt']}}}SimpleItem"):
+        if item.get("Name") in PERSONAL_ITEMS:
+            item.set("Value", REDACTED)
     topic_el = element.find("wsnt:Topic", NS)
     topic = normalize_topic(topic_el) if topic_el is not None else ""
     message = element.find("wsnt:Message/tt:Message", NS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = ["CommHealth", "OnvifEventSource", "build_onvif_sources"]
 
 import asyncio
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -21,14 +22,15 @@ from connectors.onvif.events import PullPointLoop, PullSettings
 from connectors.onvif.mapping import DeviceMap, PropertyStates, build_event
 from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, read_notification
-from vmsbridge.bus import EventSink
+from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory, resolve_secret
-from vmsbridge.model import Event, EventKind, IngestOutcome
+from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.sources import EventSource
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+MAX_UNKNOWN_TOPICS = 500
 
 
 def _utc_now() -> datetime:
@@ -131,6 +133,7 @@ class OnvifEventSource:
         self.unknown_topics: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.repeats_skipped = 0
+        self._sequence = 0
         self.device_info: DeviceInfo | None = None
         self.presets: dict[str, dict[str, str]] = {}  # PTZ profile -> preset token -> name
 
@@ -144,17 +147,32 @@ class OnvifEventSource:
             await self.client.close()
 
     async def _on_connect(self, _: list[Notification]) -> None:
-        self.device_info = await self.client.device_information()
-        profiles = await self.client.profiles()
+        """What the device is and what it offers. Each step is optional: an I/O module or a door
+        controller has no media profiles, and some firmware faults on GetPresets, yet their events
+        still matter."""
+        try:
+            self.device_info = await self.client.device_information()
+        except OnvifError as exc:
+            log.warning("%s: no device information (%s)", self.name, exc)
+        try:
+            profiles = await self.client.profiles()
+        except OnvifError as exc:
+            log.info(
+                "%s: no media profiles (%s); motion/tamper events will not map to cameras", self.name, exc
+            )
+            profiles = []
         # Motion and tamper events name video sources; learn which camera each one is.
         self.map.learn_profiles(profiles)
-        self.presets = {p.token: await self.client.presets(p.token) for p in profiles if p.ptz}
+        for profile in (p for p in profiles if p.ptz):
+            try:
+                self.presets[profile.token] = await self.client.presets(profile.token)
+            except OnvifError as exc:
+                log.warning("%s: no PTZ presets for %s (%s)", self.name, profile.token, exc)
+        info = self.device_info
         log.info(
-            "%s: %s %s (firmware %s), %d profiles, clock %+.1f s from ours",
+            "%s: %s, %d profiles, clock %+.1f s from ours",
             self.name,
-            self.device_info.manufacturer,
-            self.device_info.model,
-            self.device_info.firmware,
+            f"{info.manufacturer} {info.model} (firmware {info.firmware})" if info else "unknown model",
             len(profiles),
             self.client.skew.total_seconds(),
         )
@@ -165,33 +183,57 @@ class OnvifEventSource:
         for notification in notifications:
             reading = read_notification(notification)
             if reading.kind is EventKind.ONVIF_UNKNOWN:
-                if not self.unknown_topics[notification.topic]:
-                    log.warning(
-                        "%s: no parser for topic %r (%s); kept as onvif.unknown: %s",
-                        self.name,
-                        notification.topic,
-                        reading.attributes.get("why"),
-                        notification.raw[:2000],
-                    )
-                self.unknown_topics[notification.topic] += 1
-            elif reading.is_property and not self.states.is_news(
-                notification.topic, reading, notification.operation
-            ):
-                self.repeats_skipped += 1
-                continue
+                self._count_unknown(notification, reading)
+            elif reading.is_property:
+                _, mapped, _ = self.map.resolve(reading)
+                news = self.states.is_news(
+                    notification.topic, reading, notification.operation, alarm=mapped in ALARM_STATE_KINDS
+                )
+                if not news:
+                    self.repeats_skipped += 1
+                    continue
             event = self._event(notification, reading, received)
             if event is not None:
                 events.append(event)
-        await self._publish(events)
+        try:
+            await self._publish(events)
+        except BaseException:
+            self.states.rollback()  # not stored, so not known: the re-sync after restart reports it
+            raise
+        self.states.commit()
+
+    def _count_unknown(self, notification: Notification, reading: Reading) -> None:
+        topic = notification.topic if len(self.unknown_topics) < MAX_UNKNOWN_TOPICS else "<other topics>"
+        if not self.unknown_topics[topic]:
+            log.warning(
+                "%s: no parser for topic %r (%s); kept as onvif.unknown: %s",
+                self.name,
+                notification.topic,
+                reading.attributes.get("why"),
+                notification.raw[:2000],
+            )
+        self.unknown_topics[topic] += 1
 
     def _event(self, notification: Notification, reading: Reading, received: datetime) -> Event | None:
+        self._sequence += 1
+        fallback = f"{received.isoformat()}#{self._sequence}"
         occurred = self.client.to_our_clock(notification.utc_time) if notification.utc_time else received
         try:
-            return build_event(self.map, notification, reading, occurred_at=occurred, received_at=received)
+            return build_event(
+                self.map,
+                notification,
+                reading,
+                occurred_at=occurred,
+                received_at=received,
+                id_fallback=fallback,
+            )
         except ValidationError:
             # The device's clock is nonsense (1970 after a reset, years ahead): keep the event,
-            # dated when we received it, and say so.
-            event = build_event(self.map, notification, reading, occurred_at=received, received_at=received)
+            # dated when we received it, with an id that does not collide with an earlier boot's.
+            unusable = dataclasses.replace(notification, utc_time=None)
+            event = build_event(
+                self.map, unusable, reading, occurred_at=received, received_at=received, id_fallback=fallback
+            )
             if event is None:
                 return None
             attributes = {**event.attributes, "device_time_rejected": str(notification.utc_time)}
@@ -200,16 +242,16 @@ class OnvifEventSource:
     async def _publish(self, events: list[Event]) -> None:
         if not events or self._bus is None:
             return
-        futures = [await self._bus.submit(e) for e in events]
-        # Wait until they are durable before pulling more: the device keeps what we have not pulled.
-        outcomes: list[IngestOutcome] = await asyncio.gather(*futures)
+        # Durable before we ask for more: what we have not taken stays with the device/VMS.
+        outcomes = await publish_durably(self._bus, events)
         self.outcomes.update(o.status for o in outcomes)
 
     async def _probe_forever(self) -> None:
         while True:
             now = self._clock()
             try:
-                await self.client.probe(limit_seconds=max(2.0, min(10.0, self._health_interval)))
+                # A probe gets a few seconds whatever the interval: a busy device is not a dead one.
+                await self.client.probe(limit_seconds=min(10.0, max(5.0, self._health_interval)))
             except OnvifError as exc:
                 await self._publish(self.health.failed(now, str(exc)))
             else:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vmsbridge.bus import EventPayload
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
+from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.model import Event, IngestOutcome
 from vmsbridge.store.database import resolve_db_url
 
 
@@ -53,3 +60,83 @@ def local_time(value: datetime, site: SiteConfig) -> str:
 def print_json(obj: Any) -> None:
     json.dump(obj, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def add_password_options(parser: argparse.ArgumentParser, default_env: str) -> None:
+    """Passwords come from the environment or a file: a command line is visible to every user."""
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-env",
+        default=None,
+        metavar="VAR",
+        help=f"environment variable holding the password (default: {default_env})",
+    )
+    secret.add_argument(
+        "--password-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="file whose first line is the password",
+    )
+    parser.set_defaults(default_password_env=default_env)
+
+
+def password_from(args: argparse.Namespace) -> str:
+    if args.password_file is not None:
+        try:
+            return str(args.password_file.read_text(encoding="utf-8").splitlines()[0].strip())
+        except (OSError, IndexError) as exc:
+            raise ConfigError(
+                "--password-file", [ConfigProblem("--password-file", f"cannot read: {exc}")]
+            ) from None
+    variable = args.password_env or args.default_password_env
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(
+            "--password-env", [ConfigProblem("--password-env", f"environment variable {variable} is not set")]
+        )
+    return str(value)
+
+
+async def until_stopped(duration: float | None, stop: asyncio.Event | None = None) -> None:
+    """Return on SIGINT/SIGTERM, when ``stop`` is set, or after ``duration`` seconds if given."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=duration)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+class PrintingSink:
+    """An event sink that prints instead of storing: ``watch`` shows, it does not record."""
+
+    def __init__(self, as_json: bool) -> None:
+        self._json = as_json
+
+    async def submit(self, payload: EventPayload) -> asyncio.Future[IngestOutcome]:
+        if isinstance(payload, Event):
+            if self._json:
+                print(payload.model_dump_json(exclude={"raw"}), flush=True)
+            else:
+                details = " ".join(f"{k}={v}" for k, v in payload.attributes.items() if k != "topic")
+                when = payload.occurred_at.strftime("%H:%M:%S.%f")[:-3] + "Z"
+                print(f"{when}  {payload.kind.value:<24} {payload.device_id:<20} {details}", flush=True)
+        done: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
+        done.set_result(IngestOutcome("stored"))
+        return done
+
+
+async def watch_source(run: Any, duration: float | None, as_json: bool) -> None:
+    """Run a source's ``run(sink)`` against a printing sink until stopped."""
+    task = asyncio.create_task(run(PrintingSink(as_json)))
+    try:
+        await until_stopped(duration)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

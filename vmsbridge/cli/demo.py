@@ -9,6 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from vmsbridge.app import running_services
 from vmsbridge.cli.common import load_site, local_time, print_json
 from vmsbridge.cli.incidents import incident_dict, incident_line
@@ -50,7 +52,7 @@ async def run_demo(site: SiteConfig, db_url: str, now: datetime | None = None) -
     outcomes = Counter(o.status for o in source.outcomes)
     return {
         "site": site.site.name,
-        "database": db_url,
+        "database": make_url(db_url).render_as_string(hide_password=True),
         "published": len(source.outcomes),
         "events": outcomes["stored"],
         "events_in_store": stored_total,
@@ -71,7 +73,7 @@ def demo(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    where = "a temporary SQLite database" if args.db is None else url
+    where = "a temporary SQLite database" if args.db is None else result["database"]
     print(f"vmsbridge demo: {site.site.name} ({site.site.timezone}), {where}\n")
     print(
         f"The scripted source published {result['published']} events:\n"
@@ -88,5 +90,5 @@ def demo(args: argparse.Namespace) -> int:
     print(f"(times in {site.site.timezone}; now is {local_time(datetime.now(UTC), site)})")
     if args.db and incidents:
         first = max(incidents, key=lambda i: i.priority.rank)
-        print(f"\nLook closer: vmsbridge incidents show {first.id} --db {args.db}")
+        print(f"\nLook closer: vmsbridge incidents show {first.id} --db {result['database']}")
     return 0

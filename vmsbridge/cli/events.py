@@ -102,6 +102,7 @@ def import_events(args: argparse.Namespace) -> int:
 
     def settled(future: asyncio.Future[IngestOutcome], payload: Any) -> None:
         if future.cancelled() or future.exception() is not None:
+            counts["not stored"] += 1
             return
         outcome = future.result()
         counts[outcome.status] += 1
@@ -128,6 +129,12 @@ def import_events(args: argparse.Namespace) -> int:
     summary = (
         f"{counts['stored']} stored, {counts['duplicate']} already stored, {counts['rejected']} rejected"
     )
+    if counts["not stored"]:
+        print(
+            f"imported: {summary}; {counts['not stored']} NOT STORED (see the log): run again",
+            file=sys.stderr,
+        )
+        return 1
     print(f"imported: {summary}", file=sys.stderr)
     return 0
 

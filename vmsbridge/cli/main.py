@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from vmsbridge import __version__
-from vmsbridge.cli import config_cmd, db, demo, events, incidents, onvif, run
+from vmsbridge.cli import config_cmd, db, demo, emulate, events, incidents, onvif, run, xprotect
 from vmsbridge.errors import ConfigError, NotFound, VmsBridgeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -34,9 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vmsbridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, run, config_cmd, db, incidents, events, onvif):
+    for module in (demo, run, config_cmd, db, incidents, events, onvif, xprotect, emulate):
         module.add_parser(sub)
-    onvif.add_emulate_parser(sub)
     return parser
 
 
@@ -47,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # zeep logs whole SOAP envelopes (digests, nonces, personal data in events) at DEBUG.
+    for chatty in ("zeep", "onvif", "httpx"):
+        logging.getLogger(chatty).setLevel(max(logging.getLogger().level, logging.INFO))
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

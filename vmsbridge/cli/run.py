@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 from datetime import UTC, datetime
 
 from vmsbridge.app import running_services
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
-from vmsbridge.cli.common import add_common_options, db_url_for, load_site
+from vmsbridge.cli.common import add_common_options, db_url_for, load_site, until_stopped
 from vmsbridge.config import SiteConfig
 from vmsbridge.scenario import ScenarioSource
 from vmsbridge.sources import EventSource, SourceRegistry
@@ -46,11 +44,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def connector_registry() -> SourceRegistry:
-    """The composition root: the one place that names connector packages (XProtect: issue #4)."""
+    """The composition root: the one place that names connector packages."""
     from connectors.onvif.source import build_onvif_sources
+    from connectors.xprotect.source import build_xprotect_sources
 
     registry = SourceRegistry()
     registry.register("onvif", build_onvif_sources)
+    registry.register("xprotect", build_xprotect_sources)
     return registry
 
 
@@ -69,7 +69,8 @@ async def supervise(source: EventSource, bus: EventSink) -> None:
         await asyncio.sleep(delay)
 
 
-async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenario: bool) -> None:
+async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenario: bool) -> bool:
+    """Run until stopped; False if a core stage died (the exit code says so)."""
     async with running_services(site, db_url) as services:
         sources, unavailable = connector_registry().build(site, services.directory)
         for kind in unavailable:
@@ -77,14 +78,9 @@ async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenar
         if scenario:
             now = datetime.now(UTC)
             sources.append(ScenarioSource(services.directory, now, run_tag=f"run-{now:%Y%m%dT%H%M%S}"))
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
         log.info("running with %d source(s); database %s", len(tasks), services.stores.db.display_url)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=duration)
+        await until_stopped(duration, services.failed)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -92,9 +88,10 @@ async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenar
         log.info(
             "stopping: %d stored, %d duplicates, %d rejected", stats.stored, stats.duplicates, stats.rejected
         )
+        return not services.failed.is_set()
 
 
 def run(args: argparse.Namespace) -> int:
     site = load_site(args)
-    asyncio.run(serve(site, db_url_for(args, site), duration=args.duration, scenario=args.scenario))
-    return 0
+    healthy = asyncio.run(serve(site, db_url_for(args, site), duration=args.duration, scenario=args.scenario))
+    return 0 if healthy else 1

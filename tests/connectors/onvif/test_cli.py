@@ -4,61 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
-from tests.conftest import ROOT
-from tests.connectors.onvif.conftest import WAIT
-
-ENV = {**os.environ, "VMSBRIDGE_ONVIF_PASSWORD": "admin"}
-
-
-def free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port >= 65_000:
-            continue
-        with socket.socket() as a, socket.socket() as b:
-            try:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two consecutive free ports on loopback")
-
-
-async def vmsbridge(*args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "vmsbridge",
-        *args,
-        cwd=ROOT,
-        env=ENV,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def read_line(process: asyncio.subprocess.Process) -> str:
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), WAIT)
-    assert line, f"process ended early: {(await process.stderr.read()).decode() if process.stderr else ''}"
-    return line.decode()
+from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
 
 
 @pytest.fixture
 async def emulated_campus() -> AsyncIterator[int]:
-    port = free_port_pair()
+    port = free_ports(2)
     emulator = await vmsbridge("emulate", "onvif", "--port", str(port))
     try:
         lines = [await read_line(emulator) for _ in range(3)]

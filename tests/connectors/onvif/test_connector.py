@@ -10,7 +10,8 @@ import pytest
 
 from connectors.onvif.client import OnvifClient
 from connectors.onvif.emulator import OnvifEmulator
-from tests.connectors.onvif.conftest import WAIT, SourceRunner, eventually
+from tests.connectors.conftest import WAIT, eventually
+from tests.connectors.onvif.conftest import SourceRunner
 from vmsbridge.app import Stores
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory
@@ -75,16 +76,14 @@ async def test_a_pickup_is_stored_at_the_phone_location_and_opens_a_high_inciden
     correlator = Correlator(stores.incidents, directory, site.correlation)
     ingest = asyncio.create_task(IngestStage(bus, stores.events, directory).run())
     try:
-        source, _ = await sources.start("onvif-north", subscribed=False)
-        task = asyncio.create_task(source.run(bus))
-        await asyncio.wait_for(source.loop.subscribed.wait(), WAIT)
+        source, _ = await sources.start("onvif-north", sink=bus)
         emulator.device("onvif-north").set_input("DI1", True)
         await eventually(lambda: source.outcomes["stored"] >= 1)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await sources.stop()
     finally:
-        ingest.cancel()
         bus.close()
+        ingest.cancel()
+        await asyncio.gather(ingest, return_exceptions=True)
     [event] = await stores.events.recent(5)
     assert (event.kind, event.device_id, event.location_id) == (K.PHONE_OFFHOOK, "bl-lotb", "lot-b")
     await correlator.catch_up()

@@ -288,11 +288,15 @@ def test_resync_of_a_known_state_is_not_news_but_a_change_is() -> None:
         )
     )
     topic = "tns1:Device/Trigger/DigitalInput"
-    assert not states.is_news(topic, off, "Initialized")  # a resting state at connect: a baseline
-    assert states.is_news(topic, on, "Changed")  # the pickup
-    assert not states.is_news(topic, on, "Initialized")  # a re-sync repeats it: not a second pickup
-    assert not states.is_news(topic, on, "Changed")  # a re-delivered change: no news either
-    assert states.is_news(topic, off, "Initialized")  # hung up while we were away: news
+    assert not states.is_news(
+        topic, off, "Initialized", alarm=False
+    )  # a resting state at connect: a baseline
+    assert states.is_news(topic, on, "Changed", alarm=True)  # the pickup
+    assert not states.is_news(
+        topic, on, "Initialized", alarm=True
+    )  # a re-sync repeats it: not a second pickup
+    assert not states.is_news(topic, on, "Changed", alarm=True)  # a re-delivered change: no news either
+    assert states.is_news(topic, off, "Initialized", alarm=False)  # hung up while we were away: news
 
 
 def test_an_alarm_state_seen_first_at_connect_is_reported() -> None:
@@ -302,8 +306,8 @@ def test_an_alarm_state_seen_first_at_connect_is_reported() -> None:
             "tns1:Device/Trigger/DigitalInput", None, None, {"InputToken": "DI1"}, {"LogicalState": "true"}
         )
     )
-    assert states.is_news("tns1:Device/Trigger/DigitalInput", on, "Initialized")
-    assert not states.is_news("tns1:Device/Trigger/DigitalInput", on, "Initialized")
+    assert states.is_news("tns1:Device/Trigger/DigitalInput", on, "Initialized", alarm=True)
+    assert not states.is_news("tns1:Device/Trigger/DigitalInput", on, "Initialized", alarm=True)
 
 
 def test_native_id_is_stable_for_a_redelivery_and_differs_for_a_new_message() -> None:
@@ -357,3 +361,32 @@ def test_hostile_or_broken_replies_are_refused_with_a_clear_error(body: bytes, m
         parse_pull_messages("cam-7", body)
     assert "cam-7" in str(info.value)
     assert "root:" not in str(info.value)  # nothing from /etc/passwd leaks into the message
+
+
+def test_a_state_whose_event_was_not_stored_is_not_remembered() -> None:
+    states = PropertyStates()
+    topic = "tns1:Device/Trigger/DigitalInput"
+    on = read_notification(Notification(topic, None, None, {"InputToken": "DI1"}, {"LogicalState": "true"}))
+    assert states.is_news(topic, on, "Changed", alarm=True)
+    states.rollback()  # publishing failed
+    assert states.is_news(topic, on, "Initialized", alarm=True)  # so the re-sync still reports it
+    states.commit()
+    assert not states.is_news(topic, on, "Initialized", alarm=True)
+
+
+def test_messages_without_a_device_time_are_not_merged_into_one() -> None:
+    a = Notification("tns1:X", None, "Changed", {"A": "1"}, {"B": "2"})
+    assert native_id(a, "2026-11-25T10:00:00+00:00#1") != native_id(a, "2026-11-25T10:00:00+00:00#2")
+
+
+def test_names_of_people_are_redacted_from_items_and_raw_xml() -> None:
+    body = reply(
+        message(
+            "tns1:AccessControl/Duress",
+            {"AccessPointToken": "AP1"},
+            {"CredentialHolderName": "Jane Roe", "CredentialToken": "C9"},
+        )
+    )
+    [n], _ = parse_pull_messages("dev", body)
+    assert n.data == {"CredentialHolderName": "[redacted]", "CredentialToken": "C9"}
+    assert "Jane Roe" not in n.raw

@@ -1,0 +1,232 @@
+"""The Events & State WebSocket: sessions, subscriptions, resume, and recording the gaps.
+
+A session survives a dropped socket for the server's resume window (about 30 s): reconnecting
+with the old ``sessionId`` and the id of the last event received gets status 200 and a replay of
+what was missed, so there is no gap and (with idempotent ingest) no duplicate. Past the window
+the server starts a new session (201): the connector subscribes again, asks ``getState`` for the
+current states, and reports the time it could not see as a ``vms.gap``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ALL_EVENTS", "EssLoop", "EssStats"]
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from connectors.xprotect.client import XProtectClient
+from connectors.xprotect.errors import AuthenticationFailed, GatewayUnreachable, ProtocolError, XProtectError
+from vmsbridge.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+ALL_EVENTS = [{"modifier": "include", "resourceTypes": ["*"], "sourceIds": ["*"], "eventTypes": ["*"]}]
+COMMAND_SECONDS = 15.0
+
+Json = dict[str, Any]
+EventsHandler = Callable[[list[Json], str], Awaitable[None]]  # (events, why: "live" | "replay" | "state")
+GapHandler = Callable[[datetime, datetime], Awaitable[None]]
+
+
+@dataclass
+class EssStats:
+    connects: int = 0
+    new_sessions: int = 0
+    resumed_sessions: int = 0
+    events: int = 0
+    malformed_frames: int = 0
+    gaps: int = 0
+    last_resume_seconds: float | None = None  # reconnect started -> session resumed
+    errors: Counter[str] = field(default_factory=Counter)
+    malformed_samples: list[str] = field(default_factory=list)
+
+
+class EssConnection:
+    """One socket: sends commands, matches replies by ``commandId``, yields pushed events."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, gateway_id: str, stats: EssStats) -> None:
+        self._ws = ws
+        self._gateway = gateway_id
+        self._stats = stats
+        self._ids = itertools.count(1)
+        self._replies: dict[int, asyncio.Future[Json]] = {}
+        self._events: asyncio.Queue[list[Json] | None] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> EssConnection:
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._ws.close()
+
+    async def command(self, name: str, **fields: Any) -> Json:
+        command_id = next(self._ids)
+        reply: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._replies[command_id] = reply
+        try:
+            await self._ws.send_str(json.dumps({"command": name, "commandId": command_id, **fields}))
+            answer = await asyncio.wait_for(reply, COMMAND_SECONDS)
+        except (ConnectionResetError, aiohttp.ClientError, TimeoutError) as exc:
+            raise GatewayUnreachable(
+                self._gateway, f"{name}: {type(exc).__name__}: {exc or 'no reply'}"
+            ) from exc
+        finally:
+            self._replies.pop(command_id, None)
+        status = int(answer.get("status", 0) or 0)
+        if not 200 <= status < 300:
+            text = (
+                (answer.get("error") or {}).get("errorText")
+                if isinstance(answer.get("error"), dict)
+                else None
+            )
+            raise ProtocolError(self._gateway, f"{name} refused: status {status}: {text or answer}")
+        return answer
+
+    async def events(self) -> AsyncIterator[list[Json]]:
+        while (batch := await self._events.get()) is not None:
+            yield batch
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._ws:
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                self._dispatch(message.data)
+        finally:
+            closed = GatewayUnreachable(self._gateway, "events socket closed")
+            for reply in self._replies.values():
+                if not reply.done():
+                    reply.set_exception(closed)
+            self._events.put_nowait(None)
+
+    def _dispatch(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self._malformed(text, "not JSON")
+            return
+        if not isinstance(message, dict):
+            self._malformed(text, "not a JSON object")
+            return
+        command_id = message.get("commandId")
+        if command_id is not None and command_id in self._replies:
+            if not self._replies[command_id].done():
+                self._replies[command_id].set_result(message)
+            return
+        events = message.get("events")
+        if not isinstance(events, list):
+            self._malformed(text, "no 'events' list")
+            return
+        good = [e for e in events if isinstance(e, dict) and e.get("id") is not None]
+        if len(good) != len(events):
+            self._malformed(text, "an event without an id")
+        if good:
+            self._events.put_nowait(good)
+
+    def _malformed(self, text: str, why: str) -> None:
+        self._stats.malformed_frames += 1
+        if len(self._stats.malformed_samples) < 20:
+            self._stats.malformed_samples.append(text[:2000])
+        log.warning("XProtect %s: malformed frame (%s), kept and skipped: %.300s", self._gateway, why, text)
+
+
+class EssLoop:
+    def __init__(
+        self,
+        client: XProtectClient,
+        handle: EventsHandler,
+        on_gap: GapHandler,
+        *,
+        backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._handle = handle
+        self._on_gap = on_gap
+        self._backoff = backoff or Backoff(1.0, 60.0)
+        self._clock = clock
+        self.session_id: str | None = None
+        self.last_event_id: str | None = None
+        self.stats = EssStats()
+        self.connected = asyncio.Event()
+        self.last_error: XProtectError | None = None
+
+    async def run(self) -> None:
+        lost_at: datetime | None = None
+        lost_monotonic: float | None = None
+        while True:
+            try:
+                ws = await self._client.websocket()
+                self.stats.connects += 1
+                async with EssConnection(ws, self._client.gateway_id, self.stats) as connection:
+                    await self._start_session(connection, lost_at, lost_monotonic)
+                    lost_at = lost_monotonic = None
+                    self.connected.set()
+                    self._backoff.reset()
+                    async for events in connection.events():
+                        await self._deliver(events, "live")
+                # the server closed the socket: reconnect at once (and resume)
+                self.stats.errors["closed"] += 1
+                delay = 0.0
+            except AuthenticationFailed as exc:
+                delay = self._failed(exc, logging.ERROR)
+            except XProtectError as exc:
+                delay = self._failed(exc, logging.WARNING)
+            self.connected.clear()
+            if lost_at is None:
+                lost_at, lost_monotonic = self._clock(), time.monotonic()
+            if delay:
+                await asyncio.sleep(delay)
+
+    def _failed(self, exc: XProtectError, level: int) -> float:
+        self.last_error = exc
+        self.stats.errors[type(exc).__name__] += 1
+        delay = self._backoff.next()
+        log.log(level, "%s; reconnecting in %.1f s", exc, delay)
+        return delay
+
+    async def _start_session(
+        self, connection: EssConnection, lost_at: datetime | None, lost_monotonic: float | None
+    ) -> None:
+        reply = await connection.command(
+            "startSession", sessionId=self.session_id or "", eventId=self.last_event_id or ""
+        )
+        if reply.get("status") == 200 and self.session_id:
+            # Resumed: the server replays what we missed right after this reply, as live pushes.
+            self.stats.resumed_sessions += 1
+            if lost_monotonic is not None:
+                self.stats.last_resume_seconds = time.monotonic() - lost_monotonic
+            log.info("XProtect %s: session %s resumed", self._client.gateway_id, self.session_id)
+            return
+        had_session = self.session_id is not None
+        self.session_id = str(reply.get("sessionId") or "")
+        self.stats.new_sessions += 1
+        await connection.command("addSubscription", filters=ALL_EVENTS)
+        state = await connection.command("getState")
+        states = [s for s in state.get("states", []) if isinstance(s, dict) and s.get("id") is not None]
+        if had_session and lost_at is not None:
+            self.stats.gaps += 1
+            await self._on_gap(lost_at, self._clock())
+        if states:
+            await self._handle(states, "state")
+
+    async def _deliver(self, events: list[Json], why: str) -> None:
+        self.stats.events += len(events)
+        await self._handle(events, why)
+        self.last_event_id = str(events[-1]["id"])

@@ -1,0 +1,247 @@
+"""The XProtect event source: the Events & State socket and the VMS's alarms, to the bus.
+
+Run by ``vmsbridge run`` through the source registry (see :func:`build_xprotect_sources`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["XProtectEventSource", "build_xprotect_sources"]
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.xprotect.client import Inventory, XProtectClient
+from connectors.xprotect.errors import XProtectError
+from connectors.xprotect.events import EssLoop
+from connectors.xprotect.mapping import XProtectMap, to_events
+from vmsbridge.backoff import Backoff
+from vmsbridge.bus import EventSink, publish_durably
+from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource, resolve_secret
+from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
+from vmsbridge.sources import EventSource
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_time(value: object, fallback: datetime) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return fallback
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return fallback
+
+
+class XProtectEventSource:
+    def __init__(
+        self,
+        connector: XProtectSource,
+        directory: SiteDirectory,
+        password: str,
+        *,
+        backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.name = f"xprotect:{connector.id}"
+        self.connector = connector
+        self.client = XProtectClient(
+            connector.id,
+            connector.url,
+            connector.username,
+            password,
+            ca_file=connector.ca_file,
+            insecure=connector.insecure_skip_verify,
+        )
+        self.map = XProtectMap(connector, directory)
+        self._backoff = backoff or Backoff(1.0, 60.0)
+        self._clock = clock
+        self.ess = EssLoop(
+            self.client,
+            self._on_events,
+            self._on_gap,
+            backoff=Backoff(self._backoff.initial, self._backoff.maximum),
+            clock=clock,
+        )
+        self._sink: EventSink | None = None
+        self._states: dict[tuple[str, str], str] = {}
+        self._seen_alarms: set[str] = set()
+        self.own_alarms: set[str] = set()  # alarms this bridge raised; not echoed back as vms.alarm
+        self.inventory: Inventory | None = None
+        self.unknown_types: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+        self.ready = asyncio.Event()
+
+    async def run(self, sink: EventSink) -> None:
+        self._sink = sink
+        try:
+            await self._connect()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.ess.run(), name=f"{self.name}:events")
+                group.create_task(self._poll_alarms(), name=f"{self.name}:alarms")
+        finally:
+            await self.client.close()
+
+    async def _connect(self) -> None:
+        """Token and inventory, retried with backoff: nothing else works without them."""
+        while True:
+            try:
+                await self.client.open()
+                self.inventory = await self.client.inventory()
+                break
+            except XProtectError as exc:
+                delay = self._backoff.next()
+                log.error("%s; retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+        self._backoff.reset()
+        self.map.learn(self.inventory)
+        check = self.map.reconcile(self.inventory)
+        for vms_id, name in check.vms_only:
+            log.warning("%s: VMS camera %r (%s) is not in the site configuration", self.name, name, vms_id)
+        for site_id, vms_id in check.site_only:
+            log.warning(
+                "%s: site camera %s names VMS camera %s, which the VMS does not have",
+                self.name,
+                site_id,
+                vms_id,
+            )
+        self.ready.set()
+
+    # -- events -----------------------------------------------------------------------------
+
+    async def _on_events(self, raw_events: list[Json], why: str) -> None:
+        received = self._clock()
+        events: list[Event] = []
+        for raw in raw_events:
+            kind = self.map.kind_of(str(raw.get("type", "")))
+            if kind is EventKind.VMS_UNKNOWN:
+                if not self.unknown_types[str(raw.get("type"))]:
+                    log.warning("%s: unknown event type %s; kept as vms.unknown", self.name, raw.get("type"))
+                self.unknown_types[str(raw.get("type"))] += 1
+            if not self._is_news(raw, kind, why):
+                continue
+            occurred = _parse_time(raw.get("time"), received)
+            try:
+                events += to_events(self.map, raw, received_at=received, occurred_at=occurred)
+            except ValidationError:
+                events += to_events(self.map, raw, received_at=received, occurred_at=received)
+        await self._publish(events)
+
+    def _is_news(self, raw: Json, kind: EventKind, why: str) -> bool:
+        group = raw.get("stategroupid")
+        if not group:
+            return True
+        key = (str(raw.get("source", "")), str(group))
+        previous = self._states.get(key)
+        self._states[key] = str(raw.get("type", ""))
+        if why != "state":
+            return True
+        if previous is None:
+            mapped = {k for _, k, _ in self.map.subjects(key[0], kind)}
+            return bool(mapped & ALARM_STATE_KINDS)
+        return previous != self._states[key]
+
+    async def _on_gap(self, lost_at: datetime, found_at: datetime) -> None:
+        seconds = (found_at - lost_at).total_seconds()
+        log.warning("%s: could not see VMS events for %.0f s; current states re-read", self.name, seconds)
+        await self._publish(
+            [
+                Event(
+                    source=self.map.source,
+                    native_id=f"gap:{lost_at.isoformat()}",
+                    kind=EventKind.VMS_GAP,
+                    device_id=self.map.fallback_device,
+                    occurred_at=lost_at,
+                    received_at=found_at,
+                    attributes={
+                        "from": lost_at.isoformat(),
+                        "to": found_at.isoformat(),
+                        "seconds": seconds,
+                        "cameras": sorted(self.map.cameras.values()),
+                    },
+                )
+            ]
+        )
+
+    # -- alarms -------------------------------------------------------------------------------
+
+    async def _poll_alarms(self) -> None:
+        while True:
+            try:
+                for alarm in await self.client.alarms():
+                    await self._alarm_seen(alarm)
+            except XProtectError as exc:
+                log.warning("%s: alarm poll failed: %s", self.name, exc)
+            await asyncio.sleep(self.connector.alarm_poll_seconds)
+
+    async def _alarm_seen(self, alarm: Json) -> None:
+        alarm_id = str(alarm.get("id", ""))
+        if not alarm_id or alarm_id in self._seen_alarms or alarm_id in self.own_alarms:
+            return
+        self._seen_alarms.add(alarm_id)
+        state = alarm.get("state")
+        state_name = str(state.get("name") if isinstance(state, dict) else state or "")
+        if state_name.lower() == "closed":
+            return
+        source = alarm.get("source")
+        camera = str(source.get("id") if isinstance(source, dict) else source or "")
+        now = self._clock()
+        priority = alarm.get("priority")
+        raw = {
+            "id": f"alarm:{alarm_id}",
+            "type": "alarm",
+            "source": f"cameras/{camera}" if camera else "",
+            "time": alarm.get("time"),
+        }
+        events = []
+        for device, _, notes in self.map.subjects(str(raw["source"]), EventKind.VMS_ALARM):
+            events.append(
+                Event(
+                    source=self.map.source,
+                    native_id=f"alarm:{alarm_id}",
+                    kind=EventKind.VMS_ALARM,
+                    device_id=device,
+                    occurred_at=_parse_time(alarm.get("time"), now),
+                    received_at=now,
+                    attributes={
+                        "alarm_id": alarm_id,
+                        "name": str(alarm.get("name", "")),
+                        "message": str(alarm.get("message", ""))[:2000],
+                        "priority": str(
+                            priority.get("name") if isinstance(priority, dict) else priority or ""
+                        ),
+                        "state": state_name,
+                        **notes,
+                    },
+                )
+            )
+        await self._publish(events)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _publish(self, events: list[Event]) -> None:
+        if not events or self._sink is None:
+            return
+        # Durable before we ask for more: what we have not taken stays with the device/VMS.
+        outcomes = await publish_durably(self._sink, events)
+        self.outcomes.update(o.status for o in outcomes)
+
+
+def build_xprotect_sources(site: SiteConfig, directory: SiteDirectory) -> list[EventSource]:
+    sources: list[EventSource] = []
+    for i, connector in enumerate(site.connectors.xprotect):
+        password = resolve_secret(f"connectors.xprotect[{i}]", connector)
+        sources.append(XProtectEventSource(connector, directory, password))
+    return sources

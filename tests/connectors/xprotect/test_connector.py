@@ -1,0 +1,236 @@
+"""The XProtect connector against the API Gateway emulator over loopback (REST + WebSocket)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.xprotect.client import XProtectClient
+from connectors.xprotect.clips import DropFolderClipSource
+from connectors.xprotect.emulator import CameraSpec, XProtectEmulator
+from connectors.xprotect.errors import ApiError, AuthenticationFailed
+from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
+from tests.connectors.conftest import eventually
+from tests.connectors.xprotect.conftest import Running
+from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
+from vmsbridge.model import EventKind
+from vmsbridge.sources import ClipNotFound
+
+K = EventKind
+QUAD = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a01"  # cam-quad-ptz in the example campus
+MAPLE = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a02"  # cam-maple-entry
+DOOR_CONTACT = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1b01"  # io-maple input -> door-maple-main
+
+
+async def test_events_arrive_normalized_and_mapped_to_site_devices(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    gateway.motion(QUAD, True)
+    gateway.communication(MAPLE, False)
+    gateway.recording(MAPLE, False)
+    gateway.input(DOOR_CONTACT, True)
+    gateway.fire(BLUE_LIGHT_EVENT, f"userDefinedEvents/{BLUE_LIGHT_EVENT}")
+    gateway.fire("99999999-0000-4000-8000-000000000000", f"cameras/{QUAD}", {"vendor": "thing"})
+    expected = {
+        (K.MOTION_START, "cam-quad-ptz"),
+        (K.CAMERA_COMM_LOST, "cam-maple-entry"),
+        (K.CAMERA_RECORDING_STOPPED, "cam-maple-entry"),
+        (K.DOOR_OPENED, "door-maple-main"),
+        (K.VMS_USER_EVENT, "xprotect-main"),
+        (K.VMS_UNKNOWN, "cam-quad-ptz"),
+    }
+    await bus.wait_for(lambda events: expected <= {(e.kind, e.device_id) for e in events})
+    [unknown] = bus.of_kind(K.VMS_UNKNOWN)
+    assert unknown.raw is not None
+    assert "99999999" in unknown.raw
+    assert source.unknown_types["99999999-0000-4000-8000-000000000000"] == 1
+    assert all(e.source == "xprotect:xprotect-main" for e in bus.events)
+
+
+async def test_a_dropped_socket_is_resumed_and_missed_events_replayed_exactly_once(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    gateway.motion(QUAD, True)
+    await bus.wait_kind(K.MOTION_START)
+    await gateway.drop_sockets()
+    for on in (False, True, False):
+        gateway.motion(QUAD, on)  # while the socket is down, or just back
+    await bus.wait_for(lambda events: len(events) >= 4)
+    await eventually(lambda: source.ess.stats.resumed_sessions >= 1)
+    ids = [e.native_id for e in bus.events]
+    assert len(ids) == len(set(ids)) == 4, "every event exactly once"
+    assert source.ess.stats.new_sessions == 1
+    assert source.ess.stats.gaps == 0
+    assert bus.of_kind(K.VMS_GAP) == []
+    assert source.ess.stats.last_resume_seconds is not None
+
+
+async def test_past_the_resume_window_a_new_session_resyncs_state_and_records_the_gap(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    gateway.expire_sessions()
+    await gateway.drop_sockets()
+    gateway.communication(MAPLE, False)  # during the outage (or just after): must arrive once either way
+    [gap] = await bus.wait_kind(K.VMS_GAP)
+    assert gap.device_id == "xprotect-main"
+    assert gap.attributes["seconds"] >= 0
+    await bus.wait_kind(K.CAMERA_COMM_LOST)
+    assert source.ess.stats.new_sessions == 2
+    assert gateway.counters["getState"] >= 2
+    assert len(bus.of_kind(K.CAMERA_COMM_LOST)) == 1
+
+
+async def test_tokens_are_renewed_before_expiry_and_a_revoked_token_costs_one_retry(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    gateway.token_lifetime_seconds = 0.5
+    source, bus = await running.start(connector, site)
+    await eventually(lambda: source.client.tokens_issued >= 3)  # the alarm poller keeps the REST side busy
+    gateway.expire_tokens()
+    before = gateway.counters.get("401", 0)
+    gateway.token_lifetime_seconds = 3600
+    await eventually(lambda: gateway.counters.get("401", 0) > before)
+    gateway.motion(QUAD, True)
+    await bus.wait_kind(K.MOTION_START)  # the open socket was never dropped for the token
+    assert source.ess.stats.connects == 1
+
+
+async def test_a_wrong_password_is_a_clear_error_retried_with_backoff(
+    gateway: XProtectEmulator,
+    connector: XProtectSource,
+    site: SiteConfig,
+    running: Running,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="connectors.xprotect.source"):
+        source, _ = await running.start(connector, site, password="wrong", wait=False)
+        await eventually(lambda: gateway.counters.get("token_rejected", 0) >= 3)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("XProtect xprotect-main" in m and "refused user 'admin'" in m for m in messages), messages
+    assert source._backoff.attempts >= 3
+    assert not source.ready.is_set()
+
+
+async def test_malformed_frames_are_counted_kept_and_survived(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    await gateway.send_malformed()
+    await eventually(lambda: source.ess.stats.malformed_frames >= 2)
+    assert source.ess.stats.malformed_samples
+    gateway.quirks.malformed_json = True
+    gateway.motion(QUAD, True)
+    await eventually(lambda: source.ess.stats.malformed_frames >= 3)
+    gateway.quirks.malformed_json = False
+    gateway.motion(QUAD, False)
+    await bus.wait_kind(K.MOTION_STOP)
+
+
+async def test_an_alarm_raised_for_an_incident_shows_the_camera_and_closes_with_it(
+    gateway: XProtectEmulator, connector: XProtectSource
+) -> None:
+    async with XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client:
+        alarm_id = await client.create_alarm("Blue light: Quad", "Incident #12 opened", QUAD, priority="High")
+        [alarm] = [a for a in gateway.alarms if str(a["id"]) == alarm_id]
+        assert alarm["source"]["id"] == QUAD
+        assert alarm["priority"]["name"] == "High"
+        await client.update_alarm(alarm_id, state="Closed", comment="incident #12 closed")
+        closed = await client.alarm(alarm_id)
+    assert closed["state"]["name"] == "Closed"
+    assert closed["comment"] == "incident #12 closed"
+
+
+async def test_vms_alarms_arrive_as_events_on_the_related_camera(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    gateway.input(DOOR_CONTACT, True)  # matches the door-contact alarm definition
+    [alarm] = await bus.wait_kind(K.VMS_ALARM)
+    assert alarm.device_id == "cam-maple-entry"
+    assert alarm.attributes["name"].startswith("Door contact")
+    async with XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client:
+        own = await client.create_alarm("raised by the bridge", "", QUAD)
+    source.own_alarms.add(own)
+    await eventually(lambda: gateway.counters.get("rest", 0) > 0)
+    assert len(bus.of_kind(K.VMS_ALARM)) == 1
+
+
+async def test_user_defined_event_trigger_reaches_the_vms_and_comes_back_on_the_socket(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    await source.client.trigger_event(BLUE_LIGHT_EVENT)
+    assert gateway.triggered_events[-1]["type"] == BLUE_LIGHT_EVENT
+    [event] = await bus.wait_kind(K.VMS_USER_EVENT)
+    assert event.attributes["type"] == "Blue light activated"
+
+
+async def test_ptz_presets_through_rest_tasks(gateway: XProtectEmulator) -> None:
+    async with XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client:
+        presets = await client.presets(QUAD)
+        assert presets == {"5": "bl-quad", "6": "library-steps", "1": "overview"}
+        seconds = await client.goto_preset(QUAD, "5")
+        assert seconds > 0
+        assert gateway.ptz_gotos == [(QUAD, "5")]
+        gateway.quirks.fail_tasks = True
+        with pytest.raises(ApiError, match="task"):
+            await client.goto_preset(QUAD, "6")
+    assert gateway.ptz_gotos == [(QUAD, "5")]
+
+
+async def test_wrong_credentials_for_the_client_name_the_gateway_and_user(gateway: XProtectEmulator) -> None:
+    with pytest.raises(AuthenticationFailed, match="XProtect gw: the identity provider refused user 'eve'"):
+        async with XProtectClient("gw", gateway.url, "eve", "nope"):
+            pass
+
+
+async def test_cameras_in_the_vms_and_the_site_are_reconciled(site: SiteConfig) -> None:
+    spec = emulated_gateway(site, "xprotect-main")
+    spec.cameras = [c for c in spec.cameras if c.id != MAPLE]
+    spec.cameras.append(CameraSpec("11111111-2222-4333-8444-555555555555", "Loading dock (new)", "hw-9"))
+    async with (
+        XProtectEmulator(spec) as gateway,
+        XProtectClient("gw", gateway.url, "admin", "admin") as client,
+    ):
+        inventory = await client.inventory()
+    from connectors.xprotect.mapping import XProtectMap
+
+    check = XProtectMap(site.connectors.xprotect[0], SiteDirectory(site)).reconcile(inventory)
+    assert check.vms_only == [("11111111-2222-4333-8444-555555555555", "Loading dock (new)")]
+    assert check.site_only == [("cam-maple-entry", MAPLE)]
+
+
+async def test_exports_are_picked_from_the_drop_folder_by_camera_and_window(tmp_path: Path) -> None:
+    source = DropFolderClipSource(
+        tmp_path, {"cam-quad-ptz": [QUAD, "Quad PTZ (clock tower)"]}, wait_seconds=5
+    )
+    start = datetime(2026, 11, 20, 22, 14, tzinfo=UTC)
+    (tmp_path / "Quad PTZ (clock tower) 2026-11-20 20-00-00 2026-11-20 20-05-00.mp4").write_bytes(b"x" * 10)
+    (tmp_path / "Library lobby 2026-11-20 22-13-00 2026-11-20 22-16-00.mp4").write_bytes(b"x" * 10)
+    (tmp_path / "notes.txt").write_text("Quad PTZ 2026-11-20 22-13-00")
+
+    async def export_later() -> None:
+        await asyncio.sleep(0.3)  # simulates XProtect finishing an export while we wait
+        (tmp_path / "exports").mkdir()
+        (tmp_path / "exports" / f"{QUAD}_20261120T221300_20261120T221600.mkv").write_bytes(b"y" * 100)
+
+    writer = asyncio.create_task(export_later())
+    found = await asyncio.wait_for(source.fetch_clip("cam-quad-ptz", start, start + timedelta(minutes=1)), 10)
+    await writer
+    assert found.name.startswith(QUAD)
+
+
+async def test_no_export_within_the_wait_is_a_clear_error(tmp_path: Path) -> None:
+    source = DropFolderClipSource(tmp_path, {"cam-quad-ptz": [QUAD]}, wait_seconds=0.3)
+    start = datetime(2026, 11, 20, 22, 14, tzinfo=UTC)
+    with pytest.raises(ClipNotFound, match=r"no export for camera cam-quad-ptz covering .* within 0 s"):
+        await source.fetch_clip("cam-quad-ptz", start, start + timedelta(minutes=1))
+    with pytest.raises(ClipNotFound, match="not exported"):
+        await source.fetch_clip("cam-elsewhere", start, start)
