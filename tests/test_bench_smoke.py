@@ -37,3 +37,13 @@ def test_onvif_events_benchmark_runs() -> None:
     lines = done.stdout.splitlines()
     for label in ("parse", "1 device", "3 devices", "latency"):
         assert any(line.startswith(label) for line in lines), done.stdout
+
+
+def test_xprotect_events_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/xprotect_events.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("frames", "replay", "resume"):
+        assert any(line.startswith(label) for line in lines), done.stdout

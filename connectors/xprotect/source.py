@@ -83,6 +83,8 @@ class XProtectEventSource:
         self.unknown_types: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.ready = asyncio.Event()
+        self.alarm_polls = 0
+        self._raising = 0
 
     async def run(self, sink: EventSink) -> None:
         self._sink = sink
@@ -177,11 +179,27 @@ class XProtectEventSource:
 
     # -- alarms -------------------------------------------------------------------------------
 
+    async def raise_alarm(
+        self, name: str, message: str, camera_id: str | None, priority: str | None = None
+    ) -> str:
+        """Raise an alarm in the VMS (for an incident); it is not echoed back as a ``vms.alarm``."""
+        self._raising += 1
+        try:
+            alarm_id = await self.client.create_alarm(name, message, camera_id, priority)
+            self.own_alarms.add(alarm_id)
+            return alarm_id
+        finally:
+            self._raising -= 1
+
     async def _poll_alarms(self) -> None:
         while True:
             try:
-                for alarm in await self.client.alarms():
-                    await self._alarm_seen(alarm)
+                alarms = await self.client.alarms()
+                # While we are raising one ourselves, its id is not known yet: judge next round.
+                if not self._raising:
+                    for alarm in alarms:
+                        await self._alarm_seen(alarm)
+                    self.alarm_polls += 1
             except XProtectError as exc:
                 log.warning("%s: alarm poll failed: %s", self.name, exc)
             await asyncio.sleep(self.connector.alarm_poll_seconds)

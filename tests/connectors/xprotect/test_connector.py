@@ -155,11 +155,11 @@ async def test_vms_alarms_arrive_as_events_on_the_related_camera(
     [alarm] = await bus.wait_kind(K.VMS_ALARM)
     assert alarm.device_id == "cam-maple-entry"
     assert alarm.attributes["name"].startswith("Door contact")
-    async with XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client:
-        own = await client.create_alarm("raised by the bridge", "", QUAD)
-    source.own_alarms.add(own)
-    await eventually(lambda: gateway.counters.get("rest", 0) > 0)
-    assert len(bus.of_kind(K.VMS_ALARM)) == 1
+    own = await source.raise_alarm("raised by the bridge", "incident #3", QUAD, priority="Medium")
+    assert own in {str(a["id"]) for a in gateway.alarms}
+    polls = source.alarm_polls
+    await eventually(lambda: source.alarm_polls >= polls + 2)  # it has seen the new alarm twice since
+    assert len(bus.of_kind(K.VMS_ALARM)) == 1, "an alarm the bridge raised is not echoed back as a VMS alarm"
 
 
 async def test_user_defined_event_trigger_reaches_the_vms_and_comes_back_on_the_socket(
