@@ -41,7 +41,11 @@ def test_onvif_events_benchmark_runs() -> None:
 
 def test_xprotect_events_benchmark_runs() -> None:
     done = subprocess.run(
-        [sys.executable, "bench/xprotect_events.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "bench/xprotect_events.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

@@ -200,3 +200,42 @@ async def test_closed_incidents_take_no_more_events(
     await stores.incidents.close(first.id, actor="op", reason="resolved")
     await correlate(stores, directory, [make_event("door.forced", "door-maple-main", minutes=1)])
     assert [len(i.event_ids) for i in await stores.incidents.search()] == [1, 1]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_an_event_committed_late_with_a_lower_id_is_not_skipped(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    """PostgreSQL hands out ids at insert and shows rows at commit; the cursor must not overtake."""
+    from sqlalchemy import insert
+
+    from vmsbridge.store.tables import EventRow
+
+    def row(payload: dict[str, object]) -> dict[str, object]:
+        when = datetime.fromisoformat(str(payload["occurred_at"]))
+        return {
+            "source": payload["source"],
+            "native_id": payload["native_id"],
+            "kind": payload["kind"],
+            "device_id": payload["device_id"],
+            "location_id": directory.location_of(str(payload["device_id"])),
+            "occurred_at": when,
+            "received_at": when,
+            "stored_at": when,
+            "attributes": {},
+        }
+
+    correlator = Correlator(stores.incidents, directory, CorrelationConfig(), clock=lambda: T0)
+    slow = await stores.db.engine.connect()
+    slow_txn = await slow.begin()
+    await slow.execute(insert(EventRow), [row(make_event("door.forced", "door-maple-main", minutes=0))])
+    async with stores.db.engine.begin() as fast:
+        await fast.execute(insert(EventRow), [row(make_event("motion.start", "cam-maple-entry", minutes=1))])
+    # The later insert is committed; the earlier one is not: reading on would skip it forever.
+    assert await correlator.catch_up() == 0
+    await slow_txn.commit()
+    await slow.close()
+    assert await correlator.catch_up() == 2
+    [incident] = await stores.incidents.search()
+    assert incident.event_kinds == (EventKind.DOOR_FORCED, EventKind.MOTION_START)

@@ -153,7 +153,7 @@ class Correlator:
                         "incident %d opened at %s by %s", incident_id, event.location_id, event.kind.value
                     )
             if events:
-                unit.advance(events[-1].id)
+                unit.advance()
         self.processed += len(events)
         return len(events)
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.errors import NotFound, VmsBridgeError
@@ -223,18 +223,26 @@ class CorrelationUnit:
         self._session = session
         self._cursor = cursor
         self._open: dict[str, list[IncidentRow]] = {}
+        self._read_up_to: tuple[int, int] | None = None
 
     @property
     def cursor(self) -> int:
         return self._cursor.last_event_id
 
     async def pending(self, limit: int) -> list[StoredEvent]:
-        rows = await self._session.scalars(
-            select(EventRow)
-            .where(EventRow.id > self._cursor.last_event_id)
-            .order_by(EventRow.id)
-            .limit(limit)
-        )
+        """The next events in commit-safe order (see migration 0002)."""
+        cursor = self._cursor
+        query = select(EventRow).limit(limit)
+        if self._session.bind.dialect.name == "postgresql":
+            oldest_running = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+            after = tuple_(literal(cursor.last_txid), literal(cursor.last_event_id))
+            query = query.where(tuple_(EventRow.txid, EventRow.id) > after, EventRow.txid < oldest_running)
+            query = query.order_by(EventRow.txid, EventRow.id)
+        else:
+            query = query.where(EventRow.id > cursor.last_event_id).order_by(EventRow.id)
+        rows = list((await self._session.scalars(query)).all())
+        if rows:
+            self._read_up_to = (rows[-1].txid, rows[-1].id)
         return [row_to_event(r) for r in rows]
 
     async def open_incidents_at(self, location_id: str) -> list[OpenIncidentView]:
@@ -298,6 +306,9 @@ class CorrelationUnit:
         )
         return row.id
 
-    def advance(self, last_event_id: int) -> None:
-        self._cursor.last_event_id = last_event_id
+    def advance(self) -> None:
+        """Move the cursor past everything :meth:`pending` returned."""
+        if self._read_up_to is None:
+            return
+        self._cursor.last_txid, self._cursor.last_event_id = self._read_up_to
         self._cursor.updated_at = datetime.now(UTC)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -82,6 +83,7 @@ class EventRow(Base):
         UniqueConstraint("source", "native_id", name="uq_events_source_native_id"),
         Index("ix_events_location_occurred", "location_id", "occurred_at"),
         Index("ix_events_device_occurred", "device_id", "occurred_at"),
+        Index("ix_events_txid_id", "txid", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -95,6 +97,9 @@ class EventRow(Base):
     stored_at: Mapped[UtcTs]
     attributes: Mapped[dict[str, Any]]
     raw: Mapped[str | None] = mapped_column(Text)
+    # The inserting transaction (PostgreSQL; 0 on SQLite): lets log readers follow commit order.
+    # The real default is set per backend by migration 0002.
+    txid: Mapped[int] = mapped_column(BigId, server_default=text("0"))
 
 
 class RejectedEventRow(Base):
@@ -158,4 +163,5 @@ class StageCursorRow(Base):
 
     stage: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigId)
+    last_txid: Mapped[int] = mapped_column(BigId, server_default=text("0"))
     updated_at: Mapped[UtcTs]
