@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 from vmsbridge.app import running_services
@@ -16,6 +17,8 @@ from vmsbridge.scenario import ScenarioSource
 from vmsbridge.sources import EventSource, SourceRegistry
 
 log = logging.getLogger(__name__)
+
+HEALTHY_RUN_SECONDS = 300.0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,12 +61,15 @@ async def supervise(source: EventSource, bus: EventSink) -> None:
     """Keep a source running: a crash is logged and the source restarts after a capped backoff."""
     backoff = Backoff(initial=1.0, maximum=60.0)
     while True:
+        started = time.monotonic()
         try:
             await source.run(bus)
             return
         except asyncio.CancelledError:
             raise
         except Exception:  # the edge of the process: log everything, keep the others running
+            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                backoff.reset()  # it had been working: this is a new failure, not the same one
             delay = backoff.next()
             log.exception("source %s failed; restarting in %.0f s", source.name, delay)
         await asyncio.sleep(delay)
