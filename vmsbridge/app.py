@@ -97,8 +97,12 @@ async def running_services(
             if not await bus.drain(DRAIN_SECONDS):
                 log.error("stopping with events still unstored; their publishers were not acknowledged")
             bus.close()
-            for task in tasks:
-                task.cancel()
+            ingest_task = tasks[0]
+            # Ingest is idle once the bus is drained, so cancelling it interrupts no write. The
+            # correlator is asked to stop between batches: cancelling a database transaction
+            # half-way can leave SQLite's write lock with a connection nobody will release.
+            ingest_task.cancel()
+            correlator.stop()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -103,20 +103,26 @@ class Correlator:
         self._clock = clock
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._stopping = False
         self.processed = 0
 
     def notify(self) -> None:
         """Called by ingest after new events are stored."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish after the batch in hand (never in the middle of one)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self, sweep_every: float = 30.0) -> None:
-        """Correlate as events arrive and close quiet incidents periodically, until cancelled.
+        """Correlate as events arrive and close quiet incidents periodically, until :meth:`stop`.
 
         A database that is away (restart, network, a lock held by another process) is waited
         out with backoff; the cursor guarantees that nothing is skipped meanwhile.
         """
         backoff = Backoff(initial=0.5, maximum=30.0)
-        while True:
+        while not self._stopping:
             try:
                 await self.catch_up()
                 await self.close_quiet()

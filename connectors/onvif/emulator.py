@@ -33,6 +33,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from connectors.quirks import SwitchableQuirks
+
 __all__ = ["DeviceSpec", "EmulatedDevice", "OnvifEmulator", "ProfileSpec", "Quirks"]
 
 log = logging.getLogger(__name__)
@@ -211,7 +213,7 @@ class DeviceSpec:
 
 
 @dataclass
-class Quirks:
+class Quirks(SwitchableQuirks):
     """Real-world misbehaviour, all off by default; tests flip fields at run time."""
 
     renew_fails: bool = False
@@ -239,17 +241,6 @@ class Quirks:
                     raise ValueError(f"hostile_xml must be None or one of {sorted(HOSTILE_XML_KINDS)}")
             elif not isinstance(value, bool):
                 raise ValueError(f"{f.name} must be a bool, got {value!r}")
-
-    def update(self, changes: Mapping[str, Any]) -> None:
-        """Apply ``changes`` in place, all or nothing, after validating every field."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown quirk(s) {unknown}; known: {sorted(known)}")
-        checked = dataclasses.replace(self, **changes)
-        # In place, so code holding a reference to this object sees the change.
-        for name in known:
-            setattr(self, name, getattr(checked, name))
 
 
 # --------------------------------------------------------------------------------------------

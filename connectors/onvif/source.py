@@ -65,19 +65,7 @@ class CommHealth:
         if self._lost_since is not None or self._failures < self._threshold:
             return []
         self._lost_since = self._first_failure
-        since = self._lost_since
-        return [
-            Event(
-                source=self._map.source,
-                native_id=f"comm_lost:{device}:{since.isoformat()}",
-                kind=EventKind.CAMERA_COMM_LOST,
-                device_id=device,
-                occurred_at=since,
-                received_at=now,
-                attributes={"connector": self._map.connector_id, "reason": reason[:500]},
-            )
-            for device in self._subjects()
-        ]
+        return self._events(EventKind.CAMERA_COMM_LOST, self._lost_since, now, {"reason": reason[:500]})
 
     def ok(self, now: datetime) -> list[Event]:
         self._failures = 0
@@ -85,20 +73,27 @@ class CommHealth:
         if self._lost_since is None:
             return []
         since, self._lost_since = self._lost_since, None
-        down = (now - since).total_seconds()
+        details = {"lost_at": since.isoformat(), "down_seconds": (now - since).total_seconds()}
+        return self._events(EventKind.CAMERA_COMM_RESTORED, since, now, details, occurred_at=now)
+
+    def _events(
+        self,
+        kind: EventKind,
+        since: datetime,
+        now: datetime,
+        details: dict[str, object],
+        occurred_at: datetime | None = None,
+    ) -> list[Event]:
+        """One event per camera; ids keyed by the outage start, so a replay cannot double them."""
         return [
             Event(
                 source=self._map.source,
-                native_id=f"comm_restored:{device}:{since.isoformat()}",
-                kind=EventKind.CAMERA_COMM_RESTORED,
+                native_id=f"{kind.value}:{device}:{since.isoformat()}",
+                kind=kind,
                 device_id=device,
-                occurred_at=now,
+                occurred_at=occurred_at or since,
                 received_at=now,
-                attributes={
-                    "connector": self._map.connector_id,
-                    "lost_at": since.isoformat(),
-                    "down_seconds": down,
-                },
+                attributes={"connector": self._map.connector_id, **details},
             )
             for device in self._subjects()
         ]

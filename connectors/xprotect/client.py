@@ -28,6 +28,7 @@ from connectors.xprotect.errors import (
     ProtocolError,
     XProtectError,
 )
+from vmsbridge.config import XProtectSource
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,17 @@ class XProtectClient:
         self._token_renew_at = 0.0
         self._token_lock = asyncio.Lock()
         self.tokens_issued = 0
+
+    @classmethod
+    def for_connector(cls, connector: XProtectSource, password: str) -> XProtectClient:
+        return cls(
+            connector.id,
+            connector.url,
+            connector.username,
+            password,
+            ca_file=connector.ca_file,
+            insecure=connector.insecure_skip_verify,
+        )
 
     async def __aenter__(self) -> XProtectClient:
         await self.open()

@@ -103,6 +103,8 @@ from typing import Any, Final
 from aiohttp import WSMsgType, web
 from aiohttp.typedefs import Handler
 
+from connectors.quirks import SwitchableQuirks
+
 __all__ = [
     "CLOSE_MALFORMED",
     "CLOSE_UNAUTHORIZED",
@@ -446,7 +448,7 @@ class XProtectSpec:
 
 
 @dataclass
-class Quirks:
+class Quirks(SwitchableQuirks):
     """Real-world misbehaviour, all off by default; tests flip fields at run time."""
 
     delay_seconds: float = 0.0
@@ -463,16 +465,6 @@ class Quirks:
                 self.delay_seconds = float(value)
             elif not isinstance(value, bool):
                 raise ValueError(f"{f.name} must be a bool, got {value!r}")
-
-    def update(self, changes: Mapping[str, Any]) -> None:
-        """Apply ``changes`` in place, all or nothing, after validating every field."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown quirk(s) {unknown}; known: {sorted(known)}")
-        checked = dataclasses.replace(self, **changes)
-        for name in known:
-            setattr(self, name, getattr(checked, name))
 
 
 # --------------------------------------------------------------------------------------------

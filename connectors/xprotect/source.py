@@ -57,14 +57,7 @@ class XProtectEventSource:
     ) -> None:
         self.name = f"xprotect:{connector.id}"
         self.connector = connector
-        self.client = XProtectClient(
-            connector.id,
-            connector.url,
-            connector.username,
-            password,
-            ca_file=connector.ca_file,
-            insecure=connector.insecure_skip_verify,
-        )
+        self.client = XProtectClient.for_connector(connector, password)
         self.map = XProtectMap(connector, directory)
         self._backoff = backoff or Backoff(1.0, 60.0)
         self._clock = clock

@@ -62,6 +62,17 @@ def print_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
+def add_duration_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--for",
+        dest="duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop by itself after this many seconds",
+    )
+
+
 def add_password_options(parser: argparse.ArgumentParser, default_env: str) -> None:
     """Passwords come from the environment or a file: a command line is visible to every user."""
     secret = parser.add_mutually_exclusive_group()

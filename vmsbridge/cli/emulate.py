@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from vmsbridge.cli.common import load_site, until_stopped
+from vmsbridge.cli.common import add_duration_option, load_site, until_stopped
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 CONTROL_HELP = "Control surface on the same port: POST /control/..., GET /control/state (see the README)."
@@ -47,14 +47,7 @@ def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--port", type=int, default=default_port, help="port (default: %(default)s)")
     parser.add_argument("--user", default="admin", help="user name accepted (default: %(default)s)")
     parser.add_argument("--password", default="admin", help="lab password accepted (default: %(default)s)")
-    parser.add_argument(
-        "--for",
-        dest="duration",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="stop by itself after this many seconds",
-    )
+    add_duration_option(parser)
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
@@ -90,7 +83,6 @@ def emulate_onvif(args: argparse.Namespace) -> int:
 
 async def _emulate_xprotect(args: argparse.Namespace) -> None:
     from connectors.xprotect.emulator import XProtectEmulator
-
     from connectors.xprotect.sitespec import emulated_gateway
 
     site = load_site(argparse.Namespace(config=args.devices))

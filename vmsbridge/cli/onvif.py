@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vmsbridge.cli.common import add_password_options, password_from, print_json, watch_source
+from vmsbridge.cli.common import (
+    add_duration_option,
+    add_password_options,
+    password_from,
+    print_json,
+    watch_source,
+)
 from vmsbridge.config import OnvifSource, SiteDirectory, default_config_path, load_site_config
 from vmsbridge.errors import ConfigError, ConfigProblem
 
@@ -43,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _device_options(watch)
     watch.add_argument("--config", type=Path, default=None, help="site configuration for mapping tokens")
     watch.add_argument("--connector", default=None, help="which [[connectors.onvif]] this device is")
-    watch.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS")
+    add_duration_option(watch)
     watch.add_argument("--json", action="store_true", help="one JSON object per event")
     watch.set_defaults(handler=watch_device)
 

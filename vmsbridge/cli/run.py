@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from vmsbridge.app import running_services
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
-from vmsbridge.cli.common import add_common_options, db_url_for, load_site, until_stopped
+from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
 from vmsbridge.config import SiteConfig
 from vmsbridge.scenario import ScenarioSource
 from vmsbridge.sources import EventSource, SourceRegistry
@@ -30,14 +30,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_common_options(parser)
     parser.set_defaults(log_level="INFO")
-    parser.add_argument(
-        "--for",
-        dest="duration",
-        type=float,
-        default=None,
-        metavar="SECONDS",
-        help="stop by itself after this many seconds",
-    )
+    add_duration_option(parser)
     parser.add_argument(
         "--scenario",
         action="store_true",

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vmsbridge.cli.common import add_password_options, password_from, print_json, watch_source
+from vmsbridge.cli.common import (
+    add_duration_option,
+    add_password_options,
+    password_from,
+    print_json,
+    watch_source,
+)
 from vmsbridge.config import SiteDirectory, XProtectSource, default_config_path, load_site_config
 from vmsbridge.errors import ConfigError, ConfigProblem
 
@@ -36,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "as vmsbridge normalizes it, mapped to the site's devices when --connector is given.",
     )
     _gateway_options(watch)
-    watch.add_argument("--for", dest="duration", type=float, default=None, metavar="SECONDS")
+    add_duration_option(watch)
     watch.add_argument("--json", action="store_true", help="one JSON object per event")
     watch.set_defaults(handler=watch_gateway)
 
@@ -83,14 +89,7 @@ async def _probe(
     from connectors.xprotect.client import XProtectClient
     from connectors.xprotect.mapping import XProtectMap
 
-    async with XProtectClient(
-        connector.id,
-        connector.url,
-        connector.username,
-        password,
-        ca_file=connector.ca_file,
-        insecure=connector.insecure_skip_verify,
-    ) as client:
+    async with XProtectClient.for_connector(connector, password) as client:
         inventory = await client.inventory()
         presets = {cid: await client.presets(cid) for cid in inventory.cameras}
 
