@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from connectors.xprotect.emulator import XProtectEmulator
 
+from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.sitespec import emulated_gateway
 from connectors.xprotect.source import XProtectEventSource
 from tests.connectors.conftest import WAIT, CollectingBus

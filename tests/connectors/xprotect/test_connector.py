@@ -234,3 +234,13 @@ async def test_no_export_within_the_wait_is_a_clear_error(tmp_path: Path) -> Non
         await source.fetch_clip("cam-quad-ptz", start, start + timedelta(minutes=1))
     with pytest.raises(ClipNotFound, match="not exported"):
         await source.fetch_clip("cam-elsewhere", start, start)
+
+
+async def test_a_bookmark_marks_the_camera_and_window(gateway: XProtectEmulator) -> None:
+    async with XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client:
+        bookmark_id = await client.create_bookmark(
+            QUAD, "Blue light call", "incident #7", "2026-11-20T22:14:00Z", "2026-11-20T22:16:00Z"
+        )
+    [stored] = [b for b in gateway.bookmarks if str(b["id"]) == bookmark_id]
+    assert stored["devicePath"] == {"type": "cameras", "id": QUAD}
+    assert (stored["header"], stored["timeBegin"]) == ("Blue light call", "2026-11-20T22:14:00Z")
