@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,36 @@ async def watch_source(run: Any, duration: float | None, as_json: bool) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class Progress:
+    """A one-line progress bar on a terminal's standard error; silent when not a terminal."""
+
+    def __init__(self, label: str, *, stream: Any = None) -> None:
+        self._label = label
+        self._stream = stream or sys.stderr
+        self._enabled = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and (total is None or done < total):
+            return
+        self._last = now
+        rate = done / max(now - self._started, 1e-6)
+        if total:
+            share = min(done / total, 1.0)
+            bar = "#" * int(share * 30)
+            text = f"{self._label} [{bar:<30}] {share:4.0%} {done}/{total} frames {rate:6.0f} fps"
+        else:
+            text = f"{self._label} {done} frames {rate:6.0f} fps"
+        self._stream.write("\r" + text)
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self._enabled:
+            self._stream.write("\n")
+            self._stream.flush()
