@@ -26,6 +26,9 @@ import numpy as np
 __all__ = ["ClipInfo", "DecodeError", "Frame", "FrameReader", "frames", "probe"]
 
 _Y_PLANE_PREFIXES = ("yuv", "yuvj", "nv12", "nv21", "nv16", "nv24", "gray")
+# FFmpeg renders text files as "video" (ANSI art, the tty demuxer): not camera footage
+_TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+_TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
 class DecodeError(Exception):
@@ -53,7 +56,7 @@ class Frame:
     index: int
     pts: int | None
     time_s: float
-    luma: np.ndarray  # uint8 HxW, full resolution, a view on the decoder's buffer
+    luma: np.ndarray  # uint8 HxW, full resolution, a READ-ONLY view on the decoder's buffer (copy to draw)
 
 
 def _open(path: Path) -> Any:
@@ -71,16 +74,20 @@ def _open(path: Path) -> Any:
     except (av.error.FFmpegError, OSError) as exc:
         raise DecodeError(path, f"cannot open as a video: {exc}") from exc
     if not container.streams.video:
+        kinds: list[str] = sorted({str(s.type) for s in container.streams}) or ["none"]
         container.close()
-        raise DecodeError(path, "no video stream in the file")
+        raise DecodeError(path, f"not a video: no video stream (streams: {', '.join(kinds)})")
     stream = container.streams.video[0]
     ctx = stream.codec_context
+    if container.format.name in _TEXT_FORMATS or (ctx is not None and ctx.name in _TEXT_CODECS):
+        container.close()
+        raise DecodeError(path, "not a video file (a text file, which FFmpeg would only render as ANSI art)")
     if ctx is None or not getattr(ctx, "name", None):
         container.close()
         raise DecodeError(path, "unsupported codec (no decoder in this FFmpeg build)")
     if not ctx.width or not ctx.height:
         container.close()
-        raise DecodeError(path, f"video stream with codec {ctx.name!r} has no frame size (unsupported or corrupt)")
+        raise DecodeError(path, f"video stream ({ctx.name}) has no frame size: unsupported or corrupt")
     return container
 
 
@@ -96,7 +103,7 @@ def _info(path: Path, container: Any) -> ClipInfo:
         duration_s = float(stream.duration * stream.time_base)
     elif container.duration is not None:
         duration_s = container.duration / 1_000_000
-    count: int | None = stream.frames or None
+    count: int | None = stream.frames or None  # exact when the container indexes frames (MP4, MOV)
     if count is None and duration_s:
         count = round(duration_s * fps)
     return ClipInfo(
@@ -130,7 +137,10 @@ def luma_of(frame: Any) -> np.ndarray:
     buf = np.frombuffer(plane, dtype=np.uint8)
     if buf.size < stride * h:  # defensive: some hwaccel/odd formats report a short buffer
         return np.asarray(frame.reformat(format="gray").to_ndarray(), dtype=np.uint8)
-    return buf[: stride * h].reshape(h, stride)[:, :w]
+    luma = buf[: stride * h].reshape(h, stride)[:, :w]
+    # the decoder may still use this picture as a reference: never let anyone draw on it
+    luma.flags.writeable = False
+    return luma
 
 
 class FrameReader:
@@ -145,6 +155,7 @@ class FrameReader:
         self._container: Any = _open(self.path)
         self.info: ClipInfo = _info(self.path, self._container)
         stream = self._container.streams.video[0]
+        self._indexed_frames: int = int(stream.frames or 0)
         stream.thread_type = "AUTO"  # frame + slice threading
         stream.codec_context.thread_count = threads if threads > 0 else min(os.cpu_count() or 1, 16)
         self._stream = stream
@@ -201,19 +212,17 @@ class FrameReader:
             self.error = "no frame could be decoded"
         elif (
             self.error is None
-            and self.info.frame_count_hint is not None
-            and self.info.frame_count_hint > 0
-            and self.frames_decoded < 0.9 * self.info.frame_count_hint - 1
+            and self._indexed_frames > 0
+            and self.frames_decoded < 0.9 * self._indexed_frames - 1
         ):
-            # FFmpeg quietly stops at a truncated file's end: the header promised more.
+            # FFmpeg may stop quietly at a truncated file's end: the container's index promised more.
             self.error = (
                 f"clip ended early: {self.frames_decoded} frame(s) decoded, "
-                f"header announces {self.info.frame_count_hint} (truncated or corrupt file)"
+                f"the container indexes {self._indexed_frames} (truncated or corrupt file)"
             )
 
 
 def frames(path: Path, *, threads: int = 0) -> Iterator[Frame]:
     """Yield the decoded frames of ``path``; stops quietly at a truncation (use :class:`FrameReader`
     to see the error). Raises :class:`DecodeError` only if the file cannot be opened as a video."""
-    reader = FrameReader(path, threads=threads)
-    yield from reader
+    return iter(FrameReader(path, threads=threads))

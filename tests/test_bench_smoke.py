@@ -51,3 +51,13 @@ def test_xprotect_events_benchmark_runs() -> None:
     lines = done.stdout.splitlines()
     for label in ("frames", "replay", "resume"):
         assert any(line.startswith(label) for line in lines), done.stdout
+
+
+def test_video_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/video.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("decode", "motion", "transcode", "redact", "pool"):
+        assert any(line.startswith(label) for line in lines), done.stdout

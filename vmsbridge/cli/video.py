@@ -97,10 +97,7 @@ def run_motion(args: argparse.Namespace) -> int:
     if args.boxes_csv is not None:
         write_boxes_csv(report, args.boxes_csv)
     if report.error:
-        print(
-            f"vmsbridge: {args.clip}: decoding stopped after {report.frames} frames: {report.error}",
-            file=sys.stderr,
-        )
+        print(f"vmsbridge: {args.clip}: {report.error} (analyzed {report.frames} frames)", file=sys.stderr)
     if args.json:
         print_json(report.to_json())
         return 0
@@ -144,10 +141,8 @@ def run_redact(args: argparse.Namespace) -> int:
     finally:
         progress.finish()
     if report.error:
-        print(
-            f"vmsbridge: {args.clip}: decoding stopped after {report.frames_read} frames: {report.error}",
-            file=sys.stderr,
-        )
+        written = report.frames_written
+        print(f"vmsbridge: {args.clip}: {report.error} (wrote {written} frames)", file=sys.stderr)
     if args.json:
         print_json(report.to_json())
         return 0 if report.frames_written else 1

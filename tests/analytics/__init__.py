@@ -1,0 +1,1 @@
+"""Tests of the standalone analytics library (motion, tamper, decode, geometry)."""
