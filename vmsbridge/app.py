@@ -22,6 +22,7 @@ from vmsbridge.store.audit import AuditLog
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import EventStore
 from vmsbridge.store.incidents import IncidentStore
+from vmsbridge.store.masks import MaskLiftStore
 from vmsbridge.store.migrate import require_current_schema, upgrade
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Stores:
     events: EventStore
     incidents: IncidentStore
     audit: AuditLog
+    mask_lifts: MaskLiftStore
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Sto
             await upgrade(db)
         else:
             await require_current_schema(db)
-        yield Stores(db, EventStore(db), IncidentStore(db), AuditLog(db))
+        yield Stores(db, EventStore(db), IncidentStore(db), AuditLog(db), MaskLiftStore(db))
     finally:
         await db.close()
 

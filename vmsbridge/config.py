@@ -149,6 +149,22 @@ class CameraSource(ConfigModel):
     camera_id: str | None = Field(None, description="XProtect camera id (GUID)")
 
 
+class CameraMask(ConfigModel):
+    """A privacy mask: ``permanent`` is always applied; ``liftable`` unless a lift is in force."""
+
+    label: str = Field(min_length=1, description="name a lift refers to, e.g. 'dorm-windows'")
+    kind: Literal["permanent", "liftable"]
+    polygon: str = Field(description='"x1,y1 x2,y2 x3,y3 ..." in pixels of the camera\'s frame')
+
+    @field_validator("polygon")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from analytics.geometry import parse_polygon
+
+        parse_polygon(value)  # ValueError names what is wrong
+        return value
+
+
 class Camera(ConfigModel):
     id: Identifier
     name: str = Field(min_length=1)
@@ -156,6 +172,7 @@ class Camera(ConfigModel):
     source: CameraSource
     ptz: bool = False
     presets: dict[str, str] = Field(default_factory=dict, description="preset name -> device preset token")
+    masks: list[CameraMask] = Field(default_factory=list, description="privacy masks applied to its footage")
 
 
 class EmergencyPhone(ConfigModel):
@@ -407,6 +424,8 @@ def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
             yield ConfigProblem(f"{path}.source.camera_id", "required for a camera on an XProtect connector")
         if cam.presets and not cam.ptz:
             yield ConfigProblem(f"{path}.presets", "presets need 'ptz = true'")
+        for dup in sorted(_duplicates(m.label for m in cam.masks)):
+            yield ConfigProblem(f"{path}.masks", f"label {dup!r} is used by more than one mask")
 
     for i, phone in enumerate(site.phones):
         path = f"phones[{i}]"

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from vmsbridge import __version__
-from vmsbridge.cli import config_cmd, db, demo, emulate, events, incidents, onvif, run, video, xprotect
+from vmsbridge.cli import config_cmd, db, demo, emulate, events, incidents, masks, onvif, run, video, xprotect
 from vmsbridge.errors import ConfigError, NotFound, VmsBridgeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vmsbridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, run, config_cmd, db, incidents, events, onvif, xprotect, emulate, video):
+    for module in (demo, run, config_cmd, db, incidents, events, onvif, xprotect, emulate, video, masks):
         module.add_parser(sub)
     return parser
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vmsbridge.cli.common import Progress, print_json
+from vmsbridge.cli.common import Progress, add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 POLYGON_HELP = 'a polygon "x1,y1 x2,y2 x3,y3 ..." in pixels of the source frame (repeatable)'
@@ -61,9 +64,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="YuNet face model (.onnx) for cv2.FaceDetectorYN; off if not given",
     )
     redact.add_argument(
+        "--camera",
+        default=None,
+        metavar="ID",
+        help="also apply this site camera's privacy masks (lifts in force now respected), "
+        "and record the redaction in the audit log",
+    )
+    redact.add_argument("--actor", default=None, help="who is redacting (default: the login name)")
+    redact.add_argument(
         "--json", action="store_true", help="one JSON object: parameters, frames, source SHA-256"
     )
-    redact.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_common_options(redact)
     redact.set_defaults(handler=run_redact)
 
 
@@ -116,11 +127,40 @@ def run_motion(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _camera_polygons(args: argparse.Namespace) -> list[Any]:
+    from vmsbridge.app import open_store
+    from vmsbridge.masking import effective_polygons
+
+    site = load_site(args)
+    async with open_store(db_url_for(args, site)) as stores:
+        return await effective_polygons(stores, site, args.camera, datetime.now(UTC))
+
+
+async def _audit_redaction(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    from vmsbridge.app import open_store
+    from vmsbridge.store.audit import record
+
+    site = load_site(args)
+    async with open_store(db_url_for(args, site)) as stores, stores.db.transaction() as session:
+        record(
+            session,
+            actor=str(args.actor or getpass.getuser()),
+            action="footage.redacted",
+            subject_type="camera",
+            subject_id=args.camera,
+            details={
+                k: report.get(k) for k in ("source", "source_sha256", "output", "frames_written", "options")
+            },
+        )
+
+
 def run_redact(args: argparse.Namespace) -> int:
     from analytics.decode import DecodeError
     from privacy.redact import RedactOptions, redact_clip
 
     masks = _polygons(args.mask)
+    if args.camera is not None:
+        masks += asyncio.run(_camera_polygons(args))
     if args.output.resolve() == args.clip.resolve():
         raise ConfigError(
             "OUT.mp4", [ConfigProblem("OUT.mp4", "must not be the source: originals are never modified")]
@@ -143,6 +183,8 @@ def run_redact(args: argparse.Namespace) -> int:
     if report.error:
         written = report.frames_written
         print(f"vmsbridge: {args.clip}: {report.error} (wrote {written} frames)", file=sys.stderr)
+    if args.camera is not None:
+        asyncio.run(_audit_redaction(args, report.to_json()))
     if args.json:
         print_json(report.to_json())
         return 0 if report.frames_written else 1

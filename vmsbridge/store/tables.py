@@ -8,6 +8,7 @@ __all__ = [
     "EventRow",
     "IncidentEventRow",
     "IncidentRow",
+    "MaskLiftRow",
     "RejectedEventRow",
     "StageCursorRow",
 ]
@@ -165,3 +166,18 @@ class StageCursorRow(Base):
     last_event_id: Mapped[int] = mapped_column(BigId)
     last_txid: Mapped[int] = mapped_column(BigId, server_default=text("0"))
     updated_at: Mapped[UtcTs]
+
+
+class MaskLiftRow(Base):
+    """A granted lift of a liftable privacy mask; rows are only ever added (and audited)."""
+
+    __tablename__ = "mask_lifts"
+    __table_args__ = (Index("ix_mask_lifts_camera_until", "camera_id", "until"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_id: Mapped[Ident]
+    mask_label: Mapped[Ident]
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[UtcTs]
+    until: Mapped[UtcTs]
