@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from connectors.quirks import SwitchableQuirks
+from connectors.emulation import LoopbackServer, SwitchableQuirks
 
 __all__ = ["DeviceSpec", "EmulatedDevice", "OnvifEmulator", "ProfileSpec", "Quirks"]
 
@@ -599,10 +599,7 @@ class EmulatedDevice:
         self.counters: dict[str, int] = {}
         self.ptz_status: dict[str, str] = {p.token: "IDLE" for p in spec.profiles if p.ptz}
         self.goto_calls: list[tuple[str, str]] = []
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer(host, port, f"ONVIF device {spec.id!r}")
         self._pull_points: dict[int, _PullPoint] = {}
         self._next_pull_point_id = 1
         self._states: dict[tuple[str, tuple[tuple[str, str], ...]], _Notification] = {}
@@ -618,42 +615,22 @@ class EmulatedDevice:
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError(f"device {self.spec.id!r} is not started")
-        return self._port
+        return self._server.port
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:8000``; a wildcard bind is advertised as loopback."""
-        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self._server.url
 
     async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError(f"device {self.spec.id!r} is already started")
-        # A short shutdown timeout: a delayed or parked request must not hold stop() for 60 s.
-        runner = web.AppRunner(self._build_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._requested_port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        await self._server.serve(self._build_app())
         log.debug("ONVIF emulator %s listening on %s", self.spec.id, self.url)
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
         for pull_point in self._pull_points.values():
             pull_point.close()
         self._pull_points.clear()
         self._cancel_ptz_moves()
-        if runner is not None:
-            await runner.cleanup()
+        await self._server.shutdown()
 
     # ---- clock, subscriptions --------------------------------------------------------------
 

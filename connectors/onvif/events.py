@@ -68,6 +68,7 @@ class PullStats:
     lost_subscriptions: int = 0
     unsubscribed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    retry_delays: list[float] = field(default_factory=list)  # the latest waits before reconnecting
 
 
 Handler = Callable[[list[Notification]], Awaitable[None]]
@@ -119,12 +120,14 @@ class PullPointLoop:
             await self._release()
 
     async def _fail(self, exc: OnvifError, advice: str, level: int) -> None:
+        delay = self._backoff.next()
         self.last_error = exc
         self.stats.errors[type(exc).__name__] += 1
+        self.stats.retry_delays.append(delay)
+        del self.stats.retry_delays[:-20]
         self.state = PullState.BACKING_OFF
         await self._release()
         await self._client.disconnect()  # reconnect from scratch: new skew, new service addresses
-        delay = self._backoff.next()
         log.log(level, "%s%s; retrying in %.1f s", exc, f" ({advice})" if advice else "", delay)
         await asyncio.sleep(delay)
 

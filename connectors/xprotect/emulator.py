@@ -103,7 +103,7 @@ from typing import Any, Final
 from aiohttp import WSMsgType, web
 from aiohttp.typedefs import Handler
 
-from connectors.quirks import SwitchableQuirks
+from connectors.emulation import LoopbackServer, SwitchableQuirks
 
 __all__ = [
     "CLOSE_MALFORMED",
@@ -729,10 +729,7 @@ class XProtectEmulator:
         self.ptz_gotos: list[tuple[str, str]] = []
         self.bookmarks: list[dict[str, Any]] = []
         self.triggered_events: list[dict[str, Any]] = []
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer(host, port, "the XProtect emulator")
         self._stamp = _iso(datetime.now(UTC).replace(microsecond=0))
         self._tokens: dict[str, float] = {}  # access token -> time.monotonic() expiry
         self._refresh_tokens: dict[str, str] = {}  # refresh token -> user name
@@ -785,41 +782,23 @@ class XProtectEmulator:
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the XProtect emulator is not started")
-        return self._port
+        return self._server.port
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:8000``; a wildcard bind is advertised as loopback."""
-        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return self._server.url
 
     async def start(self) -> None:
-        if self._runner is not None:
-            raise RuntimeError("the XProtect emulator is already started")
-        runner = web.AppRunner(self._build_app(), access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._requested_port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        await self._server.serve(self._build_app())
         log.debug("XProtect emulator listening on %s", self.url)
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is None:
+        if not self._server.running:
             return
         await self.drop_sockets()
         self._sessions.clear()
         self._tasks.clear()
-        await runner.cleanup()
+        await self._server.shutdown()
 
     async def __aenter__(self) -> XProtectEmulator:
         await self.start()

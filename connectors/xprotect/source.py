@@ -77,6 +77,7 @@ class XProtectEventSource:
         self.outcomes: Counter[str] = Counter()
         self.ready = asyncio.Event()
         self.alarm_polls = 0
+        self.connect_retry_delays: list[float] = []  # the latest waits before signing in again
         self._raising = 0
 
     async def run(self, sink: EventSink) -> None:
@@ -98,6 +99,8 @@ class XProtectEventSource:
                 break
             except XProtectError as exc:
                 delay = self._backoff.next()
+                self.connect_retry_delays.append(delay)
+                del self.connect_retry_delays[:-20]
                 log.error("%s; retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
         self._backoff.reset()

@@ -111,10 +111,12 @@ async def test_a_wrong_password_is_a_clear_error_retried_with_backoff(
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="connectors.xprotect.source"):
         source, _ = await running.start(connector, site, password="wrong", wait=False)
-        await eventually(lambda: gateway.counters.get("token_rejected", 0) >= 3)
+        await eventually(lambda: len(source.connect_retry_delays) >= 3)
     messages = [r.getMessage() for r in caplog.records]
     assert any("XProtect xprotect-main" in m and "refused user 'admin'" in m for m in messages), messages
-    assert source._backoff.attempts >= 3
+    first, second, third = source.connect_retry_delays[:3]
+    assert first < second < third, "each retry waits longer than the one before (jitter included)"
+    assert gateway.counters["token_rejected"] >= 3
     assert not source.ready.is_set()
 
 
