@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from connectors.onvif.errors import MalformedResponse, NotAuthorized, SubscriptionGone
 from connectors.onvif.mapping import PropertyStates, native_id
-from connectors.onvif.messages import Notification, parse_pull_messages
+from connectors.onvif.messages import PERSONAL_ITEMS, REDACTED, Notification, parse_pull_messages
 from connectors.onvif.topics import TOPICS, Subject, read_notification
 from vmsbridge.model import EventKind
 
@@ -271,8 +271,12 @@ def test_generated_xml_round_trips_through_the_parser(source: dict[str, str], da
     safe = {k: v for k, v in source.items() if '"' not in k + v and "<" not in k + v and "&" not in k + v}
     body = reply(message("tns1:Device/Trigger/DigitalInput", safe, data))
     [n], _ = parse_pull_messages("dev", body)
-    assert n.source == safe
-    assert n.data == data
+
+    def as_kept(items: dict[str, str]) -> dict[str, str]:  # names of people are redacted on purpose
+        return {k: REDACTED if k in PERSONAL_ITEMS else v for k, v in items.items()}
+
+    assert n.source == as_kept(safe)
+    assert n.data == as_kept(data)
 
 
 def test_resync_of_a_known_state_is_not_news_but_a_change_is() -> None:
