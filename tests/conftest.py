@@ -13,14 +13,14 @@ import asyncpg
 import pytest
 from hypothesis import settings
 
+from vmsbridge.app import Stores, open_store
+from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path, load_site_config
+
 # CI must not fail by chance: the same examples every run, and no per-example deadline on a loaded
 # 2-core machine. Set HYPOTHESIS_PROFILE=explore locally to search with fresh random examples.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("explore", deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-from vmsbridge.app import Stores, open_store
-from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path, load_site_config
 
 PG_ADMIN_DSN = os.environ.get("VMSBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent
