@@ -29,6 +29,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/onvif_events.py
 	$(BIN)/python bench/xprotect_events.py
+	$(BIN)/python bench/video.py
+	$(BIN)/python bench/evidence_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

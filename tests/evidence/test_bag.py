@@ -1,0 +1,333 @@
+"""BagIt evidence packets: build, sign, verify, and naming of every tampering."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import stat
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import bagit
+import pytest
+
+from evidence.bag import (
+    CUSTODY_FILE,
+    SIGNATURE_FILE,
+    BagBuildError,
+    build_bag,
+    keygen,
+    load_private_key,
+    sign_bag,
+    verify_bag,
+)
+from evidence.custody import CustodyEntry, append, entry_hash, from_jsonl, to_jsonl
+from evidence.store import ContentStore
+
+T0 = datetime(2026, 3, 1, 14, 30, tzinfo=UTC)
+INFO = {"External-Identifier": "INC-2026-0042", "Source-Organization": "North Campus Security"}
+PAYLOAD = [
+    "data/originals/cam-3.mp4",
+    "data/originals/cam-7.mp4",
+    "data/derived/cam-7.redacted.mp4",
+    "data/incident.json",
+    "data/custody.jsonl",
+]
+
+
+@dataclasses.dataclass
+class Packet:
+    originals: list[Path]
+    derived: list[Path]
+    custody: list[CustodyEntry]
+    key: Path
+    pub: Path
+
+
+@pytest.fixture
+def packet(tmp_path: Path) -> Packet:
+    src = tmp_path / "src"
+    src.mkdir()
+    store = ContentStore(tmp_path / "store")
+    originals = []
+    for name, seed in (("cam-3.mp4", 3), ("cam-7.mp4", 7)):
+        (src / name).write_bytes(bytes(range(seed, 256)) * 400)
+        originals.append(store.put_file(src / name))
+    (src / "cam-7.redacted.mp4").write_bytes(b"blurred" * 5000)
+    custody: list[CustodyEntry] = []
+    for i, blob in enumerate(originals):
+        custody.append(
+            append(
+                custody,
+                at=T0 + timedelta(minutes=i),
+                actor="officer-1",
+                action="acquired",
+                item=blob.sha256,
+                purpose="incident INC-2026-0042",
+                details={"camera": f"cam-{i}"},
+            )
+        )
+    custody.append(
+        append(
+            custody,
+            at=T0 + timedelta(minutes=5),
+            actor="analyst-2",
+            action="derived",
+            item=None,
+            purpose="redaction",
+            details={"original": originals[1].sha256, "blur": 25},
+        )
+    )
+    custody.append(
+        append(
+            custody,
+            at=T0 + timedelta(minutes=9),
+            actor="officer-1",
+            action="exported",
+            item=None,
+            purpose="transfer to county DA",
+            details={},
+        )
+    )
+    keygen(tmp_path / "key.pem", tmp_path / "key.pub")
+    # Originals keep their camera file name in the packet: link store blobs under those names.
+    named = []
+    for blob, name in zip(originals, ("cam-3.mp4", "cam-7.mp4"), strict=True):
+        (tmp_path / "named").mkdir(exist_ok=True)
+        os.link(blob.path, tmp_path / "named" / name)
+        named.append(tmp_path / "named" / name)
+    return Packet(named, [src / "cam-7.redacted.mp4"], custody, tmp_path / "key.pem", tmp_path / "key.pub")
+
+
+def build(packet: Packet, out: Path, *, sign: bool = True, zip: bool = False) -> Path:
+    return build_bag(
+        out,
+        originals=packet.originals,
+        derived=packet.derived,
+        incident={"id": "INC-2026-0042", "events": [{"at": T0, "kind": "door_forced"}], "site": "north"},
+        custody=packet.custody,
+        info=INFO,
+        signing_key=packet.key if sign else None,
+        zip=zip,
+    )
+
+
+def test_intact_bag_verifies_with_our_check_and_bagit(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "INC-2026-0042")
+    assert verify_bag(bag_dir, packet.pub) == []
+    bag = bagit.Bag(str(bag_dir))
+    assert bag.validate() is True
+    assert bag.version_info == (1, 0)
+    assert sorted(bag.payload_entries()) == sorted(PAYLOAD)
+    assert set(bag.algorithms) == {"sha256", "sha512"}
+    assert bag.info["External-Identifier"] == "INC-2026-0042"
+    assert bag.info["Source-Organization"] == "North Campus Security"
+    assert bag.info["Payload-Oxum"].endswith(".5")
+    assert "Bagging-Date" in bag.info
+    assert bag.info["Custody-Head-Sha256"] == packet.custody[-1].hash
+    assert (bag_dir / SIGNATURE_FILE).is_file()
+    assert from_jsonl((bag_dir / CUSTODY_FILE).read_text(encoding="utf-8")) == packet.custody
+    assert '"at": "2026-03-01T14:30:00+00:00"' in (bag_dir / "data/incident.json").read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".INC")]  # no temp dir left
+
+
+def test_two_builds_have_identical_payload_manifests(packet: Packet, tmp_path: Path) -> None:
+    first = build(packet, tmp_path / "one")
+    second = build(packet, tmp_path / "two", sign=False)
+    for manifest in ("manifest-sha256.txt", "manifest-sha512.txt"):
+        assert (first / manifest).read_bytes() == (second / manifest).read_bytes()
+    assert (first / "data/incident.json").read_bytes() == (second / "data/incident.json").read_bytes()
+
+
+@pytest.mark.parametrize("name", PAYLOAD)
+def test_flipped_byte_in_any_payload_file_is_named(packet: Packet, tmp_path: Path, name: str) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    target = bag_dir / name
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    problems = verify_bag(bag_dir, packet.pub)
+    assert f"bad checksum: {name} (sha256)" in problems
+    assert f"bad checksum: {name} (sha512)" in problems
+
+
+def test_removed_and_added_files_are_named_with_other_damage(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    (bag_dir / "data/originals/cam-3.mp4").unlink()
+    (bag_dir / "data/originals/planted.mp4").write_bytes(b"planted")
+    with open(bag_dir / "data/derived/cam-7.redacted.mp4", "r+b") as f:
+        f.write(b"X")
+    problems = verify_bag(bag_dir, packet.pub)
+    assert "missing file: data/originals/cam-3.mp4" in problems
+    assert "unexpected file: data/originals/planted.mp4" in problems
+    assert "bad checksum: data/derived/cam-7.redacted.mp4 (sha256)" in problems
+    assert not any("cam-7.mp4" in p for p in problems)
+
+
+def test_edited_custody_line_is_named(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    path = bag_dir / CUSTODY_FILE
+    path.write_text(path.read_text().replace("transfer to county DA", "transfer to county DB"))
+    problems = verify_bag(bag_dir, packet.pub)
+    assert f"bad checksum: {CUSTODY_FILE} (sha256)" in problems
+    assert "custody: entry 4: content does not match its hash" in problems
+
+
+def test_swapped_custody_lines_are_named(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    path = bag_dir / CUSTODY_FILE
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1], lines[2] = lines[2], lines[1]
+    path.write_text("".join(lines))
+    problems = verify_bag(bag_dir, packet.pub)
+    assert "custody: entry 3: does not follow entry 1" in problems
+    assert "custody: entry 2: out of order, comes after entry 3" in problems
+
+
+def _reseal(bag_dir: Path) -> None:
+    """What a careful forger does: regenerate every manifest so bagit alone finds nothing."""
+    bag = bagit.Bag(str(bag_dir))
+    bag.save(manifests=True)
+    assert bag.is_valid()
+
+
+def test_rehashed_forgery_is_caught_by_anchor_then_signature(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    entries = from_jsonl((bag_dir / CUSTODY_FILE).read_text())
+    forged = entries[:-1]  # drop the export entry: every remaining link still holds
+    (bag_dir / CUSTODY_FILE).write_text(to_jsonl(forged))
+    _reseal(bag_dir)
+    assert verify_bag(bag_dir) == [
+        "custody: chain ends at entry 3 whose hash does not match the expected head",
+        "custody: chain has 3 entries, bag-info.txt says 4",
+    ]
+    # The forger also rewrites the anchor in bag-info.txt: only the signature is left to notice.
+    bag = bagit.Bag(str(bag_dir))
+    bag.info["Custody-Head-Sha256"] = forged[-1].hash
+    bag.info["Custody-Entries"] = "3"
+    bag.save()
+    assert verify_bag(bag_dir) == []
+    assert verify_bag(bag_dir, packet.pub) == [
+        f"bad signature: {SIGNATURE_FILE} does not match tagmanifest-sha256.txt for this key"
+    ]
+    assert entry_hash(forged[-1].body()) == forged[-1].hash
+
+
+def test_bad_missing_and_foreign_signatures(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    keygen(tmp_path / "other.pem", tmp_path / "other.pub")
+    bad = f"bad signature: {SIGNATURE_FILE} does not match tagmanifest-sha256.txt for this key"
+    assert verify_bag(bag_dir, tmp_path / "other.pub") == [bad]
+    sign_bag(bag_dir, load_private_key(tmp_path / "other.pem"))
+    assert verify_bag(bag_dir, packet.pub) == [bad]
+    (bag_dir / SIGNATURE_FILE).write_text("not base64 at all!\n")
+    assert verify_bag(bag_dir, packet.pub) == [bad]
+    (bag_dir / SIGNATURE_FILE).unlink()
+    assert verify_bag(bag_dir, packet.pub) == [f"signature missing: {SIGNATURE_FILE}"]
+    assert verify_bag(bag_dir) == []
+    unsigned = build(packet, tmp_path / "unsigned", sign=False)
+    assert verify_bag(unsigned, packet.pub) == [f"signature missing: {SIGNATURE_FILE}"]
+
+
+def test_zip_packet_verifies_and_tampering_inside_is_named(packet: Packet, tmp_path: Path) -> None:
+    zipped = build(packet, tmp_path / "INC-2026-0042", zip=True)
+    assert zipped == tmp_path / "INC-2026-0042.zip"
+    assert not (tmp_path / "INC-2026-0042").exists()
+    assert verify_bag(zipped, packet.pub) == []
+    shutil.unpack_archive(zipped, tmp_path / "unpacked")
+    bag_dir = tmp_path / "unpacked" / "INC-2026-0042"
+    assert bagit.Bag(str(bag_dir)).is_valid()
+    (bag_dir / "data/incident.json").write_text("{}\n")
+    retamped = Path(shutil.make_archive(str(tmp_path / "tampered"), "zip", tmp_path / "unpacked"))
+    assert "bad checksum: data/incident.json (sha256)" in verify_bag(retamped, packet.pub)
+
+
+def test_not_a_bag(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    assert verify_bag(tmp_path / "plain")[0].startswith("not a valid bag")
+    (tmp_path / "file.txt").write_text("x")
+    assert verify_bag(tmp_path / "file.txt") == [
+        f"{tmp_path / 'file.txt'}: neither a bag directory nor a zip file"
+    ]
+
+
+def test_failed_build_leaves_nothing_under_the_final_name(packet: Packet, tmp_path: Path) -> None:
+    packet.derived.append(tmp_path / "does-not-exist.mp4")
+    with pytest.raises(FileNotFoundError):
+        build(packet, tmp_path / "bag")
+    assert not (tmp_path / "bag").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bag")]
+
+
+def test_build_refuses_bad_inputs(packet: Packet, tmp_path: Path) -> None:
+    build(packet, tmp_path / "bag")
+    with pytest.raises(FileExistsError):
+        build(packet, tmp_path / "bag")
+    with pytest.raises(BagBuildError, match="Payload-Oxum"):
+        build_bag(
+            tmp_path / "b2", originals=[], derived=[], incident={}, custody=[], info={"Payload-Oxum": "1.1"}
+        )
+    with pytest.raises(BagBuildError, match="two payload files"):
+        build_bag(
+            tmp_path / "b3", originals=packet.originals * 2, derived=[], incident={}, custody=[], info={}
+        )
+    broken = [packet.custody[0], packet.custody[2]]
+    with pytest.raises(BagBuildError, match="custody chain is broken"):
+        build_bag(tmp_path / "b4", originals=[], derived=[], incident={}, custody=broken, info={})
+
+
+def test_keygen_modes_and_no_overwrite(tmp_path: Path) -> None:
+    keygen(tmp_path / "k.pem", tmp_path / "k.pub")
+    assert stat.S_IMODE((tmp_path / "k.pem").stat().st_mode) == 0o600
+    assert (tmp_path / "k.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    assert (tmp_path / "k.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    with pytest.raises(FileExistsError):
+        keygen(tmp_path / "k.pem", tmp_path / "k2.pub")
+
+
+@pytest.mark.parametrize("name", ["manifest-sha512.txt", "tagmanifest-sha512.txt", "bag-info.txt"])
+def test_removed_tag_file_is_named(packet: Packet, tmp_path: Path, name: str) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    (bag_dir / name).unlink()
+    assert f"missing file: {name}" in verify_bag(bag_dir, packet.pub)
+
+
+def test_edited_bag_info_is_named(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    info = bag_dir / "bag-info.txt"
+    info.write_text(info.read_text().replace("North Campus", "South Campus"))
+    assert verify_bag(bag_dir, packet.pub) == [
+        "bad checksum: bag-info.txt (sha256)",
+        "bad checksum: bag-info.txt (sha512)",
+    ]
+
+
+def test_malformed_oxum_is_reported_not_raised(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    info = bag_dir / "bag-info.txt"
+    info.write_text(
+        "\n".join(
+            "Payload-Oxum: lots" if line.startswith("Payload-Oxum") else line
+            for line in info.read_text().splitlines()
+        )
+        + "\n"
+    )
+    problems = verify_bag(bag_dir)
+    assert any(p.startswith("bagit: Malformed Payload-Oxum") for p in problems)
+    assert "bad checksum: bag-info.txt (sha256)" in problems
+
+
+def test_unsafe_or_ambiguous_zips_are_refused(tmp_path: Path) -> None:
+    slip = tmp_path / "slip.zip"
+    with zipfile.ZipFile(slip, "w") as zf:
+        zf.writestr("bag/bagit.txt", "BagIt-Version: 1.0\n")
+        zf.writestr("bag/../../escape.txt", "x")
+    assert verify_bag(slip) == [f"{slip}: unsafe path in zip: bag/../../escape.txt"]
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as zf:
+        zf.writestr("a/bagit.txt", "x")
+        zf.writestr("b/bagit.txt", "x")
+    assert verify_bag(two) == [f"{two}: zip must hold exactly one bag folder, found ['a', 'b']"]
+    assert not (tmp_path.parent / "escape.txt").exists()
