@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from vmsbridge.app import Stores, open_store
 from vmsbridge.errors import DatabaseNotReady, NotFound, VmsBridgeError
@@ -97,3 +97,23 @@ def test_unsupported_db_url_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="mysql"):
         resolve_db_url("mysql://root@localhost/x")
+
+
+async def test_the_custody_chain_is_append_only_in_the_database(stores: Stores) -> None:
+    from evidence.custody import append
+    from vmsbridge.store.tables import CustodyEntryRow
+
+    incident = await stores.incidents.open(
+        location_id="quad", summary="x", priority=Priority.LOW, actor="alice"
+    )
+    entry = append(
+        [], at=datetime(2026, 11, 20, tzinfo=UTC), actor="alice", action="viewed", item=None, purpose="review"
+    )
+    await stores.evidence.record(incident.id, entry)
+    assert await stores.evidence.chain(incident.id) == [entry]
+    for statement in (update(CustodyEntryRow).values(actor="mallory"), delete(CustodyEntryRow)):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with stores.db.transaction() as session:
+                await session.execute(statement)
+    with pytest.raises(IntegrityError):  # a second entry 1 would fork the chain
+        await stores.evidence.record(incident.id, entry)

@@ -21,6 +21,7 @@ from vmsbridge.ingest import IngestStage
 from vmsbridge.store.audit import AuditLog
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import EventStore
+from vmsbridge.store.evidence import EvidenceRepository
 from vmsbridge.store.incidents import IncidentStore
 from vmsbridge.store.masks import MaskLiftStore
 from vmsbridge.store.migrate import require_current_schema, upgrade
@@ -37,6 +38,7 @@ class Stores:
     incidents: IncidentStore
     audit: AuditLog
     mask_lifts: MaskLiftStore
+    evidence: EvidenceRepository
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Sto
             await upgrade(db)
         else:
             await require_current_schema(db)
-        yield Stores(db, EventStore(db), IncidentStore(db), AuditLog(db), MaskLiftStore(db))
+        yield Stores(
+            db, EventStore(db), IncidentStore(db), AuditLog(db), MaskLiftStore(db), EvidenceRepository(db)
+        )
     finally:
         await db.close()
 

@@ -79,6 +79,15 @@ class StorageConfig(ConfigModel):
     data_dir: Path | None = Field(None, description="where the SQLite database and evidence live")
 
 
+class EvidenceConfig(ConfigModel):
+    store_dir: Path | None = Field(
+        None, description="content-addressed evidence store (default: <data dir>/evidence)"
+    )
+    signing_key: Path | None = Field(
+        None, description="Ed25519 private key (PEM) that signs exported packets"
+    )
+
+
 class CorrelationConfig(ConfigModel):
     window_seconds: int = Field(
         600, ge=1, le=86_400, description="largest gap between events that still joins one incident"
@@ -216,6 +225,7 @@ class SiteConfig(ConfigModel):
     site: SiteInfo
     storage: StorageConfig = StorageConfig()
     correlation: CorrelationConfig = CorrelationConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
     locations: list[Location] = Field(min_length=1)
     cameras: list[Camera] = []
     phones: list[EmergencyPhone] = []

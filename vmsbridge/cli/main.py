@@ -8,7 +8,20 @@ import sys
 from collections.abc import Callable, Sequence
 
 from vmsbridge import __version__
-from vmsbridge.cli import config_cmd, db, demo, emulate, events, incidents, masks, onvif, run, video, xprotect
+from vmsbridge.cli import (
+    config_cmd,
+    db,
+    demo,
+    emulate,
+    events,
+    evidence,
+    incidents,
+    masks,
+    onvif,
+    run,
+    video,
+    xprotect,
+)
 from vmsbridge.errors import ConfigError, NotFound, VmsBridgeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -34,7 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vmsbridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, run, config_cmd, db, incidents, events, onvif, xprotect, emulate, video, masks):
+    for module in (
+        demo,
+        run,
+        config_cmd,
+        db,
+        incidents,
+        events,
+        onvif,
+        xprotect,
+        emulate,
+        video,
+        masks,
+        evidence,
+    ):
         module.add_parser(sub)
     return parser
 

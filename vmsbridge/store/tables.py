@@ -5,7 +5,9 @@ from __future__ import annotations
 __all__ = [
     "AuditRow",
     "Base",
+    "CustodyEntryRow",
     "EventRow",
+    "EvidenceItemRow",
     "IncidentEventRow",
     "IncidentRow",
     "MaskLiftRow",
@@ -181,3 +183,43 @@ class MaskLiftRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     granted_at: Mapped[UtcTs]
     until: Mapped[UtcTs]
+
+
+class EvidenceItemRow(Base):
+    """A file attached to an incident; its bytes live in the content-addressed store."""
+
+    __tablename__ = "evidence_items"
+    __table_args__ = (UniqueConstraint("incident_id", "sha256", name="uq_evidence_items_incident_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigId, ForeignKey("incidents.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    sha512: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    derived_from: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(300))
+    camera_id: Mapped[str | None] = mapped_column(String(200))
+    how: Mapped[str] = mapped_column(Text)
+    acquired_at: Mapped[UtcTs]
+    acquired_by: Mapped[str] = mapped_column(String(200))
+
+
+class CustodyEntryRow(Base):
+    """One link of an incident's custody chain. Append-only: database triggers refuse changes."""
+
+    __tablename__ = "custody_entries"
+    __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_custody_entries_incident_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigId, ForeignKey("incidents.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[UtcTs]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    item: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

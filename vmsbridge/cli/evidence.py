@@ -1,0 +1,182 @@
+"""``vmsbridge evidence add|list|export|verify|keygen``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from pathlib import Path
+
+from evidence.custody import CustodyEntry, verify_chain
+from vmsbridge.app import open_store
+from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
+from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.store.evidence import EvidenceItem
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("evidence", help="hashed evidence, custody chain, BagIt packets")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="hash a file into the evidence store and attach it to an incident")
+    add_common_options(add)
+    add.add_argument("incident_id", type=int, metavar="INCIDENT")
+    add.add_argument("file", type=Path, metavar="FILE")
+    add.add_argument("--actor", required=True, help="who acquired it")
+    add.add_argument("--how", default="added by hand", help="how it was acquired (export, download, ...)")
+    add.add_argument("--camera", default=None, help="the camera it comes from")
+    add.add_argument(
+        "--derived-from", default=None, metavar="SHA256", help="the original it was derived from"
+    )
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=add_evidence)
+
+    lst = actions.add_parser("list", help="an incident's evidence and its custody chain")
+    add_common_options(lst)
+    lst.add_argument("incident_id", type=int, metavar="INCIDENT")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=list_evidence)
+
+    export = actions.add_parser(
+        "export",
+        help="a BagIt evidence packet: originals, derived copies, incident.json, custody.jsonl",
+        description="Build a BagIt bag (SHA-256 and SHA-512 manifests) that any BagIt tool and "
+        "`vmsbridge evidence verify` can check, signed with [evidence].signing_key when configured; "
+        "the export is recorded in the custody chain.",
+    )
+    add_common_options(export)
+    export.add_argument("incident_id", type=int, metavar="INCIDENT")
+    export.add_argument("--out", type=Path, required=True, help="packet directory to create (must not exist)")
+    export.add_argument("--zip", action="store_true", help="write OUT.zip instead of a directory")
+    export.add_argument("--actor", required=True, help="who exports it")
+    export.add_argument("--reason", default="evidence export", help="why (case number, request, ...)")
+    export.set_defaults(handler=export_evidence)
+
+    verify = actions.add_parser(
+        "verify", help="check a packet: bag fixity, custody chain, signature; names every problem"
+    )
+    verify.add_argument("path", type=Path, metavar="PATH", help="packet directory or .zip")
+    verify.add_argument(
+        "--pubkey", type=Path, default=None, help="Ed25519 public key (PEM) to check the signature"
+    )
+    verify.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    verify.set_defaults(handler=verify_evidence)
+
+    keygen = actions.add_parser(
+        "keygen", help="a new Ed25519 key pair for signing packets (never overwrites)"
+    )
+    keygen.add_argument("private", type=Path, metavar="PRIVATE.pem")
+    keygen.add_argument("public", type=Path, metavar="PUBLIC.pem")
+    keygen.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    keygen.set_defaults(handler=keygen_evidence)
+
+
+def add_evidence(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import add_file, content_store
+
+    site = load_site(args)
+    if not args.file.is_file():
+        raise ConfigError("FILE", [ConfigProblem("FILE", f"{args.file} is not a file")])
+
+    async def go() -> tuple[EvidenceItem, bool]:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await add_file(
+                stores,
+                content_store(site),
+                incident_id=args.incident_id,
+                path=args.file,
+                actor=args.actor,
+                how=args.how,
+                camera_id=args.camera,
+                derived_from=args.derived_from,
+            )
+
+    item, new = asyncio.run(go())
+    sha256 = item.sha256
+    if args.json:
+        print_json({"sha256": sha256, "new": new, "incident": args.incident_id})
+    else:
+        print(sha256 if new else f"{sha256} (already attached to incident {args.incident_id})")
+    return 0
+
+
+def list_evidence(args: argparse.Namespace) -> int:
+    site = load_site(args)
+
+    async def go() -> tuple[list[EvidenceItem], list[CustodyEntry]]:
+        async with open_store(db_url_for(args, site)) as stores:
+            await stores.incidents.get(args.incident_id)  # NotFound names it
+            items = await stores.evidence.items(args.incident_id)
+            return items, await stores.evidence.chain(args.incident_id)
+
+    items, chain = asyncio.run(go())
+    problems = verify_chain(chain)
+    if args.json:
+        print_json(
+            {
+                "items": [dataclasses.asdict(i) for i in items],
+                "custody": [{**e.body(), "hash": e.hash} for e in chain],
+                "custody_problems": problems,
+            }
+        )
+        return 0 if not problems else 1
+    for item in items:
+        print(f"{item.sha256}  {item.role:<8} {item.size:>12} B  {item.file_name}  ({item.acquired_by})")
+    state = "intact" if not problems else "BROKEN: " + "; ".join(problems)
+    print(f"custody chain: {len(chain)} entries, {state}")
+    return 0 if not problems else 1
+
+
+def export_evidence(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import content_store, export_packet
+
+    site = load_site(args)
+
+    async def go() -> Path:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await export_packet(
+                stores,
+                site,
+                content_store(site),
+                incident_id=args.incident_id,
+                out=args.out,
+                actor=args.actor,
+                reason=args.reason,
+                zip_it=args.zip,
+            )
+
+    try:
+        path = asyncio.run(go())
+    except FileExistsError as exc:
+        raise ConfigError("--out", [ConfigProblem("--out", f"{exc} exists; choose a new path")]) from None
+    print(path)
+    return 0
+
+
+def verify_evidence(args: argparse.Namespace) -> int:
+    from evidence.bag import verify_bag
+
+    problems = verify_bag(args.path, args.pubkey)
+    if not problems:
+        signed = " and its signature" if args.pubkey else ""
+        print(f"{args.path}: intact (bag fixity, custody chain{signed})")
+        return 0
+    for problem in problems:
+        print(f"{args.path}: {problem}", file=sys.stderr)
+    return 1
+
+
+def keygen_evidence(args: argparse.Namespace) -> int:
+    from evidence.bag import keygen
+
+    try:
+        keygen(args.private, args.public)
+    except FileExistsError as exc:
+        raise ConfigError(
+            "keygen", [ConfigProblem("keygen", f"{exc.filename} exists; keys are never overwritten")]
+        ) from None
+    print(
+        f"private key {args.private} (keep it secret; set [evidence].signing_key), public key {args.public}"
+    )
+    return 0

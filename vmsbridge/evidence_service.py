@@ -1,0 +1,221 @@
+"""Evidence of incidents: acquire files into the content store, keep the custody chain, export
+verifiable BagIt packets. The hashing and bagging live in the standalone ``evidence`` library;
+this module adds the incident, the database and the site."""
+
+from __future__ import annotations
+
+__all__ = ["add_file", "content_store", "export_packet", "incident_document"]
+
+import asyncio
+import mimetypes
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evidence.bag import build_bag
+from evidence.custody import CustodyEntry, append
+from evidence.store import ContentStore
+from vmsbridge.app import Stores
+from vmsbridge.config import SiteConfig
+from vmsbridge.store.database import default_data_dir
+from vmsbridge.store.evidence import EvidenceItem
+
+# Entries that change what the evidence is; access entries (viewed, exported, verified) after the
+# last of these are recorded in the database chain but do not change a packet's payload, so two
+# exports of unchanged evidence are identical.
+SUBSTANTIVE = frozenset({"acquired", "derived", "mask_lifted", "transferred", "disposed"})
+
+
+def content_store(site: SiteConfig) -> ContentStore:
+    root = site.evidence.store_dir or (site.storage.data_dir or default_data_dir()) / "evidence"
+    root.mkdir(parents=True, exist_ok=True)
+    return ContentStore(root)
+
+
+async def add_file(
+    stores: Stores,
+    store: ContentStore,
+    *,
+    incident_id: int,
+    path: Path,
+    actor: str,
+    how: str,
+    camera_id: str | None = None,
+    derived_from: str | None = None,
+    purpose: str = "",
+    now: datetime | None = None,
+) -> tuple[EvidenceItem, bool]:
+    """Hash and store the file, attach it to the incident with a custody entry; (item, newly added)."""
+    incident = await stores.incidents.get(incident_id)  # NotFound names the incident
+    blob = await asyncio.to_thread(store.put_file, path)  # CPU and disk: off the event loop
+    for existing in await stores.evidence.items(incident.id):
+        if existing.sha256 == blob.sha256:
+            return existing, False
+    at = now or datetime.now(UTC)
+    item = EvidenceItem(
+        incident_id=incident.id,
+        sha256=blob.sha256,
+        sha512=blob.sha512,
+        size=blob.size,
+        media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        role="derived" if derived_from else "original",
+        derived_from=derived_from,
+        file_name=path.name,
+        camera_id=camera_id,
+        how=how,
+        acquired_at=at,
+        acquired_by=actor,
+    )
+    chain = await stores.evidence.chain(incident.id)
+    details: dict[str, Any] = {"file_name": path.name, "size": blob.size, "sha512": blob.sha512, "how": how}
+    if camera_id:
+        details["camera"] = camera_id
+    if derived_from:
+        details["derived_from"] = derived_from
+    entry = append(
+        chain,
+        at=at,
+        actor=actor,
+        action="derived" if derived_from else "acquired",
+        item=blob.sha256,
+        purpose=purpose or how,
+        details=details,
+    )
+    await stores.evidence.record(incident.id, entry, item)
+    return item, True
+
+
+async def incident_document(stores: Stores, site: SiteConfig, incident_id: int) -> dict[str, Any]:
+    incident = await stores.incidents.get(incident_id)
+    events = await stores.incidents.events_of(incident_id)
+    location = next((loc for loc in site.locations if loc.id == incident.location_id), None)
+    return {
+        "incident": {
+            "id": incident.id,
+            "status": incident.status.value,
+            "priority": incident.priority.value,
+            "summary": incident.summary,
+            "started_at": incident.started_at,
+            "last_event_at": incident.last_event_at,
+            "opened_by": incident.opened_by,
+        },
+        "location": {
+            "id": incident.location_id,
+            "name": location.name if location else None,
+            "clery_geography": location.clery_geography.value if location else None,
+            "public_label": location.public_label if location else None,
+        },
+        "site": {"name": site.site.name, "timezone": site.site.timezone},
+        "events": [
+            {
+                "id": e.id,
+                "kind": e.kind.value,
+                "device_id": e.device_id,
+                "occurred_at": e.occurred_at,
+                "received_at": e.received_at,
+                "source": e.source,
+                "attributes": e.attributes,
+            }
+            for e in events
+        ],
+    }
+
+
+def _folder(role: str) -> str:
+    return "originals" if role == "original" else "derived"
+
+
+def _payload_name(item: EvidenceItem) -> str:
+    return f"{item.sha256[:12]}-{item.file_name}"
+
+
+def _build(
+    store: ContentStore,
+    items: list[EvidenceItem],
+    out: Path,
+    document: dict[str, Any],
+    custody: list[CustodyEntry],
+    info: dict[str, str],
+    signing_key: Path | None,
+    zip_it: bool,
+) -> Path:
+    """Stage readable names pointing at the read-only blobs, then let the library build the bag."""
+    with tempfile.TemporaryDirectory(prefix="vmsbridge-export-") as tmp:
+        staged: dict[str, list[Path]] = {"original": [], "derived": []}
+        for item in items:
+            target = Path(tmp, item.role, _payload_name(item))
+            target.parent.mkdir(exist_ok=True)
+            target.symlink_to(store.path_for(item.sha256))
+            staged[item.role].append(target)
+        return build_bag(
+            out,
+            originals=staged["original"],
+            derived=staged["derived"],
+            incident=document,
+            custody=custody,
+            info=info,
+            signing_key=signing_key,
+            zip=zip_it,
+        )
+
+
+def _through_last_change(chain: list[CustodyEntry]) -> list[CustodyEntry]:
+    last = max((i for i, e in enumerate(chain) if e.action in SUBSTANTIVE), default=-1)
+    return chain[: last + 1]
+
+
+async def export_packet(
+    stores: Stores,
+    site: SiteConfig,
+    store: ContentStore,
+    *,
+    incident_id: int,
+    out: Path,
+    actor: str,
+    reason: str,
+    zip_it: bool = False,
+    now: datetime | None = None,
+) -> Path:
+    """Build the packet, then record the export in the custody chain (and who asked, and why)."""
+    document = await incident_document(stores, site, incident_id)
+    items = await stores.evidence.items(incident_id)
+    chain = await stores.evidence.chain(incident_id)
+    document["evidence"] = [
+        {
+            "file": f"data/{_folder(i.role)}/{_payload_name(i)}",
+            "sha256": i.sha256,
+            "sha512": i.sha512,
+            "size": i.size,
+            "media_type": i.media_type,
+            "derived_from": i.derived_from,
+            "camera": i.camera_id,
+            "how": i.how,
+            "acquired_at": i.acquired_at,
+            "acquired_by": i.acquired_by,
+        }
+        for i in items
+    ]
+    info = {"External-Identifier": f"incident-{incident_id}", "Source-Organization": site.site.name}
+    path = await asyncio.to_thread(
+        _build,
+        store,
+        items,
+        out,
+        document,
+        _through_last_change(chain),
+        info,
+        site.evidence.signing_key,
+        zip_it,
+    )
+    entry = append(
+        chain,
+        at=now or datetime.now(UTC),
+        actor=actor,
+        action="exported",
+        item=None,
+        purpose=reason,
+        details={"packet": str(path), "items": len(items), "signed": site.evidence.signing_key is not None},
+    )
+    await stores.evidence.record(incident_id, entry)
+    return path

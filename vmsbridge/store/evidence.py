@@ -1,0 +1,128 @@
+"""Evidence items and custody chains of incidents (the bytes live in the content store)."""
+
+from __future__ import annotations
+
+__all__ = ["EvidenceItem", "EvidenceRepository"]
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evidence.custody import CustodyEntry
+from vmsbridge.store.database import Database
+from vmsbridge.store.tables import CustodyEntryRow, EvidenceItemRow
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    incident_id: int
+    sha256: str
+    sha512: str
+    size: int
+    media_type: str
+    role: str  # "original" | "derived"
+    derived_from: str | None
+    file_name: str
+    camera_id: str | None
+    how: str
+    acquired_at: datetime
+    acquired_by: str
+
+
+def _item(row: EvidenceItemRow) -> EvidenceItem:
+    return EvidenceItem(
+        row.incident_id,
+        row.sha256,
+        row.sha512,
+        row.size,
+        row.media_type,
+        row.role,
+        row.derived_from,
+        row.file_name,
+        row.camera_id,
+        row.how,
+        row.acquired_at,
+        row.acquired_by,
+    )
+
+
+def _entry(row: CustodyEntryRow) -> CustodyEntry:
+    return CustodyEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,  # type: ignore[arg-type]
+        item=row.item,
+        purpose=row.purpose,
+        details=dict(row.details or {}),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+class EvidenceRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def items(self, incident_id: int) -> list[EvidenceItem]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(EvidenceItemRow)
+                .where(EvidenceItemRow.incident_id == incident_id)
+                .order_by(EvidenceItemRow.id)
+            )
+            return [_item(r) for r in rows]
+
+    async def chain(self, incident_id: int) -> list[CustodyEntry]:
+        async with self._db.sessions() as session:
+            return await self._chain(session, incident_id)
+
+    @staticmethod
+    async def _chain(session: AsyncSession, incident_id: int) -> list[CustodyEntry]:
+        rows = await session.scalars(
+            select(CustodyEntryRow)
+            .where(CustodyEntryRow.incident_id == incident_id)
+            .order_by(CustodyEntryRow.seq)
+        )
+        return [_entry(r) for r in rows]
+
+    async def record(self, incident_id: int, entry: CustodyEntry, item: EvidenceItem | None = None) -> None:
+        """Add a custody entry (and the item it acquires) in one transaction.
+
+        ``(incident_id, seq)`` is unique, so two writers extending the same chain cannot fork it:
+        the second fails and must re-read the chain.
+        """
+        async with self._db.transaction() as session:
+            if item is not None:
+                session.add(
+                    EvidenceItemRow(
+                        incident_id=item.incident_id,
+                        sha256=item.sha256,
+                        sha512=item.sha512,
+                        size=item.size,
+                        media_type=item.media_type,
+                        role=item.role,
+                        derived_from=item.derived_from,
+                        file_name=item.file_name,
+                        camera_id=item.camera_id,
+                        how=item.how,
+                        acquired_at=item.acquired_at,
+                        acquired_by=item.acquired_by,
+                    )
+                )
+            session.add(
+                CustodyEntryRow(
+                    incident_id=incident_id,
+                    seq=entry.seq,
+                    at=entry.at,
+                    actor=entry.actor,
+                    action=entry.action,
+                    item=entry.item,
+                    purpose=entry.purpose,
+                    details=entry.details,
+                    prev_hash=entry.prev_hash,
+                    hash=entry.hash,
+                )
+            )
