@@ -151,6 +151,19 @@ class ContentStore:
             raise BlobNotFoundError(sha256)
         return hash_file(path, ("sha256",))["sha256"] == sha256
 
+    def discard(self, sha256: str) -> bool:
+        """Remove a blob (disposal under a retention rule); False if it was not there.
+
+        Blobs are shared by identical content: the caller checks that nothing still needs it.
+        """
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        return True
+
     def cleanup_temp(self) -> int:
         """Remove leftovers of crashed writes; returns how many. Call when no writer is running."""
         removed = 0

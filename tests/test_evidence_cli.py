@@ -181,3 +181,66 @@ def test_exporting_to_an_existing_path_is_refused(
     )
     assert main(["evidence", "add", "999", str(SCENE), "--actor", "x", *common]) == 1  # unknown incident
     shutil.rmtree(tmp / "taken")
+
+
+def test_victim_sensitive_exports_withhold_originals_unless_the_role_allows_and_say_so(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    config = Path(common[1])
+    config.write_text(config.read_text() + 'originals_for = ["det-ruiz"]\n')
+    incident, _ = incident_with_evidence(common, capsys)
+    assert (
+        main(["incidents", "flag", str(incident), "--victim-sensitive", "yes", "--actor", "sgt-kim", *common])
+        == 0
+    )
+    assert (
+        main(["evidence", "export", str(incident), "--out", str(tmp / "public"), "--actor", "clerk", *common])
+        == 0
+    )
+    assert (
+        main(
+            ["evidence", "export", str(incident), "--out", str(tmp / "full"), "--actor", "det-ruiz", *common]
+        )
+        == 0
+    )
+    assert not any((tmp / "public" / "data" / "originals").iterdir())
+    assert any((tmp / "public" / "data" / "derived").iterdir())
+    assert any((tmp / "full" / "data" / "originals").iterdir())
+    capsys.readouterr()
+    listed = run_json(capsys, "evidence", "list", str(incident), "--json", *common)
+    assert isinstance(listed, dict)
+    exports = [e["details"] for e in listed["custody"] if e["action"] == "exported"]
+    assert (exports[0]["originals_withheld"], exports[0]["originals_allowed_by_role"]) == (1, False)
+    assert (exports[1]["originals_withheld"], exports[1]["originals_allowed_by_role"]) == (0, True)
+
+
+def test_disposal_waits_for_closure_and_legal_hold_release_and_is_a_custody_entry(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, original = incident_with_evidence(common, capsys)
+    dispose = ["evidence", "dispose", str(incident), original, "--actor", "records", "--reason", "retention"]
+    assert main([*dispose, *common]) == 1
+    assert "is open" in capsys.readouterr().err
+    assert main(["incidents", "close", str(incident), "--reason", "resolved", *common]) == 0
+    assert (
+        main(["incidents", "flag", str(incident), "--legal-hold", "yes", "--actor", "counsel", *common]) == 0
+    )
+    capsys.readouterr()
+    assert main([*dispose, *common]) == 1
+    assert "legal hold" in capsys.readouterr().err
+    assert (
+        main(["incidents", "flag", str(incident), "--legal-hold", "no", "--actor", "counsel", *common]) == 0
+    )
+    assert main([*dispose, *common]) == 0
+    blob = tmp / "evidence-store" / "sha256" / original[:2] / original[2:4] / original
+    assert not blob.exists()
+    capsys.readouterr()
+    listed = run_json(capsys, "evidence", "list", str(incident), "--json", *common)
+    assert isinstance(listed, dict)
+    assert listed["custody"][-1]["action"] == "disposed"
+    assert listed["custody_problems"] == []
+    # the derived copy is past no retention yet: the sweep leaves it
+    assert main(["evidence", "expire", "--actor", "records", *common]) == 0
+    assert "0 item(s)" in capsys.readouterr().out

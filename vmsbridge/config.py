@@ -79,6 +79,13 @@ class StorageConfig(ConfigModel):
     data_dir: Path | None = Field(None, description="where the SQLite database and evidence live")
 
 
+class RetentionConfig(ConfigModel):
+    """How long evidence of closed incidents (not on legal hold) is kept before it may be disposed of."""
+
+    original_days: int = Field(1095, ge=1, le=36_500)
+    derived_days: int = Field(365, ge=1, le=36_500)
+
+
 class EvidenceConfig(ConfigModel):
     store_dir: Path | None = Field(
         None, description="content-addressed evidence store (default: <data dir>/evidence)"
@@ -86,6 +93,10 @@ class EvidenceConfig(ConfigModel):
     signing_key: Path | None = Field(
         None, description="Ed25519 private key (PEM) that signs exported packets"
     )
+    originals_for: list[str] = Field(
+        default_factory=list, description="actors whose role allows originals of victim-sensitive incidents"
+    )
+    retention: RetentionConfig = RetentionConfig()
 
 
 class CorrelationConfig(ConfigModel):

@@ -4,12 +4,12 @@ this module adds the incident, the database and the site."""
 
 from __future__ import annotations
 
-__all__ = ["add_file", "content_store", "export_packet", "incident_document"]
+__all__ = ["add_file", "content_store", "dispose", "dispose_expired", "export_packet", "incident_document"]
 
 import asyncio
 import mimetypes
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,8 @@ from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
+from vmsbridge.errors import NotFound, VmsBridgeError
+from vmsbridge.model import IncidentStatus
 from vmsbridge.store.database import default_data_dir
 from vmsbridge.store.evidence import EvidenceItem
 
@@ -179,8 +181,14 @@ async def export_packet(
 ) -> Path:
     """Build the packet, then record the export in the custody chain (and who asked, and why)."""
     document = await incident_document(stores, site, incident_id)
-    items = await stores.evidence.items(incident_id)
+    incident = await stores.incidents.get(incident_id)
+    items = [i for i in await stores.evidence.items(incident_id) if i.disposed_at is None]
     chain = await stores.evidence.chain(incident_id)
+    withheld = 0
+    if incident.victim_sensitive and actor not in site.evidence.originals_for:
+        # Only redacted derivatives leave the building unless the actor's role allows originals.
+        withheld = sum(1 for i in items if i.role == "original")
+        items = [i for i in items if i.role != "original"]
     document["evidence"] = [
         {
             "file": f"data/{_folder(i.role)}/{_payload_name(i)}",
@@ -208,6 +216,15 @@ async def export_packet(
         site.evidence.signing_key,
         zip_it,
     )
+    details: dict[str, Any] = {
+        "packet": str(path),
+        "items": len(items),
+        "signed": site.evidence.signing_key is not None,
+    }
+    if incident.victim_sensitive:
+        details["victim_sensitive"] = True
+        details["originals_withheld"] = withheld
+        details["originals_allowed_by_role"] = actor in site.evidence.originals_for
     entry = append(
         chain,
         at=now or datetime.now(UTC),
@@ -215,7 +232,76 @@ async def export_packet(
         action="exported",
         item=None,
         purpose=reason,
-        details={"packet": str(path), "items": len(items), "signed": site.evidence.signing_key is not None},
+        details=details,
     )
     await stores.evidence.record(incident_id, entry)
     return path
+
+
+async def dispose(
+    stores: Stores,
+    store: ContentStore,
+    *,
+    incident_id: int,
+    sha256: str,
+    actor: str,
+    reason: str,
+    now: datetime | None = None,
+) -> None:
+    """Dispose of one item: refused while its incident is open or on legal hold; a custody entry."""
+    incident = await stores.incidents.get(incident_id)
+    if incident.status is IncidentStatus.OPEN:
+        raise VmsBridgeError(f"incident {incident_id} is open: its evidence cannot be disposed of")
+    if incident.legal_hold:
+        raise VmsBridgeError(f"incident {incident_id} is on legal hold: its evidence cannot be disposed of")
+    items = {i.sha256: i for i in await stores.evidence.items(incident_id)}
+    item = items.get(sha256)
+    if item is None:
+        raise NotFound(f"incident {incident_id} has no evidence item {sha256}")
+    if item.disposed_at is not None:
+        raise VmsBridgeError(f"item {sha256} was disposed of at {item.disposed_at.isoformat()}")
+    # Identical content may belong to another incident too: the bytes go only when nothing needs them.
+    still_needed = any(
+        other.sha256 == sha256 and other.incident_id != incident_id
+        for other in await stores.evidence.live_items()
+    )
+    if not still_needed:
+        await asyncio.to_thread(store.discard, sha256)
+    chain = await stores.evidence.chain(incident_id)
+    entry = append(
+        chain,
+        at=now or datetime.now(UTC),
+        actor=actor,
+        action="disposed",
+        item=sha256,
+        purpose=reason,
+        details={"file_name": item.file_name, "bytes_removed": not still_needed},
+    )
+    await stores.evidence.mark_disposed(incident_id, sha256, entry)
+
+
+async def dispose_expired(
+    stores: Stores, site: SiteConfig, store: ContentStore, *, actor: str, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    """Dispose of items past their retention whose incident is closed and not on hold."""
+    at = now or datetime.now(UTC)
+    keep = site.evidence.retention
+    done: list[tuple[int, str]] = []
+    for item in await stores.evidence.live_items():
+        days = keep.original_days if item.role == "original" else keep.derived_days
+        if item.acquired_at + timedelta(days=days) > at:
+            continue
+        incident = await stores.incidents.get(item.incident_id)
+        if incident.status is IncidentStatus.OPEN or incident.legal_hold:
+            continue
+        await dispose(
+            stores,
+            store,
+            incident_id=item.incident_id,
+            sha256=item.sha256,
+            actor=actor,
+            reason=f"retention of {days} days for {item.role} items ended",
+            now=at,
+        )
+        done.append((item.incident_id, item.sha256))
+    return done

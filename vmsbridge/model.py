@@ -183,6 +183,8 @@ class Incident:
     close_reason: str | None = None
     event_kinds: tuple[EventKind, ...] = ()
     event_ids: tuple[int, ...] = ()
+    victim_sensitive: bool = False  # public outputs and exports handle it with extra care
+    legal_hold: bool = False  # its evidence cannot be disposed of
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     verify.set_defaults(handler=verify_evidence)
 
+    dispose = actions.add_parser(
+        "dispose", help="dispose of an item (refused while its incident is open or on legal hold)"
+    )
+    add_common_options(dispose)
+    dispose.add_argument("incident_id", type=int, metavar="INCIDENT")
+    dispose.add_argument("sha256", metavar="SHA256")
+    dispose.add_argument("--actor", required=True)
+    dispose.add_argument("--reason", required=True)
+    dispose.set_defaults(handler=dispose_evidence)
+
+    expire = actions.add_parser(
+        "expire", help="dispose of items past [evidence.retention] whose incident is closed and not on hold"
+    )
+    add_common_options(expire)
+    expire.add_argument("--actor", required=True)
+    expire.set_defaults(handler=expire_evidence)
+
     keygen = actions.add_parser(
         "keygen", help="a new Ed25519 key pair for signing packets (never overwrites)"
     )
@@ -179,4 +196,41 @@ def keygen_evidence(args: argparse.Namespace) -> int:
     print(
         f"private key {args.private} (keep it secret; set [evidence].signing_key), public key {args.public}"
     )
+    return 0
+
+
+def dispose_evidence(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import content_store, dispose
+
+    site = load_site(args)
+
+    async def go() -> None:
+        async with open_store(db_url_for(args, site)) as stores:
+            await dispose(
+                stores,
+                content_store(site),
+                incident_id=args.incident_id,
+                sha256=args.sha256,
+                actor=args.actor,
+                reason=args.reason,
+            )
+
+    asyncio.run(go())
+    print(f"disposed of {args.sha256} (incident {args.incident_id}); recorded in its custody chain")
+    return 0
+
+
+def expire_evidence(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import content_store, dispose_expired
+
+    site = load_site(args)
+
+    async def go() -> list[tuple[int, str]]:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await dispose_expired(stores, site, content_store(site), actor=args.actor)
+
+    done = asyncio.run(go())
+    for incident_id, sha256 in done:
+        print(f"disposed of {sha256} (incident {incident_id})")
+    print(f"{len(done)} item(s) past retention disposed of")
     return 0

@@ -42,6 +42,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     opn.add_argument("--json", action="store_true", help='print {"id": ...} only')
     opn.set_defaults(handler=open_incident)
 
+    flag = actions.add_parser(
+        "flag",
+        help="mark an incident victim-sensitive or under legal hold (or clear it); audited",
+        description="Victim-sensitive: exports carry only redacted derivatives unless the actor's role "
+        "allows originals ([evidence].originals_for). Legal hold: its evidence cannot be disposed of.",
+    )
+    add_common_options(flag)
+    flag.add_argument("incident_id", type=int, metavar="ID")
+    flag.add_argument("--victim-sensitive", choices=["yes", "no"], default=None)
+    flag.add_argument("--legal-hold", choices=["yes", "no"], default=None)
+    flag.add_argument("--actor", default=None, help="who (default: the login name)")
+    flag.add_argument("--json", action="store_true")
+    flag.set_defaults(handler=flag_incident)
+
     close = actions.add_parser("close", help="close an open incident")
     add_common_options(close)
     close.add_argument("incident_id", type=int, metavar="ID")
@@ -65,6 +79,8 @@ def incident_dict(incident: Incident) -> dict[str, Any]:
         "opened_by": incident.opened_by,
         "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
         "close_reason": incident.close_reason,
+        "victim_sensitive": incident.victim_sensitive,
+        "legal_hold": incident.legal_hold,
     }
 
 
@@ -173,4 +189,28 @@ def close_incident(args: argparse.Namespace) -> int:
         print_json(incident_dict(incident))
     else:
         print(f"closed incident #{incident.id}")
+    return 0
+
+
+def flag_incident(args: argparse.Namespace) -> int:
+    site = load_site(args)
+
+    def choice(value: str | None) -> bool | None:
+        return None if value is None else value == "yes"
+
+    async def go() -> Incident:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await stores.incidents.set_flags(
+                args.incident_id,
+                actor=_actor(args),
+                victim_sensitive=choice(args.victim_sensitive),
+                legal_hold=choice(args.legal_hold),
+            )
+
+    incident = asyncio.run(go())
+    if args.json:
+        print_json(incident_dict(incident))
+    else:
+        flags = f"victim-sensitive {incident.victim_sensitive}, legal hold {incident.legal_hold}"
+        print(f"incident #{incident.id}: {flags}")
     return 0

@@ -29,6 +29,7 @@ class EvidenceItem:
     how: str
     acquired_at: datetime
     acquired_by: str
+    disposed_at: datetime | None = None
 
 
 def _item(row: EvidenceItemRow) -> EvidenceItem:
@@ -45,6 +46,7 @@ def _item(row: EvidenceItemRow) -> EvidenceItem:
         row.how,
         row.acquired_at,
         row.acquired_by,
+        row.disposed_at,
     )
 
 
@@ -62,6 +64,21 @@ def _entry(row: CustodyEntryRow) -> CustodyEntry:
     )
 
 
+def _entry_row(incident_id: int, entry: CustodyEntry) -> CustodyEntryRow:
+    return CustodyEntryRow(
+        incident_id=incident_id,
+        seq=entry.seq,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        item=entry.item,
+        purpose=entry.purpose,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )
+
+
 class EvidenceRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -74,6 +91,28 @@ class EvidenceRepository:
                 .order_by(EvidenceItemRow.id)
             )
             return [_item(r) for r in rows]
+
+    async def live_items(self) -> list[EvidenceItem]:
+        """Every item not disposed of, across incidents (for retention sweeps)."""
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(EvidenceItemRow)
+                .where(EvidenceItemRow.disposed_at.is_(None))
+                .order_by(EvidenceItemRow.id)
+            )
+            return [_item(r) for r in rows]
+
+    async def mark_disposed(self, incident_id: int, sha256: str, entry: CustodyEntry) -> None:
+        """The item's disposal time and its custody entry, in one transaction."""
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(EvidenceItemRow)
+                .where(EvidenceItemRow.incident_id == incident_id, EvidenceItemRow.sha256 == sha256)
+                .with_for_update()
+            )
+            assert row is not None
+            row.disposed_at = entry.at
+            session.add(_entry_row(incident_id, entry))
 
     async def chain(self, incident_id: int) -> list[CustodyEntry]:
         async with self._db.sessions() as session:
@@ -112,17 +151,4 @@ class EvidenceRepository:
                         acquired_by=item.acquired_by,
                     )
                 )
-            session.add(
-                CustodyEntryRow(
-                    incident_id=incident_id,
-                    seq=entry.seq,
-                    at=entry.at,
-                    actor=entry.actor,
-                    action=entry.action,
-                    item=entry.item,
-                    purpose=entry.purpose,
-                    details=entry.details,
-                    prev_hash=entry.prev_hash,
-                    hash=entry.hash,
-                )
-            )
+            session.add(_entry_row(incident_id, entry))

@@ -102,6 +102,8 @@ class IncidentStore:
             close_reason=row.close_reason,
             event_kinds=tuple(dict.fromkeys(kind for _, kind in links)),
             event_ids=tuple(event_id for event_id, _ in links),
+            victim_sensitive=row.victim_sensitive,
+            legal_hold=row.legal_hold,
         )
 
     # -- operator commands -------------------------------------------------------------------
@@ -186,6 +188,35 @@ class IncidentStore:
             details={"reason": reason},
             at=at,
         )
+
+    async def set_flags(
+        self,
+        incident_id: int,
+        *,
+        actor: str,
+        victim_sensitive: bool | None = None,
+        legal_hold: bool | None = None,
+    ) -> Incident:
+        """Mark an incident victim-sensitive or under legal hold (or clear either), audited."""
+        async with self._db.transaction() as session:
+            row = await session.get(IncidentRow, incident_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"incident {incident_id} does not exist")
+            changes: dict[str, bool] = {}
+            if victim_sensitive is not None and row.victim_sensitive != victim_sensitive:
+                row.victim_sensitive = changes["victim_sensitive"] = victim_sensitive
+            if legal_hold is not None and row.legal_hold != legal_hold:
+                row.legal_hold = changes["legal_hold"] = legal_hold
+            if changes:
+                record(
+                    session,
+                    actor=actor,
+                    action="incident.flags",
+                    subject_type="incident",
+                    subject_id=row.id,
+                    details=changes,
+                )
+        return await self.get(incident_id)
 
     async def count(self, status: IncidentStatus | None = None) -> int:
         query = select(func.count()).select_from(IncidentRow)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -132,6 +134,8 @@ class IncidentRow(Base):
     opened_by: Mapped[str] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     close_reason: Mapped[str | None] = mapped_column(Text)
+    victim_sensitive: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    legal_hold: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class IncidentEventRow(Base):
@@ -204,6 +208,7 @@ class EvidenceItemRow(Base):
     how: Mapped[str] = mapped_column(Text)
     acquired_at: Mapped[UtcTs]
     acquired_by: Mapped[str] = mapped_column(String(200))
+    disposed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class CustodyEntryRow(Base):
