@@ -53,6 +53,10 @@ def incident_with_evidence(common: list[str], capsys: pytest.CaptureFixture[str]
         "cam-maple-entry",
         "--how",
         "XProtect export",
+        "--from",
+        "2026-11-20T22:14:00Z",
+        "--to",
+        "2026-11-20T22:14:36Z",
         "--json",
         *common,
     )
@@ -114,9 +118,30 @@ def test_export_twice_gives_identical_payload_manifests_and_verifies(
     document = json.loads((tmp / "p1" / "data" / "incident.json").read_text())
     assert document["incident"]["id"] == incident
     assert document["location"]["clery_geography"] == "on_campus"
+    assert document["evidence"][0]["window"] == ["2026-11-20T22:14:00+00:00", "2026-11-20T22:14:36+00:00"]
+    argv = [
+        "evidence",
+        "log",
+        str(incident),
+        "viewed",
+        "--actor",
+        "det-ruiz",
+        "--purpose",
+        "review",
+        "--item",
+        original,
+    ]
+    assert main([*argv, *common]) == 0
+    assert "viewed by det-ruiz" in capsys.readouterr().out
     listed = run_json(capsys, "evidence", "list", str(incident), "--json", *common)
     assert isinstance(listed, dict)
-    assert [e["action"] for e in listed["custody"]] == ["acquired", "derived", "exported", "exported"]
+    assert [e["action"] for e in listed["custody"]] == [
+        "acquired",
+        "derived",
+        "exported",
+        "exported",
+        "viewed",
+    ]
     assert listed["custody"][2]["purpose"] == "DA request 26-113"
     assert listed["custody_problems"] == []
 

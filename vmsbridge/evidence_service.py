@@ -4,14 +4,22 @@ this module adds the incident, the database and the site."""
 
 from __future__ import annotations
 
-__all__ = ["add_file", "content_store", "dispose", "dispose_expired", "export_packet", "incident_document"]
+__all__ = [
+    "add_file",
+    "content_store",
+    "dispose",
+    "dispose_expired",
+    "export_packet",
+    "incident_document",
+    "log_access",
+]
 
 import asyncio
 import mimetypes
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evidence.bag import build_bag
 from evidence.custody import CustodyEntry, append
@@ -45,6 +53,7 @@ async def add_file(
     how: str,
     camera_id: str | None = None,
     derived_from: str | None = None,
+    window: tuple[datetime, datetime] | None = None,
     purpose: str = "",
     now: datetime | None = None,
 ) -> tuple[EvidenceItem, bool]:
@@ -68,6 +77,8 @@ async def add_file(
         how=how,
         acquired_at=at,
         acquired_by=actor,
+        window_start=window[0] if window else None,
+        window_end=window[1] if window else None,
     )
     chain = await stores.evidence.chain(incident.id)
     details: dict[str, Any] = {"file_name": path.name, "size": blob.size, "sha512": blob.sha512, "how": how}
@@ -75,6 +86,8 @@ async def add_file(
         details["camera"] = camera_id
     if derived_from:
         details["derived_from"] = derived_from
+    if window:
+        details["window"] = [window[0].isoformat(), window[1].isoformat()]
     entry = append(
         chain,
         at=at,
@@ -201,6 +214,7 @@ async def export_packet(
             "how": i.how,
             "acquired_at": i.acquired_at,
             "acquired_by": i.acquired_by,
+            "window": [i.window_start, i.window_end] if i.window_start else None,
         }
         for i in items
     ]
@@ -305,3 +319,32 @@ async def dispose_expired(
         )
         done.append((item.incident_id, item.sha256))
     return done
+
+
+async def log_access(
+    stores: Stores,
+    *,
+    incident_id: int,
+    action: Literal["viewed", "transferred", "verified"],
+    actor: str,
+    purpose: str,
+    item: str | None = None,
+    details: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> CustodyEntry:
+    """Record who viewed, handed over or checked evidence, and why, in the incident's chain."""
+    await stores.incidents.get(incident_id)
+    if item is not None and item not in {i.sha256 for i in await stores.evidence.items(incident_id)}:
+        raise NotFound(f"incident {incident_id} has no evidence item {item}")
+    chain = await stores.evidence.chain(incident_id)
+    entry = append(
+        chain,
+        at=now or datetime.now(UTC),
+        actor=actor,
+        action=action,
+        item=item,
+        purpose=purpose,
+        details=details or {},
+    )
+    await stores.evidence.record(incident_id, entry)
+    return entry

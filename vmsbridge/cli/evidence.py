@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from evidence.custody import CustodyEntry, verify_chain
@@ -29,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument(
         "--derived-from", default=None, metavar="SHA256", help="the original it was derived from"
     )
+    add.add_argument(
+        "--from", dest="window_from", default=None, metavar="ISO-TIME", help="start of the footage"
+    )
+    add.add_argument("--to", dest="window_to", default=None, metavar="ISO-TIME", help="end of the footage")
     add.add_argument("--json", action="store_true")
     add.set_defaults(handler=add_evidence)
 
@@ -63,6 +68,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     verify.set_defaults(handler=verify_evidence)
 
+    log = actions.add_parser(
+        "log", help="record that evidence was viewed, handed over or checked (who, why) in its custody chain"
+    )
+    add_common_options(log)
+    log.add_argument("incident_id", type=int, metavar="INCIDENT")
+    log.add_argument("action", choices=["viewed", "transferred", "verified"])
+    log.add_argument("--actor", required=True)
+    log.add_argument("--purpose", required=True)
+    log.add_argument("--item", default=None, metavar="SHA256", help="the item concerned (default: all)")
+    log.add_argument("--to", dest="recipient", default=None, help="for a transfer: who received it")
+    log.set_defaults(handler=log_custody)
+
     dispose = actions.add_parser(
         "dispose", help="dispose of an item (refused while its incident is open or on legal hold)"
     )
@@ -95,6 +112,7 @@ def add_evidence(args: argparse.Namespace) -> int:
     site = load_site(args)
     if not args.file.is_file():
         raise ConfigError("FILE", [ConfigProblem("FILE", f"{args.file} is not a file")])
+    window = _window(args.window_from, args.window_to)
 
     async def go() -> tuple[EvidenceItem, bool]:
         async with open_store(db_url_for(args, site)) as stores:
@@ -107,6 +125,7 @@ def add_evidence(args: argparse.Namespace) -> int:
                 how=args.how,
                 camera_id=args.camera,
                 derived_from=args.derived_from,
+                window=window,
             )
 
     item, new = asyncio.run(go())
@@ -233,4 +252,48 @@ def expire_evidence(args: argparse.Namespace) -> int:
     for incident_id, sha256 in done:
         print(f"disposed of {sha256} (incident {incident_id})")
     print(f"{len(done)} item(s) past retention disposed of")
+    return 0
+
+
+def _window(start: str | None, end: str | None) -> tuple[datetime, datetime] | None:
+    if start is None and end is None:
+        return None
+    problems = []
+    times: list[datetime] = []
+    for key, text in (("--from", start), ("--to", end)):
+        try:
+            value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError:
+            problems.append(ConfigProblem(key, f"{text!r} is not an ISO 8601 time"))
+            continue
+        if value.tzinfo is None:
+            problems.append(ConfigProblem(key, f"{text!r} has no time zone (add Z or +hh:mm)"))
+        times.append(value)
+    if not problems and times[1] < times[0]:
+        problems.append(ConfigProblem("--to", "is before --from"))
+    if problems:
+        raise ConfigError("time window", problems)
+    return times[0], times[1]
+
+
+def log_custody(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import log_access
+
+    site = load_site(args)
+    details = {"to": args.recipient} if args.recipient else {}
+
+    async def go() -> CustodyEntry:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await log_access(
+                stores,
+                incident_id=args.incident_id,
+                action=args.action,
+                actor=args.actor,
+                purpose=args.purpose,
+                item=args.item,
+                details=details,
+            )
+
+    entry = asyncio.run(go())
+    print(f"custody entry {entry.seq} of incident {args.incident_id}: {entry.action} by {entry.actor}")
     return 0

@@ -30,6 +30,8 @@ class EvidenceItem:
     acquired_at: datetime
     acquired_by: str
     disposed_at: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 def _item(row: EvidenceItemRow) -> EvidenceItem:
@@ -47,6 +49,8 @@ def _item(row: EvidenceItemRow) -> EvidenceItem:
         row.acquired_at,
         row.acquired_by,
         row.disposed_at,
+        row.window_start,
+        row.window_end,
     )
 
 
@@ -149,6 +153,8 @@ class EvidenceRepository:
                         how=item.how,
                         acquired_at=item.acquired_at,
                         acquired_by=item.acquired_by,
+                        window_start=item.window_start,
+                        window_end=item.window_end,
                     )
                 )
             session.add(_entry_row(incident_id, entry))

@@ -209,6 +209,8 @@ class EvidenceItemRow(Base):
     acquired_at: Mapped[UtcTs]
     acquired_by: Mapped[str] = mapped_column(String(200))
     disposed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    window_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    window_end: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class CustodyEntryRow(Base):
