@@ -77,8 +77,13 @@ def test_redaction_applies_a_liftable_mask_until_a_lift_is_granted_and_audits_bo
     inside = region_luma(masked, 100)
     assert abs(inside.mean() - 16) < 3, "the liftable mask is applied while no lift is in force"
 
+    assert main(["incidents", "open", "--location", "maple-hall", "--summary", "x", "--db", db]) == 0
     lift = ["masks", "lift", "cam-maple-entry", "ra-office", "--reason", "case 26-113", "--minutes", "30"]
-    assert main([*lift, "--actor", "inv-ortiz", "--config", str(campus), "--db", db]) == 0
+    assert main([*lift, "--actor", "inv-ortiz", "--incident", "1", "--config", str(campus), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["evidence", "list", "1", "--json", "--config", str(campus), "--db", db]) == 0
+    custody = json.loads(capsys.readouterr().out)["custody"]
+    assert [(e["action"], e["purpose"]) for e in custody] == [("mask_lifted", "case 26-113")]
     capsys.readouterr()
     assert main(["masks", "list", "cam-maple-entry", "--json", "--config", str(campus), "--db", db]) == 0
     listed = {m["label"]: m for m in json.loads(capsys.readouterr().out)}

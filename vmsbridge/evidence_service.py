@@ -325,14 +325,14 @@ async def log_access(
     stores: Stores,
     *,
     incident_id: int,
-    action: Literal["viewed", "transferred", "verified"],
+    action: Literal["viewed", "transferred", "verified", "mask_lifted"],
     actor: str,
     purpose: str,
     item: str | None = None,
     details: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> CustodyEntry:
-    """Record who viewed, handed over or checked evidence, and why, in the incident's chain."""
+    """Record who viewed, handed over, checked or unmasked evidence, and why, in the incident's chain."""
     await stores.incidents.get(incident_id)
     if item is not None and item not in {i.sha256 for i in await stores.evidence.items(incident_id)}:
         raise NotFound(f"incident {incident_id} has no evidence item {item}")

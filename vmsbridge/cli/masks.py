@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
-from vmsbridge.masking import camera_masks, grant_lift
+from vmsbridge.store.masks import MaskLiftRecord
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,11 +34,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     lift.add_argument("--reason", required=True, help="why (case number, warrant, ...)")
     lift.add_argument("--minutes", type=float, required=True, help="how long the lift lasts")
     lift.add_argument("--actor", default=None, help="who is granted it (default: the login name)")
+    lift.add_argument(
+        "--incident", type=int, default=None, help="record the lift in this incident's custody chain"
+    )
     lift.add_argument("--json", action="store_true")
     lift.set_defaults(handler=lift_mask)
 
 
 def list_masks(args: argparse.Namespace) -> int:
+    from vmsbridge.masking import camera_masks
+
     site = load_site(args)
     masks = camera_masks(site, args.camera)
 
@@ -77,12 +82,15 @@ def list_masks(args: argparse.Namespace) -> int:
 
 
 def lift_mask(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import log_access
+    from vmsbridge.masking import grant_lift
+
     site = load_site(args)
     actor = str(args.actor or getpass.getuser())
 
-    async def go() -> object:
+    async def go() -> MaskLiftRecord:
         async with open_store(db_url_for(args, site)) as stores:
-            return await grant_lift(
+            lift = await grant_lift(
                 stores,
                 site,
                 camera_id=args.camera,
@@ -92,9 +100,19 @@ def lift_mask(args: argparse.Namespace) -> int:
                 duration=timedelta(minutes=args.minutes),
                 now=datetime.now(UTC),
             )
+            if args.incident is not None:
+                # The incident's evidence from this camera may now be viewed unmasked: its chain says so.
+                await log_access(
+                    stores,
+                    incident_id=args.incident,
+                    action="mask_lifted",
+                    actor=actor,
+                    purpose=args.reason,
+                    details={"camera": args.camera, "mask": args.label, "until": lift.until.isoformat()},
+                )
+            return lift
 
     lift = asyncio.run(go())
-    assert hasattr(lift, "until")
     if args.json:
         print_json(
             {"camera": args.camera, "mask": args.label, "actor": actor, "until": lift.until.isoformat()}
