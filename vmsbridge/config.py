@@ -99,6 +99,22 @@ class EvidenceConfig(ConfigModel):
     retention: RetentionConfig = RetentionConfig()
 
 
+class CleryConfig(ConfigModel):
+    closures: list[str] = Field(
+        default_factory=list,
+        description="days the institution is closed besides weekends and US federal holidays: "
+        "'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD'",
+    )
+
+    @field_validator("closures")
+    @classmethod
+    def _closures_parse(cls, value: list[str]) -> list[str]:
+        from vmsbridge.clery.calendar import parse_closures
+
+        parse_closures(value)  # ValueError names the entry
+        return value
+
+
 class CorrelationConfig(ConfigModel):
     window_seconds: int = Field(
         600, ge=1, le=86_400, description="largest gap between events that still joins one incident"
@@ -237,6 +253,7 @@ class SiteConfig(ConfigModel):
     storage: StorageConfig = StorageConfig()
     correlation: CorrelationConfig = CorrelationConfig()
     evidence: EvidenceConfig = EvidenceConfig()
+    clery: CleryConfig = CleryConfig()
     locations: list[Location] = Field(min_length=1)
     cameras: list[Camera] = []
     phones: list[EmergencyPhone] = []

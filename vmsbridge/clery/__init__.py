@@ -1,0 +1,1 @@
+"""Clery Act records: the institution's business-day calendar (more of issue #7 to come)."""
