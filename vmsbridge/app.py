@@ -19,6 +19,7 @@ from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.correlate import Correlator
 from vmsbridge.ingest import IngestStage
 from vmsbridge.store.audit import AuditLog
+from vmsbridge.store.crimelog import CrimeLogStore
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import EventStore
 from vmsbridge.store.evidence import EvidenceRepository
@@ -39,6 +40,7 @@ class Stores:
     audit: AuditLog
     mask_lifts: MaskLiftStore
     evidence: EvidenceRepository
+    crime_log: CrimeLogStore
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,13 @@ async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Sto
         else:
             await require_current_schema(db)
         yield Stores(
-            db, EventStore(db), IncidentStore(db), AuditLog(db), MaskLiftStore(db), EvidenceRepository(db)
+            db,
+            EventStore(db),
+            IncidentStore(db),
+            AuditLog(db),
+            MaskLiftStore(db),
+            EvidenceRepository(db),
+            CrimeLogStore(db),
         )
     finally:
         await db.close()

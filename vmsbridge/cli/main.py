@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from vmsbridge import __version__
 from vmsbridge.cli import (
     config_cmd,
+    crimelog,
     db,
     demo,
     emulate,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         db,
         incidents,
         events,
+        crimelog,
         onvif,
         xprotect,
         emulate,

@@ -5,6 +5,8 @@ from __future__ import annotations
 __all__ = [
     "AuditRow",
     "Base",
+    "CrimeLogChangeRow",
+    "CrimeLogEntryRow",
     "CustodyEntryRow",
     "EventRow",
     "EvidenceItemRow",
@@ -230,3 +232,41 @@ class CustodyEntryRow(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CrimeLogEntryRow(Base):
+    """A daily-crime-log entry: a draft until an actor publishes it."""
+
+    __tablename__ = "crime_log_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    nature: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[UtcTs]
+    occurred_from: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    occurred_to: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    location_id: Mapped[Ident]
+    general_location: Mapped[str] = mapped_column(Text)
+    disposition: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[UtcTs]
+    created_by: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class CrimeLogChangeRow(Base):
+    """The entry itself or one field change, with when the information came in and its deadline."""
+
+    __tablename__ = "crime_log_changes"
+    __table_args__ = (Index("ix_crime_log_changes_pending", "published_at", "due_by"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("crime_log_entries.id"))
+    field: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    info_received_at: Mapped[UtcTs]
+    due_by: Mapped[UtcTs]
+    changed_at: Mapped[UtcTs]
+    actor: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

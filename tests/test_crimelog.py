@@ -1,0 +1,139 @@
+"""Daily crime log drafts, updates and publishing, with deadlines proven per change (both backends)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from vmsbridge.app import Stores
+from vmsbridge.clery.crimelog import draft_from_incident, pending, publish, update
+from vmsbridge.cli.main import main
+from vmsbridge.config import SiteConfig
+from vmsbridge.errors import ConfigError
+from vmsbridge.model import Priority
+
+CT = ZoneInfo("America/Chicago")
+
+
+async def test_a_draft_gets_its_deadline_and_each_update_its_own(stores: Stores, site: SiteConfig) -> None:
+    incident = await stores.incidents.open(
+        location_id="maple-hall", summary="Door forced", priority=Priority.HIGH, actor="op"
+    )
+    reported = datetime(2026, 11, 25, 8, 0, tzinfo=CT)  # Wednesday before Thanksgiving
+    entry, first = await draft_from_incident(
+        stores,
+        site,
+        incident_id=incident.id,
+        nature="Burglary (forced entry)",
+        reported_at=reported,
+        actor="coord",
+        occurred_from=datetime(2026, 11, 24, 23, 0, tzinfo=CT),
+        occurred_to=datetime(2026, 11, 25, 6, 0, tzinfo=CT),
+    )
+    assert entry.status == "draft"
+    assert entry.general_location == "Residence hall, north campus"  # the public label, not the room
+    assert first.due_by == datetime(2026, 12, 1, 23, 59, 59, tzinfo=CT)  # Thu holiday, Fri closure, weekend
+
+    # Monday 30 Nov, 10:00: still in time; Wednesday 2 Dec: overdue.
+    [item] = await pending(stores, as_of=datetime(2026, 11, 30, 10, 0, tzinfo=CT))
+    assert not item.overdue
+    [item] = await pending(stores, as_of=datetime(2026, 12, 2, 0, 0, tzinfo=CT))
+    assert item.overdue
+
+    await publish(stores, entry_id=entry.id, actor="coord", now=datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    assert await pending(stores, as_of=datetime(2026, 12, 2, tzinfo=CT)) == []
+
+    change = await update(
+        stores,
+        site,
+        entry_id=entry.id,
+        field="disposition",
+        value="Arrest",
+        actor="coord",
+        received_at=datetime(2026, 12, 4, 15, 0, tzinfo=CT),  # a Friday
+    )
+    assert (change.old_value, change.new_value) == ("Open", "Arrest")
+    assert change.due_by == datetime(2026, 12, 8, 23, 59, 59, tzinfo=CT)
+    [item] = await pending(stores, as_of=datetime(2026, 12, 7, tzinfo=CT))
+    assert (item.change.field, item.overdue) == ("disposition", False)
+    published = await publish(
+        stores, entry_id=entry.id, actor="coord", now=datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    )
+    assert published.disposition == "Arrest"
+    assert published.published_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # the first publication stands
+    history = await stores.crime_log.changes(entry.id)
+    assert [(c.field, c.published_at is not None) for c in history] == [
+        ("entry", True),
+        ("disposition", True),
+    ]
+    actions = [e.action for e in await stores.audit.entries("crime_log", entry.id)]
+    assert actions == ["crimelog.drafted", "crimelog.published", "crimelog.changed", "crimelog.published"]
+
+
+async def test_bad_input_is_refused_with_the_option_named(stores: Stores, site: SiteConfig) -> None:
+    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="op")
+    with pytest.raises(ConfigError, match="--reported-at"):
+        await draft_from_incident(
+            stores,
+            site,
+            incident_id=incident.id,
+            nature="Theft",
+            reported_at=datetime(2026, 11, 25, 8, 0),
+            actor="c",
+        )
+    entry, _ = await draft_from_incident(
+        stores,
+        site,
+        incident_id=incident.id,
+        nature="Theft",
+        reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
+        actor="c",
+    )
+    with pytest.raises(ConfigError, match="'victim_name' is not one of"):
+        await update(stores, site, entry_id=entry.id, field="victim_name", value="x", actor="c")
+    with pytest.raises(ConfigError, match="not an ISO 8601 time"):
+        await update(stores, site, entry_id=entry.id, field="occurred_from", value="yesterday", actor="c")
+
+
+def test_crimelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'log.db'}"]
+    assert main(["db", "upgrade", *db]) == 0
+    assert main(["incidents", "open", "--location", "lot-b", "--summary", "Car broken into", *db]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "crimelog",
+                "draft",
+                "--incident",
+                "1",
+                "--nature",
+                "Theft from motor vehicle",
+                "--reported-at",
+                "2026-11-13T16:30:00-06:00",
+                "--json",
+                *db,
+            ]
+        )
+        == 0
+    )
+    draft = json.loads(capsys.readouterr().out)
+    assert draft["id"] == 1
+    assert draft["due_by"] == "2026-11-18T05:59:59+00:00"  # Tuesday 17th, 23:59:59 in Chicago
+    assert main(["crimelog", "pending", "--as-of", "2026-11-18T12:00:00Z", "--json", *db]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["overdue"] is True
+    assert main(["crimelog", "publish", "1", "--actor", "coord", *db]) == 0
+    assert (
+        main(["crimelog", "update", "1", "--field", "disposition", "--value", "Closed", "--json", *db]) == 0
+    )
+    capsys.readouterr()
+    assert (
+        main(["crimelog", "draft", "--incident", "1", "--nature", "x", "--reported-at", "2026-11-13", *db])
+        == 2
+    )
+    assert "needs a time zone" in capsys.readouterr().err

@@ -1,0 +1,129 @@
+"""The daily crime log (34 CFR 668.46(f)): drafts from incidents, changes with deadlines, publishing.
+
+Every entry and every later change carries the time the information was received and its due-by
+time (end of the 2nd business day after, on the institution's calendar), and is published only by
+an actor; the change history therefore proves, entry by entry, that the 2-business-day rule was met.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PendingItem", "draft_from_incident", "pending", "publish", "update"]
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from vmsbridge.app import Stores
+from vmsbridge.clery.calendar import calendar_for
+from vmsbridge.config import SiteConfig
+from vmsbridge.errors import ConfigError, ConfigProblem, NotFound
+from vmsbridge.store.crimelog import EDITABLE_FIELDS, CrimeLogChange, CrimeLogEntry
+
+TIME_FIELDS = ("occurred_from", "occurred_to")
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    entry: CrimeLogEntry
+    change: CrimeLogChange
+    overdue: bool
+
+
+def _aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.tzinfo is None:
+        raise ConfigError(name, [ConfigProblem(name, "needs a time zone (add Z or +hh:mm)")])
+
+
+async def draft_from_incident(
+    stores: Stores,
+    site: SiteConfig,
+    *,
+    incident_id: int,
+    nature: str,
+    reported_at: datetime,
+    actor: str,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+    disposition: str = "Open",
+    now: datetime | None = None,
+) -> tuple[CrimeLogEntry, CrimeLogChange]:
+    """A draft entry for an incident; its general location is the location's public label."""
+    for name, value in (
+        ("--reported-at", reported_at),
+        ("--occurred-from", occurred_from),
+        ("--occurred-to", occurred_to),
+    ):
+        _aware(name, value)
+    if occurred_from and occurred_to and occurred_to < occurred_from:
+        raise ConfigError("--occurred-to", [ConfigProblem("--occurred-to", "is before --occurred-from")])
+    if not nature.strip():
+        raise ConfigError(
+            "--nature", [ConfigProblem("--nature", "plain-language nature of the crime is required")]
+        )
+    incident = await stores.incidents.get(incident_id)
+    location = next((loc for loc in site.locations if loc.id == incident.location_id), None)
+    if location is None:
+        raise NotFound(f"incident {incident_id} is at {incident.location_id!r}, not a location of this site")
+    entry = await stores.crime_log.create(
+        incident_id=incident_id,
+        nature=nature.strip(),
+        reported_at=reported_at,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+        location_id=location.id,
+        general_location=location.public_label,
+        disposition=disposition,
+        due_by=calendar_for(site).due_by(reported_at),
+        actor=actor,
+        now=now or datetime.now(UTC),
+    )
+    [first] = await stores.crime_log.changes(entry.id)
+    return entry, first
+
+
+async def update(
+    stores: Stores,
+    site: SiteConfig,
+    *,
+    entry_id: int,
+    field: str,
+    value: str,
+    actor: str,
+    received_at: datetime | None = None,
+    now: datetime | None = None,
+) -> CrimeLogChange:
+    """Change one field; the deadline runs from when the new information was received."""
+    if field not in EDITABLE_FIELDS:
+        raise ConfigError(
+            "--field", [ConfigProblem("--field", f"{field!r} is not one of {', '.join(EDITABLE_FIELDS)}")]
+        )
+    parsed: object = value
+    if field in TIME_FIELDS:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                "--value", [ConfigProblem("--value", f"{value!r} is not an ISO 8601 time")]
+            ) from None
+        _aware("--value", parsed)
+    at = now or datetime.now(UTC)
+    received = received_at or at
+    _aware("--received-at", received)
+    await stores.crime_log.get(entry_id)
+    return await stores.crime_log.update(
+        entry_id,
+        field,
+        parsed,
+        info_received_at=received,
+        due_by=calendar_for(site).due_by(received),
+        actor=actor,
+        now=at,
+    )
+
+
+async def publish(stores: Stores, *, entry_id: int, actor: str, now: datetime | None = None) -> CrimeLogEntry:
+    return await stores.crime_log.publish(entry_id, actor=actor, now=now or datetime.now(UTC))
+
+
+async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem]:
+    """Drafts and updates not yet published, with whether their deadline has passed at ``as_of``."""
+    return [PendingItem(e, c, as_of > c.due_by) for e, c in await stores.crime_log.pending()]

@@ -1,0 +1,195 @@
+"""``vmsbridge crimelog draft|update|publish|pending``: the daily crime log, drafts first."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from vmsbridge.app import open_store
+from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
+from vmsbridge.errors import ConfigError, ConfigProblem
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "crimelog",
+        help="daily crime log: drafts from incidents, updates, publishing, deadlines",
+        description="Entries and every later change are drafts until an actor publishes them; each "
+        "carries its due-by time: the end of the 2nd business day (institution calendar: weekends, "
+        "US federal holidays, [clery] closures) after the information was received.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    draft = actions.add_parser("draft", help="a draft entry from an incident")
+    add_common_options(draft)
+    draft.add_argument("--incident", type=int, required=True, metavar="ID")
+    draft.add_argument("--nature", required=True, help="plain-language nature of the crime")
+    draft.add_argument(
+        "--reported-at", required=True, metavar="ISO", help="when it was reported (with offset)"
+    )
+    draft.add_argument("--occurred-from", default=None, metavar="ISO")
+    draft.add_argument("--occurred-to", default=None, metavar="ISO")
+    draft.add_argument("--disposition", default="Open")
+    draft.add_argument("--actor", default="clery-coordinator", help="who drafts it")
+    draft.add_argument("--json", action="store_true", help="print {id, due_by, ...}")
+    draft.set_defaults(handler=draft_entry)
+
+    upd = actions.add_parser("update", help="change a field (the change gets its own deadline)")
+    add_common_options(upd)
+    upd.add_argument("entry_id", type=int, metavar="ID")
+    upd.add_argument(
+        "--field", required=True, help="nature, occurred_from, occurred_to, general_location, disposition"
+    )
+    upd.add_argument("--value", required=True)
+    upd.add_argument(
+        "--received-at", default=None, metavar="ISO", help="when the new information came in (default: now)"
+    )
+    upd.add_argument("--actor", default="clery-coordinator")
+    upd.add_argument("--json", action="store_true")
+    upd.set_defaults(handler=update_entry)
+
+    pub = actions.add_parser("publish", help="publish an entry and its pending changes")
+    add_common_options(pub)
+    pub.add_argument("entry_id", type=int, metavar="ID")
+    pub.add_argument("--actor", required=True)
+    pub.set_defaults(handler=publish_entry)
+
+    pend = actions.add_parser("pending", help="unpublished drafts and updates with due_by and overdue")
+    add_common_options(pend)
+    pend.add_argument(
+        "--as-of", default=None, metavar="DATETIME", help="judge deadlines at this time (default: now)"
+    )
+    pend.add_argument("--json", action="store_true")
+    pend.set_defaults(handler=pending_entries)
+
+
+def _time(option: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(option, [ConfigProblem(option, f"{text!r} is not an ISO 8601 time")]) from None
+    if value.tzinfo is None:
+        raise ConfigError(option, [ConfigProblem(option, f"{text!r} needs a time zone (add Z or +hh:mm)")])
+    return value
+
+
+def draft_entry(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import draft_from_incident
+
+    site = load_site(args)
+    reported = _time("--reported-at", args.reported_at)
+    assert reported is not None
+
+    async def go() -> dict[str, Any]:
+        async with open_store(db_url_for(args, site)) as stores:
+            entry, first = await draft_from_incident(
+                stores,
+                site,
+                incident_id=args.incident,
+                nature=args.nature,
+                reported_at=reported,
+                actor=args.actor,
+                occurred_from=_time("--occurred-from", args.occurred_from),
+                occurred_to=_time("--occurred-to", args.occurred_to),
+                disposition=args.disposition,
+            )
+            return {
+                "id": entry.id,
+                "status": entry.status,
+                "due_by": first.due_by.isoformat(),
+                "general_location": entry.general_location,
+                "nature": entry.nature,
+            }
+
+    result = asyncio.run(go())
+    if args.json:
+        print_json(result)
+    else:
+        due = local_time(datetime.fromisoformat(result["due_by"]), site)
+        print(f"draft crime-log entry {result['id']} ({result['general_location']}): publish by {due}")
+    return 0
+
+
+def update_entry(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import update
+
+    site = load_site(args)
+
+    async def go() -> dict[str, Any]:
+        async with open_store(db_url_for(args, site)) as stores:
+            change = await update(
+                stores,
+                site,
+                entry_id=args.entry_id,
+                field=args.field,
+                value=args.value,
+                actor=args.actor,
+                received_at=_time("--received-at", args.received_at),
+            )
+            return {
+                "entry": change.entry_id,
+                "field": change.field,
+                "old": change.old_value,
+                "new": change.new_value,
+                "due_by": change.due_by.isoformat(),
+            }
+
+    result = asyncio.run(go())
+    if args.json:
+        print_json(result)
+    else:
+        due = local_time(datetime.fromisoformat(result["due_by"]), site)
+        print(f"entry {result['entry']}: {result['field']} changed; publish by {due}")
+    return 0
+
+
+def publish_entry(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import publish
+
+    site = load_site(args)
+
+    async def go() -> None:
+        async with open_store(db_url_for(args, site)) as stores:
+            await publish(stores, entry_id=args.entry_id, actor=args.actor)
+
+    asyncio.run(go())
+    print(f"crime-log entry {args.entry_id} published by {args.actor}")
+    return 0
+
+
+def pending_entries(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import pending
+
+    site = load_site(args)
+    as_of = _time("--as-of", args.as_of) or datetime.now(UTC)
+
+    async def go() -> list[dict[str, Any]]:
+        async with open_store(db_url_for(args, site)) as stores:
+            items = await pending(stores, as_of=as_of)
+        return [
+            {
+                "entry": i.entry.id,
+                "incident": i.entry.incident_id,
+                "change": i.change.field,
+                "received_at": i.change.info_received_at.isoformat(),
+                "due_by": i.change.due_by.isoformat(),
+                "overdue": i.overdue,
+            }
+            for i in items
+        ]
+
+    rows = asyncio.run(go())
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        flag = "OVERDUE" if row["overdue"] else "due"
+        due = local_time(datetime.fromisoformat(row["due_by"]), site)
+        print(f"entry {row['entry']:<5} {row['change']:<18} {flag} {due}")
+    if not rows:
+        print("nothing pending")
+    return 0
