@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from vmsbridge.app import Stores
-from vmsbridge.clery.crimelog import draft_from_incident, pending, publish, update
+from vmsbridge.clery.crimelog import (
+    draft_from_incident,
+    pending,
+    public_view,
+    publish,
+    release,
+    update,
+    withhold,
+)
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError
@@ -132,8 +140,81 @@ def test_crimelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[s
         main(["crimelog", "update", "1", "--field", "disposition", "--value", "Closed", "--json", *db]) == 0
     )
     capsys.readouterr()
+    withhold_argv = [
+        "crimelog",
+        "withhold",
+        "1",
+        "--field",
+        "disposition",
+        "--reason",
+        "ongoing_investigation",
+    ]
+    withhold_argv += [
+        "--note",
+        "suspect not yet interviewed",
+        "--review-by",
+        "2099-01-01T00:00:00Z",
+        "--actor",
+        "det",
+    ]
+    assert main([*withhold_argv, *db]) == 0
+    capsys.readouterr()
+    assert main(["crimelog", "show", "1", *db]) == 0
+    assert json.loads(capsys.readouterr().out)["disposition"] == "Withheld"
+    assert main(["crimelog", "release", "1", "--field", "disposition", "--actor", "det", *db]) == 0
+    assert main(["crimelog", "release", "1", "--field", "disposition", "--actor", "det", *db]) == 1
+    capsys.readouterr()
     assert (
         main(["crimelog", "draft", "--incident", "1", "--nature", "x", "--reported-at", "2026-11-13", *db])
         == 2
     )
     assert "needs a time zone" in capsys.readouterr().err
+
+
+async def test_a_withheld_field_needs_a_legal_reason_shows_as_withheld_and_is_released_later(
+    stores: Stores, site: SiteConfig
+) -> None:
+    incident = await stores.incidents.open(
+        location_id="maple-hall", summary="x", priority=Priority.HIGH, actor="op"
+    )
+    entry, _ = await draft_from_incident(
+        stores,
+        site,
+        incident_id=incident.id,
+        nature="Sexual assault",
+        reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=CT),
+        actor="coord",
+    )
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=CT)
+    with pytest.raises(ConfigError) as info:
+        await withhold(
+            stores,
+            entry_id=entry.id,
+            field="general_location",
+            reason="embarrassment",
+            note="",
+            actor="coord",
+            review_by=now - timedelta(days=1),
+            now=now,
+        )
+    assert sorted(p.path for p in info.value.problems) == ["--note", "--reason", "--review-by"]
+    kept = await withhold(
+        stores,
+        entry_id=entry.id,
+        field="general_location",
+        reason="victim_confidentiality",
+        note="small building: the location would identify her",
+        actor="coord",
+        review_by=now + timedelta(days=14),
+        now=now,
+    )
+    assert (await public_view(stores, entry.id))["general_location"] == "Withheld"
+    assert (await public_view(stores, entry.id))["nature"] == "Sexual assault"
+    released = await release(
+        stores, entry_id=entry.id, field="general_location", actor="coord", now=now + timedelta(days=3)
+    )
+    assert released.id == kept.id
+    assert released.released_at == now + timedelta(days=3)
+    assert (await public_view(stores, entry.id))["general_location"] == "Residence hall, north campus"
+    actions = [e.action for e in await stores.audit.entries("crime_log", entry.id)]
+    assert actions == ["crimelog.drafted", "crimelog.withheld", "crimelog.released"]

@@ -7,7 +7,17 @@ an actor; the change history therefore proves, entry by entry, that the 2-busine
 
 from __future__ import annotations
 
-__all__ = ["PendingItem", "draft_from_incident", "pending", "publish", "update"]
+__all__ = [
+    "WITHHOLDING_REASONS",
+    "PendingItem",
+    "draft_from_incident",
+    "pending",
+    "public_view",
+    "publish",
+    "release",
+    "update",
+    "withhold",
+]
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,9 +26,19 @@ from vmsbridge.app import Stores
 from vmsbridge.clery.calendar import calendar_for
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound
-from vmsbridge.store.crimelog import EDITABLE_FIELDS, CrimeLogChange, CrimeLogEntry
+from vmsbridge.store.crimelog import EDITABLE_FIELDS, CrimeLogChange, CrimeLogEntry, Withholding
 
 TIME_FIELDS = ("occurred_from", "occurred_to")
+# 34 CFR 668.46(f)(3)-(4): the only grounds for keeping crime-log information from the public.
+WITHHOLDING_REASONS = (
+    "ongoing_investigation",
+    "individual_safety",
+    "suspect_flight",
+    "evidence_destruction",
+    "prohibited_by_law",
+    "victim_confidentiality",
+)
+WITHHELD = "Withheld"
 
 
 @dataclass(frozen=True)
@@ -127,3 +147,63 @@ async def publish(stores: Stores, *, entry_id: int, actor: str, now: datetime | 
 async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem]:
     """Drafts and updates not yet published, with whether their deadline has passed at ``as_of``."""
     return [PendingItem(e, c, as_of > c.due_by) for e, c in await stores.crime_log.pending()]
+
+
+async def withhold(
+    stores: Stores,
+    *,
+    entry_id: int,
+    field: str,
+    reason: str,
+    note: str,
+    actor: str,
+    review_by: datetime,
+    now: datetime | None = None,
+) -> Withholding:
+    """Keep one field from the public for a legal reason, with a note and a date to review it."""
+    at = now or datetime.now(UTC)
+    problems = []
+    if field not in EDITABLE_FIELDS:
+        problems.append(ConfigProblem("--field", f"{field!r} is not one of {', '.join(EDITABLE_FIELDS)}"))
+    if reason not in WITHHOLDING_REASONS:
+        problems.append(
+            ConfigProblem("--reason", f"{reason!r} is not one of {', '.join(WITHHOLDING_REASONS)}")
+        )
+    if not note.strip():
+        problems.append(ConfigProblem("--note", "a note on the evidence for withholding is required"))
+    _aware("--review-by", review_by)
+    if review_by <= at:
+        problems.append(ConfigProblem("--review-by", "must be in the future"))
+    if problems:
+        raise ConfigError("withholding", problems)
+    return await stores.crime_log.withhold(
+        entry_id, field=field, reason=reason, note=note.strip(), actor=actor, review_by=review_by, now=at
+    )
+
+
+async def release(
+    stores: Stores, *, entry_id: int, field: str, actor: str, now: datetime | None = None
+) -> Withholding:
+    return await stores.crime_log.release(entry_id, field=field, actor=actor, now=now or datetime.now(UTC))
+
+
+async def public_view(stores: Stores, entry_id: int) -> dict[str, str | None]:
+    """The entry as the public sees it: never a person's name; withheld fields say so."""
+    entry = await stores.crime_log.get(entry_id)
+    withheld = {w.field for w in await stores.crime_log.withholdings(entry_id) if w.released_at is None}
+
+    def shown(field: str, value: object) -> str | None:
+        if field in withheld:
+            return WITHHELD
+        if value is None:
+            return None
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+
+    return {
+        "nature": shown("nature", entry.nature),
+        "reported_at": entry.reported_at.isoformat(),
+        "occurred_from": shown("occurred_from", entry.occurred_from),
+        "occurred_to": shown("occurred_to", entry.occurred_to),
+        "general_location": shown("general_location", entry.general_location),
+        "disposition": shown("disposition", entry.disposition),
+    }

@@ -11,6 +11,16 @@ from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
 
+# Kept here too so that --help needs no import of the service layer.
+WITHHOLDING_REASON_NAMES = (
+    "ongoing_investigation",
+    "individual_safety",
+    "suspect_flight",
+    "evidence_destruction",
+    "prohibited_by_law",
+    "victim_confidentiality",
+)
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -55,6 +65,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     pub.add_argument("entry_id", type=int, metavar="ID")
     pub.add_argument("--actor", required=True)
     pub.set_defaults(handler=publish_entry)
+
+    hold = actions.add_parser("withhold", help="keep a field from the public for a legal reason (audited)")
+    add_common_options(hold)
+    hold.add_argument("entry_id", type=int, metavar="ID")
+    hold.add_argument("--field", required=True)
+    hold.add_argument("--reason", required=True, help=", ".join(WITHHOLDING_REASON_NAMES))
+    hold.add_argument("--note", required=True, help="the evidence for withholding")
+    hold.add_argument("--review-by", required=True, metavar="ISO", help="when to review the withholding")
+    hold.add_argument("--actor", required=True)
+    hold.set_defaults(handler=withhold_field)
+
+    rel = actions.add_parser("release", help="release a withheld field (timestamped, audited)")
+    add_common_options(rel)
+    rel.add_argument("entry_id", type=int, metavar="ID")
+    rel.add_argument("--field", required=True)
+    rel.add_argument("--actor", required=True)
+    rel.set_defaults(handler=release_field)
+
+    show = actions.add_parser("show", help="an entry as the public sees it (withheld fields say so)")
+    add_common_options(show)
+    show.add_argument("entry_id", type=int, metavar="ID")
+    show.set_defaults(handler=show_public)
 
     pend = actions.add_parser("pending", help="unpublished drafts and updates with due_by and overdue")
     add_common_options(pend)
@@ -192,4 +224,56 @@ def pending_entries(args: argparse.Namespace) -> int:
         print(f"entry {row['entry']:<5} {row['change']:<18} {flag} {due}")
     if not rows:
         print("nothing pending")
+    return 0
+
+
+def withhold_field(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import withhold
+
+    site = load_site(args)
+    review_by = _time("--review-by", args.review_by)
+    assert review_by is not None
+
+    async def go() -> None:
+        async with open_store(db_url_for(args, site)) as stores:
+            await withhold(
+                stores,
+                entry_id=args.entry_id,
+                field=args.field,
+                reason=args.reason,
+                note=args.note,
+                actor=args.actor,
+                review_by=review_by,
+            )
+
+    asyncio.run(go())
+    review = local_time(review_by, site)
+    print(f"entry {args.entry_id}: {args.field} withheld ({args.reason}); review by {review}")
+    return 0
+
+
+def release_field(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import release
+
+    site = load_site(args)
+
+    async def go() -> None:
+        async with open_store(db_url_for(args, site)) as stores:
+            await release(stores, entry_id=args.entry_id, field=args.field, actor=args.actor)
+
+    asyncio.run(go())
+    print(f"entry {args.entry_id}: {args.field} released")
+    return 0
+
+
+def show_public(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import public_view
+
+    site = load_site(args)
+
+    async def go() -> dict[str, str | None]:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await public_view(stores, args.entry_id)
+
+    print_json(asyncio.run(go()))
     return 0

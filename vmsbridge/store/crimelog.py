@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EDITABLE_FIELDS", "CrimeLogChange", "CrimeLogEntry", "CrimeLogStore"]
+__all__ = ["EDITABLE_FIELDS", "CrimeLogChange", "CrimeLogEntry", "CrimeLogStore", "Withholding"]
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from vmsbridge.errors import NotFound
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
-from vmsbridge.store.tables import CrimeLogChangeRow, CrimeLogEntryRow
+from vmsbridge.store.tables import CrimeLogChangeRow, CrimeLogEntryRow, CrimeLogWithholdingRow
 
 EDITABLE_FIELDS = ("nature", "occurred_from", "occurred_to", "general_location", "disposition")
 
@@ -46,6 +46,35 @@ class CrimeLogChange:
     changed_at: datetime
     actor: str
     published_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Withholding:
+    id: int
+    entry_id: int
+    field: str
+    reason: str
+    note: str
+    actor: str
+    withheld_at: datetime
+    review_by: datetime
+    released_at: datetime | None
+    released_by: str | None
+
+
+def _withholding(row: CrimeLogWithholdingRow) -> Withholding:
+    return Withholding(
+        row.id,
+        row.entry_id,
+        row.field,
+        row.reason,
+        row.note,
+        row.actor,
+        row.withheld_at,
+        row.review_by,
+        row.released_at,
+        row.released_by,
+    )
 
 
 def _entry(row: CrimeLogEntryRow) -> CrimeLogEntry:
@@ -241,3 +270,74 @@ class CrimeLogStore:
                 .order_by(CrimeLogChangeRow.due_by, CrimeLogChangeRow.id)
             )
             return [(_entry(e), _change(c)) for e, c in rows]
+
+    async def withhold(
+        self,
+        entry_id: int,
+        *,
+        field: str,
+        reason: str,
+        note: str,
+        actor: str,
+        review_by: datetime,
+        now: datetime,
+    ) -> Withholding:
+        async with self._db.transaction() as session:
+            if await session.get(CrimeLogEntryRow, entry_id) is None:
+                raise NotFound(f"crime-log entry {entry_id} does not exist")
+            row = CrimeLogWithholdingRow(
+                entry_id=entry_id,
+                field=field,
+                reason=reason,
+                note=note,
+                actor=actor,
+                withheld_at=now,
+                review_by=review_by,
+            )
+            session.add(row)
+            await session.flush()
+            record(
+                session,
+                actor=actor,
+                action="crimelog.withheld",
+                subject_type="crime_log",
+                subject_id=entry_id,
+                details={"field": field, "reason": reason, "review_by": review_by.isoformat()},
+                at=now,
+            )
+        return _withholding(row)
+
+    async def release(self, entry_id: int, *, field: str, actor: str, now: datetime) -> Withholding:
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(CrimeLogWithholdingRow)
+                .where(
+                    CrimeLogWithholdingRow.entry_id == entry_id,
+                    CrimeLogWithholdingRow.field == field,
+                    CrimeLogWithholdingRow.released_at.is_(None),
+                )
+                .with_for_update()
+            )
+            if row is None:
+                raise NotFound(f"field {field!r} of crime-log entry {entry_id} is not withheld")
+            row.released_at = now
+            row.released_by = actor
+            record(
+                session,
+                actor=actor,
+                action="crimelog.released",
+                subject_type="crime_log",
+                subject_id=entry_id,
+                details={"field": field},
+                at=now,
+            )
+        return _withholding(row)
+
+    async def withholdings(self, entry_id: int) -> list[Withholding]:
+        async with self._db.sessions() as session:
+            rows = await session.scalars(
+                select(CrimeLogWithholdingRow)
+                .where(CrimeLogWithholdingRow.entry_id == entry_id)
+                .order_by(CrimeLogWithholdingRow.id)
+            )
+            return [_withholding(r) for r in rows]

@@ -7,6 +7,7 @@ __all__ = [
     "Base",
     "CrimeLogChangeRow",
     "CrimeLogEntryRow",
+    "CrimeLogWithholdingRow",
     "CustodyEntryRow",
     "EventRow",
     "EvidenceItemRow",
@@ -270,3 +271,20 @@ class CrimeLogChangeRow(Base):
     changed_at: Mapped[UtcTs]
     actor: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class CrimeLogWithholdingRow(Base):
+    """A crime-log field kept from the public for a legal reason, until released."""
+
+    __tablename__ = "crime_log_withholdings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("crime_log_entries.id"))
+    field: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    withheld_at: Mapped[UtcTs]
+    review_by: Mapped[UtcTs]
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    released_by: Mapped[str | None] = mapped_column(String(200))
