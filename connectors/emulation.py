@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["LoopbackServer", "SwitchableQuirks"]
+__all__ = ["LoopbackServer", "SwitchableQuirks", "control_body", "control_error"]
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,3 +74,19 @@ class SwitchableQuirks:
         # In place, so code holding a reference to this object sees the change.
         for name in known:
             setattr(self, name, getattr(checked, name))
+
+
+def control_error(message: str) -> web.HTTPBadRequest:
+    """A 400 answer of the control surface, as JSON ``{"error": ...}``."""
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def control_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object a control request carries (an empty body is ``{}``); 400 otherwise."""
+    try:
+        payload = await request.json() if request.can_read_body else {}
+    except ValueError as exc:
+        raise control_error(f"body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise control_error("body must be a JSON object")
+    return payload

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
-import json
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -33,7 +32,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from connectors.emulation import LoopbackServer, SwitchableQuirks
+from connectors.emulation import LoopbackServer, SwitchableQuirks, control_body, control_error
 
 __all__ = ["DeviceSpec", "EmulatedDevice", "OnvifEmulator", "ProfileSpec", "Quirks"]
 
@@ -1526,16 +1525,6 @@ class EmulatedDevice:
 
     # ---- control surface -------------------------------------------------------------------
 
-    @staticmethod
-    async def _json_object(request: web.Request) -> dict[str, Any]:
-        try:
-            payload = await request.json() if request.can_read_body else {}
-        except ValueError as exc:
-            raise _control_error(f"body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise _control_error("body must be a JSON object")
-        return payload
-
     def _state(self) -> dict[str, Any]:
         return {
             "device": self.spec.id,
@@ -1548,25 +1537,25 @@ class EmulatedDevice:
         }
 
     async def _control_fire(self, request: web.Request) -> web.Response:
-        payload = await self._json_object(request)
+        payload = await control_body(request)
         topic = payload.get("topic")
         source = payload.get("source", {})
         data = payload.get("data", {})
         operation = payload.get("operation", "Changed")
         is_property = payload.get("is_property")
         if not isinstance(topic, str) or not topic:
-            raise _control_error("'topic' must be a non-empty string")
+            raise control_error("'topic' must be a non-empty string")
         for name, items in (("source", source), ("data", data)):
             if not isinstance(items, dict) or not all(isinstance(v, str) for v in items.values()):
-                raise _control_error(f"'{name}' must be an object of string values")
+                raise control_error(f"'{name}' must be an object of string values")
         if not isinstance(operation, str):
-            raise _control_error("'operation' must be a string")
+            raise control_error("'operation' must be a string")
         if is_property is not None and not isinstance(is_property, bool):
-            raise _control_error("'is_property' must be true, false or null")
+            raise control_error("'is_property' must be true, false or null")
         count = payload.get("count", 1)
         limit = self.max_queued_messages
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= limit:
-            raise _control_error(f"'count' must be an integer from 1 to {self.max_queued_messages}")
+            raise control_error(f"'count' must be an integer from 1 to {self.max_queued_messages}")
         # A burst (benchmarks, load tests): each copy carries its own Seq so they are distinct events.
         for seq in range(count):
             items = data if count == 1 else {**data, "Seq": str(seq)}
@@ -1574,14 +1563,14 @@ class EmulatedDevice:
         return web.json_response(self._state())
 
     async def _control_input(self, request: web.Request) -> web.Response:
-        payload = await self._json_object(request)
+        payload = await control_body(request)
         token, active = payload.get("token"), payload.get("active")
         if not isinstance(token, str) or not isinstance(active, bool):
-            raise _control_error("expected {'token': str, 'active': bool}")
+            raise control_error("expected {'token': str, 'active': bool}")
         try:
             self.set_input(token, active)
         except ValueError as exc:
-            raise _control_error(str(exc)) from exc
+            raise control_error(str(exc)) from exc
         return web.json_response(self._state())
 
     async def _control_restart(self, request: web.Request) -> web.Response:
@@ -1589,27 +1578,23 @@ class EmulatedDevice:
         return web.json_response(self._state())
 
     async def _control_clock(self, request: web.Request) -> web.Response:
-        payload = await self._json_object(request)
+        payload = await control_body(request)
         offset = payload.get("offset_seconds")
         if isinstance(offset, bool) or not isinstance(offset, int | float):
-            raise _control_error("expected {'offset_seconds': number}")
+            raise control_error("expected {'offset_seconds': number}")
         self.clock_offset = timedelta(seconds=offset)
         return web.json_response(self._state())
 
     async def _control_quirks(self, request: web.Request) -> web.Response:
-        payload = await self._json_object(request)
+        payload = await control_body(request)
         try:
             self.quirks.update(payload)
         except (TypeError, ValueError) as exc:
-            raise _control_error(str(exc)) from exc
+            raise control_error(str(exc)) from exc
         return web.json_response(self._state())
 
     async def _control_state(self, request: web.Request) -> web.Response:
         return web.json_response(self._state())
-
-
-def _control_error(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
 # --------------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ from typing import Any, Final
 from aiohttp import WSMsgType, web
 from aiohttp.typedefs import Handler
 
-from connectors.emulation import LoopbackServer, SwitchableQuirks
+from connectors.emulation import LoopbackServer, SwitchableQuirks, control_body, control_error
 
 __all__ = [
     "CLOSE_MALFORMED",
@@ -521,10 +521,6 @@ class _RestError(Exception):
 
 def _not_found(kind: str, item_id: str) -> _RestError:
     return _RestError(404, f"Device not found. {kind}/{item_id}", text_id="VMO61008")
-
-
-def _control_error(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def _compare(op: str, actual: Any, wanted: str) -> bool:
@@ -1936,16 +1932,6 @@ class XProtectEmulator:
 
     # ---- control surface -------------------------------------------------------------------
 
-    @staticmethod
-    async def _control_json(request: web.Request) -> dict[str, Any]:
-        try:
-            payload = await request.json() if request.can_read_body else {}
-        except ValueError as exc:
-            raise _control_error(f"body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise _control_error("body must be a JSON object")
-        return payload
-
     def _state(self) -> dict[str, Any]:
         return {
             "open_sockets": self.open_sockets,
@@ -1959,30 +1945,30 @@ class XProtectEmulator:
         }
 
     async def _control_fire(self, request: web.Request) -> web.Response:
-        payload = await self._control_json(request)
+        payload = await control_body(request)
         event_type, source, data = payload.get("type"), payload.get("source"), payload.get("data")
         if not isinstance(event_type, str) or not isinstance(source, str):
-            raise _control_error("expected {'type': str, 'source': 'kind/id', 'data'?: object}")
+            raise control_error("expected {'type': str, 'source': 'kind/id', 'data'?: object}")
         if data is not None and not isinstance(data, dict):
-            raise _control_error("'data' must be an object or null")
+            raise control_error("'data' must be an object or null")
         try:
             event = self.fire(event_type, source, data)
         except ValueError as exc:
-            raise _control_error(str(exc)) from exc
+            raise control_error(str(exc)) from exc
         return web.json_response({"event": event})
 
     def _control_device(
         self, id_key: str, flag_key: str, action: Callable[[str, bool], dict[str, Any]]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def endpoint(request: web.Request) -> web.Response:
-            payload = await self._control_json(request)
+            payload = await control_body(request)
             item_id, flag = payload.get(id_key), payload.get(flag_key)
             if not isinstance(item_id, str) or not isinstance(flag, bool):
-                raise _control_error(f"expected {{'{id_key}': str, '{flag_key}': bool}}")
+                raise control_error(f"expected {{'{id_key}': str, '{flag_key}': bool}}")
             try:
                 event = action(item_id, flag)
             except ValueError as exc:
-                raise _control_error(str(exc)) from exc
+                raise control_error(str(exc)) from exc
             return web.json_response({"event": event})
 
         return endpoint
@@ -2004,22 +1990,22 @@ class XProtectEmulator:
         return web.json_response(self._state())
 
     async def _control_quirks(self, request: web.Request) -> web.Response:
-        payload = await self._control_json(request)
+        payload = await control_body(request)
         try:
             self.quirks.update(payload)
         except (TypeError, ValueError) as exc:
-            raise _control_error(str(exc)) from exc
+            raise control_error(str(exc)) from exc
         return web.json_response(self._state())
 
     async def _control_settings(self, request: web.Request) -> web.Response:
-        payload = await self._control_json(request)
+        payload = await control_body(request)
         known = {"token_lifetime_seconds", "resume_window_seconds"}
         unknown = sorted(set(payload) - known)
         if unknown:
-            raise _control_error(f"unknown setting(s) {unknown}; known: {sorted(known)}")
+            raise control_error(f"unknown setting(s) {unknown}; known: {sorted(known)}")
         for name, value in payload.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise _control_error(f"{name} must be a number >= 0, got {value!r}")
+                raise control_error(f"{name} must be a number >= 0, got {value!r}")
         for name, value in payload.items():
             setattr(self, name, float(value))
         return web.json_response(self._state())

@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from vmsbridge.bus import EventPayload
@@ -20,6 +20,13 @@ from vmsbridge.config import SiteConfig, default_config_path, load_site_config
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import Event, IngestOutcome
 from vmsbridge.store.database import resolve_db_url
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from vmsbridge.app import Stores
+
+T = TypeVar("T")
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +59,19 @@ def load_site(args: argparse.Namespace) -> SiteConfig:
 
 def db_url_for(args: argparse.Namespace, site: SiteConfig) -> str:
     return resolve_db_url(args.db, site.storage.db_url, site.storage.data_dir)
+
+
+def with_stores(args: argparse.Namespace, work: Callable[[Stores, SiteConfig], Awaitable[T]]) -> T:
+    """Run ``work`` against the stores of ``--db``/``--config``: the one way a command reaches data."""
+    from vmsbridge.app import open_store
+
+    site = load_site(args)
+
+    async def go() -> T:
+        async with open_store(db_url_for(args, site)) as stores:
+            return await work(stores, site)
+
+    return asyncio.run(go())
 
 
 def local_time(value: datetime, site: SiteConfig) -> str:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
-from vmsbridge.app import open_store
-from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
+from vmsbridge.cli.common import add_common_options, load_site, local_time, print_json, with_stores
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 # Kept here too so that --help needs no import of the service layer.
@@ -112,83 +109,74 @@ def _time(option: str, text: str | None) -> datetime | None:
 def draft_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import draft_from_incident
 
-    site = load_site(args)
     reported = _time("--reported-at", args.reported_at)
     assert reported is not None
-
-    async def go() -> dict[str, Any]:
-        async with open_store(db_url_for(args, site)) as stores:
-            entry, first = await draft_from_incident(
-                stores,
-                site,
-                incident_id=args.incident,
-                nature=args.nature,
-                reported_at=reported,
-                actor=args.actor,
-                occurred_from=_time("--occurred-from", args.occurred_from),
-                occurred_to=_time("--occurred-to", args.occurred_to),
-                disposition=args.disposition,
-            )
-            return {
+    entry, first = with_stores(
+        args,
+        lambda stores, site: draft_from_incident(
+            stores,
+            site,
+            incident_id=args.incident,
+            nature=args.nature,
+            reported_at=reported,
+            actor=args.actor,
+            occurred_from=_time("--occurred-from", args.occurred_from),
+            occurred_to=_time("--occurred-to", args.occurred_to),
+            disposition=args.disposition,
+        ),
+    )
+    if args.json:
+        print_json(
+            {
                 "id": entry.id,
                 "status": entry.status,
                 "due_by": first.due_by.isoformat(),
                 "general_location": entry.general_location,
                 "nature": entry.nature,
             }
-
-    result = asyncio.run(go())
-    if args.json:
-        print_json(result)
+        )
     else:
-        due = local_time(datetime.fromisoformat(result["due_by"]), site)
-        print(f"draft crime-log entry {result['id']} ({result['general_location']}): publish by {due}")
+        due = local_time(first.due_by, load_site(args))
+        print(f"draft crime-log entry {entry.id} ({entry.general_location}): publish by {due}")
     return 0
 
 
 def update_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import update
 
-    site = load_site(args)
-
-    async def go() -> dict[str, Any]:
-        async with open_store(db_url_for(args, site)) as stores:
-            change = await update(
-                stores,
-                site,
-                entry_id=args.entry_id,
-                field=args.field,
-                value=args.value,
-                actor=args.actor,
-                received_at=_time("--received-at", args.received_at),
-            )
-            return {
+    received = _time("--received-at", args.received_at)
+    change = with_stores(
+        args,
+        lambda stores, site: update(
+            stores,
+            site,
+            entry_id=args.entry_id,
+            field=args.field,
+            value=args.value,
+            actor=args.actor,
+            received_at=received,
+        ),
+    )
+    if args.json:
+        print_json(
+            {
                 "entry": change.entry_id,
                 "field": change.field,
                 "old": change.old_value,
                 "new": change.new_value,
                 "due_by": change.due_by.isoformat(),
             }
-
-    result = asyncio.run(go())
-    if args.json:
-        print_json(result)
+        )
     else:
-        due = local_time(datetime.fromisoformat(result["due_by"]), site)
-        print(f"entry {result['entry']}: {result['field']} changed; publish by {due}")
+        due = local_time(change.due_by, load_site(args))
+        print(f"entry {change.entry_id}: {change.field} changed; publish by {due}")
     return 0
 
 
 def publish_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import publish
 
-    site = load_site(args)
-
-    async def go() -> None:
-        async with open_store(db_url_for(args, site)) as stores:
-            await publish(stores, entry_id=args.entry_id, actor=args.actor)
-
-    asyncio.run(go())
+    with_stores(args, lambda stores, _: publish(stores, entry_id=args.entry_id, actor=args.actor))
     print(f"crime-log entry {args.entry_id} published by {args.actor}")
     return 0
 
@@ -196,33 +184,30 @@ def publish_entry(args: argparse.Namespace) -> int:
 def pending_entries(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import pending
 
-    site = load_site(args)
     as_of = _time("--as-of", args.as_of) or datetime.now(UTC)
-
-    async def go() -> list[dict[str, Any]]:
-        async with open_store(db_url_for(args, site)) as stores:
-            items = await pending(stores, as_of=as_of)
-        return [
-            {
-                "entry": i.entry.id,
-                "incident": i.entry.incident_id,
-                "change": i.change.field,
-                "received_at": i.change.info_received_at.isoformat(),
-                "due_by": i.change.due_by.isoformat(),
-                "overdue": i.overdue,
-            }
-            for i in items
-        ]
-
-    rows = asyncio.run(go())
+    items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
     if args.json:
-        print_json(rows)
+        print_json(
+            [
+                {
+                    "entry": i.entry.id,
+                    "incident": i.entry.incident_id,
+                    "change": i.change.field,
+                    "received_at": i.change.info_received_at.isoformat(),
+                    "due_by": i.change.due_by.isoformat(),
+                    "overdue": i.overdue,
+                }
+                for i in items
+            ]
+        )
         return 0
-    for row in rows:
-        flag = "OVERDUE" if row["overdue"] else "due"
-        due = local_time(datetime.fromisoformat(row["due_by"]), site)
-        print(f"entry {row['entry']:<5} {row['change']:<18} {flag} {due}")
-    if not rows:
+    site = load_site(args)
+    for item in items:
+        flag = "OVERDUE" if item.overdue else "due"
+        print(
+            f"entry {item.entry.id:<5} {item.change.field:<18} {flag} {local_time(item.change.due_by, site)}"
+        )
+    if not items:
         print("nothing pending")
     return 0
 
@@ -230,24 +215,21 @@ def pending_entries(args: argparse.Namespace) -> int:
 def withhold_field(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import withhold
 
-    site = load_site(args)
     review_by = _time("--review-by", args.review_by)
     assert review_by is not None
-
-    async def go() -> None:
-        async with open_store(db_url_for(args, site)) as stores:
-            await withhold(
-                stores,
-                entry_id=args.entry_id,
-                field=args.field,
-                reason=args.reason,
-                note=args.note,
-                actor=args.actor,
-                review_by=review_by,
-            )
-
-    asyncio.run(go())
-    review = local_time(review_by, site)
+    with_stores(
+        args,
+        lambda stores, _: withhold(
+            stores,
+            entry_id=args.entry_id,
+            field=args.field,
+            reason=args.reason,
+            note=args.note,
+            actor=args.actor,
+            review_by=review_by,
+        ),
+    )
+    review = local_time(review_by, load_site(args))
     print(f"entry {args.entry_id}: {args.field} withheld ({args.reason}); review by {review}")
     return 0
 
@@ -255,13 +237,9 @@ def withhold_field(args: argparse.Namespace) -> int:
 def release_field(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import release
 
-    site = load_site(args)
-
-    async def go() -> None:
-        async with open_store(db_url_for(args, site)) as stores:
-            await release(stores, entry_id=args.entry_id, field=args.field, actor=args.actor)
-
-    asyncio.run(go())
+    with_stores(
+        args, lambda stores, _: release(stores, entry_id=args.entry_id, field=args.field, actor=args.actor)
+    )
     print(f"entry {args.entry_id}: {args.field} released")
     return 0
 
@@ -269,11 +247,5 @@ def release_field(args: argparse.Namespace) -> int:
 def show_public(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import public_view
 
-    site = load_site(args)
-
-    async def go() -> dict[str, str | None]:
-        async with open_store(db_url_for(args, site)) as stores:
-            return await public_view(stores, args.entry_id)
-
-    print_json(asyncio.run(go()))
+    print_json(with_stores(args, lambda stores, _: public_view(stores, args.entry_id)))
     return 0

@@ -8,7 +8,14 @@ import getpass
 from typing import Any
 
 from vmsbridge.app import open_store
-from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
+from vmsbridge.cli.common import (
+    add_common_options,
+    db_url_for,
+    load_site,
+    local_time,
+    print_json,
+    with_stores,
+)
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import Incident, IncidentStatus, Priority, StoredEvent
@@ -118,11 +125,10 @@ def list_incidents(args: argparse.Namespace) -> int:
     site = load_site(args)
     status = None if args.status == "all" else IncidentStatus(args.status)
 
-    async def go() -> list[Incident]:
-        async with open_store(db_url_for(args, site)) as stores:
-            return await stores.incidents.search(status, args.limit)
-
-    incidents = asyncio.run(go())
+    incidents = with_stores(
+        args,
+        lambda stores, _: stores.incidents.search(status, args.limit),
+    )
     if args.json:
         print_json([incident_dict(i) for i in incidents])
     elif not incidents:
@@ -160,16 +166,15 @@ def open_incident(args: argparse.Namespace) -> int:
             [ConfigProblem("--location", f"{args.location!r} is not one of {', '.join(sorted(known))}")],
         )
 
-    async def go() -> Incident:
-        async with open_store(db_url_for(args, site)) as stores:
-            return await stores.incidents.open(
-                location_id=args.location,
-                summary=args.summary,
-                priority=Priority(args.priority),
-                actor=_actor(args),
-            )
-
-    incident = asyncio.run(go())
+    incident = with_stores(
+        args,
+        lambda stores, _: stores.incidents.open(
+            location_id=args.location,
+            summary=args.summary,
+            priority=Priority(args.priority),
+            actor=_actor(args),
+        ),
+    )
     if args.json:
         print_json({"id": incident.id})
     else:
@@ -178,13 +183,10 @@ def open_incident(args: argparse.Namespace) -> int:
 
 
 def close_incident(args: argparse.Namespace) -> int:
-    site = load_site(args)
-
-    async def go() -> Incident:
-        async with open_store(db_url_for(args, site)) as stores:
-            return await stores.incidents.close(args.incident_id, actor=_actor(args), reason=args.reason)
-
-    incident = asyncio.run(go())
+    incident = with_stores(
+        args,
+        lambda stores, _: stores.incidents.close(args.incident_id, actor=_actor(args), reason=args.reason),
+    )
     if args.json:
         print_json(incident_dict(incident))
     else:
@@ -193,21 +195,18 @@ def close_incident(args: argparse.Namespace) -> int:
 
 
 def flag_incident(args: argparse.Namespace) -> int:
-    site = load_site(args)
-
     def choice(value: str | None) -> bool | None:
         return None if value is None else value == "yes"
 
-    async def go() -> Incident:
-        async with open_store(db_url_for(args, site)) as stores:
-            return await stores.incidents.set_flags(
-                args.incident_id,
-                actor=_actor(args),
-                victim_sensitive=choice(args.victim_sensitive),
-                legal_hold=choice(args.legal_hold),
-            )
-
-    incident = asyncio.run(go())
+    incident = with_stores(
+        args,
+        lambda stores, _: stores.incidents.set_flags(
+            args.incident_id,
+            actor=_actor(args),
+            victim_sensitive=choice(args.victim_sensitive),
+            legal_hold=choice(args.legal_hold),
+        ),
+    )
     if args.json:
         print_json(incident_dict(incident))
     else:
