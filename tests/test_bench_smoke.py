@@ -61,3 +61,17 @@ def test_video_benchmark_runs() -> None:
     lines = done.stdout.splitlines()
     for label in ("decode", "motion", "transcode", "redact", "pool"):
         assert any(line.startswith(label) for line in lines), done.stdout
+
+
+def test_health_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/health.py", "--cameras", "30", "--days", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("timelines", "report", "render json", "render html", "total"):
+        assert any(line.startswith(label) for line in lines), done.stdout

@@ -31,28 +31,47 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def test_demo_json_shows_the_scenario_incidents(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_json_runs_the_callup_against_both_emulators(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_json(capsys, "demo", "--json")
     assert isinstance(result, dict)
-    assert (result["events"], result["duplicates"], result["rejected"]) == (11, 1, 1)
+    assert (result["events"], result["duplicates"], result["rejected"]) == (7, 1, 1)
     incidents = {i["location"]: i for i in result["incidents"]}
-    assert set(incidents) == {"boathouse", "lot-b", "maple-hall", "library"}
+    assert set(incidents) == {"boathouse", "lot-b", "maple-hall", "athletics"}
+    assert incidents["maple-hall"]["event_kinds"][0] == "door.forced"
+    assert incidents["athletics"]["priority"] == "medium"
+    assert incidents["boathouse"]["status"] == "closed"  # its last motion was 49 minutes ago
+    # The live call: real ONVIF input -> rule -> PTZ, XProtect alarm, clip, evidence; the forced
+    # door at the adjacent library joined the same incident.
     lot_b = incidents["lot-b"]
     assert lot_b["priority"] == "high"
-    assert lot_b["event_kinds"] == ["phone.offhook", "motion.start", "phone.onhook", "motion.stop"]
-    assert incidents["maple-hall"]["event_kinds"][0] == "door.forced"
-    assert incidents["library"]["priority"] == "medium"
-    assert incidents["boathouse"]["status"] == "closed"  # its last motion was 49 minutes ago
+    assert lot_b["event_kinds"][:2] == ["phone.offhook", "door.forced"]
+    actions = {a["type"]: a for a in lot_b["actions"]}
+    assert set(actions) == {"ptz_goto", "xprotect_alarm", "capture_clip", "open_incident"}
+    assert all(a["ok"] and a["ms"] >= 0 for a in lot_b["actions"]), lot_b["actions"]
+    assert sorted(e["kind"] for e in lot_b["evidence"]) == ["derived", "derived", "original"]
+    assert all(len(e["sha256"]) == 64 for e in lot_b["evidence"])
+    assert [a["source"] for a in result["vms_alarms"]] == ["0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"]
     for incident in result["incidents"]:
-        assert {"id", "location", "priority", "event_kinds", "started_at"} <= incident.keys()
+        assert {
+            "id",
+            "location",
+            "priority",
+            "event_kinds",
+            "started_at",
+            "actions",
+            "evidence",
+        } <= incident.keys()
 
 
 def test_demo_prints_a_readable_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "11 stored" in out
-    assert "Emergency phone picked up: Blue light, Lot B row F" in out
-    assert "'bl-unmapped' is not a device" in out
+    captured = capsys.readouterr()
+    assert "7 stored" in captured.out
+    assert "Blue-light phone picked up: Blue light, Lot B row F" in captured.out
+    assert "ok   ptz_goto" in captured.out
+    assert "evidence original sha256" in captured.out
+    assert "'bl-unmapped' is not a device" in captured.out
+    assert "handset lifted" in captured.err  # progress goes to stderr
 
 
 def test_check_config_accepts_the_example(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,22 +10,29 @@ __all__ = ["Services", "open_store", "running_services"]
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.correlate import Correlator
+from vmsbridge.health.monitor import BridgeHeartbeat, HealthMonitor
 from vmsbridge.ingest import IngestStage
 from vmsbridge.store.audit import AuditLog
+from vmsbridge.store.clery_records import CleryRecordStore
 from vmsbridge.store.crimelog import CrimeLogStore
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import EventStore
 from vmsbridge.store.evidence import EvidenceRepository
+from vmsbridge.store.firelog import FireLogStore
+from vmsbridge.store.health import HealthStore
 from vmsbridge.store.incidents import IncidentStore
 from vmsbridge.store.masks import MaskLiftStore
 from vmsbridge.store.migrate import require_current_schema, upgrade
+from vmsbridge.store.notifications import NotificationStore
+from vmsbridge.store.people import IncidentPeopleStore
+from vmsbridge.store.rule_actions import RuleActionStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,12 @@ class Stores:
     mask_lifts: MaskLiftStore
     evidence: EvidenceRepository
     crime_log: CrimeLogStore
+    fire_log: FireLogStore
+    notifications: NotificationStore
+    people: IncidentPeopleStore
+    clery_records: CleryRecordStore
+    rule_actions: RuleActionStore
+    health: HealthStore
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,10 @@ class Services:
     ingest: IngestStage
     correlator: Correlator
     failed: asyncio.Event = field(default_factory=asyncio.Event)  # set if a core stage died
+    # Called after each batch of new events is stored (the correlator's, and e.g. the rule engine's).
+    on_stored: list[Callable[[], None]] = field(default_factory=list)
+    monitor: HealthMonitor | None = None  # camera.offline/online alerts
+    heartbeat: BridgeHeartbeat | None = None  # records this run session (camera health's "unknown")
 
 
 @asynccontextmanager
@@ -64,13 +81,19 @@ async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Sto
         else:
             await require_current_schema(db)
         yield Stores(
-            db,
-            EventStore(db),
-            IncidentStore(db),
-            AuditLog(db),
-            MaskLiftStore(db),
-            EvidenceRepository(db),
-            CrimeLogStore(db),
+            db=db,
+            events=EventStore(db),
+            incidents=IncidentStore(db),
+            audit=AuditLog(db),
+            mask_lifts=MaskLiftStore(db),
+            evidence=EvidenceRepository(db),
+            crime_log=CrimeLogStore(db),
+            fire_log=FireLogStore(db),
+            notifications=NotificationStore(db),
+            people=IncidentPeopleStore(db),
+            clery_records=CleryRecordStore(db),
+            rule_actions=RuleActionStore(db),
+            health=HealthStore(db),
         )
     finally:
         await db.close()
@@ -89,11 +112,35 @@ async def running_services(
     async with open_store(db_url, migrate=migrate) as stores:
         bus = InProcessBus(capacity=bus_capacity)
         correlator = Correlator(stores.incidents, directory, site.correlation)
-        ingest = IngestStage(bus, stores.events, directory, on_stored=correlator.notify)
-        services = Services(site, directory, stores, bus, ingest, correlator)
+        monitor = HealthMonitor(stores.health, bus, directory, site.health)
+        heartbeat = BridgeHeartbeat(stores.health, site.health)
+        listeners: list[Callable[[], None]] = [correlator.notify, monitor.notify]
+
+        def stored() -> None:
+            for listener in listeners:
+                listener()
+
+        ingest = IngestStage(bus, stores.events, directory, on_stored=stored)
+        services = Services(
+            site,
+            directory,
+            stores,
+            bus,
+            ingest,
+            correlator,
+            on_stored=listeners,
+            monitor=monitor,
+            heartbeat=heartbeat,
+        )
+        # The run session is on record before any source runs, and the monitor starts at the end of
+        # the log: a restarted bridge's connectors re-report whatever is still wrong.
+        await heartbeat.begin()
+        await monitor.start()
         tasks = [
             asyncio.create_task(ingest.run(), name="ingest"),
             asyncio.create_task(correlator.run(), name="correlator"),
+            asyncio.create_task(monitor.run(), name="health-monitor"),
+            asyncio.create_task(heartbeat.run(), name="heartbeat"),
         ]
 
         def watch(task: asyncio.Task[None]) -> None:
@@ -108,6 +155,7 @@ async def running_services(
         try:
             yield services
         finally:
+            monitor.stop()  # its last alerts are still published and drained below
             if not await bus.drain(DRAIN_SECONDS):
                 log.error("stopping with events still unstored; their publishers were not acknowledged")
             bus.close()
@@ -117,6 +165,7 @@ async def running_services(
             # half-way can leave SQLite's write lock with a connection nobody will release.
             ingest_task.cancel()
             correlator.stop()
+            heartbeat.stop()  # records the clean stop once the others are done
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

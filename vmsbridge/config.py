@@ -14,6 +14,7 @@ __all__ = [
     "CorrelationConfig",
     "Door",
     "EmergencyPhone",
+    "HealthConfig",
     "IoInput",
     "IoModule",
     "Location",
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import CleryGeography, EventKind
+from vmsbridge.rules.spec import CaptureClip, PtzGoto, RulesConfig, XProtectAlarm, XProtectUserEvent
 
 Identifier = Annotated[
     str,
@@ -124,6 +126,20 @@ class CorrelationConfig(ConfigModel):
     )
 
 
+class HealthConfig(ConfigModel):
+    """Camera-health alerts and the bridge's own heartbeat (see vmsbridge.health)."""
+
+    offline_after_seconds: int = Field(
+        300, ge=10, le=7 * 86_400, description="a camera down this long raises camera.offline"
+    )
+    recover_after_seconds: int = Field(
+        60, ge=1, le=86_400, description="a camera must be up this long before camera.online (hysteresis)"
+    )
+    heartbeat_seconds: int = Field(
+        30, ge=1, le=3_600, description="how often a running bridge records that it is alive"
+    )
+
+
 class Location(ConfigModel):
     id: Identifier
     name: str = Field(min_length=1)
@@ -132,6 +148,9 @@ class Location(ConfigModel):
     public_label: str = Field(min_length=1, description="general location text safe for the public log")
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
+    adjacent: list[Identifier] = Field(
+        default_factory=list, description="locations next to this one: their events may join its incidents"
+    )
 
 
 class SecretSource(ConfigModel):
@@ -209,6 +228,10 @@ class Camera(ConfigModel):
     ptz: bool = False
     presets: dict[str, str] = Field(default_factory=dict, description="preset name -> device preset token")
     masks: list[CameraMask] = Field(default_factory=list, description="privacy masks applied to its footage")
+    vms_camera_id: str | None = Field(
+        None,
+        description="its XProtect camera id when the VMS also records a camera the bridge controls directly",
+    )
 
 
 class EmergencyPhone(ConfigModel):
@@ -248,18 +271,87 @@ class IoModule(ConfigModel):
     inputs: list[IoInput] = []
 
 
+class WebhookSinkConfig(ConfigModel):
+    url: str = Field(pattern=r"^https?://", description="where each CAP message is POSTed")
+    secret_env: str | None = Field(
+        None, description="environment variable with a shared secret: the body is signed (HMAC-SHA256)"
+    )
+    max_attempts: int = Field(8, ge=1, le=100, description="after this many failures a delivery is 'failed'")
+    timeout_seconds: float = Field(10, gt=0, le=300)
+
+
+class SmtpSinkConfig(ConfigModel):
+    host: str = Field(min_length=1)
+    port: int = Field(25, ge=1, le=65_535)
+    from_address: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$", description="envelope sender")
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    username: str | None = Field(None, description="log in as this user (password from password_env)")
+    password_env: str | None = Field(None, description="environment variable holding the SMTP password")
+    starttls: bool = False
+    max_attempts: int = Field(8, ge=1, le=100)
+    timeout_seconds: float = Field(30, gt=0, le=300)
+
+
+class NotificationSinksConfig(ConfigModel):
+    directory: Path | None = Field(
+        None, description="every CAP message is written here as <identifier>.xml (default: <data dir>/cap)"
+    )
+    webhook: WebhookSinkConfig | None = None
+    smtp: SmtpSinkConfig | None = None
+
+
+class NotificationsConfig(ConfigModel):
+    """Timely warnings and emergency notifications, issued as CAP 1.2 messages."""
+
+    sender: str = Field(
+        "vmsbridge@localhost",
+        pattern=r"^[^\s,<&]+$",
+        description="CAP sender id, e.g. 'police@campus.example.edu' (no spaces, commas, '<' or '&')",
+    )
+    sender_name: str | None = Field(None, description="the issuing office's name (default: [site] name)")
+    how_to_report: str = Field("Report information to Campus Police; in an emergency call 911.", min_length=1)
+    safety_tips: list[str] = Field(
+        default_factory=lambda: [
+            "Be aware of your surroundings and walk with others at night.",
+            "Lock doors and windows and do not prop open secured doors.",
+        ]
+    )
+    circle_radius_km: float = Field(0.2, gt=0, le=100, description="alert circle around a location's lat/lon")
+    areas: dict[str, str] = Field(
+        default_factory=dict,
+        description="location id -> CAP polygon 'lat,lon lat,lon ...' (closed, 4+ points), used "
+        "instead of the circle",
+    )
+    sinks: NotificationSinksConfig = NotificationSinksConfig()
+
+    @field_validator("areas")
+    @classmethod
+    def _polygons_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        from vmsbridge.clery.cap import parse_polygon
+
+        for location_id, polygon in value.items():
+            try:
+                parse_polygon(polygon)
+            except ValueError as exc:
+                raise ValueError(f"{location_id}: {exc}") from None
+        return value
+
+
 class SiteConfig(ConfigModel):
     site: SiteInfo
     storage: StorageConfig = StorageConfig()
     correlation: CorrelationConfig = CorrelationConfig()
+    health: HealthConfig = HealthConfig()
     evidence: EvidenceConfig = EvidenceConfig()
     clery: CleryConfig = CleryConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     locations: list[Location] = Field(min_length=1)
     cameras: list[Camera] = []
     phones: list[EmergencyPhone] = []
     doors: list[Door] = []
     io_modules: list[IoModule] = []
     connectors: ConnectorsConfig = ConnectorsConfig()
+    rules: RulesConfig = RulesConfig()
 
 
 @dataclass(frozen=True)
@@ -275,6 +367,14 @@ class SiteDirectory:
     def __init__(self, site: SiteConfig) -> None:
         self.site = site
         self.locations = {loc.id: loc for loc in site.locations}
+        # Adjacency goes both ways: a location lists its neighbours, and is theirs.
+        neighbours: dict[str, set[str]] = {loc.id: set() for loc in site.locations}
+        for loc in site.locations:
+            for other in loc.adjacent:
+                if other in neighbours and other != loc.id:
+                    neighbours[loc.id].add(other)
+                    neighbours[other].add(loc.id)
+        self.adjacent = {loc_id: frozenset(ids) for loc_id, ids in neighbours.items()}
         entries: list[DeviceEntry] = [DeviceEntry(c.id, "camera", c.location) for c in site.cameras]
         entries += [DeviceEntry(p.id, "phone", p.location) for p in site.phones]
         entries += [DeviceEntry(d.id, "door", d.location) for d in site.doors]
@@ -324,7 +424,7 @@ def parse_site_config(text: str, source: str = "<config>") -> SiteConfig:
         site = SiteConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_problem_from_pydantic(err) for err in exc.errors()]) from None
-    problems = list(_cross_check(site))
+    problems = [*_cross_check(site), *_check_rules(site)]
     if problems:
         raise ConfigError(source, problems)
     return site
@@ -394,6 +494,56 @@ def _problem_from_pydantic(err: Any) -> ConfigProblem:
 
 def _duplicates(ids: Iterable[str]) -> set[str]:
     return {value for value, n in Counter(ids).items() if n > 1}
+
+
+def _check_rules(site: SiteConfig) -> Iterator[ConfigProblem]:
+    """Rules may only name things the site has; each problem carries the rule's key path."""
+    location_ids = {loc.id for loc in site.locations}
+    for i, loc in enumerate(site.locations):
+        for j, other in enumerate(loc.adjacent):
+            if other not in location_ids or other == loc.id:
+                yield ConfigProblem(f"locations[{i}].adjacent[{j}]", f"{other!r} is not another location id")
+    cameras = {c.id: c for c in site.cameras}
+    devices = (
+        set(cameras)
+        | {p.id for p in site.phones}
+        | {d.id for d in site.doors}
+        | {m.id for m in site.io_modules}
+    )
+    xprotect_ids = {x.id for x in site.connectors.xprotect}
+    for i, rule in enumerate(site.rules.custom):
+        path = f"rules.custom[{i}]"
+        for j, device in enumerate(rule.devices):
+            if device not in devices:
+                yield ConfigProblem(f"{path}.devices[{j}]", f"{device!r} is not a device id")
+        for j, where in enumerate(rule.locations):
+            if where not in location_ids:
+                yield ConfigProblem(f"{path}.locations[{j}]", f"{where!r} is not a location id")
+        for j, action in enumerate(rule.actions):
+            at = f"{path}.actions[{j}]"
+            if isinstance(action, PtzGoto) and action.camera != "phone":
+                camera = cameras.get(action.camera)
+                if camera is None or not camera.ptz:
+                    yield ConfigProblem(f"{at}.camera", f"{action.camera!r} is not a PTZ camera id")
+                elif action.preset not in camera.presets:
+                    yield ConfigProblem(
+                        f"{at}.preset", f"{action.preset!r} is not a preset of {action.camera!r}"
+                    )
+            if isinstance(action, CaptureClip) and isinstance(action.cameras, list):
+                for k, cam in enumerate(action.cameras):
+                    if cam not in cameras:
+                        yield ConfigProblem(f"{at}.cameras[{k}]", f"{cam!r} is not a camera id")
+            if isinstance(action, XProtectAlarm | XProtectUserEvent):
+                if action.connector is not None and action.connector not in xprotect_ids:
+                    yield ConfigProblem(
+                        f"{at}.connector", f"{action.connector!r} is not an XProtect connector id"
+                    )
+                elif action.connector is None and len(xprotect_ids) != 1:
+                    yield ConfigProblem(
+                        f"{at}.connector", f"name the XProtect connector (the site has {len(xprotect_ids)})"
+                    )
+    for dup in sorted(_duplicates([*site.rules.templates, *(r.name for r in site.rules.custom)])):
+        yield ConfigProblem("rules", f"rule name {dup!r} is used more than once")
 
 
 def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:

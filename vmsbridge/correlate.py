@@ -57,22 +57,44 @@ KIND_LABELS: dict[EventKind, str] = {
 }
 
 
+# A camera or the VMS failing is about that place's equipment: it joins incidents at its own
+# location only, never one next door (where adjacency joins people's activity).
+LOCAL_ONLY_KINDS = frozenset(
+    {
+        EventKind.CAMERA_COMM_LOST,
+        EventKind.CAMERA_COMM_RESTORED,
+        EventKind.CAMERA_SIGNAL_LOSS,
+        EventKind.CAMERA_SIGNAL_RESTORED,
+        EventKind.CAMERA_RECORDING_STOPPED,
+        EventKind.CAMERA_RECORDING_STARTED,
+        EventKind.VMS_GAP,
+        EventKind.VMS_UNKNOWN,
+        EventKind.ONVIF_UNKNOWN,
+    }
+)
+
+
 def event_priority(kind: EventKind) -> Priority:
     return OPENING_PRIORITY.get(kind, Priority.LOW)
 
 
 def choose_incident(
-    event: StoredEvent, open_here: Sequence[OpenIncidentView], window: timedelta
+    event: StoredEvent,
+    open_here: Sequence[OpenIncidentView],
+    window: timedelta,
+    adjacent: frozenset[str] = frozenset(),
 ) -> OpenIncidentView | None:
-    """The open incident at the event's location it belongs to, or None.
+    """The open incident at the event's location (or an adjacent one) it belongs to, or None.
 
     An event belongs to an incident when it falls inside the incident's span widened by
     ``window`` on both sides (events can arrive late or out of order). Of several candidates,
-    the one whose span is nearest wins, then the newest.
+    one at the event's own location wins over one next door, then the one whose span is
+    nearest, then the newest.
     """
-    best: tuple[timedelta, int, OpenIncidentView] | None = None
+    best: tuple[bool, timedelta, int, OpenIncidentView] | None = None
     for incident in open_here:
-        if incident.location_id != event.location_id:
+        elsewhere = incident.location_id != event.location_id
+        if elsewhere and incident.location_id not in adjacent:
             continue
         if event.occurred_at < incident.started_at:
             gap = incident.started_at - event.occurred_at
@@ -80,9 +102,9 @@ def choose_incident(
             gap = event.occurred_at - incident.last_event_at
         else:
             gap = timedelta(0)
-        if gap <= window and (best is None or (gap, -incident.id) < (best[0], -best[1])):
-            best = (gap, incident.id, incident)
-    return best[2] if best else None
+        if gap <= window and (best is None or (elsewhere, gap, -incident.id) < (best[0], best[1], -best[2])):
+            best = (elsewhere, gap, incident.id, incident)
+    return best[3] if best else None
 
 
 class Correlator:
@@ -147,8 +169,13 @@ class Correlator:
         async with self._lock, self._store.correlation_unit(CORRELATOR_STAGE) as unit:
             events = await unit.pending(self._batch_size)
             for event in events:
+                adjacent: frozenset[str] = frozenset()
+                if event.kind not in LOCAL_ONLY_KINDS:
+                    adjacent = self._directory.adjacent.get(event.location_id, frozenset())
                 open_here = await unit.open_incidents_at(event.location_id)
-                target = choose_incident(event, open_here, self._window)
+                for neighbour in sorted(adjacent):
+                    open_here += await unit.open_incidents_at(neighbour)
+                target = choose_incident(event, open_here, self._window, adjacent)
                 if target is not None:
                     await unit.attach(target.id, event, event_priority(event.kind))
                 elif event.kind in OPENING_PRIORITY:

@@ -56,6 +56,8 @@ class EventKind(StrEnum):
     CAMERA_COMM_RESTORED = "camera.comm_restored"
     CAMERA_RECORDING_STOPPED = "camera.recording_stopped"
     CAMERA_RECORDING_STARTED = "camera.recording_started"
+    CAMERA_OFFLINE = "camera.offline"  # raised by vmsbridge.health: down longer than [health] allows
+    CAMERA_ONLINE = "camera.online"  # raised by vmsbridge.health: back up after a camera.offline
     INPUT_ACTIVE = "input.active"
     INPUT_INACTIVE = "input.inactive"
     RELAY_ACTIVE = "relay.active"

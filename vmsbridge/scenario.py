@@ -27,7 +27,7 @@ class ScriptLine:
     attributes: dict[str, Any]
 
 
-def _script(directory: SiteDirectory) -> list[ScriptLine]:
+def _script(directory: SiteDirectory, with_phone: bool = True) -> list[ScriptLine]:
     site = directory.site
     phone = next((p for p in site.phones if p.camera), None)
     door = next(iter(site.doors), None)
@@ -36,7 +36,8 @@ def _script(directory: SiteDirectory) -> list[ScriptLine]:
             "scenario",
             [ConfigProblem("phones/doors", "the scenario needs a phone with a camera and at least one door")],
         )
-    busy = {phone.location, door.location}
+    # Cameras next to the phone's location stay out of it: their events would join its incident.
+    busy = {phone.location, door.location, *directory.adjacent.get(phone.location, ())}
     quiet_cams = [c for c in site.cameras if c.location not in busy]
     if len(quiet_cams) < 2:
         raise ConfigError("scenario", [ConfigProblem("cameras", "the scenario needs two cameras elsewhere")])
@@ -49,11 +50,6 @@ def _script(directory: SiteDirectory) -> list[ScriptLine]:
         # Earlier in the shift: motion by a quiet camera, long enough ago to have closed.
         ScriptLine(50, EventKind.MOTION_START, earlier.id, f"camera:{earlier.id}", {"region": "gate"}),
         ScriptLine(49.4, EventKind.MOTION_STOP, earlier.id, f"camera:{earlier.id}", {}),
-        # Someone lifts the blue-light handset; the PTZ sees them; they hang up two minutes later.
-        ScriptLine(12, EventKind.PHONE_OFFHOOK, phone.id, phone_src, {"input": "DI1", "state": True}),
-        ScriptLine(11.9, EventKind.MOTION_START, phone.camera, f"camera:{phone.camera}", {}),
-        ScriptLine(10, EventKind.PHONE_ONHOOK, phone.id, phone_src, {"input": "DI1", "state": False}),
-        ScriptLine(9.8, EventKind.MOTION_STOP, phone.camera, f"camera:{phone.camera}", {}),
         # A residence-hall door is forced; the entry camera sees motion; the door closes.
         ScriptLine(9, EventKind.DOOR_FORCED, door.id, f"access:{door.connector}", {"door_token": door.token}),
         ScriptLine(8.7, EventKind.MOTION_START, door_cam, f"camera:{door_cam}", {}),
@@ -62,17 +58,28 @@ def _script(directory: SiteDirectory) -> list[ScriptLine]:
         ScriptLine(6, EventKind.CAMERA_COMM_LOST, down.id, f"health:{down.id}", {"reason": "no reply"}),
         ScriptLine(2, EventKind.CAMERA_COMM_RESTORED, down.id, f"health:{down.id}", {"down_seconds": 240}),
     ]
+    if with_phone:
+        lines[2:2] = [
+            # Someone lifts the blue-light handset; the PTZ sees them; they hang up two minutes later.
+            ScriptLine(12, EventKind.PHONE_OFFHOOK, phone.id, phone_src, {"input": "DI1", "state": True}),
+            ScriptLine(11.9, EventKind.MOTION_START, phone.camera, f"camera:{phone.camera}", {}),
+            ScriptLine(10, EventKind.PHONE_ONHOOK, phone.id, phone_src, {"input": "DI1", "state": False}),
+            ScriptLine(9.8, EventKind.MOTION_STOP, phone.camera, f"camera:{phone.camera}", {}),
+        ]
     return lines
 
 
-def scenario_events(directory: SiteDirectory, now: datetime, run_tag: str) -> list[dict[str, Any]]:
+def scenario_events(
+    directory: SiteDirectory, now: datetime, run_tag: str, *, with_phone: bool = True
+) -> list[dict[str, Any]]:
     """The script as bus payloads (plain mappings, as a connector would hand over after parsing).
 
     Also included, as real sources produce them: one re-sent event (a reconnect replay, same
-    native id) and one event from a device the site configuration does not know.
+    native id) and one event from a device the site configuration does not know. Without the
+    phone call (the demo makes a real one on the emulators) the replayed event is the forced door.
     """
     payloads: list[dict[str, Any]] = []
-    for n, line in enumerate(_script(directory)):
+    for n, line in enumerate(_script(directory, with_phone)):
         payloads.append(
             {
                 "source": line.source,
@@ -84,7 +91,7 @@ def scenario_events(directory: SiteDirectory, now: datetime, run_tag: str) -> li
                 "attributes": line.attributes,
             }
         )
-    payloads.append(dict(payloads[2]))  # the phone pickup again: a reconnect replay
+    payloads.append(dict(payloads[2]))  # the phone pickup (or forced door) again: a reconnect replay
     payloads.append(
         {
             "source": "onvif:io-unknown",
@@ -100,8 +107,10 @@ def scenario_events(directory: SiteDirectory, now: datetime, run_tag: str) -> li
 class ScenarioSource:
     name = "scenario"
 
-    def __init__(self, directory: SiteDirectory, now: datetime, run_tag: str) -> None:
-        self._payloads = scenario_events(directory, now, run_tag)
+    def __init__(
+        self, directory: SiteDirectory, now: datetime, run_tag: str, *, with_phone: bool = True
+    ) -> None:
+        self._payloads = scenario_events(directory, now, run_tag, with_phone=with_phone)
         self.outcomes: list[IngestOutcome] = []
 
     async def run(self, bus: EventSink) -> None:

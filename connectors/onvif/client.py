@@ -242,6 +242,17 @@ class OnvifClient:
         }
         return "MOVING" if "MOVING" in parts else "IDLE" if parts == {"IDLE"} else "UNKNOWN"
 
+    async def ptz_position(self, profile: str) -> tuple[float, float, float] | None:
+        """(pan, tilt, zoom) from GetStatus, or None if the device does not report a position."""
+        ptz = await self._call(self.camera.create_ptz_service(), "PTZ service")
+        status = await self._call(ptz.GetStatus({"ProfileToken": profile}), "GetStatus")
+        position = getattr(status, "Position", None)
+        pan_tilt = getattr(position, "PanTilt", None)
+        zoom = getattr(position, "Zoom", None)
+        if pan_tilt is None:
+            return None
+        return (float(pan_tilt.x), float(pan_tilt.y), float(zoom.x) if zoom is not None else 0.0)
+
     async def goto_preset(
         self, profile: str, preset: str, *, speed: float | None = None, settle_timeout: float = 10.0
     ) -> PtzResult:

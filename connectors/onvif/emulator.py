@@ -33,6 +33,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from connectors.emulation import LoopbackServer, SwitchableQuirks, control_body, control_error
+from connectors.onvif.playback import loop_clip
 
 __all__ = ["DeviceSpec", "EmulatedDevice", "OnvifEmulator", "ProfileSpec", "Quirks"]
 
@@ -172,6 +173,18 @@ class ProfileSpec:
             raise ValueError("ProfileSpec needs a token and a video_source")
 
 
+MAX_PLAYBACK_SECONDS: Final = 600.0
+
+
+def preset_position(preset: str | None) -> tuple[float, float, float]:
+    """The pan, tilt and zoom an emulated preset points at: fixed per token, home (0, 0, 0) for None."""
+    if preset is None:
+        return (0.0, 0.0, 0.0)
+    digest = hashlib.sha256(preset.encode()).digest()
+    pan, tilt, zoom = (b / 255 for b in digest[:3])
+    return (round(pan * 2 - 1, 4), round(tilt * 2 - 1, 4), round(zoom, 4))
+
+
 def _default_profiles() -> list[ProfileSpec]:
     return [ProfileSpec(token="Profile_1", video_source="VideoSource_1")]
 
@@ -224,6 +237,9 @@ class Quirks(SwitchableQuirks):
     malformed_xml: bool = False
     hostile_xml: str | None = None
     reject_all_auth: bool = False
+    # Many devices stamp a re-sent ("Initialized") state with the time of sending, so a re-sync
+    # looks like a new event; by default the emulator keeps the time the state began.
+    initialized_now: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -598,6 +614,10 @@ class EmulatedDevice:
         self.counters: dict[str, int] = {}
         self.ptz_status: dict[str, str] = {p.token: "IDLE" for p in spec.profiles if p.ptz}
         self.goto_calls: list[tuple[str, str]] = []
+        # Where each PTZ profile points: the preset it last reached (None: home position).
+        self.ptz_preset: dict[str, str | None] = {p.token: None for p in spec.profiles if p.ptz}
+        self.playback_requests: list[tuple[str, datetime, datetime]] = []
+        self._playback_cache: dict[tuple[str, int], bytes] = {}
         self._server = LoopbackServer(host, port, f"ONVIF device {spec.id!r}")
         self._pull_points: dict[int, _PullPoint] = {}
         self._next_pull_point_id = 1
@@ -723,6 +743,11 @@ class EmulatedDevice:
         pull_point.wakeup.set()
 
     def _initialized_states(self) -> list[_Notification]:
+        if self.quirks.initialized_now:
+            now = self.device_now()
+            return [
+                dataclasses.replace(n, operation="Initialized", utc_time=now) for n in self._states.values()
+            ]
         return [dataclasses.replace(note, operation="Initialized") for note in self._states.values()]
 
     def set_input(self, token: str, active: bool) -> None:
@@ -797,9 +822,10 @@ class EmulatedDevice:
         for token in self.ptz_status:
             self.ptz_status[token] = "IDLE"
 
-    def _finish_move(self, profile: str) -> None:
+    def _finish_move(self, profile: str, preset: str) -> None:
         self._ptz_timers.pop(profile, None)
         self.ptz_status[profile] = "IDLE"
+        self.ptz_preset[profile] = preset
 
     # ---- HTTP wiring -----------------------------------------------------------------------
 
@@ -1292,15 +1318,21 @@ class EmulatedDevice:
             previous.cancel()
         loop = asyncio.get_running_loop()
         self._ptz_timers[profile.token] = loop.call_later(
-            self.ptz_move_seconds, self._finish_move, profile.token
+            self.ptz_move_seconds, self._finish_move, profile.token, preset
         )
         return _el("tptz:GotoPresetResponse")
 
     async def _get_status(self, call: _Call) -> ET.Element:
         profile = self._profile(call, ptz=True)
         state = self.ptz_status[profile.token]
+        pan, tilt, zoom = preset_position(self.ptz_preset.get(profile.token))
         status = _el(
             "tptz:PTZStatus",
+            _el(
+                "tt:Position",
+                _el("tt:PanTilt", attrs={"x": f"{pan:.4f}", "y": f"{tilt:.4f}"}),
+                _el("tt:Zoom", attrs={"x": f"{zoom:.4f}"}),
+            ),
             _el("tt:MoveStatus", _el("tt:PanTilt", state), _el("tt:Zoom", state)),
             _el("tt:UtcTime", _format_time(self.device_now())),
         )
@@ -1512,7 +1544,29 @@ class EmulatedDevice:
             )
         if not clip.is_file():
             raise web.HTTPNotFound(text=f"device {self.spec.id!r}: clip file {str(clip)!r} does not exist\n")
-        return web.FileResponse(clip, headers={"Content-Type": "video/mp4"})
+        if "start" not in request.query and "end" not in request.query:
+            return web.FileResponse(clip, headers={"Content-Type": "video/mp4"})
+        # Edge-recording playback of a time window (as cameras with an SD card offer over HTTP):
+        # the emulator's "recording" is its clip, looped to the window's length.
+        try:
+            start = _parse_datetime(request.query["start"])
+            end = _parse_datetime(request.query["end"])
+        except (KeyError, ValueError):
+            raise web.HTTPBadRequest(
+                text="playback needs start and end as ISO 8601 times with an offset\n"
+            ) from None
+        seconds = (end - start).total_seconds()
+        if not 0 < seconds <= MAX_PLAYBACK_SECONDS:
+            raise web.HTTPBadRequest(
+                text=f"playback window must be 0-{MAX_PLAYBACK_SECONDS:.0f} s long, not {seconds:.0f} s\n"
+            )
+        self.playback_requests.append((profile.token, start, end))
+        key = (str(clip), round(seconds * 1000))
+        body = self._playback_cache.get(key)
+        if body is None:
+            body = await asyncio.to_thread(loop_clip, clip, seconds)
+            self._playback_cache[key] = body
+        return web.Response(body=body, content_type="video/mp4")
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
         profile = self._profile_from_name(request, ".jpg")

@@ -725,6 +725,7 @@ class XProtectEmulator:
         self.ptz_gotos: list[tuple[str, str]] = []
         self.bookmarks: list[dict[str, Any]] = []
         self.triggered_events: list[dict[str, Any]] = []
+        self.failed_requests: list[str] = []  # "POST /api/rest/v1/alarms" answered by the http_500 quirk
         self._server = LoopbackServer(host, port, "the XProtect emulator")
         self._stamp = _iso(datetime.now(UTC).replace(microsecond=0))
         self._tokens: dict[str, float] = {}  # access token -> time.monotonic() expiry
@@ -1067,6 +1068,7 @@ class XProtectEmulator:
             if problem is not None:
                 raise _RestError(401, problem)
             if self.quirks.http_500:
+                self.failed_requests.append(f"{request.method} {path}")
                 raise _RestError(500, "Internal server error (emulated http_500 quirk)")
             return await handler(request)
         except _RestError as exc:

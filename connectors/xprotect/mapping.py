@@ -68,6 +68,8 @@ class XProtectMap:
             for c in site.cameras
             if c.source.connector == connector.id and c.source.camera_id
         }
+        # Cameras the bridge controls directly that the VMS also records (ids are GUIDs: unique).
+        self.cameras |= {str(c.vms_camera_id).lower(): c.id for c in site.cameras if c.vms_camera_id}
         self.inputs = {
             i.token.lower(): (i.device, i.active, i.inactive)
             for m in site.io_modules

@@ -19,10 +19,14 @@ BLUE_LIGHT_EVENT = "b1e0b1e0-0000-4000-8000-00000000b1e0"
 
 
 def emulated_gateway(site: SiteConfig, connector_id: str) -> XProtectSpec:
-    cameras = [c for c in site.cameras if c.source.connector == connector_id and c.source.camera_id]
+    cameras = [
+        c
+        for c in site.cameras
+        if (c.source.connector == connector_id and c.source.camera_id) or c.vms_camera_id
+    ]
     camera_specs = [
         CameraSpec(
-            id=str(c.source.camera_id),
+            id=str(c.source.camera_id if c.source.connector == connector_id else c.vms_camera_id),
             name=c.name,
             hardware_id=f"hw-{n:04d}-0000-4000-8000-000000000000",
             ptz_presets={token: name for name, token in c.presets.items()},
@@ -39,7 +43,9 @@ def emulated_gateway(site: SiteConfig, connector_id: str) -> XProtectSpec:
         for i in m.inputs
     ]
     # A door contact that trips raises an alarm showing the door's own camera, as a site would set up.
-    cameras_by_site_id = {c.id: str(c.source.camera_id) for c in cameras}
+    cameras_by_site_id = {
+        c.id: vms_id for c, vms_id in zip(cameras, (s.id for s in camera_specs), strict=True)
+    }
     doors = {d.id: d for d in site.doors}
     alarm_definitions: list[AlarmDefinitionSpec] = []
     for module in (m for m in site.io_modules if m.connector == connector_id):

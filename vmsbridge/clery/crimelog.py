@@ -8,9 +8,12 @@ an actor; the change history therefore proves, entry by entry, that the 2-busine
 from __future__ import annotations
 
 __all__ = [
+    "COLUMNS",
     "WITHHOLDING_REASONS",
     "PendingItem",
     "draft_from_incident",
+    "export",
+    "history",
     "pending",
     "public_view",
     "publish",
@@ -19,16 +22,36 @@ __all__ = [
     "withhold",
 ]
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from vmsbridge.app import Stores
 from vmsbridge.clery.calendar import calendar_for
+from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_text
+from vmsbridge.clery.publiclog import (
+    PendingItem,
+    check_no_names,
+    parse_field_value,
+    pending_items,
+    require_aware,
+    update_due_by,
+)
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound
 from vmsbridge.store.crimelog import EDITABLE_FIELDS, CrimeLogChange, CrimeLogEntry, Withholding
 
-TIME_FIELDS = ("occurred_from", "occurred_to")
+NOUN = "crime-log entry"
+# The columns of the public log (key, heading); see clery.md §1.6 for what real logs publish.
+COLUMNS = (
+    ("entry", "Entry number"),
+    ("reported", "Date/time reported"),
+    ("nature", "Nature"),
+    ("occurred", "Date/time occurred"),
+    ("general_location", "General location"),
+    ("disposition", "Disposition"),
+)
+# Fields whose text the public reads, and so must never contain a person's name.
+PUBLIC_TEXT_FIELDS = ("nature", "general_location", "disposition")
 # 34 CFR 668.46(f)(3)-(4): the only grounds for keeping crime-log information from the public.
 WITHHOLDING_REASONS = (
     "ongoing_investigation",
@@ -39,18 +62,6 @@ WITHHOLDING_REASONS = (
     "victim_confidentiality",
 )
 WITHHELD = "Withheld"
-
-
-@dataclass(frozen=True)
-class PendingItem:
-    entry: CrimeLogEntry
-    change: CrimeLogChange
-    overdue: bool
-
-
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise ConfigError(name, [ConfigProblem(name, "needs a time zone (add Z or +hh:mm)")])
 
 
 async def draft_from_incident(
@@ -72,7 +83,7 @@ async def draft_from_incident(
         ("--occurred-from", occurred_from),
         ("--occurred-to", occurred_to),
     ):
-        _aware(name, value)
+        require_aware(name, value)
     if occurred_from and occurred_to and occurred_to < occurred_from:
         raise ConfigError("--occurred-to", [ConfigProblem("--occurred-to", "is before --occurred-from")])
     if not nature.strip():
@@ -111,42 +122,47 @@ async def update(
     received_at: datetime | None = None,
     now: datetime | None = None,
 ) -> CrimeLogChange:
-    """Change one field; the deadline runs from when the new information was received."""
+    """Change one field; the deadline runs from when the new information was received.
+
+    Past 60 days from the report the change is still recorded, with no deadline (clery.md §1.5).
+    """
     if field not in EDITABLE_FIELDS:
         raise ConfigError(
             "--field", [ConfigProblem("--field", f"{field!r} is not one of {', '.join(EDITABLE_FIELDS)}")]
         )
-    parsed: object = value
-    if field in TIME_FIELDS:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ConfigError(
-                "--value", [ConfigProblem("--value", f"{value!r} is not an ISO 8601 time")]
-            ) from None
-        _aware("--value", parsed)
+    parsed = parse_field_value(field, value)
     at = now or datetime.now(UTC)
     received = received_at or at
-    _aware("--received-at", received)
-    await stores.crime_log.get(entry_id)
+    require_aware("--received-at", received)
+    entry = await stores.crime_log.get(entry_id)
     return await stores.crime_log.update(
         entry_id,
         field,
         parsed,
         info_received_at=received,
-        due_by=calendar_for(site).due_by(received),
+        due_by=update_due_by(calendar_for(site), entry.reported_at, received),
         actor=actor,
         now=at,
     )
 
 
 async def publish(stores: Stores, *, entry_id: int, actor: str, now: datetime | None = None) -> CrimeLogEntry:
+    """Publish the entry and its pending changes, unless its public text names a person."""
+    entry = await stores.crime_log.get(entry_id)
+    withheld = (await stores.crime_log.withheld_fields([entry_id])).get(entry_id, set())
+    await check_no_names(stores.crime_log, [entry], {entry.id: _public_text(entry, withheld)}, noun=NOUN)
     return await stores.crime_log.publish(entry_id, actor=actor, now=now or datetime.now(UTC))
 
 
-async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem]:
-    """Drafts and updates not yet published, with whether their deadline has passed at ``as_of``."""
-    return [PendingItem(e, c, as_of > c.due_by) for e, c in await stores.crime_log.pending()]
+async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem[CrimeLogEntry]]:
+    """Drafts and updates not yet published, overdue where a deadline was set and has passed."""
+    return await pending_items(stores.crime_log, as_of=as_of)
+
+
+async def history(stores: Stores, entry_id: int) -> list[CrimeLogChange]:
+    """The entry and every change, with info-received, due-by (None: not required) and published."""
+    await stores.crime_log.get(entry_id)
+    return await stores.crime_log.changes(entry_id)
 
 
 async def withhold(
@@ -171,7 +187,7 @@ async def withhold(
         )
     if not note.strip():
         problems.append(ConfigProblem("--note", "a note on the evidence for withholding is required"))
-    _aware("--review-by", review_by)
+    require_aware("--review-by", review_by)
     if review_by <= at:
         problems.append(ConfigProblem("--review-by", "must be in the future"))
     if problems:
@@ -187,23 +203,77 @@ async def release(
     return await stores.crime_log.release(entry_id, field=field, actor=actor, now=now or datetime.now(UTC))
 
 
+def _shown(entry: CrimeLogEntry, withheld: set[str]) -> dict[str, object]:
+    values: dict[str, object] = {
+        "nature": entry.nature,
+        "occurred_from": entry.occurred_from,
+        "occurred_to": entry.occurred_to,
+        "general_location": entry.general_location,
+        "disposition": entry.disposition,
+    }
+    return {k: (WITHHELD if k in withheld else v) for k, v in values.items()}
+
+
+def _public_text(entry: CrimeLogEntry, withheld: set[str]) -> dict[str, str | None]:
+    shown = _shown(entry, withheld)
+    return {k: str(shown[k]) for k in PUBLIC_TEXT_FIELDS}
+
+
 async def public_view(stores: Stores, entry_id: int) -> dict[str, str | None]:
     """The entry as the public sees it: never a person's name; withheld fields say so."""
     entry = await stores.crime_log.get(entry_id)
-    withheld = {w.field for w in await stores.crime_log.withholdings(entry_id) if w.released_at is None}
+    withheld = (await stores.crime_log.withheld_fields([entry_id])).get(entry_id, set())
+    shown = _shown(entry, withheld)
 
-    def shown(field: str, value: object) -> str | None:
-        if field in withheld:
-            return WITHHELD
+    def text(value: object) -> str | None:
         if value is None:
             return None
         return value.isoformat() if isinstance(value, datetime) else str(value)
 
     return {
-        "nature": shown("nature", entry.nature),
+        "nature": text(shown["nature"]),
         "reported_at": entry.reported_at.isoformat(),
-        "occurred_from": shown("occurred_from", entry.occurred_from),
-        "occurred_to": shown("occurred_to", entry.occurred_to),
-        "general_location": shown("general_location", entry.general_location),
-        "disposition": shown("disposition", entry.disposition),
+        "occurred_from": text(shown["occurred_from"]),
+        "occurred_to": text(shown["occurred_to"]),
+        "general_location": text(shown["general_location"]),
+        "disposition": text(shown["disposition"]),
     }
+
+
+async def export(
+    stores: Stores, site: SiteConfig, window: ExportWindow, *, now: datetime | None = None
+) -> PublicLog:
+    """The published entries reported in the window, newest first, as the public saw them.
+
+    Changes not yet published are not shown; withheld fields say "Withheld"; an entry whose
+    public text names a person on its incident stops the export (NamesAPerson).
+    """
+    zone = ZoneInfo(site.site.timezone)
+    start, end = window.bounds(zone)
+    entries = await stores.crime_log.published_between(start, end)
+    withheld = await stores.crime_log.withheld_fields([e.id for e in entries])
+    await check_no_names(
+        stores.crime_log,
+        entries,
+        {e.id: _public_text(e, withheld.get(e.id, set())) for e in entries},
+        noun=NOUN,
+    )
+    rows = []
+    for entry in entries:
+        shown = _shown(entry, withheld.get(entry.id, set()))
+        rows.append(
+            {
+                "entry": str(entry.id),
+                "reported": when_text(entry.reported_at, zone),
+                "nature": str(shown["nature"]),
+                "occurred": occurred_text(_when(shown["occurred_from"]), _when(shown["occurred_to"]), zone),
+                "general_location": str(shown["general_location"]),
+                "disposition": str(shown["disposition"]),
+            }
+        )
+    generated = (now or datetime.now(UTC)).astimezone(zone).replace(microsecond=0)
+    return PublicLog("Daily crime log", site.site.name, window, generated, COLUMNS, rows)
+
+
+def _when(value: object) -> datetime | str | None:
+    return value if value is None or isinstance(value, datetime | str) else str(value)

@@ -1,12 +1,21 @@
-"""``vmsbridge crimelog draft|update|publish|pending``: the daily crime log, drafts first."""
+"""``vmsbridge crimelog draft|update|publish|pending|history|export``: the daily crime log, drafts first."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from vmsbridge.cli.common import add_common_options, load_site, local_time, print_json, with_stores
+from vmsbridge.cli.logexport import add_export_parser, export_window, write_export
 from vmsbridge.errors import ConfigError, ConfigProblem
+
+if TYPE_CHECKING:
+    from vmsbridge.clery.publiclog import PendingItem
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.store.publiclog import LogChange
 
 # Kept here too so that --help needs no import of the service layer.
 WITHHOLDING_REASON_NAMES = (
@@ -25,7 +34,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="daily crime log: drafts from incidents, updates, publishing, deadlines",
         description="Entries and every later change are drafts until an actor publishes them; each "
         "carries its due-by time: the end of the 2nd business day (institution calendar: weekends, "
-        "US federal holidays, [clery] closures) after the information was received.",
+        "US federal holidays, [clery] closures) after the information was received. Updates to an "
+        "entry reported more than 60 days (institution-local dates) before the update's information "
+        "came in are still recorded, with no deadline: the law no longer requires them.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -93,8 +104,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     pend.add_argument("--json", action="store_true")
     pend.set_defaults(handler=pending_entries)
 
+    hist = actions.add_parser(
+        "history", help="an entry's changes with info-received, due-by and published times"
+    )
+    add_common_options(hist)
+    hist.add_argument("entry_id", type=int, metavar="ID")
+    hist.add_argument("--json", action="store_true")
+    hist.set_defaults(handler=entry_history)
 
-def _time(option: str, text: str | None) -> datetime | None:
+    add_export_parser(actions, log="daily crime log").set_defaults(handler=export_log)
+
+
+def aware_time(option: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
@@ -108,8 +129,9 @@ def _time(option: str, text: str | None) -> datetime | None:
 
 def draft_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import draft_from_incident
+    from vmsbridge.clery.publiclog import deadline_text
 
-    reported = _time("--reported-at", args.reported_at)
+    reported = aware_time("--reported-at", args.reported_at)
     assert reported is not None
     entry, first = with_stores(
         args,
@@ -120,8 +142,8 @@ def draft_entry(args: argparse.Namespace) -> int:
             nature=args.nature,
             reported_at=reported,
             actor=args.actor,
-            occurred_from=_time("--occurred-from", args.occurred_from),
-            occurred_to=_time("--occurred-to", args.occurred_to),
+            occurred_from=aware_time("--occurred-from", args.occurred_from),
+            occurred_to=aware_time("--occurred-to", args.occurred_to),
             disposition=args.disposition,
         ),
     )
@@ -130,21 +152,22 @@ def draft_entry(args: argparse.Namespace) -> int:
             {
                 "id": entry.id,
                 "status": entry.status,
-                "due_by": first.due_by.isoformat(),
+                "due_by": first.due_by.isoformat() if first.due_by else None,
                 "general_location": entry.general_location,
                 "nature": entry.nature,
             }
         )
     else:
-        due = local_time(first.due_by, load_site(args))
+        due = deadline_text(first, ZoneInfo(load_site(args).site.timezone))
         print(f"draft crime-log entry {entry.id} ({entry.general_location}): publish by {due}")
     return 0
 
 
 def update_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import update
+    from vmsbridge.clery.publiclog import deadline_text
 
-    received = _time("--received-at", args.received_at)
+    received = aware_time("--received-at", args.received_at)
     change = with_stores(
         args,
         lambda stores, site: update(
@@ -164,12 +187,13 @@ def update_entry(args: argparse.Namespace) -> int:
                 "field": change.field,
                 "old": change.old_value,
                 "new": change.new_value,
-                "due_by": change.due_by.isoformat(),
+                "due_by": change.due_by.isoformat() if change.due_by else None,
             }
         )
     else:
-        due = local_time(change.due_by, load_site(args))
-        print(f"entry {change.entry_id}: {change.field} changed; publish by {due}")
+        due = deadline_text(change, ZoneInfo(load_site(args).site.timezone))
+        when = f"publish by {due}" if change.due_by else due
+        print(f"entry {change.entry_id}: {change.field} changed; {when}")
     return 0
 
 
@@ -184,7 +208,7 @@ def publish_entry(args: argparse.Namespace) -> int:
 def pending_entries(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import pending
 
-    as_of = _time("--as-of", args.as_of) or datetime.now(UTC)
+    as_of = aware_time("--as-of", args.as_of) or datetime.now(UTC)
     items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
     if args.json:
         print_json(
@@ -194,28 +218,93 @@ def pending_entries(args: argparse.Namespace) -> int:
                     "incident": i.entry.incident_id,
                     "change": i.change.field,
                     "received_at": i.change.info_received_at.isoformat(),
-                    "due_by": i.change.due_by.isoformat(),
+                    "due_by": i.change.due_by.isoformat() if i.change.due_by else None,
                     "overdue": i.overdue,
                 }
                 for i in items
             ]
         )
         return 0
-    site = load_site(args)
+    print_pending(items, load_site(args))
+    return 0
+
+
+def print_pending(
+    items: Sequence[PendingItem[Any]], site: SiteConfig, *, not_public: Sequence[str] = ()
+) -> None:
+    from vmsbridge.clery.publiclog import deadline_text
+
+    zone = ZoneInfo(site.site.timezone)
     for item in items:
-        flag = "OVERDUE" if item.overdue else "due"
-        print(
-            f"entry {item.entry.id:<5} {item.change.field:<18} {flag} {local_time(item.change.due_by, site)}"
-        )
+        flag = "OVERDUE" if item.overdue else "due" if item.change.due_by else "no deadline:"
+        due = deadline_text(item.change, zone, not_public=not_public)
+        print(f"entry {item.entry.id:<5} {item.change.field:<18} {flag} {due}")
     if not items:
         print("nothing pending")
+
+
+def print_history(changes: Sequence[LogChange], site: SiteConfig, *, not_public: Sequence[str] = ()) -> None:
+    from vmsbridge.clery.publiclog import deadline_text
+
+    zone = ZoneInfo(site.site.timezone)
+    for c in changes:
+        what = "entry drafted" if c.field == "entry" else f"{c.field}: {c.old_value} -> {c.new_value}"
+        published = local_time(c.published_at, site) if c.published_at else "not yet published"
+        print(f"#{c.id} {what}")
+        print(f"    received {local_time(c.info_received_at, site)}  by {c.actor}")
+        print(f"    due by   {deadline_text(c, zone, not_public=not_public)}")
+        print(f"    published {published}")
+
+
+def history_json(changes: Sequence[LogChange], *, not_public: Sequence[str] = ()) -> list[dict[str, Any]]:
+    from vmsbridge.clery.publiclog import NOT_PUBLIC, OLDER_THAN_60_DAYS
+
+    return [
+        {
+            "change": c.id,
+            "field": c.field,
+            "old": c.old_value,
+            "new": c.new_value,
+            "info_received_at": c.info_received_at.isoformat(),
+            "due_by": c.due_by.isoformat() if c.due_by else None,
+            "deadline": "required"
+            if c.due_by
+            else NOT_PUBLIC
+            if c.field in not_public
+            else OLDER_THAN_60_DAYS,
+            "published_at": c.published_at.isoformat() if c.published_at else None,
+            "actor": c.actor,
+        }
+        for c in changes
+    ]
+
+
+def entry_history(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import history
+
+    changes = with_stores(args, lambda stores, _: history(stores, args.entry_id))
+    if args.json:
+        print_json(history_json(changes))
+    else:
+        print_history(changes, load_site(args))
+    return 0
+
+
+def export_log(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import export
+    from vmsbridge.clery.export import render
+
+    site = load_site(args)
+    window = export_window(args, site)
+    log = with_stores(args, lambda stores, site: export(stores, site, window))
+    write_export(args, render(log, args.format), len(log.rows))
     return 0
 
 
 def withhold_field(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import withhold
 
-    review_by = _time("--review-by", args.review_by)
+    review_by = aware_time("--review-by", args.review_by)
     assert review_by is not None
     with_stores(
         args,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -14,18 +17,32 @@ from sqlalchemy.engine import make_url
 from vmsbridge.app import running_services
 from vmsbridge.cli.common import load_site, local_time, print_json
 from vmsbridge.cli.incidents import incident_dict, incident_line
-from vmsbridge.config import SiteConfig
+from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.errors import VmsBridgeError
+from vmsbridge.rules.runtime import running_rules
+from vmsbridge.rules.spec import RulesConfig, TemplateOptions
 from vmsbridge.scenario import ScenarioSource
+from vmsbridge.store.database import default_data_dir
+
+# The synthetic campus scene from fixtures/video: what every emulated camera "recorded".
+DEMO_CLIP = Path(__file__).resolve().parents[2] / "fixtures" / "video" / "scene.mp4"
+DEMO_CLIP_POST_SECONDS = 10.0  # the template takes 60 s after the call; the demo need not wait that long
+WAIT_SECONDS = 60.0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "demo",
-        help="play a scripted campus scenario through ingest and correlation, and show the incidents",
-        description="Runs the real pipeline (bus, durable ingest, correlation) on a fresh SQLite "
-        "database with the example campus and a scripted source: a blue-light phone pickup, a "
-        "forced residence-hall door, motion, a camera that stops answering, a replayed event and "
-        "an event from an unknown device. Nothing to configure.",
+        help="run the whole bridge on the example campus against emulated cameras and VMS",
+        description="Starts emulated ONVIF devices and an emulated XProtect API Gateway for the example "
+        "campus on 127.0.0.1, and runs the real bridge against them (connectors, durable ingest, "
+        "correlation, the blue_light_callup rule, evidence) on a fresh SQLite database. First a scripted "
+        "history (a forced residence-hall door, motion, a camera that stops answering, a replayed event, "
+        "an event from an unknown device), then a live call: the blue-light input goes active over "
+        "ONVIF, the PTZ camera goes to the phone's preset, an XProtect alarm is raised, the clip is "
+        f"captured (t-30 s .. t+{DEMO_CLIP_POST_SECONDS:.0f} s here; 60 s in the template), hashed, "
+        "analyzed and redacted, and a door forced next door joins the incident. Takes about half a "
+        "minute; nothing to configure.",
     )
     parser.add_argument("--config", default=None, help="site configuration (default: the example campus)")
     parser.add_argument(
@@ -40,52 +57,186 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(handler=demo)
 
 
-async def run_demo(site: SiteConfig, db_url: str, now: datetime | None = None) -> dict[str, Any]:
+async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECONDS) -> None:
+    """Wait for emulator or engine state that has no event to await; bounded, with a clear error."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise VmsBridgeError(f"demo: gave up after {within:.0f} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def demo_site(site: SiteConfig, data_dir: Path) -> SiteConfig:
+    """The site with the blue-light call-up rule on, a short clip window, and its files in ``data_dir``."""
+    return site.model_copy(
+        update={
+            "rules": RulesConfig(
+                templates=["blue_light_callup"], clip=TemplateOptions(post_seconds=DEMO_CLIP_POST_SECONDS)
+            ),
+            "storage": site.storage.model_copy(update={"data_dir": data_dir}),
+            "evidence": site.evidence.model_copy(update={"store_dir": data_dir / "evidence"}),
+        }
+    )
+
+
+async def run_demo(
+    site: SiteConfig,
+    db_url: str,
+    data_dir: Path,
+    now: datetime | None = None,
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """The scripted history, then a live blue-light call on the emulated devices, end to end."""
+    from connectors.lab import emulated_site
+    from vmsbridge.cli.run import build_controls, connector_registry, supervise
+
     now = now or datetime.now(UTC)
-    async with running_services(site, db_url) as services:
-        source = ScenarioSource(services.directory, now, run_tag=f"demo-{now:%Y%m%dT%H%M%S}")
-        await source.run(services.bus)
+    site = demo_site(site, data_dir)
+    directory = SiteDirectory(site)
+    phone = next((p for p in site.phones if p.camera and p.preset), None)
+    wired = (
+        next(((m, i) for m in site.io_modules for i in m.inputs if phone and i.device == phone.id), None)
+        if phone
+        else None
+    )
+    if phone is None or wired is None:
+        raise VmsBridgeError(
+            "demo: the site needs a phone with a PTZ camera and preset, wired to an I/O input"
+        )
+    module, wire = wired
+    neighbours = directory.adjacent.get(phone.location, frozenset())
+    onvif_ids = {c.id for c in site.connectors.onvif}
+    door = next((d for d in site.doors if d.location in neighbours and d.connector in onvif_ids), None)
+    secrets = data_dir / "lab"
+    await asyncio.to_thread(secrets.mkdir, parents=True, exist_ok=True)
+    say("starting emulated devices (ONVIF) and VMS (XProtect API Gateway) on 127.0.0.1 ...")
+    async with emulated_site(site, DEMO_CLIP, secrets) as lab, running_services(lab.site, db_url) as services:
+        sources, _ = connector_registry().build(lab.site, services.directory)
+        controls = build_controls(lab.site, sources, data_dir / "work")
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            async with running_rules(services, controls, data_dir / "work") as engine:
+                tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
+                await _until(
+                    lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices),
+                    "the ONVIF event subscriptions",
+                )
+                sessions = [g.counters for g in lab.xprotect.values()]
+                await _until(
+                    lambda: all(c["startSession"] >= 1 for c in sessions), "the XProtect event session"
+                )
+                say("connected; replaying the earlier part of the shift (scripted events) ...")
+                history = ScenarioSource(
+                    services.directory, now, run_tag=f"demo-{now:%Y%m%dT%H%M%S}", with_phone=False
+                )
+                await history.run(services.bus)
+                await _until(
+                    lambda: engine.seen >= len([o for o in history.outcomes if o.status == "stored"]),
+                    "the rules to see the history",
+                )
+
+                say(f"{phone.name}: handset lifted (input {wire.token} on {module.connector} goes active)")
+                fired_before = len(engine.fired)
+                lab.device(module.connector).set_input(wire.token, True)
+                await _until(lambda: len(engine.fired) > fired_before, "the call-up rule to fire")
+                camera = next(c for c in site.cameras if c.id == phone.camera)
+                if camera.source.connector in onvif_ids:
+                    ptz = lab.device(camera.source.connector)
+                    await _until(lambda: bool(ptz.goto_calls), "the PTZ GotoPreset")
+                    say(f"{camera.name}: GotoPreset {ptz.goto_calls[-1][1]} received")
+                if door is not None:
+                    say(f"{door.name} (next door, {door.location}): door forced open")
+                    lab.device(door.connector).door_alarm(door.token, "DoorForcedOpen")
+                say(
+                    f"capturing {camera.id} from t-30 s to t+{DEMO_CLIP_POST_SECONDS:.0f} s, then hashing, "
+                    "motion analytics and a redacted copy (a few seconds) ..."
+                )
+                if not await engine.drain(WAIT_SECONDS * 2):
+                    say("some rule actions did not finish in time; they are recorded as cancelled")
+                lab.device(module.connector).set_input(wire.token, False)  # the caller hangs up
+                stored = await services.stores.events.count()
+                await _until(lambda: engine.seen >= stored, "the last events")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await controls.close()
         await services.correlator.catch_up()
         await services.correlator.close_quiet()
         incidents = await services.stores.incidents.search()
         stored_total = await services.stores.events.count()
-    outcomes = Counter(o.status for o in source.outcomes)
+        documents = []
+        for incident in incidents:
+            document = incident_dict(incident)
+            document["actions"] = [
+                {"type": o.action, "ok": o.ok, "ms": o.ms, "detail": o.detail, "rule": o.rule}
+                for o in await services.stores.rule_actions.for_incident(incident.id)
+            ]
+            document["evidence"] = [
+                {"sha256": item.sha256, "kind": item.role, "camera": item.camera_id, "file": item.file_name}
+                for item in await services.stores.evidence.items(incident.id)
+            ]
+            documents.append(document)
+        alarms = [a for g in lab.xprotect.values() for a in g.alarms]
+    outcomes = Counter(o.status for o in history.outcomes)
     return {
         "site": site.site.name,
         "database": make_url(db_url).render_as_string(hide_password=True),
-        "published": len(source.outcomes),
+        "published": len(history.outcomes),
         "events": outcomes["stored"],
         "events_in_store": stored_total,
         "duplicates": outcomes["duplicate"],
         "rejected": outcomes["rejected"],
-        "rejections": [o.reason for o in source.outcomes if o.status == "rejected"],
-        "incidents": [incident_dict(i) for i in incidents],
+        "rejections": [o.reason for o in history.outcomes if o.status == "rejected"],
+        "vms_alarms": [
+            {"id": a["id"], "name": a["name"], "source": (a.get("source") or {}).get("id")} for a in alarms
+        ],
+        "incidents": documents,
         "_incident_objects": incidents,
     }
 
 
 def demo(args: argparse.Namespace) -> int:
     site = load_site(args)
+
+    def say(text: str) -> None:
+        print(f"  .. {text}", file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory(prefix="vmsbridge-demo-") as tmp:
         url = args.db or f"sqlite+aiosqlite:///{tmp}/demo.db"
-        result = asyncio.run(run_demo(site, url))
+        # Kept results need their evidence files too: beside the site's data, else thrown away.
+        data_dir = (site.storage.data_dir or default_data_dir()) / "demo" if args.db else Path(tmp)
+        result = asyncio.run(run_demo(site, url, data_dir, say=say))
     incidents = result.pop("_incident_objects")
     if args.json:
         print_json(result)
         return 0
+    documents = {d["id"]: d for d in result["incidents"]}
     where = "a temporary SQLite database" if args.db is None else result["database"]
-    print(f"vmsbridge demo: {site.site.name} ({site.site.timezone}), {where}\n")
+    print(f"\nvmsbridge demo: {site.site.name} ({site.site.timezone}), {where}\n")
     print(
-        f"The scripted source published {result['published']} events:\n"
+        f"The scripted history published {result['published']} events:\n"
         f"  {result['events']} stored (each persisted before it was acknowledged)\n"
         f"  {result['duplicates']} replay recognised by (source, native_id) and not stored twice\n"
         f"  {result['rejected']} rejected and kept for inspection:"
     )
     for reason in result["rejections"]:
         print(f"    - {reason}")
-    print(f"\nCorrelation folded them into {len(incidents)} incidents:\n")
+    print(
+        "Then a live call on the emulated devices: the blue-light input over ONVIF, the rule's PTZ move, "
+        "an XProtect alarm, the clip, and a forced door next door."
+    )
+    for alarm in result["vms_alarms"]:
+        print(f"  XProtect alarm raised: {alarm['name']} (camera {alarm['source']})")
+    print(f"\n{len(incidents)} incidents:\n")
     for incident in incidents:
         print(incident_line(incident, site))
+        document = documents[incident.id]
+        for action in document["actions"]:
+            mark = "ok  " if action["ok"] else "FAIL"
+            print(f"       {mark} {action['type']:<15} {action['ms']:>6} ms  {action['detail']}")
+        for item in document["evidence"]:
+            print(f"       evidence {item['kind']:<8} sha256 {item['sha256'][:16]}...  {item['file']}")
         print()
     print(f"(times in {site.site.timezone}; now is {local_time(datetime.now(UTC), site)})")
     if args.db and incidents:

@@ -71,6 +71,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     close.add_argument("--json", action="store_true")
     close.set_defaults(handler=close_incident)
 
+    person = actions.add_parser(
+        "person",
+        help="record a person on an incident (restricted: listings show counts, never names)",
+        description="Victims' names are kept so that notifications naming them are refused; they are "
+        "never printed by list/show.",
+    )
+    person_actions = person.add_subparsers(dest="person_action", required=True, metavar="ACTION")
+    padd = person_actions.add_parser("add", help="record a victim, witness, suspect or reporter")
+    add_common_options(padd)
+    padd.add_argument("incident_id", type=int, metavar="ID")
+    padd.add_argument("--role", required=True, choices=["victim", "witness", "suspect", "reporter"])
+    padd.add_argument("--name", required=True, help="full name (first and last)")
+    padd.add_argument("--actor", default=None, help="who records it (default: the login name)")
+    padd.set_defaults(handler=add_person)
+
 
 def incident_dict(incident: Incident) -> dict[str, Any]:
     return {
@@ -142,16 +157,19 @@ def list_incidents(args: argparse.Namespace) -> int:
 def show_incident(args: argparse.Namespace) -> int:
     site = load_site(args)
 
-    async def go() -> tuple[Incident, list[StoredEvent]]:
+    async def go() -> tuple[Incident, list[StoredEvent], dict[str, int]]:
         async with open_store(db_url_for(args, site)) as stores:
             incident = await stores.incidents.get(args.incident_id)
-            return incident, await stores.incidents.events_of(args.incident_id)
+            people = await stores.people.counts(args.incident_id)
+            return incident, await stores.incidents.events_of(args.incident_id), people
 
-    incident, events = asyncio.run(go())
+    incident, events, people = asyncio.run(go())
     if args.json:
-        print_json({**incident_dict(incident), "events": [event_dict(e) for e in events]})
+        print_json({**incident_dict(incident), "people": people, "events": [event_dict(e) for e in events]})
         return 0
     print(incident_line(incident, site))
+    if any(people.values()):
+        print("       people recorded: " + ", ".join(f"{role} {n}" for role, n in people.items() if n))
     for event in events:
         print(f"       {local_time(event.occurred_at, site)}  {event.kind.value:<22} {event.device_id}")
     return 0
@@ -212,4 +230,21 @@ def flag_incident(args: argparse.Namespace) -> int:
     else:
         flags = f"victim-sensitive {incident.victim_sensitive}, legal hold {incident.legal_hold}"
         print(f"incident #{incident.id}: {flags}")
+    return 0
+
+
+def add_person(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    with_stores(
+        args,
+        lambda stores, _: stores.people.add(
+            args.incident_id,
+            role=args.role,
+            name=args.name.strip(),
+            actor=_actor(args),
+            now=datetime.now(UTC),
+        ),
+    )
+    print(f"incident #{args.incident_id}: {args.role} recorded")  # the name is never echoed
     return 0

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from vmsbridge import __version__
 from vmsbridge.cli import (
+    clery,
     config_cmd,
     crimelog,
     db,
@@ -16,8 +17,11 @@ from vmsbridge.cli import (
     emulate,
     events,
     evidence,
+    firelog,
+    health,
     incidents,
     masks,
+    notify,
     onvif,
     run,
     video,
@@ -56,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         incidents,
         events,
         crimelog,
+        firelog,
+        clery,
+        notify,
+        health,
         onvif,
         xprotect,
         emulate,

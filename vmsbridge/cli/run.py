@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from vmsbridge.app import running_services
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
 from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
-from vmsbridge.config import SiteConfig
+from vmsbridge.config import SiteConfig, default_config_path
+from vmsbridge.controls import Controls
+from vmsbridge.rules.engine import RuleEngine
+from vmsbridge.rules.runtime import reload_from, running_rules
 from vmsbridge.scenario import ScenarioSource
 from vmsbridge.sources import EventSource, SourceRegistry
+from vmsbridge.store.database import default_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +33,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "run",
         help="run the bridge: connectors -> durable ingest -> correlation, until stopped",
         description="Start every connector in the site configuration, store and correlate what they "
-        "send, and keep going until SIGINT/SIGTERM. The schema is upgraded on start.",
+        "send, run the alarm rules ([rules] in the site file), and keep going until SIGINT/SIGTERM. "
+        "The schema is upgraded on start. SIGHUP re-reads the site file's rules: a bad rule is "
+        "reported and the rules already running stay active.",
     )
     add_common_options(parser)
     parser.set_defaults(log_level="INFO")
@@ -68,7 +77,28 @@ async def supervise(source: EventSource, bus: EventSink) -> None:
         await asyncio.sleep(delay)
 
 
-async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenario: bool) -> bool:
+def build_controls(site: SiteConfig, sources: list[EventSource], work_dir: Path) -> Controls:
+    """What rules can make the configured connectors do (PTZ, alarms, clips)."""
+    from connectors.onvif.control import build_onvif_controls
+    from connectors.xprotect.control import build_xprotect_controls
+
+    controls = build_onvif_controls(site, work_dir / "clips")
+    controls.merge(build_xprotect_controls(site, sources))
+    return controls
+
+
+def work_dir_for(site: SiteConfig) -> Path:
+    return (site.storage.data_dir or default_data_dir()) / "work"
+
+
+async def serve(
+    site: SiteConfig,
+    db_url: str,
+    *,
+    duration: float | None,
+    scenario: bool,
+    config_path: Path | None = None,
+) -> bool:
     """Run until stopped; False if a core stage died (the exit code says so)."""
     async with running_services(site, db_url) as services:
         sources, unavailable = connector_registry().build(site, services.directory)
@@ -77,12 +107,19 @@ async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenar
         if scenario:
             now = datetime.now(UTC)
             sources.append(ScenarioSource(services.directory, now, run_tag=f"run-{now:%Y%m%dT%H%M%S}"))
-        tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
-        log.info("running with %d source(s); database %s", len(tasks), services.stores.db.display_url)
-        await until_stopped(duration, services.failed)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        controls = build_controls(site, sources, work_dir_for(site))
+        try:
+            async with running_rules(services, controls, work_dir_for(site)) as engine:
+                if config_path is not None:
+                    _reload_on_sighup(engine, config_path)
+                tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
+                log.info("running with %d source(s); database %s", len(tasks), services.stores.db.display_url)
+                await until_stopped(duration, services.failed)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await controls.close()
         stats = services.ingest.stats
         log.info(
             "stopping: %d stored, %d duplicates, %d rejected", stats.stored, stats.duplicates, stats.rejected
@@ -90,7 +127,22 @@ async def serve(site: SiteConfig, db_url: str, *, duration: float | None, scenar
         return not services.failed.is_set()
 
 
+def _reload_on_sighup(engine: RuleEngine, config_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
+        loop.add_signal_handler(signal.SIGHUP, reload_from, engine, config_path)
+
+
 def run(args: argparse.Namespace) -> int:
     site = load_site(args)
-    healthy = asyncio.run(serve(site, db_url_for(args, site), duration=args.duration, scenario=args.scenario))
+    config_path = Path(args.config) if args.config else default_config_path()
+    healthy = asyncio.run(
+        serve(
+            site,
+            db_url_for(args, site),
+            duration=args.duration,
+            scenario=args.scenario,
+            config_path=config_path,
+        )
+    )
     return 0 if healthy else 1

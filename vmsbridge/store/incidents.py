@@ -218,6 +218,79 @@ class IncidentStore:
                 )
         return await self.get(incident_id)
 
+    # -- rules -------------------------------------------------------------------------------
+
+    async def incident_of_event(self, event_id: int) -> int | None:
+        """The incident an event was linked to (by correlation or a rule), if any."""
+        query = select(IncidentEventRow.incident_id).where(IncidentEventRow.event_id == event_id).limit(1)
+        async with self._db.sessions() as session:
+            found = await session.scalar(query)
+        return int(found) if found is not None else None
+
+    async def correlated(self, stage: str, event_id: int) -> bool:
+        """Whether ``stage`` has read past the event (cursor order is (txid, id), see migration 0002)."""
+        async with self._db.sessions() as session:
+            cursor = await session.get(StageCursorRow, stage)
+            event = await session.get(EventRow, event_id)
+            if cursor is None or event is None:
+                return False
+            return (event.txid, event.id) <= (cursor.last_txid, cursor.last_event_id)
+
+    async def claim_for_rule(
+        self, event: StoredEvent, incident_id: int | None, *, priority: Priority, summary: str, actor: str
+    ) -> int:
+        """Make sure the event has an incident at least ``priority``; open one for it if it has none.
+
+        Correlation already opened or joined an incident for most alarm events; a rule then only
+        raises its priority (and gives it the rule's summary if it is still the default one).
+        """
+        now = datetime.now(UTC)
+        async with self._db.transaction() as session:
+            if incident_id is not None:
+                row = await session.get(IncidentRow, incident_id, with_for_update=True)
+                if row is None:
+                    raise NotFound(f"incident {incident_id} does not exist")
+                if priority.rank > Priority(row.priority).rank:
+                    record(
+                        session,
+                        actor=actor,
+                        action="incident.escalated",
+                        subject_type="incident",
+                        subject_id=row.id,
+                        details={"from": row.priority, "to": priority.value, "event_id": event.id},
+                    )
+                    row.priority = priority.value
+                if row.opened_by == SYSTEM_ACTOR and row.summary != summary:
+                    row.summary = summary
+                return row.id
+            row = IncidentRow(
+                location_id=event.location_id,
+                status=IncidentStatus.OPEN.value,
+                priority=priority.value,
+                summary=summary,
+                started_at=event.occurred_at,
+                last_event_at=event.occurred_at,
+                created_at=now,
+                opened_by=actor,
+            )
+            session.add(row)
+            await session.flush()
+            session.add(IncidentEventRow(incident_id=row.id, event_id=event.id, linked_at=now))
+            record(
+                session,
+                actor=actor,
+                action="incident.opened",
+                subject_type="incident",
+                subject_id=row.id,
+                details={
+                    "location_id": event.location_id,
+                    "priority": priority.value,
+                    "first_event_id": event.id,
+                },
+                at=now,
+            )
+            return row.id
+
     async def count(self, status: IncidentStatus | None = None) -> int:
         query = select(func.count()).select_from(IncidentRow)
         if status is not None:
@@ -289,7 +362,8 @@ class CorrelationUnit:
         return [_view(r) for r in self._open[location_id]]
 
     async def attach(self, incident_id: int, event: StoredEvent, priority: Priority) -> None:
-        row = next(r for r in self._open[event.location_id] if r.id == incident_id)
+        # The incident may be at an adjacent location: look through everything loaded.
+        row = next(r for rows in self._open.values() for r in rows if r.id == incident_id)
         row.started_at = min(row.started_at, event.occurred_at)
         row.last_event_at = max(row.last_event_at, event.occurred_at)
         if priority.rank > Priority(row.priority).rank:

@@ -5,21 +5,29 @@ from __future__ import annotations
 __all__ = [
     "AuditRow",
     "Base",
+    "BridgeRunRow",
+    "CleryPersonRow",
+    "CleryRecordRow",
     "CrimeLogChangeRow",
     "CrimeLogEntryRow",
     "CrimeLogWithholdingRow",
     "CustodyEntryRow",
     "EventRow",
     "EvidenceItemRow",
+    "FireLogChangeRow",
+    "FireLogEntryRow",
+    "IncidentActionRow",
     "IncidentEventRow",
     "IncidentRow",
     "MaskLiftRow",
+    "PublicLogChangeColumns",
+    "PublicLogEntryColumns",
     "RejectedEventRow",
     "StageCursorRow",
 ]
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -38,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 
@@ -92,6 +100,7 @@ class EventRow(Base):
         Index("ix_events_location_occurred", "location_id", "occurred_at"),
         Index("ix_events_device_occurred", "device_id", "occurred_at"),
         Index("ix_events_txid_id", "txid", "id"),
+        Index("ix_events_kind_occurred", "kind", "occurred_at"),  # camera-health reports (0012)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -235,10 +244,8 @@ class CustodyEntryRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class CrimeLogEntryRow(Base):
-    """A daily-crime-log entry: a draft until an actor publishes it."""
-
-    __tablename__ = "crime_log_entries"
+class PublicLogEntryColumns:
+    """Columns every public Clery log entry has (crime log, fire log): a draft until published."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id"))
@@ -249,28 +256,51 @@ class CrimeLogEntryRow(Base):
     occurred_to: Mapped[datetime | None] = mapped_column(UtcDateTime())
     location_id: Mapped[Ident]
     general_location: Mapped[str] = mapped_column(Text)
-    disposition: Mapped[str] = mapped_column(Text)
     created_at: Mapped[UtcTs]
     created_by: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class CrimeLogChangeRow(Base):
-    """The entry itself or one field change, with when the information came in and its deadline."""
+class PublicLogChangeColumns:
+    """The entry itself or one field change, with when the information came in and its deadline.
 
-    __tablename__ = "crime_log_changes"
-    __table_args__ = (Index("ix_crime_log_changes_pending", "published_at", "due_by"),)
+    ``due_by`` is empty when the law sets no deadline (an update to an entry older than 60 days).
+    """
+
+    entries_table: ClassVar[str]
+
+    if TYPE_CHECKING:
+        # The declarative base supplies the keyword constructor at run time; this tells mypy so
+        # that code generic over both logs can build change rows.
+        def __init__(self, **columns: Any) -> None: ...
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("crime_log_entries.id"))
     field: Mapped[str] = mapped_column(String(40))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     info_received_at: Mapped[UtcTs]
-    due_by: Mapped[UtcTs]
+    due_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
     changed_at: Mapped[UtcTs]
     actor: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    @declared_attr
+    def entry_id(cls) -> Mapped[int]:
+        return mapped_column(BigId, ForeignKey(f"{cls.entries_table}.id"))
+
+
+class CrimeLogEntryRow(PublicLogEntryColumns, Base):
+    """A daily-crime-log entry: a draft until an actor publishes it."""
+
+    __tablename__ = "crime_log_entries"
+
+    disposition: Mapped[str] = mapped_column(Text)
+
+
+class CrimeLogChangeRow(PublicLogChangeColumns, Base):
+    __tablename__ = "crime_log_changes"
+    __table_args__ = (Index("ix_crime_log_changes_pending", "published_at", "due_by"),)
+    entries_table = "crime_log_entries"
 
 
 class CrimeLogWithholdingRow(Base):
@@ -288,3 +318,205 @@ class CrimeLogWithholdingRow(Base):
     review_by: Mapped[UtcTs]
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     released_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class IncidentPersonRow(Base):
+    """A person recorded on an incident. Restricted: names never appear in public outputs."""
+
+    __tablename__ = "incident_people"
+    __table_args__ = (Index("ix_incident_people_incident", "incident_id", "role"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigId, ForeignKey("incidents.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[UtcTs]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class NotificationRow(Base):
+    """A timely warning, emergency notification, test or all-clear: a draft until decided."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    identifier: Mapped[str] = mapped_column(String(200), unique=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16))
+    msg_type: Mapped[str] = mapped_column(String(8))
+    cap_status: Mapped[str] = mapped_column(String(10))
+    follows_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("notifications.id"))
+    location_id: Mapped[str | None] = mapped_column(String(200))
+    area_desc: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(Text)
+    response_type: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    certainty: Mapped[str] = mapped_column(String(16))
+    headline: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    instruction: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    victim_names_checked: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[UtcTs]
+    created_by: Mapped[str] = mapped_column(String(200))
+    basis: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CapMessageRow(Base):
+    """The CAP 1.2 XML an approval issued, byte for byte, with its digest."""
+
+    __tablename__ = "cap_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(BigId, ForeignKey("notifications.id"), unique=True)
+    identifier: Mapped[str] = mapped_column(String(200), unique=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    sent: Mapped[str] = mapped_column(String(32))  # exactly as in the XML, with its offset
+    sent_at: Mapped[UtcTs]
+    status: Mapped[str] = mapped_column(String(10))
+    msg_type: Mapped[str] = mapped_column(String(8))
+    references: Mapped[str | None] = mapped_column(Text)
+    xml: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class NotificationDeliveryRow(Base):
+    """One CAP message to one sink (the outbox): pending until delivered, failed after max attempts."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("cap_message_id", "sink", name="uq_notification_deliveries_cap_message_id"),
+        Index("ix_notification_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    cap_message_id: Mapped[int] = mapped_column(BigId, ForeignKey("cap_messages.id"))
+    sink: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[UtcTs]
+
+
+class EmergencyTestRow(Base):
+    """A test of the emergency response and evacuation procedures (at least one per year)."""
+
+    __tablename__ = "emergency_tests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    description: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[UtcTs]
+    ended_at: Mapped[UtcTs]
+    announced: Mapped[bool] = mapped_column(Boolean)
+    notification_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("notifications.id"))
+    recorded_at: Mapped[UtcTs]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class FireLogEntryRow(PublicLogEntryColumns, Base):
+    """A fire in a student-housing facility: the public log's fields and the fire-safety statistics.
+
+    cause, injuries, deaths and damage_usd feed the annual fire statistics and never the public log.
+    """
+
+    __tablename__ = "fire_log_entries"
+
+    cause: Mapped[str | None] = mapped_column(Text)
+    injuries: Mapped[int] = mapped_column(Integer)  # needing treatment at a medical facility
+    deaths: Mapped[int] = mapped_column(Integer)
+    damage_usd: Mapped[int] = mapped_column(BigInteger)  # whole dollars
+
+
+class FireLogChangeRow(PublicLogChangeColumns, Base):
+    __tablename__ = "fire_log_changes"
+    __table_args__ = (Index("ix_fire_log_changes_pending", "published_at", "due_by"),)
+    entries_table = "fire_log_entries"
+
+
+class IncidentActionRow(Base):
+    """What a rule's action did for an incident: ok or failed with the reason, and how long it took.
+
+    ``incident_id`` is empty when the rule fired but no incident came of it (e.g. a rule that only
+    notifies an operator about an event nobody correlated).
+    """
+
+    __tablename__ = "incident_actions"
+    __table_args__ = (Index("ix_incident_actions_incident", "incident_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id"))
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"))
+    rule: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    ms: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[UtcTs]
+
+
+class CleryRecordRow(Base):
+    """A Clery offense record from the records system; one row per case number (re-import updates it).
+
+    Offenses and arrests are JSON lists; an arrest names its person only by number ("person": 1),
+    the names themselves are in the restricted ``clery_persons`` table.
+    """
+
+    __tablename__ = "clery_records"
+    __table_args__ = (
+        UniqueConstraint("case_number", name="uq_clery_records_case_number"),
+        Index("ix_clery_records_reported_at", "reported_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_number: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[UtcTs]
+    occurred_from: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    occurred_to: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    location_id: Mapped[Ident]
+    unfounded: Mapped[bool] = mapped_column(Boolean)
+    disposition: Mapped[str] = mapped_column(Text)
+    offenses: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    arrests: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[UtcTs]
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[UtcTs]
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class CleryPersonRow(Base):
+    """Restricted personal data: the name behind "person #n" of a Clery record's arrests."""
+
+    __tablename__ = "clery_persons"
+    __table_args__ = (UniqueConstraint("record_id", "person_no", name="uq_clery_persons_record_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[int] = mapped_column(BigId, ForeignKey("clery_records.id"))
+    person_no: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+
+
+class BridgeRunRow(Base):
+    """One run session of the bridge: time outside every session is "unknown" in camera health."""
+
+    __tablename__ = "bridge_runs"
+    __table_args__ = (Index("ix_bridge_runs_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    started_at: Mapped[UtcTs]
+    heartbeat_at: Mapped[UtcTs]  # the last proof of life; where an unclean run is taken to have ended
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # set by a clean stop
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    heartbeat_seconds: Mapped[int] = mapped_column(Integer)  # lets readers tell a live run from a dead one

@@ -1,0 +1,75 @@
+"""What the bridge makes XProtect do for a rule: raise alarms, trigger user-defined events, PTZ go-to.
+
+It works through the event source's own client, so the source knows which alarms the bridge raised
+and does not report them back as VMS alarms.
+"""
+
+from __future__ import annotations
+
+__all__ = ["XProtectControl", "build_xprotect_controls"]
+
+import time
+from datetime import UTC, datetime
+
+from connectors.xprotect.clips import DropFolderClipSource
+from connectors.xprotect.source import XProtectEventSource
+from vmsbridge.config import Camera, SiteConfig
+from vmsbridge.controls import Controls, PtzMove
+from vmsbridge.sources import EventSource
+
+
+class XProtectControl:
+    def __init__(self, source: XProtectEventSource) -> None:
+        self.source = source
+        self.connector = source.connector
+
+    def vms_camera_id(self, camera: Camera | None) -> str | None:
+        """The camera's id in this VMS: its source if the VMS streams it, else ``vms_camera_id``."""
+        if camera is None:
+            return None
+        if camera.source.connector == self.connector.id and camera.source.camera_id:
+            return camera.source.camera_id
+        return camera.vms_camera_id
+
+    async def raise_alarm(self, name: str, message: str, camera: Camera | None, priority: str | None) -> str:
+        await self.source.client.open()
+        return await self.source.raise_alarm(name, message, self.vms_camera_id(camera), priority)
+
+    async def trigger_user_event(self, event: str, camera: Camera | None) -> None:
+        await self.source.client.open()
+        await self.source.client.trigger_event(event, self.vms_camera_id(camera))
+
+    async def goto_preset(self, camera: Camera, preset_token: str, *, settle_seconds: float) -> PtzMove:
+        camera_id = self.vms_camera_id(camera)
+        if camera_id is None:
+            raise ValueError(f"camera {camera.id} has no XProtect camera id")
+        await self.source.client.open()
+        sent_at = datetime.now(UTC)
+        started = time.perf_counter()
+        # The REST task returns when the move is done, so acknowledgement and settling coincide.
+        seconds = await self.source.client.goto_preset(camera_id, preset_token, task=self.connector.ptz_task)
+        return PtzMove(sent_at, time.perf_counter() - started, seconds)
+
+
+def build_xprotect_controls(site: SiteConfig, sources: list[EventSource]) -> Controls:
+    controls = Controls()
+    for source in sources:
+        if not isinstance(source, XProtectEventSource):
+            continue
+        control = XProtectControl(source)
+        connector = source.connector
+        controls.alarms[connector.id] = control
+        controls.ptz[connector.id] = control
+        if connector.export_folder is not None:
+            names = {
+                c.id: [n for n in (c.source.camera_id, c.vms_camera_id, c.name) if n]
+                for c in site.cameras
+                if c.source.connector == connector.id or c.vms_camera_id
+            }
+            controls.clips[connector.id] = DropFolderClipSource(
+                connector.export_folder,
+                names,
+                wait_seconds=connector.export_wait_seconds,
+                filename_zone=site.site.timezone,
+            )
+    return controls

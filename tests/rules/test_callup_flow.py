@@ -1,0 +1,237 @@
+"""The product's main flow, end to end over loopback: a blue-light phone picked up on the ONVIF
+I/O module -> PTZ to the phone's preset -> XProtect alarm showing that camera -> clip from the
+camera's recording -> hashed evidence + motion report + redacted copy -> one incident with every
+action's outcome; a forced door next door joins it. Then the failure cases the issue names."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.onvif.client import OnvifClient
+from connectors.onvif.emulator import preset_position
+from connectors.onvif.source import OnvifEventSource
+from evidence.custody import verify_chain
+from tests.connectors.conftest import eventually
+from tests.rules.conftest import PTZ_VMS_ID, ahead, rules_site, running_bridge
+from vmsbridge.model import EventKind
+
+
+async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None:
+    site = rules_site(tmp_path)
+    async with running_bridge(site, db_url, tmp_path, clock=ahead(61)) as bridge:
+        io, ptz = bridge.lab.device("onvif-io"), bridge.lab.device("onvif-ptz")
+        gateway = bridge.lab.xprotect["xprotect-main"]
+
+        io.set_input("DI1", True)  # the handset lifts
+
+        # PTZ: exactly one GotoPreset to the phone's preset token, and GetStatus (asked over SOAP,
+        # as an operator's tool would) now reports the preset's position.
+        await eventually(lambda: ptz.goto_calls == [("Profile_1", "3")])
+        await eventually(lambda: ptz.ptz_status["Profile_1"] == "IDLE")
+        lab_ptz = next(c for c in bridge.lab.site.connectors.onvif if c.id == "onvif-ptz")
+        async with OnvifClient(
+            "check", "127.0.0.1", ptz.port, lab_ptz.username, _password(lab_ptz)
+        ) as client:
+            assert await client.ptz_position("Profile_1") == pytest.approx(preset_position("3"), abs=1e-4)
+
+        # XProtect: an alarm whose source is the PTZ camera's VMS id.
+        await eventually(lambda: len(gateway.alarms) == 1)
+        alarm = gateway.alarms[0]
+        assert alarm["source"]["id"] == PTZ_VMS_ID
+        assert "Blue light 7" in alarm["name"]
+
+        incident = await bridge.incident_at("lot-b")
+        outcomes = await bridge.outcomes(incident.id, 4)
+        by_type = {o.action: o for o in outcomes}
+        assert set(by_type) == {"ptz_goto", "xprotect_alarm", "capture_clip", "open_incident"}
+        assert all(o.ok for o in outcomes), [(o.action, o.detail) for o in outcomes]
+        assert "preset bl-7 (token 3" in by_type["ptz_goto"].detail
+        assert "cam-lotb-ptz" in by_type["capture_clip"].detail
+
+        # The clip came from the PTZ camera's recording, for t-30 s .. t+60 s around the pickup.
+        offhook = next(
+            e
+            for e in await bridge.services.stores.incidents.events_of(incident.id)
+            if e.kind is EventKind.PHONE_OFFHOOK
+        )
+        assert len(ptz.playback_requests) == 1
+        profile, start, end = ptz.playback_requests[0]
+        assert profile == "Profile_1"
+        assert start == offhook.occurred_at - timedelta(seconds=30)
+        assert end == offhook.occurred_at + timedelta(seconds=60)
+
+        # Evidence: the original, its motion report and its redacted copy, each hashed, in one
+        # verifiable custody chain on the incident.
+        items = await bridge.services.stores.evidence.items(incident.id)
+        assert sorted(i.role for i in items) == ["derived", "derived", "original"]
+        original = next(i for i in items if i.role == "original")
+        assert original.camera_id == "cam-lotb-ptz"
+        assert all(i.derived_from == original.sha256 for i in items if i.role == "derived")
+        assert (original.window_start, original.window_end) == (start, end)
+        chain = await bridge.services.stores.evidence.chain(incident.id)
+        assert [e.action for e in chain].count("acquired") == 1
+        assert [e.action for e in chain].count("derived") == 2
+        assert verify_chain(chain) == []
+        report = next(i for i in items if i.media_type == "application/json")
+        store_file = bridge.engine.ctx.evidence.path_for(report.sha256)
+        motion = json.loads(await asyncio.to_thread(Path(store_file).read_text, encoding="utf-8"))
+        assert motion["frames"] == 1350  # 90 s at 15 fps: the whole window was analyzed
+
+        # A door forced at the adjacent library 20 s later joins the same incident.
+        io.door_alarm("Door_2", "DoorForcedOpen")
+
+        async def joined() -> bool:
+            events = await bridge.services.stores.incidents.events_of(incident.id)
+            return any(e.kind is EventKind.DOOR_FORCED for e in events)
+
+        await _until(joined)
+        incidents = await bridge.services.stores.incidents.search()
+        assert [i.id for i in incidents] == [incident.id]
+
+
+async def test_ptz_offline_still_opens_incident_and_takes_fixed_camera(db_url: str, tmp_path: Path) -> None:
+    site = rules_site(tmp_path)
+    async with running_bridge(site, db_url, tmp_path, clock=ahead(61)) as bridge:
+        ptz = bridge.lab.device("onvif-ptz")
+        await ptz.stop()  # the PTZ camera's encoder is off the network
+        bridge.lab.device("onvif-io").set_input("DI1", True)
+        incident = await bridge.incident_at("lot-b")
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 4, within=60)}
+        assert not outcomes["ptz_goto"].ok
+        assert outcomes["open_incident"].ok
+        clip = outcomes["capture_clip"]
+        assert clip.ok, clip.detail
+        assert "cam-lotb-fixed" in clip.detail
+        assert "missing: cam-lotb-ptz" in clip.detail
+        items = await bridge.services.stores.evidence.items(incident.id)
+        assert {i.camera_id for i in items} == {"cam-lotb-fixed"}
+
+
+async def test_xprotect_unreachable_alarm_is_retried_not_lost(db_url: str, tmp_path: Path) -> None:
+    site = rules_site(tmp_path, 'templates = ["blue_light_callup"]\nclip = { post_seconds = 0 }')
+    async with running_bridge(site, db_url, tmp_path) as bridge:
+        gateway = bridge.lab.xprotect["xprotect-main"]
+        gateway.quirks.update({"http_500": True})
+        bridge.lab.device("onvif-io").set_input("DI1", True)
+        # The alarm request (its priority lookup first) meets the outage.
+        await eventually(lambda: any("/alarm" in r for r in gateway.failed_requests))
+        assert gateway.alarms == []
+        gateway.quirks.update({"http_500": False})  # the VMS is back
+        await eventually(lambda: len(gateway.alarms) == 1)
+        incident = await bridge.incident_at("lot-b")
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3)}
+        assert outcomes["xprotect_alarm"].ok
+        assert "attempts" in outcomes["xprotect_alarm"].detail
+
+
+async def test_slow_clip_source_is_recorded_as_missing(db_url: str, tmp_path: Path) -> None:
+    rule = """
+[[rules.custom]]
+name = "slow clip"
+on = ["phone.offhook"]
+actions = [
+  { type = "capture_clip", cameras = ["cam-lotb-fixed"], post_seconds = 0, wait_seconds = 0.5 },
+  { type = "open_incident", priority = "high" },
+]
+"""
+    site = rules_site(tmp_path, rule)
+    async with running_bridge(site, db_url, tmp_path) as bridge:
+        io = bridge.lab.device("onvif-io")
+        io.set_input("DI1", True)
+        incident = await bridge.incident_at("lot-b")
+        # Slow down the encoder's playback only after its event went out.
+        io.quirks.update({"delay_seconds": 5.0})
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 2)}
+        io.quirks.update({"delay_seconds": 0.0})
+        assert outcomes["open_incident"].ok
+        assert not outcomes["capture_clip"].ok
+        assert "no clip within 0.5 s (recorded as missing)" in outcomes["capture_clip"].detail
+        assert await bridge.services.stores.evidence.items(incident.id) == []
+
+
+async def test_resynced_duplicate_phone_event_moves_ptz_once(db_url: str, tmp_path: Path) -> None:
+    site = rules_site(tmp_path, 'templates = ["blue_light_callup"]\nclip = { post_seconds = 0 }')
+    async with running_bridge(site, db_url, tmp_path) as bridge:
+        io, ptz = bridge.lab.device("onvif-io"), bridge.lab.device("onvif-ptz")
+        io.quirks.update({"initialized_now": True})
+        io.set_input("DI1", True)
+        await eventually(lambda: len(ptz.goto_calls) == 1)
+        # A second subscriber with no memory of the first (a connector restarted after a crash)
+        # is told on subscribing that DI1 is active: the same pickup arrives again as a new event.
+        connector = next(c for c in bridge.lab.site.connectors.onvif if c.id == "onvif-io")
+        again = OnvifEventSource(connector, bridge.services.directory, _password(connector))
+        task = asyncio.create_task(again.run(bridge.services.bus))
+        try:
+
+            async def phone_events() -> int:
+                events = await bridge.services.stores.events.recent(limit=50)
+                return sum(e.kind is EventKind.PHONE_OFFHOOK for e in events)
+
+            await _until(lambda: _at_least(phone_events, 2))
+            await _until(lambda: _seen_all(bridge))
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert len(ptz.goto_calls) == 1
+        assert [f[0] for f in bridge.engine.fired] == ["blue_light_callup"]
+        incidents = await bridge.services.stores.incidents.search()
+        assert len([i for i in incidents if i.location_id == "lot-b"]) == 1
+
+
+async def test_failing_action_does_not_stop_the_others(db_url: str, tmp_path: Path) -> None:
+    rule = """
+[[rules.custom]]
+name = "door with a broken action"
+on = ["door.forced"]
+actions = [
+  { type = "ptz_goto", camera = "phone" },
+  { type = "notify_operator", message = "forced: {device_name}" },
+  { type = "open_incident", priority = "high", summary = "Forced: {device_name}" },
+]
+"""
+    site = rules_site(tmp_path, rule)
+    async with running_bridge(site, db_url, tmp_path) as bridge:
+        bridge.lab.device("onvif-io").door_alarm("Door_2", "DoorForcedOpen")
+        incident = await bridge.incident_at("library")
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3)}
+        assert not outcomes["ptz_goto"].ok
+        assert "no PTZ camera covers door-library-staff" in outcomes["ptz_goto"].detail
+        assert outcomes["notify_operator"].ok
+        assert outcomes["open_incident"].ok
+        assert (
+            await bridge.services.stores.incidents.get(incident.id)
+        ).summary == "Forced: Library staff entrance"
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _password(connector: object) -> str:
+    path = getattr(connector, "password_file", None)
+    assert path is not None
+    return str(Path(path).read_text(encoding="utf-8").strip())
+
+
+async def _until(check: object, within: float = 15.0) -> None:
+    """Await an async condition on the store; bounded."""
+
+    async def poll() -> None:
+        while not await check():  # type: ignore[operator]  # noqa: ASYNC110 - polls the store
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(poll(), within)
+
+
+async def _at_least(count: object, n: int) -> bool:
+    return bool(await count() >= n)  # type: ignore[operator]
+
+
+async def _seen_all(bridge: object) -> bool:
+    engine = bridge.engine  # type: ignore[attr-defined]
+    stored = await bridge.services.stores.events.count()  # type: ignore[attr-defined]
+    return bool(engine.seen >= stored)

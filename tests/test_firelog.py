@@ -1,0 +1,355 @@
+"""The fire log: student housing only, the crime log's deadlines and export, and the statistics."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from vmsbridge.app import Stores
+from vmsbridge.clery.crimelog import draft_from_incident
+from vmsbridge.clery.export import render, window_ending
+from vmsbridge.clery.firelog import draft, export, pending, publish, statistics, update
+from vmsbridge.clery.publiclog import NamesAPerson
+from vmsbridge.cli.main import main
+from vmsbridge.config import Location, SiteConfig
+from vmsbridge.errors import ConfigError, NotFound
+from vmsbridge.model import CleryGeography, Priority
+
+CT = ZoneInfo("America/Chicago")
+
+
+@pytest.fixture
+def two_halls(site: SiteConfig) -> SiteConfig:
+    oak = Location(
+        id="oak-hall",
+        name="Oak Hall (residence hall)",
+        clery_geography=CleryGeography.ON_CAMPUS,
+        student_housing=True,
+        public_label="Residence hall, south campus",
+    )
+    return site.model_copy(update={"locations": [*site.locations, oak]})
+
+
+async def test_only_student_housing_is_accepted(stores: Stores, site: SiteConfig) -> None:
+    reported = datetime(2026, 11, 2, 9, 0, tzinfo=CT)
+    with pytest.raises(ConfigError) as info:
+        await draft(
+            stores, site, location_id="library", nature="Trash can fire", reported_at=reported, actor="f"
+        )
+    [problem] = info.value.problems
+    assert problem.path == "--location"
+    assert "'library' (Harmon Library) is not student housing" in problem.message
+    assert "student housing: maple-hall" in problem.message
+    with pytest.raises(ConfigError, match="'nowhere' is not a location of this site"):
+        await draft(stores, site, location_id="nowhere", nature="Fire", reported_at=reported, actor="f")
+    with pytest.raises(ConfigError) as info:
+        await draft(
+            stores,
+            site,
+            location_id="maple-hall",
+            nature=" ",
+            reported_at=reported,
+            actor="f",
+            injuries=-1,
+        )
+    assert sorted(p.path for p in info.value.problems) == ["--injuries", "--nature"]
+    with pytest.raises(NotFound, match="incident 99"):
+        await draft(
+            stores,
+            site,
+            location_id="maple-hall",
+            nature="Fire",
+            reported_at=reported,
+            actor="f",
+            incident_id=99,
+        )
+    assert await stores.fire_log.pending() == []  # nothing half-stored
+
+
+@pytest.mark.parametrize(
+    ("reported", "due_day"),
+    [
+        # Friday before Martin Luther King Jr. Day (Mon 18 Jan 2027): Tue 19, Wed 20.
+        (datetime(2027, 1, 15, 16, 0, tzinfo=CT), date(2027, 1, 20)),
+        # Friday before the configured spring-break closure 15-19 March 2027: Mon 22, Tue 23.
+        (datetime(2027, 3, 12, 11, 0, tzinfo=CT), date(2027, 3, 23)),
+        # Wednesday before Thanksgiving (holiday) and the Friday after (configured closure).
+        (datetime(2026, 11, 25, 8, 0, tzinfo=CT), date(2026, 12, 1)),
+    ],
+)
+async def test_deadlines_skip_holidays_and_closures(
+    stores: Stores, site: SiteConfig, reported: datetime, due_day: date
+) -> None:
+    entry, first = await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Kitchen fire, contained to stove",
+        reported_at=reported,
+        actor="f",
+    )
+    assert first.due_by == datetime(due_day.year, due_day.month, due_day.day, 23, 59, 59, tzinfo=CT)
+    day_before = datetime(due_day.year, due_day.month, due_day.day, 12, 0, tzinfo=CT)
+    [item] = await pending(stores, as_of=day_before)
+    assert (item.entry.id, item.overdue) == (entry.id, False)
+    [item] = await pending(stores, as_of=datetime.combine(due_day + timedelta(days=1), time(0), tzinfo=CT))
+    assert item.overdue
+
+
+async def test_updates_public_fields_have_deadlines_statistics_do_not(
+    stores: Stores, site: SiteConfig
+) -> None:
+    entry, _ = await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Mattress fire",
+        reported_at=datetime(2026, 9, 2, 10, 0, tzinfo=CT),
+        actor="f",
+        damage_usd=800,
+    )
+    await publish(stores, entry_id=entry.id, actor="f", now=datetime(2026, 9, 3, 9, 0, tzinfo=CT))
+    nature = await update(
+        stores,
+        site,
+        entry_id=entry.id,
+        field="nature",
+        value="Mattress fire, set deliberately",
+        actor="f",
+        received_at=datetime(2026, 11, 1, 23, 30, tzinfo=CT),  # local day 60: still required
+    )
+    assert nature.due_by == datetime(2026, 11, 3, 23, 59, 59, tzinfo=CT)
+    late = await update(
+        stores,
+        site,
+        entry_id=entry.id,
+        field="occurred_from",
+        value="2026-09-02T03:00:00-05:00",
+        actor="f",
+        received_at=datetime(2026, 11, 2, 0, 30, tzinfo=CT),  # day 61
+    )
+    assert late.due_by is None
+    damage = await update(
+        stores,
+        site,
+        entry_id=entry.id,
+        field="damage_usd",
+        value="1250",
+        actor="f",
+        received_at=datetime(2026, 9, 4, 9, 0, tzinfo=CT),
+    )
+    assert (damage.old_value, damage.new_value, damage.due_by) == ("800", "1250", None)
+    with pytest.raises(ConfigError, match="deaths must be a whole number >= 0, not 'two'"):
+        await update(stores, site, entry_id=entry.id, field="deaths", value="two", actor="f")
+    items = await pending(stores, as_of=datetime(2030, 1, 1, tzinfo=UTC))
+    assert [(i.change.field, i.overdue) for i in items] == [
+        ("nature", True),
+        ("occurred_from", False),
+        ("damage_usd", False),
+    ]
+    actions = [e.action for e in await stores.audit.entries("fire_log", entry.id)]
+    assert actions == ["firelog.drafted", "firelog.published", *["firelog.changed"] * 3]
+
+
+async def test_export_shows_published_fires_without_statistics_or_names(
+    stores: Stores, site: SiteConfig
+) -> None:
+    incident = await stores.incidents.open(
+        location_id="maple-hall", summary="Smoke alarm", priority=Priority.HIGH, actor="op"
+    )
+    await stores.people.add(
+        incident.id, role="reporter", name="Riley Quinn", actor="op", now=datetime.now(UTC)
+    )
+    shown, _ = await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Candle fire <b>room 214</b>",
+        reported_at=datetime(2026, 12, 3, 22, 15, tzinfo=CT),
+        occurred_from=datetime(2026, 12, 3, 21, 50, tzinfo=CT),
+        actor="f",
+        incident_id=incident.id,
+        cause="Unattended candle",
+        injuries=1,
+        damage_usd=4200,
+    )
+    await publish(stores, entry_id=shown.id, actor="f")
+    await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Dryer fire",
+        reported_at=datetime(2026, 12, 4, 8, 0, tzinfo=CT),
+        actor="f",
+    )  # a draft: not public yet
+    log = await export(stores, site, window_ending(date(2026, 12, 31)))
+    assert log.rows == [
+        {
+            "entry": str(shown.id),
+            "reported": "2026-12-03 22:15",
+            "nature": "Candle fire <b>room 214</b>",
+            "occurred": "2026-12-03 21:50",
+            "general_location": "Residence hall, north campus",
+        }
+    ]
+    text = render(log, "csv") + render(log, "json") + render(log, "html")
+    for private in ("Unattended candle", "4200", "Riley", "Quinn"):
+        assert private not in text
+    assert "Candle fire &lt;b&gt;room 214&lt;/b&gt;" in render(log, "html")
+    assert "<title>Fire log, Northfield College</title>" in render(log, "html")
+
+    named, _ = await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Fire reported by R. Quinn",
+        reported_at=datetime(2026, 12, 5, 8, 0, tzinfo=CT),
+        actor="f",
+        incident_id=incident.id,
+    )
+    with pytest.raises(NamesAPerson, match=rf"fire-log entry {named.id}: nature"):
+        await publish(stores, entry_id=named.id, actor="f")
+
+
+async def test_statistics_per_facility_by_local_year_reported(stores: Stores, two_halls: SiteConfig) -> None:
+    async def fire(
+        location: str,
+        reported: datetime,
+        *,
+        cause: str | None = None,
+        injuries: int = 0,
+        deaths: int = 0,
+        damage_usd: int = 0,
+    ) -> None:
+        await draft(
+            stores,
+            two_halls,
+            location_id=location,
+            nature="Fire",
+            reported_at=reported,
+            actor="f",
+            cause=cause,
+            injuries=injuries,
+            deaths=deaths,
+            damage_usd=damage_usd,
+        )
+
+    await fire(
+        "maple-hall", datetime(2026, 2, 10, 18, 0, tzinfo=CT), cause="Cooking", injuries=1, damage_usd=300
+    )
+    await fire("maple-hall", datetime(2026, 6, 1, 2, 0, tzinfo=CT), cause="Cooking", damage_usd=1200)
+    # 23:30 on 31 Dec in Chicago is already 2027 in UTC: it still counts for 2026.
+    await fire("maple-hall", datetime(2026, 12, 31, 23, 30, tzinfo=CT), cause="Electrical", deaths=1)
+    await fire("oak-hall", datetime(2026, 3, 3, 12, 0, tzinfo=CT), damage_usd=50)
+    await fire("maple-hall", datetime(2027, 1, 1, 0, 30, tzinfo=CT), cause="Cooking", damage_usd=999)
+    await fire("oak-hall", datetime(2025, 12, 31, 23, 59, tzinfo=CT), cause="Smoking", damage_usd=999)
+
+    by_hall = {s.location_id: s for s in await statistics(stores, two_halls, year=2026)}
+    maple, oak = by_hall["maple-hall"], by_hall["oak-hall"]
+    assert (maple.fires, dict(maple.causes), maple.injuries, maple.deaths, maple.damage_usd) == (
+        3,
+        {"Cooking": 2, "Electrical": 1},
+        1,
+        1,
+        1500,
+    )
+    assert (oak.fires, dict(oak.causes), oak.injuries, oak.deaths, oak.damage_usd) == (
+        1,
+        {"not recorded": 1},
+        0,
+        0,
+        50,
+    )
+    empty = {s.location_id: s.fires for s in await statistics(stores, two_halls, year=2024)}
+    assert empty == {"maple-hall": 0, "oak-hall": 0}  # every facility is listed, fires or not
+
+
+async def test_the_crime_log_and_fire_log_keep_separate_histories(stores: Stores, site: SiteConfig) -> None:
+    incident = await stores.incidents.open(
+        location_id="maple-hall", summary="x", priority=Priority.LOW, actor="op"
+    )
+    crime, _ = await draft_from_incident(
+        stores,
+        site,
+        incident_id=incident.id,
+        nature="Arson",
+        reported_at=datetime(2026, 12, 1, tzinfo=CT),
+        actor="c",
+    )
+    fire, _ = await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Trash chute fire",
+        reported_at=datetime(2026, 12, 1, tzinfo=CT),
+        actor="f",
+        incident_id=incident.id,
+    )
+    assert crime.id == fire.id == 1
+    await publish(stores, entry_id=fire.id, actor="f")
+    assert (await stores.crime_log.get(crime.id)).status == "draft"
+    assert [c.field for c in await stores.fire_log.changes(fire.id)] == ["entry"]
+
+
+def test_firelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'fire.db'}"]
+    assert main(["db", "upgrade", *db]) == 0
+    draft_argv = [
+        "firelog",
+        "draft",
+        "--location",
+        "maple-hall",
+        "--nature",
+        "Kitchen fire, contained to stove",
+    ]
+    draft_argv += ["--reported-at", "2026-11-25T08:00:00-06:00", "--cause", "Cooking", "--damage", "1200"]
+    capsys.readouterr()
+    assert main([*draft_argv, "--json", *db]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert (made["id"], made["due_by"]) == (1, "2026-12-02T05:59:59+00:00")  # Tue 1 Dec, 23:59:59 CST
+    assert main(["firelog", "pending", "--as-of", "2026-12-02T06:00:00Z", "--json", *db]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["location"], row["overdue"]) == ("maple-hall", True)
+    assert main(["firelog", "publish", "1", "--actor", "fso", *db]) == 0
+    assert main(["firelog", "update", "1", "--field", "injuries", "--value", "2", *db]) == 0
+    assert "not required (not in the public log)" in capsys.readouterr().out
+    assert main(["firelog", "export", "--as-of", "2026-12-31", "--format", "csv", *db]) == 0
+    [record] = list(csv.DictReader(io.StringIO(capsys.readouterr().out, newline="")))
+    assert record == {
+        "Entry number": "1",
+        "Date/time reported": "2026-11-25 08:00",
+        "Nature of fire": "Kitchen fire, contained to stove",
+        "Date/time occurred": "Unknown",
+        "General location": "Residence hall, north campus",
+    }
+    assert main(["firelog", "stats", "--year", "2026", "--json", *db]) == 0
+    [hall] = json.loads(capsys.readouterr().out)["facilities"]
+    assert (hall["fires"], hall["causes"], hall["injuries"], hall["damage_usd"]) == (
+        1,
+        {"Cooking": 1},
+        2,
+        1200,
+    )
+    assert (
+        main(
+            [
+                "firelog",
+                "draft",
+                "--location",
+                "lot-b",
+                "--nature",
+                "Car fire",
+                "--reported-at",
+                "2026-11-25T08:00:00Z",
+                *db,
+            ]
+        )
+        == 2
+    )
+    assert "'lot-b' (Parking Lot B) is not student housing" in capsys.readouterr().err

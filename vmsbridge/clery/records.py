@@ -1,0 +1,260 @@
+"""Clery offense records from a records-management system: one JSON object per line, checked.
+
+A line either becomes a :class:`ImportedRecord` or a :class:`LineRejection` naming the line, the
+field and what is expected; a bad line never stops the good ones around it. Person names (people
+arrested or referred) are personal data: they are split off into ``persons`` here, so the record
+the statistics see only knows "person #1", "person #2".
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Arrest",
+    "CleryRecord",
+    "ImportReport",
+    "ImportedRecord",
+    "LineRejection",
+    "Offense",
+    "ParsedLines",
+    "import_records",
+    "parse_lines",
+]
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vmsbridge.clery.offenses import ArrestAction, BiasCategory, OffenseCode, Violation
+from vmsbridge.config import format_path
+
+if TYPE_CHECKING:
+    from vmsbridge.app import Stores
+    from vmsbridge.config import SiteConfig
+
+CaseNumber = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="letters, digits, '.', '_', '/' or '-'",
+    ),
+]
+
+
+class _Strict(BaseModel):
+    # strict: "true" is not a bool and 3 is not a string; a records system that sends those is
+    # misconfigured, and guessing would put a wrong number into a federal report.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, str_strip_whitespace=True)
+
+
+class Offense(_Strict):
+    code: OffenseCode
+    attempted: bool = False
+    bias: BiasCategory | None = None
+    nature: str = Field("", max_length=500, description="the records system's own wording")
+
+    @model_validator(mode="after")
+    def _attempt_possible(self) -> Offense:
+        if self.attempted and self.code is OffenseCode.NEGLIGENT_MANSLAUGHTER:
+            raise ValueError("negligent manslaughter cannot be attempted (it is unintended by definition)")
+        return self
+
+
+class Arrest(_Strict):
+    """An arrest or disciplinary referral as the statistics see it: the person only by number."""
+
+    person: int = Field(ge=1, description="1 for the first person named in the record, and so on")
+    violation: Violation
+    action: ArrestAction
+
+
+class CleryRecord(_Strict):
+    case_number: CaseNumber
+    reported_at: AwareDatetime
+    occurred_from: AwareDatetime | None = None
+    occurred_to: AwareDatetime | None = None
+    location: str = Field(min_length=1, max_length=64)
+    offenses: tuple[Offense, ...] = ()
+    arrests: tuple[Arrest, ...] = ()
+    unfounded: bool = False
+    disposition: str = Field("", max_length=200)
+
+
+class _ArrestLine(_Strict):
+    person: str = Field(min_length=1, max_length=200, description="the person's name (kept restricted)")
+    violation: Violation
+    action: ArrestAction
+
+
+class _RecordLine(_Strict):
+    """A line exactly as the records system sends it."""
+
+    case_number: CaseNumber
+    reported_at: AwareDatetime
+    occurred_from: AwareDatetime | None = None
+    occurred_to: AwareDatetime | None = None
+    location: str = Field(min_length=1, max_length=64)
+    offenses: list[Offense] = []
+    arrests: list[_ArrestLine] = []
+    unfounded: bool = False
+    disposition: str = Field("", max_length=200)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _RecordLine:
+        if self.occurred_from and self.occurred_to and self.occurred_to < self.occurred_from:
+            raise ValueError("occurred_to is before occurred_from")
+        if not self.offenses and not self.arrests:
+            raise ValueError(
+                "a record needs at least one offense or arrest (use code 'other' for a log-only crime)"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class ImportedRecord:
+    record: CleryRecord
+    persons: tuple[str, ...]  # persons[0] is "person #1"; restricted, never printed
+
+
+@dataclass(frozen=True)
+class LineRejection:
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+@dataclass
+class ParsedLines:
+    records: list[tuple[int, ImportedRecord]] = field(default_factory=list)
+    rejected: list[LineRejection] = field(default_factory=list)
+
+
+def _person_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _split_persons(line: _RecordLine) -> ImportedRecord:
+    numbers: dict[str, int] = {}
+    names: list[str] = []
+    arrests: list[Arrest] = []
+    for entry in line.arrests:
+        key = _person_key(entry.person)
+        if key not in numbers:
+            names.append(" ".join(entry.person.split()))
+            numbers[key] = len(names)
+        arrests.append(Arrest(person=numbers[key], violation=entry.violation, action=entry.action))
+    record = CleryRecord(
+        case_number=line.case_number,
+        reported_at=line.reported_at,
+        occurred_from=line.occurred_from,
+        occurred_to=line.occurred_to,
+        location=line.location,
+        offenses=tuple(line.offenses),
+        arrests=tuple(arrests),
+        unfounded=line.unfounded,
+        disposition=line.disposition,
+    )
+    return ImportedRecord(record, tuple(names))
+
+
+_ECHOED_FIELDS = frozenset(
+    {"case_number", "reported_at", "occurred_from", "occurred_to", "location", "attempted", "unfounded"}
+)
+
+
+def _reason(err: Any) -> str:
+    loc = tuple(err["loc"])
+    path = format_path(loc) or "record"
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    if kind == "json_invalid":
+        return f"not valid JSON ({ctx.get('error', err['msg'])})"
+    if kind == "missing":
+        return f"{path}: required field is missing"
+    if kind == "extra_forbidden":
+        return f"{path}: unknown field"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "case_number":
+        return f"{path}: {value!r}: expected letters, digits, '.', '_', '/' or '-' (no spaces)"
+    if kind in ("enum", "literal_error"):
+        return f"{path}: {value!r} is not one of {ctx.get('expected', '')}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "timezone_aware" or kind.startswith(("datetime_", "date_")):
+        message = "expected an ISO 8601 time with a UTC offset, e.g. 2026-03-01T22:15:00-06:00"
+    # Values are echoed only from fields that cannot hold a name (free text and persons never).
+    if (
+        loc
+        and loc[-1] in _ECHOED_FIELDS
+        and isinstance(value, str | int | float | bool)
+        and len(str(value)) <= 80
+    ):
+        return f"{path}: {value!r}: {message}"
+    return f"{path}: {message}"
+
+
+def parse_lines(lines: Iterable[bytes | str], location_ids: Collection[str]) -> ParsedLines:
+    """Check each line (numbered from 1); blank lines are skipped."""
+    parsed = ParsedLines()
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                parsed.rejected.append(LineRejection(number, f"not UTF-8 text (byte {exc.start})"))
+                continue
+        else:
+            text = raw
+        if not text.strip():
+            continue
+        try:
+            line = _RecordLine.model_validate_json(text)
+        except ValidationError as exc:
+            reasons = "; ".join(_reason(err) for err in exc.errors())
+            parsed.rejected.append(LineRejection(number, reasons))
+            continue
+        if line.location not in location_ids:
+            parsed.rejected.append(
+                LineRejection(number, f"location: {line.location!r} is not a location id of the site config")
+            )
+            continue
+        parsed.records.append((number, _split_persons(line)))
+    return parsed
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    imported: tuple[str, ...]  # case numbers new to the store
+    updated: tuple[str, ...]  # case numbers that replaced a stored record
+    rejected: tuple[LineRejection, ...]
+
+
+async def import_records(
+    stores: Stores,
+    site: SiteConfig,
+    lines: Iterable[bytes | str],
+    *,
+    source: str,
+    actor: str,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Store every good line (upsert by case number) and audit the import; bad lines are reported."""
+    parsed = parse_lines(lines, {loc.id for loc in site.locations})
+    # A case number repeated in one file: the later line is the newer state of the record.
+    latest: dict[str, ImportedRecord] = {}
+    for _, item in parsed.records:
+        latest.pop(item.record.case_number, None)
+        latest[item.record.case_number] = item
+    imported, updated = await stores.clery_records.upsert(
+        list(latest.values()),
+        source=source,
+        rejected=[(r.line, r.reason) for r in parsed.rejected],
+        actor=actor,
+        now=now or datetime.now(UTC),
+    )
+    return ImportReport(tuple(imported), tuple(updated), tuple(parsed.rejected))

@@ -1,0 +1,273 @@
+"""``vmsbridge firelog draft|update|publish|pending|history|export|stats``: fires in student housing."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from vmsbridge.cli.common import add_common_options, load_site, print_json, with_stores
+from vmsbridge.cli.crimelog import aware_time, history_json, print_history, print_pending
+from vmsbridge.cli.logexport import add_export_parser, export_window, write_export
+
+# Kept here too so that --help needs no import of the service layer.
+STATISTICS_FIELD_NAMES = ("cause", "injuries", "deaths", "damage_usd")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "firelog",
+        help="fire log of student housing: drafts, updates, publishing, deadlines, statistics",
+        description="The fire log covers actual fires only (not false alarms or drills) in locations "
+        "marked student_housing = true in the site file. Like the crime log, an entry and every "
+        "later change are drafts until an actor publishes them, each due by the end of the 2nd "
+        "business day after the information was received (no deadline for updates to an entry more "
+        "than 60 days old). Cause, injuries, deaths and damage are kept for the annual fire "
+        "statistics and never appear in the public log.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    draft = actions.add_parser("draft", help="a draft entry for an actual fire in student housing")
+    add_common_options(draft)
+    draft.add_argument("--location", required=True, metavar="ID", help="a student-housing location id")
+    draft.add_argument(
+        "--nature", required=True, help='plain language, e.g. "Kitchen fire, contained to stove"'
+    )
+    draft.add_argument(
+        "--reported-at", required=True, metavar="ISO", help="when it was reported (with offset)"
+    )
+    draft.add_argument("--occurred-from", default=None, metavar="ISO", help="when it started (or the time)")
+    draft.add_argument("--occurred-to", default=None, metavar="ISO", help="end of the range, if a range")
+    draft.add_argument("--incident", type=int, default=None, metavar="ID", help="the incident, if any")
+    draft.add_argument("--cause", default=None, help="cause of the fire (statistics, not public)")
+    draft.add_argument(
+        "--injuries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="injuries needing treatment at a medical facility (statistics, not public)",
+    )
+    draft.add_argument("--deaths", type=int, default=0, metavar="N", help="(statistics, not public)")
+    draft.add_argument(
+        "--damage",
+        type=int,
+        default=0,
+        metavar="USD",
+        help="value of property damage in whole dollars (statistics, not public)",
+    )
+    draft.add_argument("--actor", default="fire-safety-officer", help="who drafts it")
+    draft.add_argument("--json", action="store_true", help="print {id, due_by, ...}")
+    draft.set_defaults(handler=draft_entry)
+
+    upd = actions.add_parser("update", help="change a field (public fields get their own deadline)")
+    add_common_options(upd)
+    upd.add_argument("entry_id", type=int, metavar="ID")
+    upd.add_argument(
+        "--field",
+        required=True,
+        help="nature, occurred_from, occurred_to, general_location (public); "
+        + ", ".join(STATISTICS_FIELD_NAMES)
+        + " (statistics)",
+    )
+    upd.add_argument("--value", required=True)
+    upd.add_argument(
+        "--received-at", default=None, metavar="ISO", help="when the new information came in (default: now)"
+    )
+    upd.add_argument("--actor", default="fire-safety-officer")
+    upd.add_argument("--json", action="store_true")
+    upd.set_defaults(handler=update_entry)
+
+    pub = actions.add_parser("publish", help="publish an entry and its pending changes")
+    add_common_options(pub)
+    pub.add_argument("entry_id", type=int, metavar="ID")
+    pub.add_argument("--actor", required=True)
+    pub.set_defaults(handler=publish_entry)
+
+    pend = actions.add_parser("pending", help="unpublished drafts and updates with due_by and overdue")
+    add_common_options(pend)
+    pend.add_argument(
+        "--as-of", default=None, metavar="DATETIME", help="judge deadlines at this time (default: now)"
+    )
+    pend.add_argument("--json", action="store_true")
+    pend.set_defaults(handler=pending_entries)
+
+    hist = actions.add_parser(
+        "history", help="an entry's changes with info-received, due-by and published times"
+    )
+    add_common_options(hist)
+    hist.add_argument("entry_id", type=int, metavar="ID")
+    hist.add_argument("--json", action="store_true")
+    hist.set_defaults(handler=entry_history)
+
+    add_export_parser(
+        actions,
+        log="fire log",
+        extra=" Columns: entry number, date/time reported, nature, date/time occurred, general location.",
+    ).set_defaults(handler=export_log)
+
+    stats = actions.add_parser(
+        "stats", help="fire statistics per student-housing facility for one year (year reported)"
+    )
+    add_common_options(stats)
+    stats.add_argument(
+        "--year", type=int, required=True, metavar="Y", help="calendar year the fires were reported"
+    )
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=fire_statistics)
+
+
+def draft_entry(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.firelog import draft
+    from vmsbridge.clery.publiclog import deadline_text
+
+    reported = aware_time("--reported-at", args.reported_at)
+    assert reported is not None
+    entry, first = with_stores(
+        args,
+        lambda stores, site: draft(
+            stores,
+            site,
+            location_id=args.location,
+            nature=args.nature,
+            reported_at=reported,
+            actor=args.actor,
+            occurred_from=aware_time("--occurred-from", args.occurred_from),
+            occurred_to=aware_time("--occurred-to", args.occurred_to),
+            incident_id=args.incident,
+            cause=args.cause,
+            injuries=args.injuries,
+            deaths=args.deaths,
+            damage_usd=args.damage,
+        ),
+    )
+    if args.json:
+        print_json(
+            {
+                "id": entry.id,
+                "status": entry.status,
+                "due_by": first.due_by.isoformat() if first.due_by else None,
+                "general_location": entry.general_location,
+                "nature": entry.nature,
+            }
+        )
+    else:
+        due = deadline_text(first, ZoneInfo(load_site(args).site.timezone))
+        print(f"draft fire-log entry {entry.id} ({entry.general_location}): publish by {due}")
+    return 0
+
+
+def update_entry(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.firelog import update
+    from vmsbridge.clery.publiclog import deadline_text
+
+    received = aware_time("--received-at", args.received_at)
+    change = with_stores(
+        args,
+        lambda stores, site: update(
+            stores,
+            site,
+            entry_id=args.entry_id,
+            field=args.field,
+            value=args.value,
+            actor=args.actor,
+            received_at=received,
+        ),
+    )
+    if args.json:
+        print_json(history_json([change], not_public=STATISTICS_FIELD_NAMES)[0])
+    else:
+        due = deadline_text(
+            change, ZoneInfo(load_site(args).site.timezone), not_public=STATISTICS_FIELD_NAMES
+        )
+        when = f"publish by {due}" if change.due_by else due
+        print(f"fire-log entry {change.entry_id}: {change.field} changed; {when}")
+    return 0
+
+
+def publish_entry(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.firelog import publish
+
+    with_stores(args, lambda stores, _: publish(stores, entry_id=args.entry_id, actor=args.actor))
+    print(f"fire-log entry {args.entry_id} published by {args.actor}")
+    return 0
+
+
+def pending_entries(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.firelog import pending
+
+    as_of = aware_time("--as-of", args.as_of) or datetime.now(UTC)
+    items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
+    if args.json:
+        print_json(
+            [
+                {
+                    "entry": i.entry.id,
+                    "location": i.entry.location_id,
+                    "change": i.change.field,
+                    "received_at": i.change.info_received_at.isoformat(),
+                    "due_by": i.change.due_by.isoformat() if i.change.due_by else None,
+                    "overdue": i.overdue,
+                }
+                for i in items
+            ]
+        )
+    else:
+        print_pending(items, load_site(args), not_public=STATISTICS_FIELD_NAMES)
+    return 0
+
+
+def entry_history(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.firelog import history
+
+    changes = with_stores(args, lambda stores, _: history(stores, args.entry_id))
+    if args.json:
+        print_json(history_json(changes, not_public=STATISTICS_FIELD_NAMES))
+    else:
+        print_history(changes, load_site(args), not_public=STATISTICS_FIELD_NAMES)
+    return 0
+
+
+def export_log(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.export import render
+    from vmsbridge.clery.firelog import export
+
+    site = load_site(args)
+    window = export_window(args, site)
+    log = with_stores(args, lambda stores, site: export(stores, site, window))
+    write_export(args, render(log, args.format), len(log.rows))
+    return 0
+
+
+def fire_statistics(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.firelog import statistics
+
+    facilities = with_stores(args, lambda stores, site: statistics(stores, site, year=args.year))
+    if args.json:
+        print_json(
+            {
+                "year": args.year,
+                "facilities": [
+                    {
+                        "location": f.location_id,
+                        "facility": f.facility,
+                        "fires": f.fires,
+                        "causes": dict(sorted(f.causes.items())),
+                        "injuries": f.injuries,
+                        "deaths": f.deaths,
+                        "damage_usd": f.damage_usd,
+                    }
+                    for f in facilities
+                ],
+            }
+        )
+        return 0
+    print(f"Fire statistics {args.year} (fires reported that year), per student-housing facility")
+    for f in facilities:
+        causes = ", ".join(f"{cause}: {n}" for cause, n in sorted(f.causes.items())) or "-"
+        print(
+            f"{f.facility}: {f.fires} fire(s); causes {causes}; injuries {f.injuries}; "
+            f"deaths {f.deaths}; damage ${f.damage_usd:,}"
+        )
+    if not facilities:
+        print("no student-housing locations in the site file")
+    return 0

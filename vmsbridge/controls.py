@@ -1,0 +1,71 @@
+"""What rules can make devices do, as small protocols the connectors implement.
+
+The core asks for "this camera, go to that preset" or "raise an alarm in the VMS"; which connector
+does it, over which protocol, is the connector's business. :class:`Controls` holds what the
+configured connectors offer, keyed by connector id, and answers "who controls this camera".
+"""
+
+from __future__ import annotations
+
+__all__ = ["AlarmSink", "Controls", "PtzControl", "PtzMove"]
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from vmsbridge.config import Camera
+from vmsbridge.sources import ClipSource
+
+
+@dataclass(frozen=True)
+class PtzMove:
+    sent_at: datetime  # when the go-to request left the bridge
+    ack_seconds: float
+    settled_seconds: float | None  # None: still moving when we stopped waiting
+    position: tuple[float, float, float] | None = None  # what the device reports afterwards
+
+
+class PtzControl(Protocol):
+    async def goto_preset(self, camera: Camera, preset_token: str, *, settle_seconds: float) -> PtzMove: ...
+
+
+class AlarmSink(Protocol):
+    async def raise_alarm(self, name: str, message: str, camera: Camera | None, priority: str | None) -> str:
+        """The VMS's id of the new alarm."""
+        ...
+
+    async def trigger_user_event(self, event: str, camera: Camera | None) -> None: ...
+
+
+@dataclass
+class Controls:
+    ptz: dict[str, PtzControl] = field(default_factory=dict)
+    alarms: dict[str, AlarmSink] = field(default_factory=dict)
+    clips: dict[str, ClipSource] = field(default_factory=dict)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def ptz_for(self, camera: Camera) -> PtzControl | None:
+        return self.ptz.get(camera.source.connector)
+
+    def clips_for(self, camera: Camera) -> ClipSource | None:
+        return self.clips.get(camera.source.connector)
+
+    def alarm_sink(self, connector: str | None) -> tuple[str, AlarmSink] | None:
+        """The named VMS connector, or the only one when none is named."""
+        if connector is not None:
+            sink = self.alarms.get(connector)
+            return (connector, sink) if sink is not None else None
+        if len(self.alarms) == 1:
+            return next(iter(self.alarms.items()))
+        return None
+
+    def merge(self, other: Controls) -> None:
+        self.ptz |= other.ptz
+        self.alarms |= other.alarms
+        self.clips |= other.clips
+        self.closers += other.closers
+
+    async def close(self) -> None:
+        for close in self.closers:
+            await close()

@@ -1,0 +1,468 @@
+"""The health report as JSON (a plain dict), CSV, or one self-contained HTML page.
+
+The HTML page needs nothing else: an inline SVG timeline (one row per camera, trouble coloured by
+cause, a legend, axis labels in the site's time zone) and tables; no script, no external asset.
+Every text that comes from configuration or events is escaped.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CAUSE_COLOURS", "render_csv", "render_html", "report_dict", "write_json"]
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from html import escape
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from vmsbridge.health.intervals import State, StateSpan
+from vmsbridge.health.report import CameraReport, HealthReport
+
+# Colour per cause family; the legend shows the ones present. Red shades: no picture; amber and
+# violet: a picture that is not evidence-grade; greys: nobody was looking.
+CAUSE_COLOURS: dict[str, str] = {
+    "comm_lost": "#d62728",
+    "signal_loss": "#8c1c13",
+    "recording_stopped": "#f0a202",
+    "tamper": "#9467bd",
+    "vms_gap": "#7f98b3",
+    "bridge_down": "#9e9e9e",
+}
+OTHER_COLOUR = "#444444"
+UP_COLOUR = "#eaf6ea"
+CAUSE_LABELS = {
+    "comm_lost": "not responding (comm lost)",
+    "signal_loss": "video signal lost",
+    "recording_stopped": "VMS not recording",
+    "tamper": "tampered view (covered, defocused, moved, frozen)",
+    "vms_gap": "connector could not see the VMS (unknown)",
+    "bridge_down": "bridge not running (unknown)",
+}
+MAX_HTML_ROWS = 2_000  # longer lists belong in the CSV/JSON export; the chart still shows everything
+MAX_TOOLTIPS = 20_000  # per-bar hover text, only while the page stays small
+
+LOCATION_STATE_NAMES = {State.DOWN: "gap", State.DEGRADED: "degraded", State.UNKNOWN: "unknown"}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _minutes(span: StateSpan, until: datetime) -> float:
+    return round(span.interval.seconds(until) / 60.0, 3)
+
+
+def _span_dict(span: StateSpan, until: datetime, *, location: bool = False) -> dict[str, Any]:
+    return {
+        "state": LOCATION_STATE_NAMES[span.state] if location else span.state.value,
+        "start": _iso(span.start),
+        "end": _iso(span.end),
+        "minutes": _minutes(span, until),
+        "causes": sorted(span.causes),
+    }
+
+
+def report_dict(report: HealthReport) -> dict[str, Any]:
+    return {
+        **_head(report),
+        "cameras": [_camera_dict(c, report.window_end) for c in report.cameras],
+        **_tail(report),
+    }
+
+
+def write_json(report: HealthReport, out: TextIO) -> None:
+    """The same document as ``json.dumps(report_dict(report))``, one camera at a time: a month of a
+    large campus is hundreds of megabytes, and only one camera's part is ever in memory."""
+    until = report.window_end
+    head = json.dumps(_head(report))
+    out.write(head[:-1] + ', "cameras": [')
+    for n, camera in enumerate(report.cameras):
+        out.write((", " if n else "") + json.dumps(_camera_dict(camera, until)))
+    out.write("], " + json.dumps(_tail(report))[1:] + "\n")
+
+
+def _head(report: HealthReport) -> dict[str, Any]:
+    return {
+        "site": report.site_name,
+        "timezone": report.timezone,
+        "from": _iso(report.window.start),
+        "to": _iso(report.window.end),
+        "generated_at": _iso(report.generated_at),
+    }
+
+
+def _camera_dict(c: CameraReport, until: datetime) -> dict[str, Any]:
+    return {
+        "id": c.camera_id,
+        "name": c.name,
+        "location": c.location_id,
+        "uptime_pct": c.uptime_pct,
+        "up_minutes": round(c.up_seconds / 60.0, 3),
+        "down_minutes": round(c.down_seconds / 60.0, 3),
+        "degraded_minutes": round(c.degraded_seconds / 60.0, 3),
+        "unknown_minutes": round(c.unknown_seconds / 60.0, 3),
+        "intervals": [_span_dict(s, until) for s in c.spans],
+        "evidence": [
+            {
+                "cause": e.cause,
+                "state": e.state.value,
+                "start": _iso(e.start),
+                "end": _iso(e.end),
+                "opened_by_event": e.opened_by,
+                "closed_by_event": e.closed_by,
+                "detail": e.detail,
+            }
+            for e in c.causes
+        ],
+    }
+
+
+def _tail(report: HealthReport) -> dict[str, Any]:
+    until = report.window_end
+    return {
+        "locations": [
+            {
+                "id": loc.location_id,
+                "name": loc.name,
+                "clery_geography": loc.clery_geography,
+                "cameras": loc.camera_ids,
+                "gap_minutes": loc.gap_minutes,
+                "degraded_minutes": loc.degraded_minutes,
+                "unknown_minutes": loc.unknown_minutes,
+                "gaps": [_span_dict(s, until, location=True) for s in loc.gaps],
+                "degraded": [_span_dict(s, until, location=True) for s in loc.degraded],
+                "unknown": [_span_dict(s, until, location=True) for s in loc.unknown],
+            }
+            for loc in report.locations
+        ],
+        "incidents_in_gaps": [
+            {
+                "incident": i.incident_id,
+                "location": i.location_id,
+                "started_at": _iso(i.started_at),
+                "last_event_at": _iso(i.last_event_at),
+                "priority": i.priority,
+                "summary": i.summary,
+                "in_gap": i.in_gap,
+                "overlaps": [_span_dict(s, until, location=True) for s in i.overlaps],
+            }
+            for i in report.incidents
+        ],
+        "locations_without_cameras": report.locations_without_cameras,
+    }
+
+
+CSV_COLUMNS = [
+    "section",
+    "camera",
+    "location",
+    "incident",
+    "state",
+    "start",
+    "end",
+    "minutes",
+    "uptime_pct",
+    "up_minutes",
+    "down_minutes",
+    "degraded_minutes",
+    "unknown_minutes",
+    "causes",
+]
+
+
+def render_csv(report: HealthReport) -> str:
+    """One table: a ``camera`` summary row per camera, then ``interval``, ``location_gap`` and
+    ``incident`` rows (times ISO 8601 UTC; causes joined with ``; ``)."""
+    until = report.window_end
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    window = {"start": _iso(report.window.start), "end": _iso(report.window.end)}
+
+    def row(**values: Any) -> None:
+        writer.writerow({k: ("" if v is None else v) for k, v in values.items()})
+
+    for cam in report.cameras:
+        row(
+            section="camera",
+            camera=cam.camera_id,
+            location=cam.location_id,
+            uptime_pct=cam.uptime_pct,
+            up_minutes=round(cam.up_seconds / 60.0, 3),
+            down_minutes=round(cam.down_seconds / 60.0, 3),
+            degraded_minutes=round(cam.degraded_seconds / 60.0, 3),
+            unknown_minutes=round(cam.unknown_seconds / 60.0, 3),
+            **window,
+        )
+    for cam in report.cameras:
+        for span in cam.spans:
+            row(section="interval", camera=cam.camera_id, location=cam.location_id, **_csv_span(span, until))
+    for loc in report.locations:
+        for span in sorted([*loc.gaps, *loc.degraded, *loc.unknown], key=lambda s: s.start):
+            row(section="location_gap", location=loc.location_id, **_csv_span(span, until, location=True))
+    for inc in report.incidents:
+        for span in inc.overlaps:
+            row(
+                section="incident",
+                location=inc.location_id,
+                incident=inc.incident_id,
+                **_csv_span(span, until, location=True),
+            )
+    return out.getvalue()
+
+
+def _csv_span(span: StateSpan, until: datetime, *, location: bool = False) -> dict[str, Any]:
+    data = _span_dict(span, until, location=location)
+    data["causes"] = "; ".join(data["causes"])
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+
+def _family(cause: str) -> str:
+    """``camera: tamper:covered`` -> ``tamper``."""
+    name = cause.rsplit(": ", 1)[-1]
+    return name.split(":", 1)[0]
+
+
+def _lead_cause(span: StateSpan, states: dict[str, State]) -> str:
+    """The family that gives the span its state (the most severe; ties by name)."""
+    families = sorted({_family(c) for c in span.causes})
+    return max(families, key=lambda f: states.get(f, State.DEGRADED).severity)
+
+
+_FAMILY_STATE = {
+    "comm_lost": State.DOWN,
+    "signal_loss": State.DOWN,
+    "recording_stopped": State.DEGRADED,
+    "tamper": State.DEGRADED,
+    "vms_gap": State.UNKNOWN,
+    "bridge_down": State.UNKNOWN,
+}
+
+
+def _tick_step(seconds: float) -> timedelta:
+    for step in (
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(hours=3),
+        timedelta(hours=6),
+        timedelta(hours=12),
+        timedelta(days=1),
+        timedelta(days=2),
+        timedelta(days=7),
+    ):
+        if seconds / step.total_seconds() <= 12:
+            return step
+    return timedelta(days=30)
+
+
+def _ticks(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
+    """Round local times (midnights, whole hours) spread over the window, at most about a dozen."""
+    step = _tick_step((end - start).total_seconds())
+    local = start.astimezone(zone)
+    if step >= timedelta(days=1):
+        first = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        first = local.replace(minute=0, second=0, microsecond=0)
+    out: list[datetime] = []
+    at = first
+    while at < end.astimezone(zone):
+        if at >= local:
+            out.append(at)
+        # Step in local wall time, so midnight stays midnight across a DST change.
+        at = (at.replace(tzinfo=None) + step).replace(tzinfo=zone)
+    return out
+
+
+def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str]]:
+    start, end = report.window.start, report.window_end
+    total = max((end - start).total_seconds(), 1.0)
+    label_w, plot_w, row_h, top = 230, 960, 16, 28
+    height = top + row_h * len(report.cameras) + 8
+    scale = plot_w / total
+    tooltips = sum(len(c.spans) for c in report.cameras) <= MAX_TOOLTIPS
+    used: set[str] = set()
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 10}" height="{height}" '
+        f'role="img" aria-label="camera health timeline" font-family="sans-serif" font-size="11">'
+    ]
+    for tick in _ticks(start, end, zone):
+        x = label_w + (tick - start).total_seconds() * scale
+        text = tick.strftime("%m-%d") if tick.hour == 0 and tick.minute == 0 else tick.strftime("%m-%d %H:%M")
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 8}" stroke="#ddd"/>')
+        parts.append(f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle">{escape(text)}</text>')
+    for row, cam in enumerate(report.cameras):
+        y = top + row * row_h
+        fill = "#f4fbf4" if row % 2 else UP_COLOUR  # green-ish background: up
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{row_h - 2}" fill="{fill}"/>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end">{escape(cam.camera_id)}</text>'
+        )
+        bars: list[list[Any]] = []  # [x0, x1, family, title]
+        for span in cam.spans:
+            family = _lead_cause(span, _FAMILY_STATE)
+            used.add(family)
+            x0 = (span.start - start).total_seconds() * scale
+            x1 = max(((span.end or end) - start).total_seconds() * scale, x0 + 1.0)  # visible at any zoom
+            title = ""
+            if tooltips:
+                shown_end = (span.end or end).astimezone(zone)
+                title = (
+                    f"{span.state.value}: {', '.join(sorted(span.causes))} "
+                    f"{span.start.astimezone(zone):%m-%d %H:%M} - {shown_end:%m-%d %H:%M}"
+                )
+            # Neighbours closer than a pixel with the same colour are one bar to the eye anyway.
+            if bars and bars[-1][2] == family and x0 - bars[-1][1] < 1.0 and not tooltips:
+                bars[-1][1] = max(bars[-1][1], x1)
+            else:
+                bars.append([x0, x1, family, title])
+        for x0, x1, family, title in bars:
+            colour = CAUSE_COLOURS.get(family, OTHER_COLOUR)
+            rect = (
+                f'<rect x="{label_w + x0:.1f}" y="{y}" width="{x1 - x0:.1f}" height="{row_h - 2}" '
+                f'fill="{colour}"'
+            )
+            parts.append(f"{rect}><title>{escape(title)}</title></rect>" if title else f"{rect}/>")
+    parts.append("</svg>")
+    return "".join(parts), sorted(used)
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    return "open" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in r) + "</tr>" for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(report: HealthReport) -> str:
+    zone = ZoneInfo(report.timezone)
+    until = report.window_end
+    chart, families = _svg(report, zone)
+    legend = "".join(
+        f'<span class="key"><span class="swatch" style="background:{CAUSE_COLOURS.get(f, OTHER_COLOUR)}">'
+        f"</span>{escape(CAUSE_LABELS.get(f, f))}</span>"
+        for f in families
+    )
+    legend = legend or "no trouble in this window"
+    locations = _table(
+        ["Location", "Clery geography", "Cameras", "Gap minutes", "Degraded minutes", "Unknown minutes"],
+        (
+            [
+                f"{loc.name} ({loc.location_id})",
+                loc.clery_geography,
+                ", ".join(loc.camera_ids),
+                loc.gap_minutes,
+                loc.degraded_minutes,
+                loc.unknown_minutes,
+            ]
+            for loc in report.locations
+        ),
+    )
+    gap_rows = [
+        [
+            loc.location_id,
+            LOCATION_STATE_NAMES[s.state],
+            _local(s.start, zone),
+            _local(s.end, zone),
+            _minutes(s, until),
+            "; ".join(sorted(s.causes)),
+        ]
+        for loc in report.locations
+        for s in sorted([*loc.gaps, *loc.degraded, *loc.unknown], key=lambda s: s.start)
+    ]
+    incidents = _table(
+        ["Incident", "Location", "Started", "Last event", "Priority", "Summary", "Coverage", "Why"],
+        (
+            [
+                i.incident_id,
+                i.location_id,
+                _local(i.started_at, zone),
+                _local(i.last_event_at, zone),
+                i.priority,
+                i.summary or "(withheld: victim-sensitive)",
+                ", ".join(sorted({LOCATION_STATE_NAMES[o.state] for o in i.overlaps})),
+                "; ".join(sorted({c for o in i.overlaps for c in o.causes})),
+            ]
+            for i in report.incidents
+        ),
+    )
+    cameras = _table(
+        ["Camera", "Name", "Location", "Uptime % (of known time)", "Down min", "Degraded min", "Unknown min"],
+        (
+            [
+                c.camera_id,
+                c.name,
+                c.location_id,
+                "n/a" if c.uptime_pct is None else f"{c.uptime_pct:.2f}",
+                round(c.down_seconds / 60, 1),
+                round(c.degraded_seconds / 60, 1),
+                round(c.unknown_seconds / 60, 1),
+            ]
+            for c in report.cameras
+        ),
+    )
+    interval_rows = [
+        [
+            c.camera_id,
+            s.state.value,
+            _local(s.start, zone),
+            _local(s.end, zone),
+            _minutes(s, until),
+            "; ".join(sorted(s.causes)),
+        ]
+        for c in report.cameras
+        for s in c.spans
+    ]
+    title = f"Camera health: {report.site_name}"
+    window = f"{_local(report.window.start, zone)} to {_local(report.window.end, zone)} ({report.timezone})"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 7px; text-align: left; }}
+th {{ background: #f0f0f0; }}
+.key {{ margin-right: 1.2em; white-space: nowrap; }}
+.swatch {{ display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: middle; }}
+.note {{ color: #666; font-size: 13px; }}
+</style></head><body>
+<h1>{escape(title)}</h1>
+<p>{escape(window)}; generated {escape(_local(report.generated_at, zone))}.
+Uptime counts only known time; unknown time (bridge not running, connector gap) is shown separately.</p>
+<h2>Timeline</h2>
+<p class="legend"><span class="key"><span class="swatch" style="background:{UP_COLOUR}"></span>up</span>
+{legend}</p>
+{chart}
+<h2>Coverage gaps by location</h2>
+{locations}
+{_capped(["Location", "Coverage", "From", "To", "Minutes", "Causes"], gap_rows)}
+<h2>Incidents in uncovered time</h2>
+{incidents if report.incidents else '<p class="note">none</p>'}
+<h2>Cameras</h2>
+{cameras}
+<h2>Camera trouble intervals</h2>
+{_capped(["Camera", "State", "From", "To", "Minutes", "Causes"], interval_rows)}
+<p class="note">Locations without cameras: {escape(", ".join(report.locations_without_cameras) or "none")}</p>
+</body></html>
+"""
+
+
+def _capped(headers: list[str], rows: list[list[Any]]) -> str:
+    if not rows:
+        return '<p class="note">none</p>'
+    table = _table(headers, rows[:MAX_HTML_ROWS])
+    if len(rows) > MAX_HTML_ROWS:
+        more = len(rows) - MAX_HTML_ROWS
+        table += f'<p class="note">{more} more rows: see the CSV or JSON export.</p>'
+    return table

@@ -1,0 +1,68 @@
+"""Camera health over the store: load what a report or the current state needs, run the pure pipeline."""
+
+from __future__ import annotations
+
+__all__ = ["NOW_LOOKBACK", "current_picture", "health_report", "load_timelines"]
+
+from datetime import datetime, timedelta
+
+from vmsbridge.config import SiteConfig
+from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.health.coverage import LocationCoverage, location_coverage
+from vmsbridge.health.intervals import Interval
+from vmsbridge.health.report import HealthReport, build_report
+from vmsbridge.health.timeline import CameraTimeline, Topology, build_timelines, health_kinds
+from vmsbridge.store.health import HealthStore
+
+# Events before the window are read back this far beyond the start of the run session in force at
+# the window's start: far enough for a connector gap reported late, or a cause learned at start-up.
+EVENT_MARGIN = timedelta(days=1)
+NOW_LOOKBACK = timedelta(days=7)  # "since when" in `health now` is exact up to this far back
+
+
+async def load_timelines(
+    store: HealthStore, site: SiteConfig, window: Interval, now: datetime
+) -> dict[str, CameraTimeline]:
+    """Every configured camera's timeline over the closed ``window``."""
+    assert window.end is not None
+    runs = await store.runs_between(window.start - EVENT_MARGIN, window.end)
+    sessions = [Interval(r.started_at, _end(r.started_at, r.observed_until(now))) for r in runs]
+    in_force = [s.start for s in sessions if s.contains(window.start)]
+    read_from = min([window.start, *in_force]) - EVENT_MARGIN
+    events = await store.events_between(read_from, window.end, health_kinds())
+    return build_timelines(events, Topology.from_site(site), window, sessions=sessions)
+
+
+def _end(start: datetime, end: datetime | None) -> datetime | None:
+    return None if end is None else max(start, end)
+
+
+async def health_report(
+    store: HealthStore, site: SiteConfig, start: datetime, end: datetime, now: datetime
+) -> HealthReport:
+    """The report over ``[start, min(end, now))``: the future has not been observed."""
+    end = min(end, now)
+    if end <= start:
+        raise ConfigError(
+            "health report",
+            [ConfigProblem("--from/--to", f"empty window: {start.isoformat()} to {end.isoformat()}")],
+        )
+    window = Interval(start, end)
+    timelines = await load_timelines(store, site, window, now)
+    incidents = await store.incidents_between(start, end)
+    return build_report(site, timelines, incidents, window, now)
+
+
+async def current_picture(
+    store: HealthStore, site: SiteConfig, now: datetime
+) -> tuple[dict[str, CameraTimeline], dict[str, LocationCoverage]]:
+    """Timelines and coverage up to (and including) ``now``, for `health now` and the digest."""
+    window = Interval(now - NOW_LOOKBACK, now + timedelta(seconds=1))
+    timelines = await load_timelines(store, site, window, now)
+    where = {c.id: c.location for c in site.cameras}
+    coverages: dict[str, LocationCoverage] = {}
+    for loc in site.locations:
+        own = [timelines[c] for c in sorted(timelines) if where.get(c) == loc.id]
+        if own:
+            coverages[loc.id] = location_coverage(loc.id, own, window)
+    return timelines, coverages

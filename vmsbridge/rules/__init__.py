@@ -1,0 +1,1 @@
+"""Alarm rules: declarative triggers from the site file, and the actions they run concurrently."""

@@ -1,0 +1,231 @@
+"""The rule engine: follows stored events, decides which rules fire, and runs their actions.
+
+It reads the event log after its own cursor (like the correlator), so it sees each stored event
+once, in commit order, right after ingest stores it. A firing starts all its actions at once, each
+in its own task; the incident comes from correlation (or is opened for the rule), and every
+action's outcome is recorded on it as soon as that action ends. The engine never waits for an
+action: a clip that takes two minutes does not delay the next phone call's PTZ move.
+
+Cursor semantics: the cursor moves when events are read, before their actions run, so after a
+crash an alarm is not acted on twice; actions on events older than ``max_age_seconds`` never run
+anyway (a camera should not swing to a phone that was picked up an hour ago).
+"""
+
+from __future__ import annotations
+
+__all__ = ["RULES_STAGE", "RuleEngine"]
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from vmsbridge.backoff import Backoff
+from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
+from vmsbridge.model import IncidentStatus, StoredEvent
+from vmsbridge.rules.actions import Firing, RuleContext, run_action
+from vmsbridge.rules.matching import Matcher
+from vmsbridge.rules.spec import Action, OpenIncident, Rule
+from vmsbridge.store.rule_actions import ActionOutcome
+
+log = logging.getLogger(__name__)
+
+RULES_STAGE = "rules"
+INCIDENT_WAIT_SECONDS = 10.0
+
+
+class RuleEngine:
+    def __init__(
+        self,
+        ctx: RuleContext,
+        rules: list[Rule],
+        correlator: Correlator,
+        *,
+        batch_size: int = 500,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ctx = ctx
+        self.matcher = Matcher(rules)
+        self._correlator = correlator
+        self._batch_size = batch_size
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._firings: set[asyncio.Task[None]] = set()
+        self.fired: list[tuple[str, int]] = []  # (rule, event id), for the demo and tests
+        self.seen = 0
+
+    @property
+    def rules(self) -> list[Rule]:
+        return self.matcher.rules
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def reload(self, rules: list[Rule]) -> None:
+        """Swap in a new rule set; window memory and cooldowns carry over. Runs between events."""
+        fresh = Matcher(rules)
+        fresh.adopt_memory(self.matcher)
+        self.matcher = fresh
+        log.info("rules reloaded: %s", ", ".join(r.name for r in rules) or "(none)")
+
+    async def run(self) -> None:
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while not self._stopping:
+            try:
+                while await self.process_batch():
+                    pass
+                backoff.reset()
+            except (SQLAlchemyError, OSError) as exc:
+                delay = backoff.next()
+                log.error("rule engine could not read events, retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=30.0)
+            self._wake.clear()
+
+    async def process_batch(self) -> int:
+        async with self.ctx.stores.incidents.correlation_unit(RULES_STAGE) as unit:
+            events = await unit.pending(self._batch_size)
+            unit.advance()
+        for event in events:
+            await self.consider(event)
+        self.seen += len(events)
+        return len(events)
+
+    async def consider(self, event: StoredEvent) -> None:
+        self.matcher.observe(event)
+        now = self._clock()
+        for rule in self.matcher.rules:
+            open_here = False
+            if rule.during_open_incident and event.kind in rule.on:
+                open_here = await self._open_incident_before(event)
+            decision = self.matcher.decide(rule, event, now=now, open_incident_here=open_here)
+            if not decision.fires:
+                if event.kind in rule.on:
+                    log.debug("rule %s skips event %d: %s", rule.name, event.id, decision.why)
+                continue
+            log.info(
+                "rule %s fires on event %d (%s %s)", rule.name, event.id, event.kind.value, event.device_id
+            )
+            self.fired.append((rule.name, event.id))
+            task = asyncio.create_task(self._fire(rule, event), name=f"rule:{rule.name}:{event.id}")
+            self._firings.add(task)
+            task.add_done_callback(self._firings.discard)
+
+    async def _open_incident_before(self, event: StoredEvent) -> bool:
+        """An open incident at the event's place that began before it (not one the event opened)."""
+        for incident in await self.ctx.stores.incidents.search(IncidentStatus.OPEN):
+            if incident.location_id == event.location_id and incident.started_at < event.occurred_at:
+                return True
+        return False
+
+    async def _fire(self, rule: Rule, event: StoredEvent) -> None:
+        loop = asyncio.get_running_loop()
+        firing = Firing(rule, event, loop.create_future())
+        opener = next((a for a in rule.actions if isinstance(a, OpenIncident)), None)
+        others = [a for a in rule.actions if not isinstance(a, OpenIncident)]
+        # The side effects go first: the incident lookup below waits for the database.
+        tasks = [asyncio.create_task(self._run_one(a, firing)) for a in others]
+        tasks.append(asyncio.create_task(self._resolve_incident(firing, opener)))
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _resolve_incident(self, firing: Firing, opener: OpenIncident | None) -> None:
+        started, t0 = self._clock(), time.perf_counter()
+        try:
+            linked = await self._correlated_incident(firing.event)
+            incident_id = linked
+            if opener is not None:
+                incident_id = await self.ctx.stores.incidents.claim_for_rule(
+                    firing.event,
+                    linked,
+                    priority=opener.priority,
+                    summary=firing.render(opener.summary, self.ctx.directory),
+                    actor=firing.actor,
+                )
+        except Exception as exc:
+            firing.incident.set_result(None)
+            if opener is not None:
+                await self._record(
+                    firing, opener, started, t0, ok=False, detail=f"{type(exc).__name__}: {exc}"
+                )
+            raise
+        firing.incident.set_result(incident_id)
+        if opener is not None:
+            how = "joined the incident correlation opened" if linked is not None else "opened for this rule"
+            await self._record(
+                firing,
+                opener,
+                started,
+                t0,
+                ok=True,
+                detail=f"incident {incident_id} ({how}; {opener.priority.value})",
+            )
+
+    async def _correlated_incident(self, event: StoredEvent) -> int | None:
+        """The incident correlation put the event in, once correlation has seen it."""
+        deadline = time.monotonic() + INCIDENT_WAIT_SECONDS
+        incidents = self.ctx.stores.incidents
+        while True:
+            await self._correlator.catch_up()
+            linked = await incidents.incident_of_event(event.id)
+            if linked is not None or await incidents.correlated(CORRELATOR_STAGE, event.id):
+                return linked
+            if time.monotonic() > deadline:
+                log.warning(
+                    "correlation has not reached event %d after %.0f s", event.id, INCIDENT_WAIT_SECONDS
+                )
+                return None
+            # PostgreSQL: an older transaction still open holds the correlator back briefly.
+            await asyncio.sleep(0.05)
+
+    async def _run_one(self, action: Action, firing: Firing) -> None:
+        started, t0 = self._clock(), time.perf_counter()
+        try:
+            detail = await run_action(action, firing, self.ctx)
+            ok = True
+        except asyncio.CancelledError:
+            await self._record(firing, action, started, t0, ok=False, detail="cancelled: the bridge stopped")
+            raise
+        except Exception as exc:  # an action's failure is its outcome, never the engine's
+            ok, detail = False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            log.warning("rule %s: %s failed: %s", firing.rule.name, action.type, detail)
+        await self._record(firing, action, started, t0, ok=ok, detail=detail)
+
+    async def _record(
+        self, firing: Firing, action: Action, started: datetime, t0: float, *, ok: bool, detail: str
+    ) -> None:
+        ms = round((time.perf_counter() - t0) * 1000)
+        incident_id = await firing.incident
+        outcome = ActionOutcome(firing.rule.name, action.type, ok, ms, detail, started, firing.event.id)
+        try:
+            await self.ctx.stores.rule_actions.record([outcome], incident_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error(
+                "could not record the outcome of %s for rule %s: %s (%s)",
+                action.type,
+                firing.rule.name,
+                exc,
+                detail,
+            )
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait for running firings to finish; True if all did."""
+        if not self._firings:
+            return True
+        _, pending = await asyncio.wait(set(self._firings), timeout=seconds)
+        return not pending
+
+    async def cancel_firings(self) -> None:
+        for task in list(self._firings):
+            task.cancel()
+        await asyncio.gather(*self._firings, return_exceptions=True)

@@ -1,0 +1,187 @@
+"""Camera health's data: the bridge's run sessions, and camera-state events read by time or in order."""
+
+from __future__ import annotations
+
+__all__ = ["BridgeRun", "HealthStore", "LogPosition"]
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, literal, or_, select, text, tuple_, update
+
+from vmsbridge.errors import NotFound
+from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
+from vmsbridge.store.database import Database
+from vmsbridge.store.events import row_to_event
+from vmsbridge.store.tables import BridgeRunRow, EventRow, IncidentRow
+
+LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
+
+# A run that stopped without saying so is judged by its last heartbeat; one whose heartbeat is
+# older than this many intervals is dead, not slow.
+LIVE_HEARTBEATS = 3
+
+
+@dataclass(frozen=True)
+class BridgeRun:
+    id: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    host: str
+    pid: int
+    heartbeat_seconds: int
+
+    def observed_until(self, now: datetime) -> datetime | None:
+        """End of the time this run watched: its stop, its last heartbeat, or None while it lives."""
+        if self.stopped_at is not None:
+            return self.stopped_at
+        if now - self.heartbeat_at <= timedelta(seconds=self.heartbeat_seconds * LIVE_HEARTBEATS):
+            return None
+        return self.heartbeat_at
+
+
+def _run(row: BridgeRunRow) -> BridgeRun:
+    return BridgeRun(
+        row.id, row.started_at, row.heartbeat_at, row.stopped_at, row.host, row.pid, row.heartbeat_seconds
+    )
+
+
+class HealthStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- run sessions ---------------------------------------------------------------------------
+
+    async def start_run(self, *, at: datetime, host: str, pid: int, heartbeat_seconds: int) -> int:
+        async with self._db.transaction() as session:
+            row = BridgeRunRow(
+                started_at=at, heartbeat_at=at, host=host[:200], pid=pid, heartbeat_seconds=heartbeat_seconds
+            )
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def heartbeat(self, run_id: int, at: datetime) -> None:
+        await self._touch(run_id, heartbeat_at=at)
+
+    async def stop_run(self, run_id: int, at: datetime) -> None:
+        await self._touch(run_id, heartbeat_at=at, stopped_at=at)
+
+    async def _touch(self, run_id: int, **values: datetime) -> None:
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(BridgeRunRow).where(BridgeRunRow.id == run_id).values(**values)
+            )
+            if getattr(result, "rowcount", 1) == 0:
+                raise NotFound(f"bridge run {run_id} does not exist")
+
+    async def runs_between(self, start: datetime, end: datetime) -> list[BridgeRun]:
+        """Runs that may have watched part of ``[start, end)``, oldest first.
+
+        Runs that never stopped cleanly are included while their last heartbeat is in the window;
+        whether they still live is decided by the reader (:meth:`BridgeRun.observed_until`).
+        """
+        query = (
+            select(BridgeRunRow)
+            .where(
+                BridgeRunRow.started_at < end,
+                or_(
+                    BridgeRunRow.stopped_at > start,
+                    and_(BridgeRunRow.stopped_at.is_(None), BridgeRunRow.heartbeat_at >= start),
+                ),
+            )
+            .order_by(BridgeRunRow.started_at, BridgeRunRow.id)
+        )
+        async with self._db.sessions() as session:
+            return [_run(r) for r in await session.scalars(query)]
+
+    async def last_run_before(self, at: datetime) -> BridgeRun | None:
+        async with self._db.sessions() as session:
+            row = await session.scalar(
+                select(BridgeRunRow)
+                .where(BridgeRunRow.started_at <= at)
+                .order_by(BridgeRunRow.started_at.desc(), BridgeRunRow.id.desc())
+                .limit(1)
+            )
+        return None if row is None else _run(row)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def events_between(
+        self, start: datetime, end: datetime, kinds: Collection[EventKind]
+    ) -> list[StoredEvent]:
+        """Events of ``kinds`` that occurred in ``[start, end)``, by occurrence (index: kind, occurred_at)."""
+        query = (
+            select(EventRow)
+            .where(
+                EventRow.kind.in_(sorted(k.value for k in kinds)),
+                EventRow.occurred_at >= start,
+                EventRow.occurred_at < end,
+            )
+            .order_by(EventRow.occurred_at, EventRow.id)
+        )
+        async with self._db.sessions() as session:
+            return [row_to_event(r) for r in await session.scalars(query)]
+
+    async def log_position(self) -> LogPosition:
+        """Where the event log ends now: a follower starting here sees only later events."""
+        async with self._db.sessions() as session:
+            row = (await session.execute(select(func.max(EventRow.txid), func.max(EventRow.id)))).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    async def events_after(
+        self, position: LogPosition, kinds: Collection[EventKind], limit: int = 500
+    ) -> tuple[list[StoredEvent], LogPosition]:
+        """The next events of ``kinds`` after ``position`` in commit-safe order, and the new position.
+
+        On PostgreSQL only transactions older than the oldest still running are read, so a later
+        commit can never land behind the position (see migration 0002); SQLite commits in id order.
+        """
+        txid, last_id = position
+        query = select(EventRow).limit(limit)
+        async with self._db.sessions() as session:
+            if session.bind.dialect.name == "postgresql":
+                oldest_running = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+                query = query.where(
+                    tuple_(EventRow.txid, EventRow.id) > tuple_(literal(txid), literal(last_id)),
+                    EventRow.txid < oldest_running,
+                ).order_by(EventRow.txid, EventRow.id)
+            else:
+                query = query.where(EventRow.id > last_id).order_by(EventRow.id)
+            rows = list(await session.scalars(query))
+        if not rows:
+            return [], position
+        wanted = {k.value for k in kinds}
+        events = [row_to_event(r) for r in rows if r.kind in wanted]
+        return events, (rows[-1].txid, rows[-1].id)
+
+    # -- incidents ------------------------------------------------------------------------------
+
+    async def incidents_between(self, start: datetime, end: datetime) -> list[Incident]:
+        """Incidents whose span ``[started_at, last_event_at]`` meets ``[start, end)`` (no event links)."""
+        query = (
+            select(IncidentRow)
+            .where(IncidentRow.started_at < end, IncidentRow.last_event_at >= start)
+            .order_by(IncidentRow.started_at, IncidentRow.id)
+        )
+        async with self._db.sessions() as session:
+            rows = list(await session.scalars(query))
+        return [
+            Incident(
+                id=r.id,
+                location_id=r.location_id,
+                status=IncidentStatus(r.status),
+                priority=Priority(r.priority),
+                summary=r.summary,
+                started_at=r.started_at,
+                last_event_at=r.last_event_at,
+                opened_by=r.opened_by,
+                closed_at=r.closed_at,
+                close_reason=r.close_reason,
+                victim_sensitive=r.victim_sensitive,
+                legal_hold=r.legal_hold,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,59 @@
+"""The record of what rules did: one row per action, kept with the incident it served."""
+
+from __future__ import annotations
+
+__all__ = ["ActionOutcome", "RuleActionStore"]
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from vmsbridge.store.database import Database
+from vmsbridge.store.tables import IncidentActionRow
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    rule: str
+    action: str
+    ok: bool
+    ms: int
+    detail: str
+    started_at: datetime
+    event_id: int
+    incident_id: int | None = None
+
+
+class RuleActionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, outcomes: list[ActionOutcome], incident_id: int | None) -> None:
+        async with self._db.transaction() as session:
+            session.add_all(
+                IncidentActionRow(
+                    incident_id=incident_id,
+                    event_id=o.event_id,
+                    rule=o.rule,
+                    action=o.action,
+                    ok=o.ok,
+                    ms=o.ms,
+                    detail=o.detail,
+                    started_at=o.started_at,
+                )
+                for o in outcomes
+            )
+
+    async def for_incident(self, incident_id: int) -> list[ActionOutcome]:
+        query = (
+            select(IncidentActionRow)
+            .where(IncidentActionRow.incident_id == incident_id)
+            .order_by(IncidentActionRow.started_at, IncidentActionRow.id)
+        )
+        async with self._db.sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            ActionOutcome(r.rule, r.action, r.ok, r.ms, r.detail, r.started_at, r.event_id, r.incident_id)
+            for r in rows
+        ]
