@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.correlate import Correlator
-from vmsbridge.health.monitor import BridgeHeartbeat, HealthMonitor
+from vmsbridge.health.monitor import BridgeHeartbeat, DailyDigest, HealthMonitor
 from vmsbridge.ingest import IngestStage
 from vmsbridge.store.audit import AuditLog
 from vmsbridge.store.clery_records import CleryRecordStore
@@ -69,6 +69,7 @@ class Services:
     on_stored: list[Callable[[], None]] = field(default_factory=list)
     monitor: HealthMonitor | None = None  # camera.offline/online alerts
     heartbeat: BridgeHeartbeat | None = None  # records this run session (camera health's "unknown")
+    digest: DailyDigest | None = None  # the daily digest files ([health] digest_at; None when off)
 
 
 @asynccontextmanager
@@ -114,6 +115,7 @@ async def running_services(
         correlator = Correlator(stores.incidents, directory, site.correlation)
         monitor = HealthMonitor(stores.health, bus, directory, site.health)
         heartbeat = BridgeHeartbeat(stores.health, site.health)
+        digest = DailyDigest.for_site(stores.health, db=stores.db, site=site)
         listeners: list[Callable[[], None]] = [correlator.notify, monitor.notify]
 
         def stored() -> None:
@@ -131,6 +133,7 @@ async def running_services(
             on_stored=listeners,
             monitor=monitor,
             heartbeat=heartbeat,
+            digest=digest,
         )
         # The run session is on record before any source runs, and the monitor starts at the end of
         # the log: a restarted bridge's connectors re-report whatever is still wrong.
@@ -142,6 +145,8 @@ async def running_services(
             asyncio.create_task(monitor.run(), name="health-monitor"),
             asyncio.create_task(heartbeat.run(), name="heartbeat"),
         ]
+        if digest is not None:
+            tasks.append(asyncio.create_task(digest.run(), name="health-digest"))
 
         def watch(task: asyncio.Task[None]) -> None:
             # The stages only end by cancellation; anything else is a bug that must stop the
@@ -166,6 +171,8 @@ async def running_services(
             ingest_task.cancel()
             correlator.stop()
             heartbeat.stop()  # records the clean stop once the others are done
+            if digest is not None:
+                digest.stop()  # a digest being written is finished first
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -138,6 +138,22 @@ class HealthConfig(ConfigModel):
     heartbeat_seconds: int = Field(
         30, ge=1, le=3_600, description="how often a running bridge records that it is alive"
     )
+    digest_at: str = Field(
+        "07:00",
+        description="site-local time (HH:MM) at which a running bridge writes the daily digest; "
+        "'' or 'off' turns it off",
+    )
+    digest_dir: Path | None = Field(
+        None, description="where the daily digest files go (default: <data dir>/health-digests)"
+    )
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        from vmsbridge.health.schedule import parse_digest_time
+
+        parse_digest_time(value)  # ValueError says what is expected
+        return value
 
 
 class Location(ConfigModel):

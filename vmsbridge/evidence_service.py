@@ -17,9 +17,12 @@ __all__ = [
 import asyncio
 import mimetypes
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
 
 from evidence.bag import build_bag
 from evidence.custody import CustodyEntry, append
@@ -30,6 +33,10 @@ from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.model import IncidentStatus
 from vmsbridge.store.database import default_data_dir
 from vmsbridge.store.evidence import EvidenceItem
+
+# Writers racing to extend one incident's custody chain (a rule attaching a clip while an
+# investigator logs a view) retry this often before giving up.
+CHAIN_ATTEMPTS = 8
 
 # Entries that change what the evidence is; access entries (viewed, exported, verified) after the
 # last of these are recorded in the database chain but do not change a packet's payload, so two
@@ -80,7 +87,6 @@ async def add_file(
         window_start=window[0] if window else None,
         window_end=window[1] if window else None,
     )
-    chain = await stores.evidence.chain(incident.id)
     details: dict[str, Any] = {"file_name": path.name, "size": blob.size, "sha512": blob.sha512, "how": how}
     if camera_id:
         details["camera"] = camera_id
@@ -88,17 +94,52 @@ async def add_file(
         details["derived_from"] = derived_from
     if window:
         details["window"] = [window[0].isoformat(), window[1].isoformat()]
-    entry = append(
-        chain,
-        at=at,
-        actor=actor,
-        action="derived" if derived_from else "acquired",
-        item=blob.sha256,
-        purpose=purpose or how,
-        details=details,
-    )
-    await stores.evidence.record(incident.id, entry, item)
+
+    def entry(chain: list[CustodyEntry]) -> CustodyEntry:
+        return append(
+            chain,
+            at=at,
+            actor=actor,
+            action="derived" if derived_from else "acquired",
+            item=blob.sha256,
+            purpose=purpose or how,
+            details=details,
+        )
+
+    try:
+        await _extend_chain(stores, incident.id, entry, item)
+    except IntegrityError:
+        # The same file was attached by another writer at the same moment: that one counts.
+        for existing in await stores.evidence.items(incident.id):
+            if existing.sha256 == blob.sha256:
+                return existing, False
+        raise
     return item, True
+
+
+async def _extend_chain(
+    stores: Stores,
+    incident_id: int,
+    entry: Callable[[list[CustodyEntry]], CustodyEntry],
+    item: EvidenceItem | None = None,
+) -> CustodyEntry:
+    """Append to the incident's custody chain; if another writer appended first, build on theirs.
+
+    ``(incident_id, seq)`` is unique, so a lost race fails instead of forking the chain.
+    """
+    for attempt in range(1, CHAIN_ATTEMPTS + 1):
+        new = entry(await stores.evidence.chain(incident_id))
+        try:
+            await stores.evidence.record(incident_id, new, item)
+            return new
+        except IntegrityError:
+            if attempt == CHAIN_ATTEMPTS or (item is not None and await _item_exists(stores, item)):
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _item_exists(stores: Stores, item: EvidenceItem) -> bool:
+    return any(i.sha256 == item.sha256 for i in await stores.evidence.items(item.incident_id))
 
 
 async def incident_document(stores: Stores, site: SiteConfig, incident_id: int) -> dict[str, Any]:
@@ -239,16 +280,14 @@ async def export_packet(
         details["victim_sensitive"] = True
         details["originals_withheld"] = withheld
         details["originals_allowed_by_role"] = actor in site.evidence.originals_for
-    entry = append(
-        chain,
-        at=now or datetime.now(UTC),
-        actor=actor,
-        action="exported",
-        item=None,
-        purpose=reason,
-        details=details,
+    at = now or datetime.now(UTC)
+    await _extend_chain(
+        stores,
+        incident_id,
+        lambda chain: append(
+            chain, at=at, actor=actor, action="exported", item=None, purpose=reason, details=details
+        ),
     )
-    await stores.evidence.record(incident_id, entry)
     return path
 
 
@@ -336,15 +375,11 @@ async def log_access(
     await stores.incidents.get(incident_id)
     if item is not None and item not in {i.sha256 for i in await stores.evidence.items(incident_id)}:
         raise NotFound(f"incident {incident_id} has no evidence item {item}")
-    chain = await stores.evidence.chain(incident_id)
-    entry = append(
-        chain,
-        at=now or datetime.now(UTC),
-        actor=actor,
-        action=action,
-        item=item,
-        purpose=purpose,
-        details=details or {},
+    at = now or datetime.now(UTC)
+    return await _extend_chain(
+        stores,
+        incident_id,
+        lambda chain: append(
+            chain, at=at, actor=actor, action=action, item=item, purpose=purpose, details=details or {}
+        ),
     )
-    await stores.evidence.record(incident_id, entry)
-    return entry

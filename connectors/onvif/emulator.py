@@ -614,6 +614,7 @@ class EmulatedDevice:
         self.counters: dict[str, int] = {}
         self.ptz_status: dict[str, str] = {p.token: "IDLE" for p in spec.profiles if p.ptz}
         self.goto_calls: list[tuple[str, str]] = []
+        self.goto_received_at: list[datetime] = []  # our clock, when each GotoPreset arrived
         # Where each PTZ profile points: the preset it last reached (None: home position).
         self.ptz_preset: dict[str, str | None] = {p.token: None for p in spec.profiles if p.ptz}
         self.playback_requests: list[tuple[str, datetime, datetime]] = []
@@ -1312,6 +1313,7 @@ class EmulatedDevice:
         if preset not in profile.presets:
             raise _invalid_arg("ter:NoToken", f"profile {profile.token!r} has no preset {preset!r}")
         self.goto_calls.append((profile.token, preset))
+        self.goto_received_at.append(datetime.now(UTC))
         self.ptz_status[profile.token] = "MOVING"
         previous = self._ptz_timers.pop(profile.token, None)
         if previous is not None:

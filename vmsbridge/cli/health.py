@@ -53,7 +53,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     now.add_argument("--json", action="store_true")
     now.set_defaults(handler=health_now)
 
-    digest = actions.add_parser("digest", help="open problems now (the daily digest; run it from cron)")
+    digest = actions.add_parser(
+        "digest",
+        help="open problems now (`vmsbridge run` writes it daily too: [health] digest_at)",
+    )
     add_common_options(digest)
     digest.add_argument("--json", action="store_true")
     digest.set_defaults(handler=health_digest)
@@ -151,18 +154,15 @@ def health_now(args: argparse.Namespace) -> int:
 
 
 def health_digest(args: argparse.Namespace) -> int:
-    from vmsbridge.health.digest import build_digest, digest_dict, digest_text
-    from vmsbridge.health.service import current_picture
+    from vmsbridge.health.digest import digest_json, digest_text
+    from vmsbridge.health.service import current_digest
 
     now = datetime.now(UTC)
 
     async def work(stores: Stores, site: SiteConfig) -> Digest:
-        timelines, coverages = await current_picture(stores.health, site, now)
-        return build_digest(site, timelines, coverages, now)
+        return await current_digest(stores.health, site, now)
 
     digest = with_stores(args, work)
-    if args.json:
-        print_json(digest_dict(digest))
-    else:
-        sys.stdout.write(digest_text(digest))
+    # The same renderers as the files the running bridge writes daily (`[health] digest_at`).
+    sys.stdout.write(digest_json(digest) if args.json else digest_text(digest))
     return 0

@@ -12,11 +12,13 @@ __all__ = [
     "build_digest",
     "current_states",
     "digest_dict",
+    "digest_json",
     "digest_text",
     "location_states",
     "state_dict",
 ]
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -151,6 +153,11 @@ def digest_dict(digest: Digest) -> dict[str, Any]:
         "cameras": [state_dict(c) for c in digest.cameras],
         "locations": [state_dict(loc) for loc in digest.locations],
     }
+
+
+def digest_json(digest: Digest) -> str:
+    """The JSON document as ``health digest --json`` prints it and the daily ``.json`` file holds it."""
+    return json.dumps(digest_dict(digest), indent=2, default=str) + "\n"
 
 
 def _since(item: CurrentState, zone: ZoneInfo) -> str:

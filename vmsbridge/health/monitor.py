@@ -7,12 +7,13 @@ few seconds is one outage, not many. An outage that lasts ``offline_after_second
 ``camera.offline`` (through the bus, so rules can act on it); its end raises ``camera.online``.
 
 The bridge's own heartbeat (:class:`BridgeHeartbeat`) lives here too: it records the run session
-that makes time without one "unknown" in every report.
+that makes time without one "unknown" in every report. So does :class:`DailyDigest`, which writes
+the digest of open problems at ``[health] digest_at`` site time (when: ``health.schedule``).
 """
 
 from __future__ import annotations
 
-__all__ = ["MONITOR_SOURCE", "BridgeHeartbeat", "CameraWatch", "HealthMonitor"]
+__all__ = ["DIGEST_ACTOR", "MONITOR_SOURCE", "BridgeHeartbeat", "CameraWatch", "DailyDigest", "HealthMonitor"]
 
 import asyncio
 import contextlib
@@ -21,21 +22,37 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import BusClosed, EventSink, publish_durably
-from vmsbridge.config import HealthConfig, SiteDirectory
+from vmsbridge.clery.export import write_atomically
+from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
+from vmsbridge.health.digest import Digest, digest_json, digest_text
 from vmsbridge.health.intervals import State
+from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
+from vmsbridge.health.service import current_digest
 from vmsbridge.health.timeline import KIND_EFFECTS
 from vmsbridge.model import Event, EventKind, StoredEvent
+from vmsbridge.store.audit import record
+from vmsbridge.store.database import Database, default_data_dir
 from vmsbridge.store.health import HealthStore, LogPosition
 
 log = logging.getLogger(__name__)
 
 MONITOR_SOURCE = "health:monitor"
+DIGEST_ACTOR = "vmsbridge:health-digest"
+# The wall clock is read again at least this often while waiting for the digest: it can jump
+# (NTP correction, a suspended host), and a long monotonic sleep would not notice.
+DIGEST_NAP_SECONDS = 300.0
+# A digest waits until the bridge has run this long: connectors re-report what is still wrong only
+# once they are back (a camera's lost contact takes two failed probes), and until then every camera
+# of a just-restarted bridge looks up.
+DIGEST_SETTLE = timedelta(minutes=5)
 Clock = Callable[[], datetime]
 
 DOWN_EFFECTS = {kind: e for kind, e in KIND_EFFECTS.items() if e.state is State.DOWN}
@@ -248,3 +265,132 @@ class BridgeHeartbeat:
             except (SQLAlchemyError, OSError) as exc:
                 log.error("heartbeat not recorded (time may later show as unknown): %s", exc)
         await self._store.stop_run(run_id, self._clock())
+
+
+class DailyDigest:
+    """Writes the digest of open problems once a day, as ``DAY.json`` and ``DAY.txt`` in ``directory``.
+
+    ``DAY`` is the site-local date the digest is scheduled for. The ``.json`` file is written last
+    and marks the day done, so a day is never written twice; after a crash between the two files the
+    day is written again, whole. On start, a day missed while the bridge was down is written as soon
+    as the bridge has settled (``DIGEST_SETTLE``), as is a day whose time came while it was settling.
+    """
+
+    def __init__(
+        self,
+        health: HealthStore,
+        db: Database,
+        site: SiteConfig,
+        schedule: DigestSchedule,
+        directory: Path,
+        *,
+        clock: Clock = _utc_now,
+        settle: timedelta = DIGEST_SETTLE,
+    ) -> None:
+        self._health = health
+        self._db = db
+        self._site = site
+        self.schedule = schedule
+        self.directory = directory
+        self._clock = clock
+        self.ready_at = clock() + settle  # no digest before this (see DIGEST_SETTLE)
+        self._stop = asyncio.Event()
+
+    @classmethod
+    def for_site(
+        cls, health: HealthStore, db: Database, site: SiteConfig, *, clock: Clock = _utc_now
+    ) -> DailyDigest | None:
+        """The site's daily digest per ``[health] digest_at``/``digest_dir``; None when it is off."""
+        at = parse_digest_time(site.health.digest_at)
+        if at is None:
+            return None
+        directory = site.health.digest_dir or (site.storage.data_dir or default_data_dir()) / "health-digests"
+        return cls(health, db, site, DigestSchedule(at, ZoneInfo(site.site.timezone)), directory, clock=clock)
+
+    def paths(self, day: date) -> tuple[Path, Path]:
+        """The day's (JSON, text) files."""
+        stem = day.isoformat()
+        return self.directory / f"{stem}.json", self.directory / f"{stem}.txt"
+
+    def written(self, day: date) -> bool:
+        return self.paths(day)[0].exists()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def step(self) -> date | None:
+        """Write the digest now if a day's is due, not yet written, and the bridge has settled."""
+        now = self._clock()
+        if now < self.ready_at:
+            return None
+        day = self.schedule.due(now, self.written)
+        if day is not None:
+            await self.write(day, now)
+        return day
+
+    def next_step_at(self, now: datetime) -> datetime:
+        """When :meth:`step` may next have something to do."""
+        if now < self.ready_at and self.schedule.due(now, self.written) is not None:
+            return self.ready_at
+        return self.schedule.next_after(now)[1]
+
+    async def write(self, day: date, now: datetime) -> Digest:
+        """``day``'s files with the open problems at ``now``, then the audit entry and one log line."""
+        digest = await current_digest(self._health, self._site, now)
+        json_path, text_path = self.paths(day)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(text_path, digest_text(digest))
+        write_atomically(json_path, digest_json(digest))  # last: it marks the day written
+        counts = {
+            "cameras_with_problems": len(digest.cameras),
+            "cameras_total": digest.cameras_total,
+            "locations_without_coverage": len(digest.locations),
+            "locations_total": digest.locations_total,
+        }
+        scheduled = self.schedule.occurrence(day)
+        async with self._db.transaction() as session:
+            record(
+                session,
+                actor=DIGEST_ACTOR,
+                action="health.digest",
+                subject_type="health_digest",
+                subject_id=day.isoformat(),
+                details={
+                    **counts,
+                    "scheduled_for": scheduled.isoformat(),
+                    "late": now - scheduled >= timedelta(minutes=1),
+                    "files": [json_path.name, text_path.name],
+                },
+                at=now,
+            )
+        problems = bool(digest.cameras or digest.locations)
+        log.log(
+            logging.WARNING if problems else logging.INFO,
+            "health digest %s: %d of %d camera(s) with problems, %d of %d location(s) without working "
+            "coverage (%s)",
+            day.isoformat(),
+            len(digest.cameras),
+            digest.cameras_total,
+            len(digest.locations),
+            digest.locations_total,
+            text_path,
+        )
+        return digest
+
+    async def run(self) -> None:
+        """Until :meth:`stop`: a missed day's digest first, then each day's at its time.
+
+        A digest being written is finished before stopping (its audit entry is a database write).
+        """
+        backoff = Backoff(initial=5.0, maximum=DIGEST_NAP_SECONDS)
+        while not self._stop.is_set():
+            try:
+                await self.step()
+                backoff.reset()
+                now = self._clock()
+                wait = min(max((self.next_step_at(now) - now).total_seconds(), 0.0), DIGEST_NAP_SECONDS)
+            except (SQLAlchemyError, OSError) as exc:
+                wait = backoff.next()
+                log.error("daily health digest not written, retrying in %.0f s: %s", wait, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)

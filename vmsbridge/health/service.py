@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["NOW_LOOKBACK", "current_picture", "health_report", "load_timelines"]
+__all__ = ["NOW_LOOKBACK", "current_digest", "current_picture", "health_report", "load_timelines"]
 
 from datetime import datetime, timedelta
 
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.health.coverage import LocationCoverage, location_coverage
+from vmsbridge.health.digest import Digest, build_digest
 from vmsbridge.health.intervals import Interval
 from vmsbridge.health.report import HealthReport, build_report
 from vmsbridge.health.timeline import CameraTimeline, Topology, build_timelines, health_kinds
@@ -66,3 +67,9 @@ async def current_picture(
         if own:
             coverages[loc.id] = location_coverage(loc.id, own, window)
     return timelines, coverages
+
+
+async def current_digest(store: HealthStore, site: SiteConfig, now: datetime) -> Digest:
+    """The open problems at ``now``: `health digest` and the running bridge's daily digest files."""
+    timelines, coverages = await current_picture(store, site, now)
+    return build_digest(site, timelines, coverages, now)

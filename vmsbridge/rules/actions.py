@@ -25,6 +25,7 @@ from evidence.store import ContentStore
 from privacy.redact import RedactOptions
 from vmsbridge.app import Stores
 from vmsbridge.backoff import Backoff
+from vmsbridge.clery import notifications
 from vmsbridge.config import Camera, SiteDirectory
 from vmsbridge.controls import Controls
 from vmsbridge.correlate import KIND_LABELS
@@ -353,4 +354,11 @@ async def _notify_operator(action: NotifyOperator, firing: Firing, ctx: RuleCont
 
 
 async def _draft_notification(action: DraftNotification, firing: Firing, ctx: RuleContext) -> str:
-    raise NotImplementedError("draft_notification is wired in by the notifications module")
+    """A draft for a person to approve or decline: rules never send anything to the public."""
+    incident_id = await firing.incident
+    if incident_id is None:
+        raise LookupError("a notification draft needs an incident (add an open_incident action)")
+    notification = await notifications.draft(
+        ctx.stores, ctx.directory.site, kind=action.kind, actor=firing.actor, incident_id=incident_id
+    )
+    return f"draft {action.kind} notification {notification.id} awaits a person's approval (notify show)"

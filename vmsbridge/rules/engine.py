@@ -1,14 +1,18 @@
 """The rule engine: follows stored events, decides which rules fire, and runs their actions.
 
-It reads the event log after its own cursor (like the correlator), so it sees each stored event
-once, in commit order, right after ingest stores it. A firing starts all its actions at once, each
+It follows the event log in commit order from its own position, so it sees each stored event
+once, right after ingest stores it. Reading takes no write lock (on SQLite the writers queue for
+one), so a busy store does not hold back a PTZ command; the position is saved in the background
+after each batch. A firing starts all its actions at once, each
 in its own task; the incident comes from correlation (or is opened for the rule), and every
 action's outcome is recorded on it as soon as that action ends. The engine never waits for an
 action: a clip that takes two minutes does not delay the next phone call's PTZ move.
 
-Cursor semantics: the cursor moves when events are read, before their actions run, so after a
-crash an alarm is not acted on twice; actions on events older than ``max_age_seconds`` never run
-anyway (a camera should not swing to a phone that was picked up an hour ago).
+After a crash the engine resumes from the last saved position: events it had read but not yet
+saved (the last few milliseconds) are considered again, and the per-device cooldown, which lives
+in memory, does not cover them. Actions on events older than ``max_age_seconds`` never run
+(a camera should not swing to a phone that was picked up an hour ago). On first start it begins
+at the end of the log.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from vmsbridge.model import IncidentStatus, StoredEvent
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
 from vmsbridge.rules.spec import Action, OpenIncident, Rule
+from vmsbridge.store.events import LogPosition
 from vmsbridge.store.rule_actions import ActionOutcome
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,9 @@ class RuleEngine:
         self._firings: set[asyncio.Task[None]] = set()
         self.fired: list[tuple[str, int]] = []  # (rule, event id), for the demo and tests
         self.seen = 0
+        self._position: LogPosition | None = None
+        self._saved: LogPosition | None = None
+        self._saver: asyncio.Task[None] | None = None
 
     @property
     def rules(self) -> list[Rule]:
@@ -79,6 +87,14 @@ class RuleEngine:
 
     async def run(self) -> None:
         backoff = Backoff(initial=0.5, maximum=30.0)
+        try:
+            await self._follow(backoff)
+        finally:
+            if self._saver is not None:
+                await asyncio.gather(self._saver, return_exceptions=True)
+            await self._save_position()
+
+    async def _follow(self, backoff: Backoff) -> None:
         while not self._stopping:
             try:
                 while await self.process_batch():
@@ -94,13 +110,27 @@ class RuleEngine:
             self._wake.clear()
 
     async def process_batch(self) -> int:
-        async with self.ctx.stores.incidents.correlation_unit(RULES_STAGE) as unit:
-            events = await unit.pending(self._batch_size)
-            unit.advance()
+        events_store = self.ctx.stores.events
+        if self._position is None:
+            saved = await events_store.stage_position(RULES_STAGE)
+            self._position = self._saved = saved if saved is not None else await events_store.log_position()
+        events, self._position = await events_store.events_after(self._position, self._batch_size)
         for event in events:
             await self.consider(event)
         self.seen += len(events)
+        if events and (self._saver is None or self._saver.done()):
+            self._saver = asyncio.create_task(self._save_position(), name="rules:position")
         return len(events)
+
+    async def _save_position(self) -> None:
+        position = self._position
+        if position is None or position == self._saved:
+            return
+        try:
+            await self.ctx.stores.events.save_stage_position(RULES_STAGE, position)
+            self._saved = position
+        except (SQLAlchemyError, OSError) as exc:  # the next batch tries again
+            log.warning("could not save the rule engine's position: %s", exc)
 
     async def consider(self, event: StoredEvent) -> None:
         self.matcher.observe(event)

@@ -64,6 +64,19 @@ class Matcher:
     def _count(self, kind: EventKind, scope: str, key: str, start: datetime, end: datetime) -> int:
         return sum(1 for t in self._recent.get((kind, scope, key), ()) if start <= t <= end)
 
+    def _densest(self, kinds: list[EventKind], scope: str, key: str, at: datetime, window: timedelta) -> int:
+        """Most events in any ``window``-long span that contains ``at`` (late arrivals count too)."""
+        times = sorted(
+            t
+            for kind in kinds
+            for t in self._recent.get((kind, scope, key), ())
+            if at - window <= t <= at + window
+        )
+        best = 0
+        for start in (t for t in times if t <= at):
+            best = max(best, sum(1 for t in times if start <= t <= start + window and start + window >= at))
+        return best
+
     def decide(
         self, rule: Rule, event: StoredEvent, *, now: datetime, open_incident_here: bool = False
     ) -> Decision:
@@ -87,8 +100,7 @@ class Matcher:
         if rule.count is not None:
             c = rule.count
             key = event.device_id if c.same == "device" else event.location_id
-            start = event.occurred_at - timedelta(seconds=c.within_seconds)
-            seen = sum(self._count(kind, c.same, key, start, event.occurred_at) for kind in rule.on)
+            seen = self._densest(rule.on, c.same, key, event.occurred_at, timedelta(seconds=c.within_seconds))
             if seen < c.at_least:
                 return Decision(False, f"{seen} of {c.at_least} within {c.within_seconds:g} s")
         last = self._last_fired.get((rule.name, event.device_id))

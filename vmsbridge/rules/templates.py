@@ -58,7 +58,12 @@ _TEMPLATES: dict[str, dict[str, Any]] = {
     },
     "camera_down_during_incident": {
         "name": "camera_down_during_incident",
-        "on": [EventKind.CAMERA_COMM_LOST, EventKind.CAMERA_SIGNAL_LOSS, EventKind.CAMERA_TAMPER],
+        "on": [
+            EventKind.CAMERA_COMM_LOST,
+            EventKind.CAMERA_SIGNAL_LOSS,
+            EventKind.CAMERA_TAMPER,
+            EventKind.CAMERA_OFFLINE,
+        ],
         "during_open_incident": True,
         "actions": [
             {

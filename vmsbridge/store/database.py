@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = ["Database", "default_data_dir", "resolve_db_url"]
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,6 +88,8 @@ class Database:
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+        self._write_turn = asyncio.Lock()  # SQLite only: see transaction()
+        self._writer: asyncio.Task[Any] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,8 +101,26 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions.begin() as session:
-            yield session
+        """A unit of work that commits at the end of the block (or rolls back on an error).
+
+        SQLite has one writer at a time, and a transaction that reads first and writes later
+        fails at once ("database is locked") if another writer committed in between. So this
+        process's write transactions queue here, in order, instead of racing for the file lock.
+        """
+        if not self.is_sqlite:
+            async with self.sessions.begin() as session:
+                yield session
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._writer:
+            raise RuntimeError("a write transaction was opened inside another one in the same task")
+        async with self._write_turn:
+            self._writer = task
+            try:
+                async with self.sessions.begin() as session:
+                    yield session
+            finally:
+                self._writer = None
 
     async def close(self) -> None:
         await self.engine.dispose()

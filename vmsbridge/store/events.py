@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["AcceptedEvent", "EventStore", "RejectedInput"]
+__all__ = ["AcceptedEvent", "EventStore", "LogPosition", "RejectedInput", "follow", "row_to_event"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, tuple_
+from sqlalchemy import Select, Table, func, literal, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.model import Event, EventKind, StoredEvent
 from vmsbridge.store.database import Database
-from vmsbridge.store.tables import EventRow, RejectedEventRow
+from vmsbridge.store.tables import EventRow, RejectedEventRow, StageCursorRow
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,25 @@ class RejectedInput:
 
 
 EventKey = tuple[str, str]
+LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
+
+
+def follow(dialect: str, position: LogPosition, limit: int) -> Select[tuple[EventRow]]:
+    """The next ``limit`` events after ``position`` in commit-safe order, for log followers.
+
+    On PostgreSQL ids are handed out before commit, so a follower reads by (txid, id) and only
+    transactions older than the oldest still running: a later commit can never land behind its
+    position. SQLite has one writer at a time, so id order is commit order.
+    """
+    txid, last_id = position
+    query = select(EventRow).limit(limit)
+    if dialect == "postgresql":
+        oldest_running = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+        return query.where(
+            tuple_(EventRow.txid, EventRow.id) > tuple_(literal(txid), literal(last_id)),
+            EventRow.txid < oldest_running,
+        ).order_by(EventRow.txid, EventRow.id)
+    return query.where(EventRow.id > last_id).order_by(EventRow.id)
 
 
 def row_to_event(row: EventRow) -> StoredEvent:
@@ -123,6 +142,44 @@ class EventStore:
                 )
             ).all()
         return [row_to_event(r) for r in reversed(rows)]
+
+    async def log_position(self) -> LogPosition:
+        """Where the event log ends now: a follower starting here sees only later events."""
+        async with self._db.sessions() as session:
+            row = (await session.execute(select(func.max(EventRow.txid), func.max(EventRow.id)))).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    async def events_after(
+        self, position: LogPosition, limit: int = 500
+    ) -> tuple[list[StoredEvent], LogPosition]:
+        """The next events after ``position`` (see :func:`follow`), and the new position."""
+        async with self._db.sessions() as session:
+            rows = list(await session.scalars(follow(session.bind.dialect.name, position, limit)))
+        if not rows:
+            return [], position
+        return [row_to_event(r) for r in rows], (rows[-1].txid, rows[-1].id)
+
+    async def stage_position(self, stage: str) -> LogPosition | None:
+        """Where a log-following stage had read to when it last said so (None: never ran)."""
+        async with self._db.sessions() as session:
+            row = await session.get(StageCursorRow, stage)
+            return (row.last_txid, row.last_event_id) if row is not None else None
+
+    async def save_stage_position(self, stage: str, position: LogPosition) -> None:
+        async with self._db.transaction() as session:
+            row = await session.get(StageCursorRow, stage, with_for_update=True)
+            if row is None:
+                session.add(
+                    StageCursorRow(
+                        stage=stage,
+                        last_txid=position[0],
+                        last_event_id=position[1],
+                        updated_at=datetime.now(UTC),
+                    )
+                )
+            elif (row.last_txid, row.last_event_id) < position:
+                row.last_txid, row.last_event_id = position
+                row.updated_at = datetime.now(UTC)
 
     async def count(self) -> int:
         async with self._db.sessions() as session:

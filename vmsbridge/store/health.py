@@ -8,15 +8,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal, or_, select, text, tuple_, update
+from sqlalchemy import and_, or_, select, update
 
 from vmsbridge.errors import NotFound
 from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
 from vmsbridge.store.database import Database
-from vmsbridge.store.events import row_to_event
+from vmsbridge.store.events import EventStore, LogPosition, row_to_event
 from vmsbridge.store.tables import BridgeRunRow, EventRow, IncidentRow
-
-LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
 
 # A run that stopped without saying so is judged by its last heartbeat; one whose heartbeat is
 # older than this many intervals is dead, not slow.
@@ -127,35 +125,15 @@ class HealthStore:
 
     async def log_position(self) -> LogPosition:
         """Where the event log ends now: a follower starting here sees only later events."""
-        async with self._db.sessions() as session:
-            row = (await session.execute(select(func.max(EventRow.txid), func.max(EventRow.id)))).one()
-        return int(row[0] or 0), int(row[1] or 0)
+        return await EventStore(self._db).log_position()
 
     async def events_after(
         self, position: LogPosition, kinds: Collection[EventKind], limit: int = 500
     ) -> tuple[list[StoredEvent], LogPosition]:
-        """The next events of ``kinds`` after ``position`` in commit-safe order, and the new position.
-
-        On PostgreSQL only transactions older than the oldest still running are read, so a later
-        commit can never land behind the position (see migration 0002); SQLite commits in id order.
-        """
-        txid, last_id = position
-        query = select(EventRow).limit(limit)
-        async with self._db.sessions() as session:
-            if session.bind.dialect.name == "postgresql":
-                oldest_running = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-                query = query.where(
-                    tuple_(EventRow.txid, EventRow.id) > tuple_(literal(txid), literal(last_id)),
-                    EventRow.txid < oldest_running,
-                ).order_by(EventRow.txid, EventRow.id)
-            else:
-                query = query.where(EventRow.id > last_id).order_by(EventRow.id)
-            rows = list(await session.scalars(query))
-        if not rows:
-            return [], position
-        wanted = {k.value for k in kinds}
-        events = [row_to_event(r) for r in rows if r.kind in wanted]
-        return events, (rows[-1].txid, rows[-1].id)
+        """The next events of ``kinds`` after ``position`` in commit-safe order, and the new position."""
+        events, position = await EventStore(self._db).events_after(position, limit)
+        wanted = set(kinds)
+        return [e for e in events if e.kind in wanted], position
 
     # -- incidents ------------------------------------------------------------------------------
 

@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, literal, select, text, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
-from vmsbridge.store.events import row_to_event
+from vmsbridge.store.events import follow, row_to_event
 from vmsbridge.store.tables import EventRow, IncidentEventRow, IncidentRow, StageCursorRow
 
 SYSTEM_ACTOR = "vmsbridge:correlator"
@@ -336,14 +336,7 @@ class CorrelationUnit:
     async def pending(self, limit: int) -> list[StoredEvent]:
         """The next events in commit-safe order (see migration 0002)."""
         cursor = self._cursor
-        query = select(EventRow).limit(limit)
-        if self._session.bind.dialect.name == "postgresql":
-            oldest_running = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-            after = tuple_(literal(cursor.last_txid), literal(cursor.last_event_id))
-            query = query.where(tuple_(EventRow.txid, EventRow.id) > after, EventRow.txid < oldest_running)
-            query = query.order_by(EventRow.txid, EventRow.id)
-        else:
-            query = query.where(EventRow.id > cursor.last_event_id).order_by(EventRow.id)
+        query = follow(self._session.bind.dialect.name, (cursor.last_txid, cursor.last_event_id), limit)
         rows = list((await self._session.scalars(query)).all())
         if rows:
             self._read_up_to = (rows[-1].txid, rows[-1].id)

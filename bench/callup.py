@@ -1,0 +1,180 @@
+"""Blue-light call-up latency: phone event into the connector -> GotoPreset out of the bridge.
+
+    python bench/callup.py                       # 100 calls idle, 100 calls under 500 events/s
+    python bench/callup.py --calls 5 --rate 50   # tiny, for the smoke test
+
+The whole bridge runs against the emulated example campus on loopback (ONVIF and XProtect
+emulators in this process, SQLite in a temporary directory): the phone's I/O input goes active
+on the emulated I/O module, the connector pulls it over SOAP, ingest stores it, the rule engine
+sends GotoPreset to the emulated PTZ camera. Each call also captures a short clip, analyzed and
+redacted in the process pool, so clip work runs while later calls are measured.
+
+Figures printed (nothing is asserted):
+  connector->goto  event received by the connector (Event.received_at) -> GotoPreset arriving at
+                   the emulated camera on loopback (the request has left the bridge): p50/p99/max
+  input->goto      the emulator setting the input -> GotoPreset arriving (adds PullPoint delivery)
+  background       other events (motion on other cameras) offered and stored meanwhile
+The emulators share this process's event loop with the bridge, so their work is inside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from connectors.lab import emulated_site  # noqa: E402
+from vmsbridge.app import running_services  # noqa: E402
+from vmsbridge.cli.run import build_controls, connector_registry, supervise  # noqa: E402
+from vmsbridge.config import SiteConfig, default_config_path, load_site_config  # noqa: E402
+from vmsbridge.model import EventKind  # noqa: E402
+from vmsbridge.rules.spec import Rule, RulesConfig  # noqa: E402
+from vmsbridge.rules.runtime import running_rules  # noqa: E402
+
+CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
+WAIT = 30.0
+
+
+def bench_site(data_dir: Path) -> SiteConfig:
+    site = load_site_config(default_config_path())
+    rule = Rule.model_validate(
+        {
+            "name": "callup-bench",
+            "on": ["phone.offhook"],
+            "cooldown_seconds": 0,  # every call counts here; a site keeps the default
+            "actions": [
+                {"type": "ptz_goto", "camera": "phone"},
+                {"type": "capture_clip", "cameras": "nearest", "pre_seconds": 2, "post_seconds": 0},
+                {"type": "open_incident", "priority": "high"},
+            ],
+        }
+    )
+    return site.model_copy(
+        update={
+            "rules": RulesConfig(custom=[rule]),
+            "storage": site.storage.model_copy(update={"data_dir": data_dir}),
+            "evidence": site.evidence.model_copy(update={"store_dir": data_dir / "evidence"}),
+        }
+    )
+
+
+async def until(check: object, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: gave up waiting for {what}")
+        await asyncio.sleep(0.001)
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):6.1f} ms  p99 {p99:6.1f} ms  max {ordered[-1]:6.1f} ms"
+
+
+async def run(calls: int, rate: float, tmp: Path) -> None:
+    site = bench_site(tmp / "data")
+    secrets = tmp / "secrets"
+    secrets.mkdir()
+    phone = next(p for p in site.phones if p.camera and p.preset)
+    module, wire = next((m, i) for m in site.io_modules for i in m.inputs if i.device == phone.id)
+    camera = next(c for c in site.cameras if c.id == phone.camera)
+    async with AsyncExitStack() as stack:
+        lab = await stack.enter_async_context(emulated_site(site, CLIP, secrets))
+        url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        services = await stack.enter_async_context(running_services(lab.site, url))
+        sources, _ = connector_registry().build(lab.site, services.directory)
+        controls = build_controls(lab.site, sources, tmp / "work")
+        stack.push_async_callback(controls.close)
+        engine = await stack.enter_async_context(running_rules(services, controls, tmp / "work"))
+        tasks = [asyncio.create_task(supervise(s, services.bus)) for s in sources]
+        try:
+            await until(lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices), "subscriptions")
+            io, ptz = lab.device(module.connector), lab.device(camera.source.connector)
+            # Background: motion on the other encoder's cameras, paced.
+            others = [d for d in lab.onvif.devices if d is not io and d is not ptz] or [io]
+            sources_of = [(d, p.video_source) for d in others for p in d.spec.profiles]
+            for label, offered in (("idle", 0.0), (f"{rate:g}/s", rate)):
+                stop = asyncio.Event()
+                fired = 0
+
+                async def background(offered: float = offered, stop: asyncio.Event = stop) -> None:
+                    nonlocal fired
+                    if offered <= 0:
+                        return
+                    started = time.monotonic()
+                    while not stop.is_set():
+                        due = started + fired / offered
+                        delay = due - time.monotonic()
+                        if delay > 0:
+                            await asyncio.sleep(delay)
+                        device, video = sources_of[fired % len(sources_of)]
+                        device.motion(video, fired % 2 == 0)
+                        fired += 1
+
+                stored_before = await services.stores.events.count()
+                feeder = asyncio.create_task(background())
+                await asyncio.sleep(0.5)  # let the background reach its rate before measuring
+                input_to_goto: list[float] = []
+                marks: list[tuple[int, datetime]] = []  # (goto index, when the input was set)
+                for _ in range(calls):
+                    index = len(ptz.goto_received_at)
+                    set_at = datetime.now(UTC)
+                    io.set_input(wire.token, True)
+                    await until(lambda index=index: len(ptz.goto_received_at) > index, "GotoPreset")
+                    marks.append((index, set_at))
+                    input_to_goto.append((ptz.goto_received_at[index] - set_at).total_seconds() * 1000)
+                    io.set_input(wire.token, False)
+                    await asyncio.sleep(0.05)
+                stop.set()
+                await feeder
+                elapsed_events = await services.stores.events.count() - stored_before
+                # Match each GotoPreset with the phone event that caused it (same order).
+                phone_events = [
+                    e
+                    for e in await services.stores.events.recent(limit=100_000)
+                    if e.kind is EventKind.PHONE_OFFHOOK
+                ]
+                phone_events.sort(key=lambda e: e.id)
+                recent = phone_events[-calls:]
+                connector_to_goto = [
+                    (ptz.goto_received_at[i] - e.received_at).total_seconds() * 1000
+                    for (i, _), e in zip(marks, recent, strict=True)
+                ]
+                print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
+                print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
+                print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} events stored")
+            print("waiting for the clip work to finish ...", file=sys.stderr)
+            await engine.drain(300)
+            captured = sum(1 for _, e in engine.fired)
+            print(f"clips    {captured} call-ups fired the rule; clip capture, analysis and redaction ran in the pool")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=100, help="phone calls per run (default: %(default)s)")
+    parser.add_argument("--rate", type=float, default=500, help="background events/s (default: %(default)s)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="vmsbridge-callup-") as tmp:
+        asyncio.run(run(args.calls, args.rate, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()
