@@ -31,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/xprotect_events.py
 	$(BIN)/python bench/video.py
 	$(BIN)/python bench/evidence_bench.py
+	$(BIN)/python bench/callup.py
+	$(BIN)/python bench/health.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -30,16 +30,15 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from connectors.lab import emulated_site
+from vmsbridge.app import running_services
+from vmsbridge.cli.run import build_controls, connector_registry, supervise
+from vmsbridge.config import SiteConfig, default_config_path, load_site_config
+from vmsbridge.model import EventKind
+from vmsbridge.rules.runtime import running_rules
+from vmsbridge.rules.spec import Rule, RulesConfig
 
-from connectors.lab import emulated_site  # noqa: E402
-from vmsbridge.app import running_services  # noqa: E402
-from vmsbridge.cli.run import build_controls, connector_registry, supervise  # noqa: E402
-from vmsbridge.config import SiteConfig, default_config_path, load_site_config  # noqa: E402
-from vmsbridge.model import EventKind  # noqa: E402
-from vmsbridge.rules.spec import Rule, RulesConfig  # noqa: E402
-from vmsbridge.rules.runtime import running_rules  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
 WAIT = 30.0
@@ -155,11 +154,10 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
                 ]
                 print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
                 print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
-                print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} events stored")
+                print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")
             print("waiting for the clip work to finish ...", file=sys.stderr)
             await engine.drain(300)
-            captured = sum(1 for _, e in engine.fired)
-            print(f"clips    {captured} call-ups fired the rule; clip capture, analysis and redaction ran in the pool")
+            print(f"clips    {len(engine.fired)} firings, each with a clip captured, analyzed and redacted")
         finally:
             for task in tasks:
                 task.cancel()
@@ -167,7 +165,9 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=100, help="phone calls per run (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=500, help="background events/s (default: %(default)s)")
     args = parser.parse_args()

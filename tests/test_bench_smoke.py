@@ -75,3 +75,17 @@ def test_health_benchmark_runs() -> None:
     lines = done.stdout.splitlines()
     for label in ("timelines", "report", "render json", "render html", "total"):
         assert any(line.startswith(label) for line in lines), done.stdout
+
+
+def test_callup_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "bench/callup.py", "--calls", "3", "--rate", "50"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for label in ("idle  connector->goto", "50/s  connector->goto", "50/s  background"):
+        assert any(label in line for line in lines), done.stdout

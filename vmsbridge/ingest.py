@@ -116,12 +116,14 @@ class IngestStage:
         *,
         batch_size: int = 500,
         on_stored: Callable[[], None] | None = None,
+        on_accepted: Callable[[Sequence[AcceptedEvent]], None] | None = None,
     ) -> None:
         self._bus = bus
         self._store = store
         self._directory = directory
         self._batch_size = batch_size
         self._on_stored = on_stored
+        self._on_accepted = on_accepted
         self.stats = IngestStats()
 
     async def run(self) -> None:
@@ -137,6 +139,10 @@ class IngestStage:
 
     async def process(self, deliveries: Sequence[Delivery]) -> None:
         checked = [validate_payload(d.payload, self._directory) for d in deliveries]
+        if self._on_accepted is not None:
+            # Valid events, before they are stored: for reactions that cannot wait for a commit
+            # (a PTZ camera turning to a phone). Anything that must be durable waits for on_stored.
+            self._on_accepted([c for c in checked if isinstance(c, AcceptedEvent)])
         written = await self._persist(checked)
 
         claimed: set[Key] = set()

@@ -9,13 +9,24 @@ from __future__ import annotations
 __all__ = ["ClipJobs"]
 
 import asyncio
+import contextlib
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from analytics.clip import ClipReport, analyze_clip
 from analytics.geometry import Polygon
 from privacy.redact import RedactOptions, RedactReport, redact_clip
+
+# Clip work is batch work: on a small machine it must not take the CPU from the event loop,
+# where a PTZ command for the next phone call is waiting.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not permitted, or not on this OS
+        os.nice(WORKER_NICENESS)
 
 
 def _analyze(path: Path, masks: list[Polygon]) -> ClipReport:
@@ -32,7 +43,9 @@ class ClipJobs:
     def __init__(self, workers: int = 2) -> None:
         # spawn, not fork: the parent runs an event loop and database connections that a forked
         # child must not inherit.
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+        )
         self.workers = workers
 
     async def analyze(self, path: Path, masks: list[Polygon] | None = None) -> ClipReport:

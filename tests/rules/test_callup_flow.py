@@ -233,3 +233,31 @@ async def _seen_all(bridge: object) -> bool:
     engine = bridge.engine  # type: ignore[attr-defined]
     stored = await bridge.services.stores.events.count()  # type: ignore[attr-defined]
     return bool(engine.seen >= stored)
+
+
+async def test_ptz_moves_before_the_event_is_stored(tmp_path: Path) -> None:
+    """The call-up's PTZ move does not wait for the store: with every write held up, the camera
+    still turns; the move is recorded on the incident once the event is stored."""
+    site = rules_site(tmp_path, 'templates = ["blue_light_callup"]\nclip = { post_seconds = 0 }')
+    async with running_bridge(site, f"sqlite+aiosqlite:///{tmp_path / 'held.db'}", tmp_path) as bridge:
+        ptz = bridge.lab.device("onvif-ptz")
+        release = asyncio.Event()
+        held = asyncio.Event()
+
+        async def hold_the_store() -> None:
+            async with bridge.services.stores.db.transaction():
+                held.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_store())
+        await held.wait()
+        bridge.lab.device("onvif-io").set_input("DI1", True)
+        await eventually(lambda: ptz.goto_calls == [("Profile_1", "3")])
+        assert await bridge.services.stores.events.count() == 0  # nothing stored yet
+        release.set()
+        await holder
+        incident = await bridge.incident_at("lot-b")
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3)}
+        assert outcomes["ptz_goto"].ok
+        assert "preset bl-7" in outcomes["ptz_goto"].detail
+        assert len(ptz.goto_calls) == 1  # the stored event did not move it again

@@ -8,6 +8,12 @@ in its own task; the incident comes from correlation (or is opened for the rule)
 action's outcome is recorded on it as soon as that action ends. The engine never waits for an
 action: a clip that takes two minutes does not delay the next phone call's PTZ move.
 
+The fast path: a rule whose decision needs nothing but the event itself (no window condition,
+no "during an open incident") starts its PTZ moves as soon as ingest has validated the event,
+before it is stored: a camera turning to a caller should not wait for a disk. Everything else
+about that firing (the incident, the clip, the record of the move) waits for the stored event,
+as above.
+
 After a crash the engine resumes from the last saved position: events it had read but not yet
 saved (the last few milliseconds) are considered again, and the per-device cooldown, which lives
 in memory, does not cover them. Actions on events older than ``max_age_seconds`` never run
@@ -23,8 +29,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,14 +40,26 @@ from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.model import IncidentStatus, StoredEvent
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
-from vmsbridge.rules.spec import Action, OpenIncident, Rule
-from vmsbridge.store.events import LogPosition
+from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule
+from vmsbridge.store.events import AcceptedEvent, LogPosition
 from vmsbridge.store.rule_actions import ActionOutcome
 
 log = logging.getLogger(__name__)
 
 RULES_STAGE = "rules"
 INCIDENT_WAIT_SECONDS = 10.0
+EARLY_KEEP = timedelta(minutes=10)
+
+
+@dataclass
+class _EarlyMoves:
+    started: datetime
+    tasks: list[asyncio.Task[tuple[bool, str, int]]]
+
+
+def _decides_alone(rule: Rule) -> bool:
+    """Whether the rule's decision needs only the event (and the rule's own cooldown)."""
+    return rule.unless is None and rule.count is None and not rule.during_open_incident
 
 
 class RuleEngine:
@@ -63,6 +82,8 @@ class RuleEngine:
         self._firings: set[asyncio.Task[None]] = set()
         self.fired: list[tuple[str, int]] = []  # (rule, event id), for the demo and tests
         self.seen = 0
+        # Fast-path PTZ moves by (source, native_id, rule), waiting for their stored event.
+        self._early: dict[tuple[str, str, str], _EarlyMoves] = {}
         self._position: LogPosition | None = None
         self._saved: LogPosition | None = None
         self._saver: asyncio.Task[None] | None = None
@@ -73,6 +94,48 @@ class RuleEngine:
 
     def notify(self) -> None:
         self._wake.set()
+
+    def accepted(self, events: Sequence[AcceptedEvent]) -> None:
+        """Ingest validated these (not stored yet): start the fast-path PTZ moves now."""
+        now = self._clock()
+        for accepted in events:
+            event = accepted.event
+            provisional = StoredEvent(
+                0,
+                event.source,
+                event.native_id,
+                event.kind,
+                event.device_id,
+                accepted.location_id,
+                event.occurred_at,
+                event.received_at,
+                event.attributes,
+            )
+            for rule in self.matcher.rules:
+                moves = [a for a in rule.actions if isinstance(a, PtzGoto)]
+                if not moves or not _decides_alone(rule) or event.kind not in rule.on:
+                    continue
+                key = (event.source, event.native_id, rule.name)
+                if key in self._early or not self.matcher.decide(rule, provisional, now=now).fires:
+                    continue
+                firing = Firing(rule, provisional, asyncio.get_running_loop().create_future())
+                started = self._clock()
+                tasks = [asyncio.create_task(self._timed(a, firing)) for a in moves]
+                self._early[key] = _EarlyMoves(started, tasks)
+                log.info(
+                    "rule %s moves PTZ for %s %s before it is stored",
+                    rule.name,
+                    event.kind.value,
+                    event.device_id,
+                )
+
+    async def _timed(self, action: Action, firing: Firing) -> tuple[bool, str, int]:
+        t0 = time.perf_counter()
+        try:
+            detail, ok = await run_action(action, firing, self.ctx), True
+        except Exception as exc:  # recorded with the stored event's other outcomes
+            detail, ok = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, False
+        return ok, detail, round((time.perf_counter() - t0) * 1000)
 
     def stop(self) -> None:
         self._stopping = True
@@ -115,6 +178,8 @@ class RuleEngine:
             saved = await events_store.stage_position(RULES_STAGE)
             self._position = self._saved = saved if saved is not None else await events_store.log_position()
         events, self._position = await events_store.events_after(self._position, self._batch_size)
+        if self._early:
+            self._forget_stale_early()
         for event in events:
             await self.consider(event)
         self.seen += len(events)
@@ -136,6 +201,10 @@ class RuleEngine:
         self.matcher.observe(event)
         now = self._clock()
         for rule in self.matcher.rules:
+            early = self._early.pop((event.source, event.native_id, rule.name), None)
+            if early is not None:  # decided on the fast path, its PTZ moves already under way
+                self._start(rule, event, early)
+                continue
             open_here = False
             if rule.during_open_incident and event.kind in rule.on:
                 open_here = await self._open_incident_before(event)
@@ -147,10 +216,13 @@ class RuleEngine:
             log.info(
                 "rule %s fires on event %d (%s %s)", rule.name, event.id, event.kind.value, event.device_id
             )
-            self.fired.append((rule.name, event.id))
-            task = asyncio.create_task(self._fire(rule, event), name=f"rule:{rule.name}:{event.id}")
-            self._firings.add(task)
-            task.add_done_callback(self._firings.discard)
+            self._start(rule, event, None)
+
+    def _start(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
+        self.fired.append((rule.name, event.id))
+        task = asyncio.create_task(self._fire(rule, event, early), name=f"rule:{rule.name}:{event.id}")
+        self._firings.add(task)
+        task.add_done_callback(self._firings.discard)
 
     async def _open_incident_before(self, event: StoredEvent) -> bool:
         """An open incident at the event's place that began before it (not one the event opened)."""
@@ -159,13 +231,17 @@ class RuleEngine:
                 return True
         return False
 
-    async def _fire(self, rule: Rule, event: StoredEvent) -> None:
+    async def _fire(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
         loop = asyncio.get_running_loop()
         firing = Firing(rule, event, loop.create_future())
         opener = next((a for a in rule.actions if isinstance(a, OpenIncident)), None)
         others = [a for a in rule.actions if not isinstance(a, OpenIncident)]
+        if early is not None:
+            others = [a for a in others if not isinstance(a, PtzGoto)]
         # The side effects go first: the incident lookup below waits for the database.
         tasks = [asyncio.create_task(self._run_one(a, firing)) for a in others]
+        if early is not None:
+            tasks.append(asyncio.create_task(self._record_early(firing, early)))
         tasks.append(asyncio.create_task(self._resolve_incident(firing, opener)))
         await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -217,6 +293,26 @@ class RuleEngine:
                 return None
             # PostgreSQL: an older transaction still open holds the correlator back briefly.
             await asyncio.sleep(0.05)
+
+    async def _record_early(self, firing: Firing, early: _EarlyMoves) -> None:
+        moves = [a for a in firing.rule.actions if isinstance(a, PtzGoto)]
+        for action, task in zip(moves, early.tasks, strict=True):
+            ok, detail, ms = await task
+            outcome = ActionOutcome(
+                firing.rule.name, action.type, ok, ms, detail, early.started, firing.event.id
+            )
+            incident_id = await firing.incident
+            try:
+                await self.ctx.stores.rule_actions.record([outcome], incident_id)
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("could not record ptz_goto of rule %s: %s (%s)", firing.rule.name, exc, detail)
+
+    def _forget_stale_early(self) -> None:
+        """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them."""
+        cutoff = self._clock() - EARLY_KEEP
+        for key, early in list(self._early.items()):
+            if early.started < cutoff:
+                del self._early[key]
 
     async def _run_one(self, action: Action, firing: Firing) -> None:
         started, t0 = self._clock(), time.perf_counter()
