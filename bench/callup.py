@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import statistics
 import sys
 import tempfile
@@ -31,16 +32,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.lab import emulated_site
-from vmsbridge.app import running_services
+from vmsbridge.app import Services, running_services
 from vmsbridge.cli.run import build_controls, connector_registry, supervise
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
-from vmsbridge.model import EventKind
 from vmsbridge.rules.runtime import running_rules
 from vmsbridge.rules.spec import Rule, RulesConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
+LEAD = re.compile(r"sent ([\d.]+) ms after the event arrived")
 WAIT = 30.0
 
 
@@ -73,6 +74,17 @@ async def until(check: object, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: gave up waiting for {what}")
         await asyncio.sleep(0.001)
+
+
+async def lead_times(services: Services, since: datetime) -> list[float]:
+    """The bridge's own figure for each PTZ move: event received -> GotoPreset sent, in ms."""
+    leads = []
+    for incident in await services.stores.incidents.search(limit=100_000):
+        for outcome in await services.stores.rule_actions.for_incident(incident.id):
+            found = LEAD.search(outcome.detail)
+            if outcome.action == "ptz_goto" and outcome.ok and outcome.started_at >= since and found:
+                leads.append(float(found.group(1)))
+    return leads
 
 
 def percentiles(values: list[float]) -> str:
@@ -127,31 +139,21 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
                 feeder = asyncio.create_task(background())
                 await asyncio.sleep(0.5)  # let the background reach its rate before measuring
                 input_to_goto: list[float] = []
-                marks: list[tuple[int, datetime]] = []  # (goto index, when the input was set)
+                measured_from = datetime.now(UTC)
                 for _ in range(calls):
                     index = len(ptz.goto_received_at)
                     set_at = datetime.now(UTC)
                     io.set_input(wire.token, True)
                     await until(lambda index=index: len(ptz.goto_received_at) > index, "GotoPreset")
-                    marks.append((index, set_at))
                     input_to_goto.append((ptz.goto_received_at[index] - set_at).total_seconds() * 1000)
                     io.set_input(wire.token, False)
                     await asyncio.sleep(0.05)
                 stop.set()
                 await feeder
+                await engine.drain(300)  # the moves' records are written with the stored event
+                await services.bus.drain(60)
                 elapsed_events = await services.stores.events.count() - stored_before
-                # Match each GotoPreset with the phone event that caused it (same order).
-                phone_events = [
-                    e
-                    for e in await services.stores.events.recent(limit=100_000)
-                    if e.kind is EventKind.PHONE_OFFHOOK
-                ]
-                phone_events.sort(key=lambda e: e.id)
-                recent = phone_events[-calls:]
-                connector_to_goto = [
-                    (ptz.goto_received_at[i] - e.received_at).total_seconds() * 1000
-                    for (i, _), e in zip(marks, recent, strict=True)
-                ]
+                connector_to_goto = await lead_times(services, since=measured_from)
                 print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
                 print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
                 print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")

@@ -10,7 +10,7 @@ __all__ = ["Services", "open_store", "running_services"]
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -23,7 +23,7 @@ from vmsbridge.store.audit import AuditLog
 from vmsbridge.store.clery_records import CleryRecordStore
 from vmsbridge.store.crimelog import CrimeLogStore
 from vmsbridge.store.database import Database
-from vmsbridge.store.events import AcceptedEvent, EventStore
+from vmsbridge.store.events import EventStore
 from vmsbridge.store.evidence import EvidenceRepository
 from vmsbridge.store.firelog import FireLogStore
 from vmsbridge.store.health import HealthStore
@@ -67,8 +67,6 @@ class Services:
     failed: asyncio.Event = field(default_factory=asyncio.Event)  # set if a core stage died
     # Called after each batch of new events is stored (the correlator's, and e.g. the rule engine's).
     on_stored: list[Callable[[], None]] = field(default_factory=list)
-    # Called with each batch of valid events before it is stored (see IngestStage).
-    on_accepted: list[Callable[[Sequence[AcceptedEvent]], None]] = field(default_factory=list)
     monitor: HealthMonitor | None = None  # camera.offline/online alerts
     heartbeat: BridgeHeartbeat | None = None  # records this run session (camera health's "unknown")
     digest: DailyDigest | None = None  # the daily digest files ([health] digest_at; None when off)
@@ -124,13 +122,7 @@ async def running_services(
             for listener in listeners:
                 listener()
 
-        accepted_listeners: list[Callable[[Sequence[AcceptedEvent]], None]] = []
-
-        def accepted(events: Sequence[AcceptedEvent]) -> None:
-            for listener in accepted_listeners:
-                listener(events)
-
-        ingest = IngestStage(bus, stores.events, directory, on_stored=stored, on_accepted=accepted)
+        ingest = IngestStage(bus, stores.events, directory, on_stored=stored)
         services = Services(
             site,
             directory,
@@ -139,7 +131,6 @@ async def running_services(
             ingest,
             correlator,
             on_stored=listeners,
-            on_accepted=accepted_listeners,
             monitor=monitor,
             heartbeat=heartbeat,
             digest=digest,

@@ -20,12 +20,15 @@ __all__ = [
 ]
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vmsbridge.errors import VmsBridgeError
 from vmsbridge.model import Event, IngestOutcome
+
+log = logging.getLogger(__name__)
 
 EventPayload = Event | Mapping[str, Any]
 
@@ -83,6 +86,10 @@ class InProcessBus:
         self._unsettled: set[asyncio.Future[IngestOutcome]] = set()
         self.capacity = capacity
         self.full_waits = 0  # times a publisher had to wait for room: a sign ingest is behind
+        # Called with every payload as it is submitted, before it queues for ingest: for the
+        # few reactions that must not wait for a commit (a PTZ camera turning to a caller).
+        # A tap must be quick; what has to be durable waits for the store.
+        self.taps: list[Callable[[EventPayload], None]] = []
 
     @property
     def closed(self) -> bool:
@@ -95,6 +102,11 @@ class InProcessBus:
     async def submit(self, payload: EventPayload) -> asyncio.Future[IngestOutcome]:
         if self._closed:
             raise BusClosed("the event bus is closed")
+        for tap in self.taps:
+            try:
+                tap(payload)
+            except Exception:  # a tap's bug must not cost the event its durable path
+                log.exception("a bus tap failed; the payload goes on to be stored")
         done: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
         delivery = Delivery(payload, done)
         if self._queue.full():

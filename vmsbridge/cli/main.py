@@ -23,6 +23,7 @@ from vmsbridge.cli import (
     masks,
     notify,
     onvif,
+    rules,
     run,
     video,
     xprotect,
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (
         demo,
         run,
+        rules,
         config_cmd,
         db,
         incidents,

@@ -138,7 +138,7 @@ async def _ptz_goto(action: PtzGoto, firing: Firing, ctx: RuleContext) -> str:
     settled = f"settled in {move.settled_seconds * 1000:.0f} ms" if move.settled_seconds else "did not settle"
     where = f", now at pan/tilt/zoom {move.position}" if move.position else ""
     return (
-        f"{camera.id} -> preset {preset} (token {token}, {why}): sent {lead_ms:.0f} ms after the event "
+        f"{camera.id} -> preset {preset} (token {token}, {why}): sent {lead_ms:.1f} ms after the event "
         f"arrived, acknowledged in {move.ack_seconds * 1000:.0f} ms, {settled}{where}"
     )
 

@@ -36,8 +36,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
+from vmsbridge.bus import EventPayload
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
-from vmsbridge.model import IncidentStatus, StoredEvent
+from vmsbridge.ingest import validate_payload
+from vmsbridge.model import Event, IncidentStatus, StoredEvent
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
 from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule
@@ -57,6 +59,16 @@ class _EarlyMoves:
     tasks: list[asyncio.Task[tuple[bool, str, int]]]
 
 
+def _fast_kinds(rules: list[Rule]) -> frozenset[str]:
+    """Event kinds that may start a fast-path PTZ move."""
+    return frozenset(
+        kind.value
+        for rule in rules
+        if _decides_alone(rule) and any(isinstance(a, PtzGoto) for a in rule.actions)
+        for kind in rule.on
+    )
+
+
 def _decides_alone(rule: Rule) -> bool:
     """Whether the rule's decision needs only the event (and the rule's own cooldown)."""
     return rule.unless is None and rule.count is None and not rule.during_open_incident
@@ -74,6 +86,7 @@ class RuleEngine:
     ) -> None:
         self.ctx = ctx
         self.matcher = Matcher(rules)
+        self._fast_kinds = _fast_kinds(rules)
         self._correlator = correlator
         self._batch_size = batch_size
         self._clock = clock
@@ -95,8 +108,17 @@ class RuleEngine:
     def notify(self) -> None:
         self._wake.set()
 
+    def tap(self, payload: EventPayload) -> None:
+        """A payload entering the bus (not stored yet): start its fast-path PTZ moves now."""
+        kind = payload.kind if isinstance(payload, Event) else payload.get("kind")
+        if kind not in self._fast_kinds:  # most events: one set lookup
+            return
+        checked = validate_payload(payload, self.ctx.directory)  # the same check ingest makes
+        if isinstance(checked, AcceptedEvent):
+            self.accepted([checked])
+
     def accepted(self, events: Sequence[AcceptedEvent]) -> None:
-        """Ingest validated these (not stored yet): start the fast-path PTZ moves now."""
+        """Valid events not stored yet: start the fast-path PTZ moves now."""
         now = self._clock()
         for accepted in events:
             event = accepted.event
@@ -146,6 +168,7 @@ class RuleEngine:
         fresh = Matcher(rules)
         fresh.adopt_memory(self.matcher)
         self.matcher = fresh
+        self._fast_kinds = _fast_kinds(rules)
         log.info("rules reloaded: %s", ", ".join(r.name for r in rules) or "(none)")
 
     async def run(self) -> None:

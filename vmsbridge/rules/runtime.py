@@ -79,14 +79,14 @@ async def running_rules(
             ctx.clock = clock
         engine = RuleEngine(ctx, rules, services.correlator)
         services.on_stored.append(engine.notify)
-        services.on_accepted.append(engine.accepted)
+        services.bus.taps.append(engine.tap)
         task = asyncio.create_task(engine.run(), name="rules")
         log.info("rules active: %s", ", ".join(r.name for r in rules) or "(none)")
         try:
             yield engine
         finally:
             services.on_stored.remove(engine.notify)
-            services.on_accepted.remove(engine.accepted)
+            services.bus.taps.remove(engine.tap)
             engine.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

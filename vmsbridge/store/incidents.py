@@ -260,7 +260,12 @@ class IncidentStore:
                         details={"from": row.priority, "to": priority.value, "event_id": event.id},
                     )
                     row.priority = priority.value
-                if row.opened_by == SYSTEM_ACTOR and row.summary != summary:
+                # The rule names the incident only if this event opened it: a camera failing
+                # during a phone call must not rename the call's incident.
+                first = await session.scalar(
+                    select(func.min(IncidentEventRow.event_id)).where(IncidentEventRow.incident_id == row.id)
+                )
+                if row.opened_by == SYSTEM_ACTOR and first == event.id and row.summary != summary:
                     row.summary = summary
                 return row.id
             row = IncidentRow(

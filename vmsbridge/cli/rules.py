@@ -1,0 +1,60 @@
+"""``vmsbridge rules``: the alarm rules a site file switches on, as the engine will run them."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vmsbridge.cli.common import load_site, print_json
+from vmsbridge.rules.runtime import load_rules
+from vmsbridge.rules.spec import Rule
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "rules",
+        help="list the alarm rules the site file switches on (templates and its own)",
+        description="Prints each active rule: what triggers it, its conditions and its actions, in "
+        "the order `vmsbridge run` applies them. A bad rule makes this exit 2 naming its key, like "
+        "check-config. To change rules on a running bridge, edit the file and send it SIGHUP.",
+    )
+    parser.add_argument("--config", default=None, help="site configuration (default: the example campus)")
+    parser.add_argument("--json", action="store_true", help="one JSON list, as validated")
+    parser.set_defaults(handler=list_rules)
+
+
+def describe(rule: Rule) -> list[str]:
+    lines = [f"{rule.name}: on {', '.join(k.value for k in rule.on)}"]
+    if rule.devices:
+        lines.append(f"  devices {', '.join(rule.devices)}")
+    if rule.locations:
+        lines.append(f"  at {', '.join(rule.locations)}")
+    if rule.unless:
+        u = rule.unless
+        lines.append(f"  unless {u.kind.value} at the same {u.same} within {u.within_seconds:g} s before")
+    if rule.count:
+        c = rule.count
+        lines.append(f"  when at least {c.at_least} at the same {c.same} within {c.within_seconds:g} s")
+    if rule.during_open_incident:
+        lines.append("  only while the location has an open incident")
+    once = f"once per device per {rule.cooldown_seconds:g} s"
+    lines.append(f"  {once}; ignores events older than {rule.max_age_seconds:g} s")
+    for action in rule.actions:
+        options = action.model_dump(exclude={"type"}, exclude_defaults=False)
+        shown = ", ".join(f"{k}={v}" for k, v in options.items() if v not in (None, [], ""))
+        lines.append(f"  -> {action.type}" + (f" ({shown})" if shown else ""))
+    return lines
+
+
+def list_rules(args: argparse.Namespace) -> int:
+    site = load_site(args)
+    rules = load_rules(site)
+    if args.json:
+        data: list[dict[str, Any]] = [r.model_dump(mode="json") for r in rules]
+        print_json(data)
+        return 0
+    if not rules:
+        print("no rules are switched on ([rules] templates = [...] or [[rules.custom]] in the site file)")
+    for rule in rules:
+        print("\n".join(describe(rule)))
+    return 0
