@@ -131,15 +131,23 @@ def password_from(args: argparse.Namespace) -> str:
 
 
 async def until_stopped(duration: float | None, stop: asyncio.Event | None = None) -> None:
-    """Return on SIGINT/SIGTERM, when ``stop`` is set, or after ``duration`` seconds if given."""
-    stop = stop or asyncio.Event()
+    """Return on SIGINT/SIGTERM, when ``stop`` is set, or after ``duration`` seconds if given.
+
+    A signal does not set ``stop``: callers read ``stop`` afterwards to tell a failure (a stage
+    died) from an ordinary shutdown.
+    """
+    signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled.set)
+    waits = [asyncio.ensure_future(signalled.wait())]
+    if stop is not None:
+        waits.append(asyncio.ensure_future(stop.wait()))
     try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=duration)
+        await asyncio.wait(waits, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for wait in waits:
+            wait.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 

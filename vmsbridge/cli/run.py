@@ -131,6 +131,7 @@ def _reload_on_sighup(engine: RuleEngine, config_path: Path) -> None:
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
         loop.add_signal_handler(signal.SIGHUP, reload_from, engine, config_path)
+        log.info("SIGHUP re-reads the rules from %s", config_path)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -40,7 +40,13 @@ def reload_from(engine: RuleEngine, path: Path) -> bool:
         site = load_site_config(path)
         rules = load_rules(site)
     except ConfigError as exc:
-        log.error("rules NOT reloaded, the previous %d rule(s) stay active: %s", len(engine.rules), exc)
+        problems = "; ".join(str(p) for p in exc.problems)  # one log line: a log search finds it whole
+        log.error(
+            "rules NOT reloaded, the previous %d rule(s) stay active: %s: %s",
+            len(engine.rules),
+            exc.source,
+            problems,
+        )
         return False
     engine.reload(rules)
     return True
