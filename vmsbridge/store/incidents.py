@@ -268,32 +268,7 @@ class IncidentStore:
                 if row.opened_by == SYSTEM_ACTOR and first == event.id and row.summary != summary:
                     row.summary = summary
                 return row.id
-            row = IncidentRow(
-                location_id=event.location_id,
-                status=IncidentStatus.OPEN.value,
-                priority=priority.value,
-                summary=summary,
-                started_at=event.occurred_at,
-                last_event_at=event.occurred_at,
-                created_at=now,
-                opened_by=actor,
-            )
-            session.add(row)
-            await session.flush()
-            session.add(IncidentEventRow(incident_id=row.id, event_id=event.id, linked_at=now))
-            record(
-                session,
-                actor=actor,
-                action="incident.opened",
-                subject_type="incident",
-                subject_id=row.id,
-                details={
-                    "location_id": event.location_id,
-                    "priority": priority.value,
-                    "first_event_id": event.id,
-                },
-                at=now,
-            )
+            row = await _open_with_event(session, event, priority, summary, actor, now)
             return row.id
 
     async def count(self, status: IncidentStatus | None = None) -> int:
@@ -379,34 +354,8 @@ class CorrelationUnit:
         )
 
     async def open_for(self, event: StoredEvent, priority: Priority, summary: str) -> int:
-        now = datetime.now(UTC)
-        row = IncidentRow(
-            location_id=event.location_id,
-            status=IncidentStatus.OPEN.value,
-            priority=priority.value,
-            summary=summary,
-            started_at=event.occurred_at,
-            last_event_at=event.occurred_at,
-            created_at=now,
-            opened_by=SYSTEM_ACTOR,
-        )
-        self._session.add(row)
-        await self._session.flush()
+        row = await _open_with_event(self._session, event, priority, summary, SYSTEM_ACTOR, datetime.now(UTC))
         self._open.setdefault(event.location_id, []).append(row)
-        self._session.add(IncidentEventRow(incident_id=row.id, event_id=event.id, linked_at=now))
-        record(
-            self._session,
-            actor=SYSTEM_ACTOR,
-            action="incident.opened",
-            subject_type="incident",
-            subject_id=row.id,
-            details={
-                "location_id": event.location_id,
-                "priority": priority.value,
-                "first_event_id": event.id,
-            },
-            at=now,
-        )
         return row.id
 
     def advance(self) -> None:
@@ -415,3 +364,32 @@ class CorrelationUnit:
             return
         self._cursor.last_txid, self._cursor.last_event_id = self._read_up_to
         self._cursor.updated_at = datetime.now(UTC)
+
+
+async def _open_with_event(
+    session: AsyncSession, event: StoredEvent, priority: Priority, summary: str, actor: str, now: datetime
+) -> IncidentRow:
+    """A new open incident whose first event is ``event``, audited."""
+    row = IncidentRow(
+        location_id=event.location_id,
+        status=IncidentStatus.OPEN.value,
+        priority=priority.value,
+        summary=summary,
+        started_at=event.occurred_at,
+        last_event_at=event.occurred_at,
+        created_at=now,
+        opened_by=actor,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(IncidentEventRow(incident_id=row.id, event_id=event.id, linked_at=now))
+    record(
+        session,
+        actor=actor,
+        action="incident.opened",
+        subject_type="incident",
+        subject_id=row.id,
+        details={"location_id": event.location_id, "priority": priority.value, "first_event_id": event.id},
+        at=now,
+    )
+    return row
