@@ -178,12 +178,20 @@ def test_patrol_jurisdiction_and_outside_are_not_counted(site: SiteConfig) -> No
 
 def test_the_year_is_the_calendar_year_reported_in_the_institutions_zone(site: SiteConfig) -> None:
     # Occurred on New Year's Eve, reported 00:30 on 1 January (Chicago): a 2026 statistic.
-    after_midnight = rec(off("robbery"), reported_at=datetime(2026, 1, 1, 0, 30, tzinfo=CST), case="a")
+    after_midnight = rec(
+        off("robbery"), reported_at=datetime(2026, 1, 1, 0, 30, tzinfo=CST), case="a"
+    ).model_copy(
+        update={
+            "occurred_from": datetime(2025, 12, 31, 23, 0, tzinfo=CST),
+            "occurred_to": datetime(2025, 12, 31, 23, 45, tzinfo=CST),
+        }
+    )
     # 23:30 on 31 December in Chicago is already 2026 in UTC, and still a 2025 statistic.
     before_midnight = rec(off("burglary"), reported_at=datetime(2026, 1, 1, 5, 30, tzinfo=UTC), case="b")
     stats, decisions = stats_of(site, after_midnight, before_midnight)
     assert [d.year for d in decisions] == [2026, 2025]
     assert cell(stats, "criminal_offenses", "robbery", 2026)["on_campus"] == 1
+    assert cell(stats, "criminal_offenses", "robbery", 2025)["on_campus"] == 0  # not the year it occurred
     assert cell(stats, "criminal_offenses", "burglary", 2025)["on_campus"] == 1
     assert cell(stats, "criminal_offenses", "burglary", 2026)["on_campus"] == 0
 

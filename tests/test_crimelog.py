@@ -21,8 +21,9 @@ from vmsbridge.clery.crimelog import (
 )
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
-from vmsbridge.errors import ConfigError
+from vmsbridge.errors import ConfigError, NotFound
 from vmsbridge.model import Priority
+from vmsbridge.store.crimelog import AlreadyWithheld, Withholding
 
 CT = ZoneInfo("America/Chicago")
 
@@ -218,3 +219,46 @@ async def test_a_withheld_field_needs_a_legal_reason_shows_as_withheld_and_is_re
     assert (await public_view(stores, entry.id))["general_location"] == "Residence hall, north campus"
     actions = [e.action for e in await stores.audit.entries("crime_log", entry.id)]
     assert actions == ["crimelog.drafted", "crimelog.withheld", "crimelog.released"]
+
+
+async def test_a_field_is_withheld_once_so_one_release_makes_it_public_again(
+    stores: Stores, site: SiteConfig
+) -> None:
+    incident = await stores.incidents.open(
+        location_id="lot-b", summary="x", priority=Priority.HIGH, actor="op"
+    )
+    entry, _ = await draft_from_incident(
+        stores,
+        site,
+        incident_id=incident.id,
+        nature="Robbery",
+        reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=CT),
+        actor="coord",
+    )
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=CT)
+
+    async def hold(at: datetime) -> Withholding:
+        return await withhold(
+            stores,
+            entry_id=entry.id,
+            field="nature",
+            reason="ongoing_investigation",
+            note="suspect not yet identified",
+            actor="coord",
+            review_by=at + timedelta(days=7),
+            now=at,
+        )
+
+    first = await hold(now)
+    with pytest.raises(AlreadyWithheld, match=r"'nature' of crime-log entry \d+ is already withheld"):
+        await hold(now + timedelta(hours=1))
+    assert [w.id for w in await stores.crime_log.withholdings(entry.id)] == [first.id]
+
+    await release(stores, entry_id=entry.id, field="nature", actor="coord", now=now + timedelta(days=2))
+    assert (await public_view(stores, entry.id))["nature"] == "Robbery"
+    with pytest.raises(NotFound, match="is not withheld"):
+        await release(stores, entry_id=entry.id, field="nature", actor="coord", now=now + timedelta(days=3))
+    # Withheld again later (new harm): a new withholding with its own times.
+    again = await hold(now + timedelta(days=4))
+    assert again.id != first.id
+    assert (await public_view(stores, entry.id))["nature"] == "Withheld"

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
 from vmsbridge.config import CorrelationConfig, SiteDirectory
-from vmsbridge.model import EventKind, Priority, StoredEvent
+from vmsbridge.model import ANALYTICS_SOURCE_PREFIX, EventKind, Priority, StoredEvent
 from vmsbridge.store.incidents import IncidentStore, OpenIncidentView
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class Correlator:
                 target = choose_incident(event, open_here, self._window, adjacent)
                 if target is not None:
                     await unit.attach(target.id, event, event_priority(event.kind))
-                elif event.kind in OPENING_PRIORITY:
+                elif event.kind in OPENING_PRIORITY and not event.source.startswith(ANALYTICS_SOURCE_PREFIX):
                     incident_id = await unit.open_for(
                         event, OPENING_PRIORITY[event.kind], self._summary(event)
                     )

@@ -88,6 +88,11 @@ ALARM_STATE_KINDS = frozenset(
 )
 
 
+# Events the bridge derives from its own analysis of footage (not reported by a device) carry a
+# source starting with this; they join incidents but never open one by themselves.
+ANALYTICS_SOURCE_PREFIX = "analytics:"
+
+
 class Priority(StrEnum):
     LOW = "low"
     MEDIUM = "medium"

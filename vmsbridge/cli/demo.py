@@ -22,7 +22,7 @@ from vmsbridge.errors import VmsBridgeError
 from vmsbridge.rules.runtime import running_rules
 from vmsbridge.rules.spec import RulesConfig, TemplateOptions
 from vmsbridge.scenario import ScenarioSource
-from vmsbridge.store.database import default_data_dir
+from vmsbridge.store.database import default_data_dir, resolve_db_url
 
 # The synthetic campus scene from fixtures/video: what every emulated camera "recorded".
 DEMO_CLIP = Path(__file__).resolve().parents[2] / "fixtures" / "video" / "scene.mp4"
@@ -203,7 +203,7 @@ def demo(args: argparse.Namespace) -> int:
         print(f"  .. {text}", file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="vmsbridge-demo-") as tmp:
-        url = args.db or f"sqlite+aiosqlite:///{tmp}/demo.db"
+        url = resolve_db_url(args.db) if args.db else f"sqlite+aiosqlite:///{tmp}/demo.db"
         # Kept results need their evidence files too: beside the site's data, else thrown away.
         data_dir = (site.storage.data_dir or default_data_dir()) / "demo" if args.db else Path(tmp)
         result = asyncio.run(run_demo(site, url, data_dir, say=say))

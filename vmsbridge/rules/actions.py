@@ -25,11 +25,13 @@ from evidence.store import ContentStore
 from privacy.redact import RedactOptions
 from vmsbridge.app import Stores
 from vmsbridge.backoff import Backoff
+from vmsbridge.bus import EventSink
 from vmsbridge.clery import notifications
 from vmsbridge.config import Camera, SiteDirectory
 from vmsbridge.controls import Controls
 from vmsbridge.correlate import KIND_LABELS
 from vmsbridge.evidence_service import add_file
+from vmsbridge.health.clip_tamper import publish_clip_tamper
 from vmsbridge.jobs import ClipJobs
 from vmsbridge.masking import effective_polygons
 from vmsbridge.model import StoredEvent
@@ -62,6 +64,7 @@ class RuleContext:
     jobs: ClipJobs | None
     work_dir: Path
     http: aiohttp.ClientSession | None = None
+    bus: EventSink | None = None  # for events the actions find (tamper seen in a clip)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -242,6 +245,10 @@ async def _attach(
                 window=window,
             )
             parts.append(f"motion: {len(result.segments)} segment(s) {derived.sha256[:12]}")
+            if ctx.bus is not None:  # camera health learns of tamper the analysis saw
+                parts += await publish_clip_tamper(
+                    ctx.bus, firing.event, camera.id, window[0], result, original.sha256
+                )
         else:
             if result.error:
                 parts.append(f"redaction incomplete: {result.error}")

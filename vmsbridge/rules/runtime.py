@@ -80,6 +80,7 @@ async def running_rules(
             jobs=jobs,
             work_dir=work_dir,
             http=http,
+            bus=services.bus,
         )
         if clock is not None:
             ctx.clock = clock

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["EDITABLE_FIELDS", "CrimeLogChange", "CrimeLogEntry", "CrimeLogStore", "Withholding"]
+__all__ = [
+    "EDITABLE_FIELDS",
+    "AlreadyWithheld",
+    "CrimeLogChange",
+    "CrimeLogEntry",
+    "CrimeLogStore",
+    "Withholding",
+]
 
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -10,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from vmsbridge.errors import NotFound
+from vmsbridge.errors import NotFound, StoreError
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
 from vmsbridge.store.publiclog import LogChange, PublicLogStore
@@ -37,6 +44,10 @@ class CrimeLogEntry:
 
 
 CrimeLogChange = LogChange  # the shared change record, under the name callers already use
+
+
+class AlreadyWithheld(StoreError):
+    """The field is withheld already; a second withholding would outlive the release of the first."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +156,21 @@ class CrimeLogStore(PublicLogStore[CrimeLogEntryRow, CrimeLogChangeRow, CrimeLog
         now: datetime,
     ) -> Withholding:
         async with self._db.transaction() as session:
-            if await session.get(CrimeLogEntryRow, entry_id) is None:
+            # Locking the entry serializes withholdings of it, so two cannot both pass the check below.
+            if await session.get(CrimeLogEntryRow, entry_id, with_for_update=True) is None:
                 raise self._missing(entry_id)
+            current = await session.scalar(
+                select(CrimeLogWithholdingRow).where(
+                    CrimeLogWithholdingRow.entry_id == entry_id,
+                    CrimeLogWithholdingRow.field == field,
+                    CrimeLogWithholdingRow.released_at.is_(None),
+                )
+            )
+            if current is not None:
+                raise AlreadyWithheld(
+                    f"field {field!r} of crime-log entry {entry_id} is already withheld "
+                    f"({current.reason}, since {current.withheld_at.isoformat()}); release it first"
+                )
             row = CrimeLogWithholdingRow(
                 entry_id=entry_id,
                 field=field,

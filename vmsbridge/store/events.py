@@ -35,6 +35,21 @@ class RejectedInput:
 EventKey = tuple[str, str]
 LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
 
+# The oldest transaction still running that could be writing to this database, as a 64-bit
+# transaction id. The server's snapshot lists running transactions of every database; one left
+# open in another database (a report, a forgotten psql session) can never insert events here,
+# so it must not hold the followers back. Only transactions positively seen in another database
+# are left out: anything unclear (a backend that finished meanwhile) still counts, which can
+# only make a follower wait a little, never skip an event.
+OLDEST_RUNNING_HERE = """(
+    SELECT coalesce(min(x::text::bigint), pg_snapshot_xmax(pg_current_snapshot())::text::bigint)
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+    WHERE (x::text::bigint % 4294967296) NOT IN (
+        SELECT backend_xid::text::bigint FROM pg_stat_activity
+        WHERE backend_xid IS NOT NULL AND datname IS NOT NULL AND datname <> current_database()
+    )
+)"""
+
 
 def follow(dialect: str, position: LogPosition, limit: int) -> Select[tuple[EventRow]]:
     """The next ``limit`` events after ``position`` in commit-safe order, for log followers.
@@ -46,7 +61,7 @@ def follow(dialect: str, position: LogPosition, limit: int) -> Select[tuple[Even
     txid, last_id = position
     query = select(EventRow).limit(limit)
     if dialect == "postgresql":
-        oldest_running = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+        oldest_running = text(OLDEST_RUNNING_HERE)
         return query.where(
             tuple_(EventRow.txid, EventRow.id) > tuple_(literal(txid), literal(last_id)),
             EventRow.txid < oldest_running,
