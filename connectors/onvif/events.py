@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from connectors.onvif.client import OnvifClient, PullPoint
@@ -72,13 +73,23 @@ class PullStats:
 
 
 Handler = Callable[[list[Notification]], Awaitable[None]]
+GapHandler = Callable[[datetime, datetime], Awaitable[None]]
 
 
 class PullPointLoop:
     def __init__(
-        self, client: OnvifClient, settings: PullSettings, handle: Handler, on_connect: Handler | None = None
+        self,
+        client: OnvifClient,
+        settings: PullSettings,
+        handle: Handler,
+        on_connect: Handler | None = None,
+        on_gap: GapHandler | None = None,
     ) -> None:
+        """``on_gap(lost_at, found_at)``: a live subscription was lost and a new one is listening;
+        what happened in between is known only as the current states the re-sync reports."""
         self._client = client
+        self._on_gap = on_gap
+        self._lost_at: datetime | None = None
         self._settings = settings
         self._handle = handle
         self._on_connect = on_connect
@@ -103,6 +114,7 @@ class PullPointLoop:
                 except SubscriptionGone as exc:
                     # Expired or the device restarted: subscribe again now; state is re-synced.
                     # Lost again before a single good pull: the device is not well; back off.
+                    self._mark_lost()
                     self.stats.lost_subscriptions += 1
                     self._forget_live()
                     if self._pulled:
@@ -110,14 +122,21 @@ class PullPointLoop:
                     else:
                         await self._fail(exc, "subscriptions keep disappearing", logging.WARNING)
                 except NotAuthorized as exc:
+                    self._mark_lost()
                     await self._fail(
                         exc, "check the user name and password (or the device clock)", logging.ERROR
                     )
                 except RECOVERABLE as exc:
+                    self._mark_lost()
                     await self._fail(exc, "", logging.WARNING)
         finally:
             self.state = PullState.STOPPED
             await self._release()
+
+    def _mark_lost(self) -> None:
+        """Remember when we stopped hearing the device (the first loss of a run of failures)."""
+        if self._lost_at is None and self.subscribed.is_set():
+            self._lost_at = datetime.now(UTC)
 
     async def _fail(self, exc: OnvifError, advice: str, level: int) -> None:
         delay = self._backoff.next()
@@ -134,6 +153,10 @@ class PullPointLoop:
     async def _subscribe_and_pull(self) -> None:
         settings = self._settings
         pull_point = await self._subscribe()
+        if self._lost_at is not None:
+            lost_at, self._lost_at = self._lost_at, None
+            if self._on_gap is not None:
+                await self._on_gap(lost_at, datetime.now(UTC))
         renew_at = time.monotonic() + self._lifetime(pull_point) * settings.renew_fraction
         while True:
             now = time.monotonic()

@@ -123,7 +123,9 @@ class OnvifEventSource:
             pull_timeout=connector.pull_timeout_seconds,
             message_limit=connector.message_limit,
         )
-        self.loop = PullPointLoop(self.client, settings, self._on_notifications, on_connect=self._on_connect)
+        self.loop = PullPointLoop(
+            self.client, settings, self._on_notifications, on_connect=self._on_connect, on_gap=self._on_gap
+        )
         self._bus: EventSink | None = None
         self.unknown_topics: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
@@ -171,6 +173,30 @@ class OnvifEventSource:
             len(profiles),
             self.client.skew.total_seconds(),
         )
+
+    async def _on_gap(self, lost_at: datetime, found_at: datetime) -> None:
+        """The subscription was lost and is back: say for which cameras events may be missing."""
+        seconds = (found_at - lost_at).total_seconds()
+        log.warning("%s: no events for %.0f s (subscription lost); states re-read", self.name, seconds)
+        device = self.connector.id if self.connector.location else next(iter(self.map.camera_ids), None)
+        if device is None:
+            return  # nothing here that camera health follows
+        gap = Event(
+            source=self.map.source,
+            native_id=f"gap:{lost_at.isoformat()}",
+            kind=EventKind.VMS_GAP,
+            device_id=device,
+            occurred_at=lost_at,
+            received_at=found_at,
+            attributes={
+                "from": lost_at.isoformat(),
+                "to": found_at.isoformat(),
+                "seconds": seconds,
+                "cameras": list(self.map.camera_ids),
+                "why": "ONVIF subscription lost",
+            },
+        )
+        await self._publish([gap])
 
     async def _on_notifications(self, notifications: list[Notification]) -> None:
         received = self._clock()

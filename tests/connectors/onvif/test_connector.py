@@ -107,6 +107,14 @@ async def test_a_device_restart_is_recovered_with_state_resync_and_no_duplicate_
     assert source.loop.stats.lost_subscriptions >= 1
     assert len(bus.of_kind(K.PHONE_OFFHOOK)) == 1, "a re-sync must not create a second pickup"
     assert source.repeats_skipped >= 1  # DI2's unchanged state came again, as Initialized
+    # Camera health learns that events from this device may be missing for the lost time.
+    [gap] = await bus.wait_kind(K.VMS_GAP)
+    assert gap.source == "onvif:onvif-north"
+    assert gap.attributes["cameras"] == ["cam-lotb-ptz"]
+    assert gap.attributes["why"] == "ONVIF subscription lost"
+    lost, found = (datetime.fromisoformat(gap.attributes[k]) for k in ("from", "to"))
+    assert lost <= found
+    assert gap.occurred_at == lost
 
 
 async def test_a_refused_renew_is_replaced_before_expiry_without_losing_events(
