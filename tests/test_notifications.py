@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -20,6 +21,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from lxml import etree
 
+from tests.connectors.conftest import WAIT
 from tests.test_cap import assert_valid_cap
 from vmsbridge.app import Stores
 from vmsbridge.clery.delivery import IDENTIFIER_HEADER, SIGNATURE_HEADER, Deliverer, sinks_for
@@ -521,3 +523,32 @@ url = "ftp://example.edu/hook"
     assert paths == ["notifications.areas", "notifications.sender", "notifications.sinks.webhook.url"]
     [area] = [p for p in caught.value.problems if p.path == "notifications.areas"]
     assert "lot-b: a CAP polygon must end on its first point" in area.message
+
+
+async def test_the_service_deliverer_retries_until_the_webhook_takes_it(
+    stores: Stores, site: SiteConfig, tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    state, url = receiver  # answers 500 to the first request
+    site = with_notifications(site, sinks={"directory": str(tmp_path / "cap"), "webhook": {"url": url}})
+    deliverer = Deliverer(stores, sinks_for(site), initial_delay=0.05, max_delay=0.2)
+    running = asyncio.create_task(deliverer.run(poll_seconds=0.1))
+    try:
+        incident = await stores.incidents.open(
+            location_id="library", summary="Gas leak", priority=Priority.HIGH, actor="op"
+        )
+        notification = await draft(stores, site, kind="emergency", incident_id=incident.id, actor="coord")
+        message = await approve(stores, site, notification_id=notification.id, actor="Lt. Rivera")
+
+        async def delivered() -> None:
+            while True:
+                rows = (await stores.notifications.deliveries([notification.id]))[notification.id]
+                if all(d.state == "delivered" for d in rows):
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(delivered(), WAIT)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert len(state.requests) == 2  # the 500, then the retry
+    assert state.accepted == {message.identifier}

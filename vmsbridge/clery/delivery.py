@@ -28,6 +28,7 @@ __all__ = [
 import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import re
 import smtplib
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from lxml import etree
+from sqlalchemy.exc import SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
 from vmsbridge.clery.cap import CAP_NAMESPACE
@@ -50,6 +52,8 @@ from vmsbridge.store.database import default_data_dir
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
     from vmsbridge.store.notifications import CapMessage, Delivery
+
+log = logging.getLogger(__name__)
 
 IDENTIFIER_HEADER = "X-CAP-Identifier"
 SIGNATURE_HEADER = "X-Vmsbridge-Signature"
@@ -304,6 +308,34 @@ class Deliverer:
                 )
             )
         return results
+
+    async def run(self, poll_seconds: float = 60.0) -> None:
+        """The service's deliverer: send what is due, sleep until the next retry (or a poll, for
+        rows approved by another process), forever. A database that is away is waited out."""
+        backoff = Backoff(initial=1.0, maximum=300.0)
+        while True:
+            try:
+                for delivery in await self.deliver_due():
+                    if delivery.state != "delivered":
+                        log.warning(
+                            "CAP message %s to %s not delivered (%s, attempt %d): %s",
+                            delivery.cap_message_id,
+                            delivery.sink,
+                            delivery.state,
+                            delivery.attempts,
+                            delivery.last_error,
+                        )
+                due = await self._stores.notifications.next_due()
+                backoff.reset()
+            except (SQLAlchemyError, OSError) as exc:
+                delay = backoff.next()
+                log.error(
+                    "notification delivery could not read the outbox, retrying in %.0f s: %s", delay, exc
+                )
+                await asyncio.sleep(delay)
+                continue
+            wait = poll_seconds if due is None else (due - datetime.now(UTC)).total_seconds()
+            await asyncio.sleep(min(max(wait, 0.0), poll_seconds))
 
     async def deliver_until_settled(self, within_seconds: float) -> list[Delivery]:
         """Keep delivering (waiting for each retry time) until nothing is pending or time is up."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from vmsbridge.app import running_services
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
+from vmsbridge.clery.delivery import Deliverer, sinks_for
 from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
 from vmsbridge.config import SiteConfig, default_config_path
 from vmsbridge.controls import Controls
@@ -113,7 +114,12 @@ async def serve(
                 if config_path is not None:
                     _reload_on_sighup(engine, config_path)
                 tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
-                log.info("running with %d source(s); database %s", len(tasks), services.stores.db.display_url)
+                # Approved notifications whose delivery failed are retried here until delivered.
+                deliverer = Deliverer(services.stores, sinks_for(site))
+                tasks.append(asyncio.create_task(deliverer.run(), name="notifications"))
+                log.info(
+                    "running with %d source(s); database %s", len(sources), services.stores.db.display_url
+                )
                 await until_stopped(duration, services.failed)
                 for task in tasks:
                     task.cancel()
