@@ -9,83 +9,49 @@ from tests.conftest import ROOT
 from tests.connectors.conftest import free_ports
 
 
-def test_ingest_benchmark_runs_on_both_backends() -> None:
+def run_bench(script: str, *args: str, timeout: float = 300) -> list[str]:
+    """Run ``bench/<script>`` and return its output lines; a failure shows its stderr."""
     done = subprocess.run(
-        [sys.executable, "bench/ingest.py", "--events", "300", "--paced-rate", "600"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, f"bench/{script}", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def assert_lines(lines: list[str], *labels: str, where: str = "start") -> None:
+    for label in labels:
+        found = any(line.startswith(label) if where == "start" else label in line for line in lines)
+        assert found, (
+            f"no line {'starting with' if where == 'start' else 'containing'} {label!r}:\n" + "\n".join(lines)
+        )
+
+
+def test_ingest_benchmark_runs_on_both_backends() -> None:
+    lines = run_bench("ingest.py", "--events", "300", "--paced-rate", "600")
     for backend in ("SQLite", "PostgreSQL"):
         for run in ("saturated", "paced", "correlate"):
-            assert any(line.startswith(backend) and run in line for line in done.stdout.splitlines()), (
-                done.stdout
-            )
+            assert any(line.startswith(backend) and run in line for line in lines), "\n".join(lines)
 
 
 def test_onvif_events_benchmark_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/onvif_events.py", "--quick", "--port", str(free_ports(3))],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    for label in ("parse", "1 device", "3 devices", "latency"):
-        assert any(line.startswith(label) for line in lines), done.stdout
+    lines = run_bench("onvif_events.py", "--quick", "--port", str(free_ports(3)))
+    assert_lines(lines, "parse", "1 device", "3 devices", "latency")
 
 
 def test_xprotect_events_benchmark_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/xprotect_events.py", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    for label in ("frames", "replay", "resume"):
-        assert any(line.startswith(label) for line in lines), done.stdout
+    assert_lines(run_bench("xprotect_events.py", "--quick"), "frames", "replay", "resume")
 
 
 def test_video_benchmark_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/video.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    for label in ("decode", "motion", "transcode", "redact", "pool"):
-        assert any(line.startswith(label) for line in lines), done.stdout
+    lines = run_bench("video.py", "--quick", timeout=600)
+    assert_lines(lines, "decode", "motion", "transcode", "redact", "pool")
 
 
 def test_health_benchmark_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/health.py", "--cameras", "30", "--days", "2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    for label in ("timelines", "report", "render json", "render html", "total"):
-        assert any(line.startswith(label) for line in lines), done.stdout
+    lines = run_bench("health.py", "--cameras", "30", "--days", "2")
+    assert_lines(lines, "timelines", "report", "render json", "render html", "total")
 
 
 def test_callup_benchmark_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/callup.py", "--calls", "3", "--rate", "50"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    for label in ("idle  connector->goto", "50/s  connector->goto", "50/s  background"):
-        assert any(label in line for line in lines), done.stdout
+    lines = run_bench("callup.py", "--calls", "3", "--rate", "50")
+    assert_lines(lines, "idle  connector->goto", "50/s  connector->goto", "50/s  background", where="in")

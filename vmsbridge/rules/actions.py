@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from analytics.clip import ClipReport
 from evidence.store import ContentStore
 from privacy.redact import RedactOptions
 from vmsbridge.app import Stores
@@ -226,25 +227,29 @@ async def _attach(
         redacted = work / f"{path.stem}.redacted.mp4"
         jobs.append(asyncio.ensure_future(ctx.jobs.redact(path, redacted, RedactOptions(masks=masks))))
     results = await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def attach_derived(file: Path, how: str) -> str:
+        derived, _ = await add_file(
+            ctx.stores,
+            ctx.evidence,
+            incident_id=incident_id,
+            path=file,
+            actor=firing.actor,
+            how=how,
+            camera_id=camera.id,
+            derived_from=original.sha256,
+            window=window,
+        )
+        return derived.sha256[:12]
+
     for result in results:
         if isinstance(result, BaseException):
             parts.append(f"derivative failed: {result}")
-            continue
-        if hasattr(result, "segments"):  # motion analytics
+        elif isinstance(result, ClipReport):
             report = work / f"{path.stem}.motion.json"
             report.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
-            derived, _ = await add_file(
-                ctx.stores,
-                ctx.evidence,
-                incident_id=incident_id,
-                path=report,
-                actor=firing.actor,
-                how="motion analytics of the captured clip",
-                camera_id=camera.id,
-                derived_from=original.sha256,
-                window=window,
-            )
-            parts.append(f"motion: {len(result.segments)} segment(s) {derived.sha256[:12]}")
+            digest = await attach_derived(report, "motion analytics of the captured clip")
+            parts.append(f"motion: {len(result.segments)} segment(s) {digest}")
             if ctx.bus is not None:  # camera health learns of tamper the analysis saw
                 parts += await publish_clip_tamper(
                     ctx.bus, firing.event, camera.id, window[0], result, original.sha256
@@ -252,18 +257,8 @@ async def _attach(
         else:
             if result.error:
                 parts.append(f"redaction incomplete: {result.error}")
-            derived, _ = await add_file(
-                ctx.stores,
-                ctx.evidence,
-                incident_id=incident_id,
-                path=Path(result.output),
-                actor=firing.actor,
-                how="privacy-redacted copy (masks, people)",
-                camera_id=camera.id,
-                derived_from=original.sha256,
-                window=window,
-            )
-            parts.append(f"redacted {derived.sha256[:12]}")
+            digest = await attach_derived(Path(result.output), "privacy-redacted copy (masks, people)")
+            parts.append(f"redacted {digest}")
     return ", ".join(parts)
 
 
