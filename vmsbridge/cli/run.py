@@ -32,7 +32,7 @@ HEALTHY_RUN_SECONDS = 300.0
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "run",
-        help="run the bridge: connectors -> durable ingest -> correlation, until stopped",
+        help="run the bridge: connectors -> durable ingest -> correlation and alarm rules, until stopped",
         description="Start every connector in the site configuration, store and correlate what they "
         "send, run the alarm rules ([rules] in the site file), and keep going until SIGINT/SIGTERM. "
         "The schema is upgraded on start. SIGHUP re-reads the site file's rules: a bad rule is "
