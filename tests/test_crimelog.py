@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.crimelog_helpers import draft_crime
 from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import (
     draft_from_incident,
@@ -29,19 +30,17 @@ CT = ZoneInfo("America/Chicago")
 
 
 async def test_a_draft_gets_its_deadline_and_each_update_its_own(stores: Stores, site: SiteConfig) -> None:
-    incident = await stores.incidents.open(
-        location_id="maple-hall", summary="Door forced", priority=Priority.HIGH, actor="op"
-    )
     reported = datetime(2026, 11, 25, 8, 0, tzinfo=CT)  # Wednesday before Thanksgiving
-    entry, first = await draft_from_incident(
+    entry, first = await draft_crime(
         stores,
         site,
-        incident_id=incident.id,
+        "maple-hall",
         nature="Burglary (forced entry)",
         reported_at=reported,
-        actor="coord",
         occurred_from=datetime(2026, 11, 24, 23, 0, tzinfo=CT),
         occurred_to=datetime(2026, 11, 25, 6, 0, tzinfo=CT),
+        summary="Door forced",
+        priority=Priority.HIGH,
     )
     assert entry.status == "draft"
     assert entry.general_location == "Residence hall, north campus"  # the public label, not the room
@@ -175,16 +174,13 @@ def test_crimelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[s
 async def test_a_withheld_field_needs_a_legal_reason_shows_as_withheld_and_is_released_later(
     stores: Stores, site: SiteConfig
 ) -> None:
-    incident = await stores.incidents.open(
-        location_id="maple-hall", summary="x", priority=Priority.HIGH, actor="op"
-    )
-    entry, _ = await draft_from_incident(
+    entry, _ = await draft_crime(
         stores,
         site,
-        incident_id=incident.id,
+        "maple-hall",
         nature="Sexual assault",
         reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=CT),
-        actor="coord",
+        priority=Priority.HIGH,
     )
     now = datetime(2026, 11, 25, 9, 0, tzinfo=CT)
     with pytest.raises(ConfigError) as info:
@@ -224,16 +220,13 @@ async def test_a_withheld_field_needs_a_legal_reason_shows_as_withheld_and_is_re
 async def test_a_field_is_withheld_once_so_one_release_makes_it_public_again(
     stores: Stores, site: SiteConfig
 ) -> None:
-    incident = await stores.incidents.open(
-        location_id="lot-b", summary="x", priority=Priority.HIGH, actor="op"
-    )
-    entry, _ = await draft_from_incident(
+    entry, _ = await draft_crime(
         stores,
         site,
-        incident_id=incident.id,
+        "lot-b",
         nature="Robbery",
         reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=CT),
-        actor="coord",
+        priority=Priority.HIGH,
     )
     now = datetime(2026, 11, 25, 9, 0, tzinfo=CT)
 

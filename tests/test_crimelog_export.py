@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.crimelog_helpers import draft_crime
 from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import (
     draft_from_incident,
@@ -41,12 +42,7 @@ async def _published(
     location: str = "lot-b",
     publish_it: bool = True,
 ) -> CrimeLogEntry:
-    incident = await stores.incidents.open(
-        location_id=location, summary="x", priority=Priority.LOW, actor="op"
-    )
-    entry, _ = await draft_from_incident(
-        stores, site, incident_id=incident.id, nature=nature, reported_at=reported_at, actor="coord"
-    )
+    entry, _ = await draft_crime(stores, site, location, nature=nature, reported_at=reported_at)
     if publish_it:
         entry = await publish(stores, entry_id=entry.id, actor="coord", now=PUBLISHED_AT)
     return entry
@@ -133,11 +129,10 @@ async def test_drafts_and_unpublished_changes_stay_out_withheld_fields_say_so(
 async def test_csv_parses_back_and_html_keeps_markup_as_text(stores: Stores, site: SiteConfig) -> None:
     nasty = 'Threat: note said "<script>alert(1)</script>", left at desk,\nsecond line'
     entry = await _published(stores, site, datetime(2026, 12, 5, 9, 15, tzinfo=CT), nasty)
-    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="op")
-    ranged, _ = await draft_from_incident(
+    ranged, _ = await draft_crime(
         stores,
         site,
-        incident_id=incident.id,
+        "quad",
         nature="Bicycle theft",
         reported_at=datetime(2026, 12, 6, 8, 0, tzinfo=CT),
         occurred_from=datetime(2026, 12, 5, 18, 0, tzinfo=CT),

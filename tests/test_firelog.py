@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.crimelog_helpers import draft_crime
 from vmsbridge.app import Stores
-from vmsbridge.clery.crimelog import draft_from_incident
 from vmsbridge.clery.export import render, window_ending
 from vmsbridge.clery.firelog import draft, export, pending, publish, statistics, update
 from vmsbridge.clery.publiclog import NamesAPerson
@@ -271,16 +271,8 @@ async def test_statistics_per_facility_by_local_year_reported(stores: Stores, tw
 
 
 async def test_the_crime_log_and_fire_log_keep_separate_histories(stores: Stores, site: SiteConfig) -> None:
-    incident = await stores.incidents.open(
-        location_id="maple-hall", summary="x", priority=Priority.LOW, actor="op"
-    )
-    crime, _ = await draft_from_incident(
-        stores,
-        site,
-        incident_id=incident.id,
-        nature="Arson",
-        reported_at=datetime(2026, 12, 1, tzinfo=CT),
-        actor="c",
+    crime, _ = await draft_crime(
+        stores, site, "maple-hall", nature="Arson", reported_at=datetime(2026, 12, 1, tzinfo=CT), actor="c"
     )
     fire, _ = await draft(
         stores,
@@ -289,7 +281,7 @@ async def test_the_crime_log_and_fire_log_keep_separate_histories(stores: Stores
         nature="Trash chute fire",
         reported_at=datetime(2026, 12, 1, tzinfo=CT),
         actor="f",
-        incident_id=incident.id,
+        incident_id=crime.incident_id,
     )
     assert crime.id == fire.id == 1
     await publish(stores, entry_id=fire.id, actor="f")

@@ -31,10 +31,11 @@ from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_
 from vmsbridge.clery.publiclog import (
     PendingItem,
     check_no_names,
-    parse_field_value,
+    entry_changes,
     pending_items,
     require_aware,
-    update_due_by,
+    require_aware_times,
+    update_field,
 )
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound
@@ -78,12 +79,7 @@ async def draft_from_incident(
     now: datetime | None = None,
 ) -> tuple[CrimeLogEntry, CrimeLogChange]:
     """A draft entry for an incident; its general location is the location's public label."""
-    for name, value in (
-        ("--reported-at", reported_at),
-        ("--occurred-from", occurred_from),
-        ("--occurred-to", occurred_to),
-    ):
-        require_aware(name, value)
+    require_aware_times(reported_at, occurred_from, occurred_to)
     if occurred_from and occurred_to and occurred_to < occurred_from:
         raise ConfigError("--occurred-to", [ConfigProblem("--occurred-to", "is before --occurred-from")])
     if not nature.strip():
@@ -126,23 +122,15 @@ async def update(
 
     Past 60 days from the report the change is still recorded, with no deadline (clery.md §1.5).
     """
-    if field not in EDITABLE_FIELDS:
-        raise ConfigError(
-            "--field", [ConfigProblem("--field", f"{field!r} is not one of {', '.join(EDITABLE_FIELDS)}")]
-        )
-    parsed = parse_field_value(field, value)
-    at = now or datetime.now(UTC)
-    received = received_at or at
-    require_aware("--received-at", received)
-    entry = await stores.crime_log.get(entry_id)
-    return await stores.crime_log.update(
-        entry_id,
-        field,
-        parsed,
-        info_received_at=received,
-        due_by=update_due_by(calendar_for(site), entry.reported_at, received),
+    return await update_field(
+        stores.crime_log,
+        site,
+        entry_id=entry_id,
+        field=field,
+        value=value,
         actor=actor,
-        now=at,
+        received_at=received_at,
+        now=now,
     )
 
 
@@ -161,8 +149,7 @@ async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem[CrimeL
 
 async def history(stores: Stores, entry_id: int) -> list[CrimeLogChange]:
     """The entry and every change, with info-received, due-by (None: not required) and published."""
-    await stores.crime_log.get(entry_id)
-    return await stores.crime_log.changes(entry_id)
+    return await entry_changes(stores.crime_log, entry_id)
 
 
 async def withhold(

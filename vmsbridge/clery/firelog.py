@@ -32,19 +32,14 @@ from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_
 from vmsbridge.clery.publiclog import (
     PendingItem,
     check_no_names,
-    parse_field_value,
+    entry_changes,
     pending_items,
-    require_aware,
-    update_due_by,
+    require_aware_times,
+    update_field,
 )
 from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
-from vmsbridge.store.firelog import (
-    EDITABLE_FIELDS,
-    INTEGER_FIELDS,
-    STATISTICS_FIELDS,
-    FireLogEntry,
-)
+from vmsbridge.store.firelog import INTEGER_FIELDS, STATISTICS_FIELDS, FireLogEntry
 from vmsbridge.store.publiclog import LogChange
 
 NOUN = "fire-log entry"
@@ -97,12 +92,7 @@ async def draft(
 ) -> tuple[FireLogEntry, LogChange]:
     """A draft entry for a fire at a student-housing location, due 2 business days after the report."""
     location = housing_location(site, location_id)
-    for option, value in (
-        ("--reported-at", reported_at),
-        ("--occurred-from", occurred_from),
-        ("--occurred-to", occurred_to),
-    ):
-        require_aware(option, value)
+    require_aware_times(reported_at, occurred_from, occurred_to)
     problems = []
     if occurred_from and occurred_to and occurred_to < occurred_from:
         problems.append(ConfigProblem("--occurred-to", "is before --occurred-from"))
@@ -148,20 +138,17 @@ async def update(
 ) -> LogChange:
     """Change one field. Public fields are due 2 business days after the information came in (none
     past 60 days); the statistics fields are not public, so they have no deadline."""
-    if field not in EDITABLE_FIELDS:
-        raise ConfigError(
-            "--field", [ConfigProblem("--field", f"{field!r} is not one of {', '.join(EDITABLE_FIELDS)}")]
-        )
-    parsed = parse_field_value(field, value, integer_fields=INTEGER_FIELDS)
-    at = now or datetime.now(UTC)
-    received = received_at or at
-    require_aware("--received-at", received)
-    entry = await stores.fire_log.get(entry_id)
-    due_by = None
-    if field not in STATISTICS_FIELDS:
-        due_by = update_due_by(calendar_for(site), entry.reported_at, received)
-    return await stores.fire_log.update(
-        entry_id, field, parsed, info_received_at=received, due_by=due_by, actor=actor, now=at
+    return await update_field(
+        stores.fire_log,
+        site,
+        entry_id=entry_id,
+        field=field,
+        value=value,
+        actor=actor,
+        received_at=received_at,
+        now=now,
+        integer_fields=INTEGER_FIELDS,
+        no_deadline_fields=STATISTICS_FIELDS,
     )
 
 
@@ -181,8 +168,7 @@ async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem[FireLo
 
 
 async def history(stores: Stores, entry_id: int) -> list[LogChange]:
-    await stores.fire_log.get(entry_id)
-    return await stores.fire_log.changes(entry_id)
+    return await entry_changes(stores.fire_log, entry_id)
 
 
 async def export(

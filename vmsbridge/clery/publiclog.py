@@ -17,20 +17,24 @@ __all__ = [
     "PendingItem",
     "check_no_names",
     "deadline_text",
+    "entry_changes",
     "parse_field_value",
     "pending_items",
     "require_aware",
+    "require_aware_times",
     "update_due_by",
+    "update_field",
 ]
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import Field, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from vmsbridge.clery.calendar import BusinessCalendar
+from vmsbridge.clery.calendar import BusinessCalendar, calendar_for
+from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, VmsBridgeError
 from vmsbridge.store.publiclog import TIME_FIELDS, LogChange, PublicLogStore
 
@@ -67,6 +71,18 @@ class PendingItem(Generic[EntryT]):
 def require_aware(option: str, value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
         raise ConfigError(option, [ConfigProblem(option, "needs a time zone (add Z or +hh:mm)")])
+
+
+def require_aware_times(
+    reported_at: datetime, occurred_from: datetime | None, occurred_to: datetime | None
+) -> None:
+    """A new entry's times, each with its time zone; ConfigError names the first option without."""
+    for option, value in (
+        ("--reported-at", reported_at),
+        ("--occurred-from", occurred_from),
+        ("--occurred-to", occurred_to),
+    ):
+        require_aware(option, value)
 
 
 def update_due_by(
@@ -122,6 +138,48 @@ async def pending_items(
 ) -> list[PendingItem[EntryT]]:
     """Drafts and updates not yet published; overdue only where the law set a deadline that passed."""
     return [PendingItem(e, c, c.due_by is not None and as_of > c.due_by) for e, c in await store.pending()]
+
+
+async def update_field(
+    store: PublicLogStore[Any, Any, EntryT],
+    site: SiteConfig,
+    *,
+    entry_id: int,
+    field: str,
+    value: str,
+    actor: str,
+    received_at: datetime | None,
+    now: datetime | None,
+    integer_fields: Sequence[str] = (),
+    no_deadline_fields: Sequence[str] = (),
+) -> LogChange:
+    """Change one field of an entry; the deadline runs from when the new information was received.
+
+    Past 60 days from the report the change is still recorded, with no deadline (clery.md §1.5);
+    ``no_deadline_fields`` are not public, so a change to them never has one.
+    """
+    if field not in store.editable_fields:
+        raise ConfigError(
+            "--field",
+            [ConfigProblem("--field", f"{field!r} is not one of {', '.join(store.editable_fields)}")],
+        )
+    parsed = parse_field_value(field, value, integer_fields=integer_fields)
+    at = now or datetime.now(UTC)
+    received = received_at or at
+    require_aware("--received-at", received)
+    entry = await store.get(entry_id)
+    due_by = None
+    if field not in no_deadline_fields:
+        due_by = update_due_by(calendar_for(site), entry.reported_at, received)
+    return await store.update(
+        entry_id, field, parsed, info_received_at=received, due_by=due_by, actor=actor, now=at
+    )
+
+
+async def entry_changes(store: PublicLogStore[Any, Any, Any], entry_id: int) -> list[LogChange]:
+    """The entry and every change (NotFound if there is no such entry), oldest first."""
+    await store.get(entry_id)
+    return await store.changes(entry_id)
 
 
 def _mentions(text: str, name: str) -> bool:

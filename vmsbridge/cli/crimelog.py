@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from zoneinfo import ZoneInfo
 
 from vmsbridge.cli.common import add_common_options, load_site, local_time, print_json, with_stores
-from vmsbridge.cli.logexport import add_export_parser, export_window, write_export
+from vmsbridge.cli.logexport import add_export_parser, run_export
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     from vmsbridge.clery.publiclog import PendingItem
     from vmsbridge.config import SiteConfig
+    from vmsbridge.store.crimelog import CrimeLogEntry
+    from vmsbridge.store.firelog import FireLogEntry
     from vmsbridge.store.publiclog import LogChange
 
 # Kept here too so that --help needs no import of the service layer.
@@ -68,11 +70,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     upd.add_argument("--json", action="store_true")
     upd.set_defaults(handler=update_entry)
 
-    pub = actions.add_parser("publish", help="publish an entry and its pending changes")
-    add_common_options(pub)
-    pub.add_argument("entry_id", type=int, metavar="ID")
-    pub.add_argument("--actor", required=True)
-    pub.set_defaults(handler=publish_entry)
+    add_publish_parser(actions).set_defaults(handler=publish_entry)
 
     hold = actions.add_parser("withhold", help="keep a field from the public for a legal reason (audited)")
     add_common_options(hold)
@@ -96,26 +94,53 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show.add_argument("entry_id", type=int, metavar="ID")
     show.set_defaults(handler=show_public)
 
+    add_pending_parser(actions).set_defaults(handler=pending_entries)
+    add_history_parser(actions).set_defaults(handler=entry_history)
+
+    add_export_parser(actions, log="daily crime log").set_defaults(handler=export_log)
+
+
+def add_publish_parser(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """``publish``, the same in the crime log and the fire log; the caller sets the handler."""
+    pub = actions.add_parser("publish", help="publish an entry and its pending changes")
+    add_common_options(pub)
+    pub.add_argument("entry_id", type=int, metavar="ID")
+    pub.add_argument("--actor", required=True)
+    return pub
+
+
+def add_pending_parser(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     pend = actions.add_parser("pending", help="unpublished drafts and updates with due_by and overdue")
     add_common_options(pend)
     pend.add_argument(
         "--as-of", default=None, metavar="DATETIME", help="judge deadlines at this time (default: now)"
     )
     pend.add_argument("--json", action="store_true")
-    pend.set_defaults(handler=pending_entries)
+    return pend
 
+
+def add_history_parser(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     hist = actions.add_parser(
         "history", help="an entry's changes with info-received, due-by and published times"
     )
     add_common_options(hist)
     hist.add_argument("entry_id", type=int, metavar="ID")
     hist.add_argument("--json", action="store_true")
-    hist.set_defaults(handler=entry_history)
-
-    add_export_parser(actions, log="daily crime log").set_defaults(handler=export_log)
+    return hist
 
 
+@overload
+def aware_time(option: str, text: str) -> datetime: ...
+@overload
+def aware_time(option: str, text: str | None) -> datetime | None: ...
 def aware_time(option: str, text: str | None) -> datetime | None:
+    """``text`` as a time with its zone (None stays None); ConfigError names ``option``."""
     if text is None:
         return None
     try:
@@ -129,10 +154,8 @@ def aware_time(option: str, text: str | None) -> datetime | None:
 
 def draft_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import draft_from_incident
-    from vmsbridge.clery.publiclog import deadline_text
 
     reported = aware_time("--reported-at", args.reported_at)
-    assert reported is not None
     entry, first = with_stores(
         args,
         lambda stores, site: draft_from_incident(
@@ -147,6 +170,15 @@ def draft_entry(args: argparse.Namespace) -> int:
             disposition=args.disposition,
         ),
     )
+    print_draft(args, entry, first, noun="crime-log entry")
+    return 0
+
+
+def print_draft(
+    args: argparse.Namespace, entry: CrimeLogEntry | FireLogEntry, first: LogChange, *, noun: str
+) -> None:
+    from vmsbridge.clery.publiclog import deadline_text
+
     if args.json:
         print_json(
             {
@@ -159,8 +191,7 @@ def draft_entry(args: argparse.Namespace) -> int:
         )
     else:
         due = deadline_text(first, ZoneInfo(load_site(args).site.timezone))
-        print(f"draft crime-log entry {entry.id} ({entry.general_location}): publish by {due}")
-    return 0
+        print(f"draft {noun} {entry.id} ({entry.general_location}): publish by {due}")
 
 
 def update_entry(args: argparse.Namespace) -> int:
@@ -282,30 +313,30 @@ def history_json(changes: Sequence[LogChange], *, not_public: Sequence[str] = ()
 def entry_history(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import history
 
-    changes = with_stores(args, lambda stores, _: history(stores, args.entry_id))
-    if args.json:
-        print_json(history_json(changes))
-    else:
-        print_history(changes, load_site(args))
+    print_changes(args, with_stores(args, lambda stores, _: history(stores, args.entry_id)))
     return 0
+
+
+def print_changes(
+    args: argparse.Namespace, changes: Sequence[LogChange], *, not_public: Sequence[str] = ()
+) -> None:
+    """An entry's history as ``--json`` asks: JSON, or text in institution time."""
+    if args.json:
+        print_json(history_json(changes, not_public=not_public))
+    else:
+        print_history(changes, load_site(args), not_public=not_public)
 
 
 def export_log(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import export
-    from vmsbridge.clery.export import render
 
-    site = load_site(args)
-    window = export_window(args, site)
-    log = with_stores(args, lambda stores, site: export(stores, site, window))
-    write_export(args, render(log, args.format), len(log.rows))
-    return 0
+    return run_export(args, export)
 
 
 def withhold_field(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import withhold
 
     review_by = aware_time("--review-by", args.review_by)
-    assert review_by is not None
     with_stores(
         args,
         lambda stores, _: withhold(

@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from vmsbridge.cli.common import add_common_options, load_site, print_json, with_stores
-from vmsbridge.cli.crimelog import aware_time, history_json, print_history, print_pending
-from vmsbridge.cli.logexport import add_export_parser, export_window, write_export
+from vmsbridge.cli.crimelog import (
+    add_history_parser,
+    add_pending_parser,
+    add_publish_parser,
+    aware_time,
+    history_json,
+    print_changes,
+    print_draft,
+    print_pending,
+)
+from vmsbridge.cli.logexport import add_export_parser, run_export
 
 # Kept here too so that --help needs no import of the service layer.
 STATISTICS_FIELD_NAMES = ("cause", "injuries", "deaths", "damage_usd")
@@ -77,27 +86,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     upd.add_argument("--json", action="store_true")
     upd.set_defaults(handler=update_entry)
 
-    pub = actions.add_parser("publish", help="publish an entry and its pending changes")
-    add_common_options(pub)
-    pub.add_argument("entry_id", type=int, metavar="ID")
-    pub.add_argument("--actor", required=True)
-    pub.set_defaults(handler=publish_entry)
-
-    pend = actions.add_parser("pending", help="unpublished drafts and updates with due_by and overdue")
-    add_common_options(pend)
-    pend.add_argument(
-        "--as-of", default=None, metavar="DATETIME", help="judge deadlines at this time (default: now)"
-    )
-    pend.add_argument("--json", action="store_true")
-    pend.set_defaults(handler=pending_entries)
-
-    hist = actions.add_parser(
-        "history", help="an entry's changes with info-received, due-by and published times"
-    )
-    add_common_options(hist)
-    hist.add_argument("entry_id", type=int, metavar="ID")
-    hist.add_argument("--json", action="store_true")
-    hist.set_defaults(handler=entry_history)
+    add_publish_parser(actions).set_defaults(handler=publish_entry)
+    add_pending_parser(actions).set_defaults(handler=pending_entries)
+    add_history_parser(actions).set_defaults(handler=entry_history)
 
     add_export_parser(
         actions,
@@ -118,10 +109,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def draft_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.firelog import draft
-    from vmsbridge.clery.publiclog import deadline_text
 
     reported = aware_time("--reported-at", args.reported_at)
-    assert reported is not None
     entry, first = with_stores(
         args,
         lambda stores, site: draft(
@@ -140,19 +129,7 @@ def draft_entry(args: argparse.Namespace) -> int:
             damage_usd=args.damage,
         ),
     )
-    if args.json:
-        print_json(
-            {
-                "id": entry.id,
-                "status": entry.status,
-                "due_by": first.due_by.isoformat() if first.due_by else None,
-                "general_location": entry.general_location,
-                "nature": entry.nature,
-            }
-        )
-    else:
-        due = deadline_text(first, ZoneInfo(load_site(args).site.timezone))
-        print(f"draft fire-log entry {entry.id} ({entry.general_location}): publish by {due}")
+    print_draft(args, entry, first, noun="fire-log entry")
     return 0
 
 
@@ -220,22 +197,14 @@ def entry_history(args: argparse.Namespace) -> int:
     from vmsbridge.clery.firelog import history
 
     changes = with_stores(args, lambda stores, _: history(stores, args.entry_id))
-    if args.json:
-        print_json(history_json(changes, not_public=STATISTICS_FIELD_NAMES))
-    else:
-        print_history(changes, load_site(args), not_public=STATISTICS_FIELD_NAMES)
+    print_changes(args, changes, not_public=STATISTICS_FIELD_NAMES)
     return 0
 
 
 def export_log(args: argparse.Namespace) -> int:
-    from vmsbridge.clery.export import render
     from vmsbridge.clery.firelog import export
 
-    site = load_site(args)
-    window = export_window(args, site)
-    log = with_stores(args, lambda stores, site: export(stores, site, window))
-    write_export(args, render(log, args.format), len(log.rows))
-    return 0
+    return run_export(args, export)
 
 
 def fire_statistics(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["add_export_parser", "export_window", "write_export"]
+__all__ = ["add_export_parser", "export_window", "run_export", "write_export"]
 
 import argparse
 import sys
@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from vmsbridge.cli.common import add_common_options
+from vmsbridge.cli.common import add_common_options, load_site, with_stores
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from vmsbridge.clery.export import ExportWindow
+    from collections.abc import Awaitable, Callable
+
+    from vmsbridge.app import Stores
+    from vmsbridge.clery.export import ExportWindow, PublicLog
     from vmsbridge.config import SiteConfig
 
 WINDOW_HELP = (
@@ -89,3 +92,15 @@ def write_export(args: argparse.Namespace, text: str, rows: int) -> None:
         return
     write_atomically(args.output, text)
     print(f"{rows} entries written to {args.output}", file=sys.stderr)
+
+
+def run_export(
+    args: argparse.Namespace, export: Callable[[Stores, SiteConfig, ExportWindow], Awaitable[PublicLog]]
+) -> int:
+    """The handler of ``export``: ``export`` is the log's own (imported late, so --help needs none)."""
+    from vmsbridge.clery.export import render
+
+    window = export_window(args, load_site(args))
+    log = with_stores(args, lambda stores, site: export(stores, site, window))
+    write_export(args, render(log, args.format), len(log.rows))
+    return 0

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import add_common_options, load_site, local_time, print_json, with_stores
-from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.cli.crimelog import aware_time
 
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
@@ -122,16 +122,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _actor(args: argparse.Namespace) -> str:
     return str(args.actor or getpass.getuser())
-
-
-def _time(option: str, text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(option, [ConfigProblem(option, f"{text!r} is not an ISO 8601 time")]) from None
-    if value.tzinfo is None:
-        raise ConfigError(option, [ConfigProblem(option, f"{text!r} needs a time zone (add Z or +hh:mm)")])
-    return value
 
 
 def _texts(args: argparse.Namespace) -> dict[str, str]:
@@ -378,7 +368,7 @@ def test_dict(test: EmergencyTest) -> dict[str, Any]:
 def record_emergency_test(args: argparse.Namespace) -> int:
     from vmsbridge.clery.notifications import record_test
 
-    start, end = _time("--start", args.start), _time("--end", args.end)
+    start, end = aware_time("--start", args.start), aware_time("--end", args.end)
 
     async def work(stores: Stores, site: SiteConfig) -> tuple[EmergencyTest, str | None]:
         test, message = await record_test(

@@ -1,0 +1,40 @@
+"""What the crime-log and fire-log tests share: an incident with its draft crime-log entry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from vmsbridge.app import Stores
+from vmsbridge.clery.crimelog import draft_from_incident
+from vmsbridge.config import SiteConfig
+from vmsbridge.model import Priority
+from vmsbridge.store.crimelog import CrimeLogChange, CrimeLogEntry
+
+
+async def draft_crime(
+    stores: Stores,
+    site: SiteConfig,
+    location_id: str,
+    *,
+    nature: str,
+    reported_at: datetime,
+    actor: str = "coord",
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+    summary: str = "x",
+    priority: Priority = Priority.LOW,
+) -> tuple[CrimeLogEntry, CrimeLogChange]:
+    """Open an incident at ``location_id`` and draft its crime-log entry (entry, first change)."""
+    incident = await stores.incidents.open(
+        location_id=location_id, summary=summary, priority=priority, actor="op"
+    )
+    return await draft_from_incident(
+        stores,
+        site,
+        incident_id=incident.id,
+        nature=nature,
+        reported_at=reported_at,
+        actor=actor,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+    )
