@@ -9,7 +9,7 @@ from pathlib import Path
 from evidence.custody import verify_chain
 from evidence.store import ContentStore
 from vmsbridge.app import Stores
-from vmsbridge.evidence_service import add_file, log_access
+from vmsbridge.evidence_service import add_file, dispose, log_access
 from vmsbridge.model import Priority
 
 
@@ -39,3 +39,23 @@ async def test_concurrent_attachments_and_views_share_one_chain(stores: Stores, 
     assert [e.action for e in chain].count("acquired") == 6
     assert {e.actor for e in chain if e.action == "viewed"} == {v.actor for v in views}
     assert verify_chain(chain) == []
+
+    # Disposals racing with views: each gets its own place in the chain too.
+    await stores.incidents.close(incident.id, actor="op", reason="done")
+    originals = [item for item, new in added if new][:3]
+    await asyncio.gather(
+        *(
+            dispose(
+                stores, store, incident_id=incident.id, sha256=i.sha256, actor="clerk", reason="retention"
+            )
+            for i in originals
+        ),
+        *(
+            log_access(stores, incident_id=incident.id, action="viewed", actor="auditor", purpose="audit")
+            for _ in range(2)
+        ),
+    )
+    chain = await stores.evidence.chain(incident.id)
+    assert [e.action for e in chain].count("disposed") == 3
+    assert verify_chain(chain) == []
+    assert sum(1 for i in await stores.evidence.items(incident.id) if i.disposed_at is not None) == 3

@@ -17,7 +17,7 @@ __all__ = [
 import asyncio
 import mimetypes
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -122,6 +122,8 @@ async def _extend_chain(
     incident_id: int,
     entry: Callable[[list[CustodyEntry]], CustodyEntry],
     item: EvidenceItem | None = None,
+    *,
+    write: Callable[[CustodyEntry], Awaitable[None]] | None = None,
 ) -> CustodyEntry:
     """Append to the incident's custody chain; if another writer appended first, build on theirs.
 
@@ -130,7 +132,10 @@ async def _extend_chain(
     for attempt in range(1, CHAIN_ATTEMPTS + 1):
         new = entry(await stores.evidence.chain(incident_id))
         try:
-            await stores.evidence.record(incident_id, new, item)
+            if write is None:
+                await stores.evidence.record(incident_id, new, item)
+            else:
+                await write(new)
             return new
         except IntegrityError:
             if attempt == CHAIN_ATTEMPTS or (item is not None and await _item_exists(stores, item)):
@@ -320,17 +325,20 @@ async def dispose(
     )
     if not still_needed:
         await asyncio.to_thread(store.discard, sha256)
-    chain = await stores.evidence.chain(incident_id)
-    entry = append(
-        chain,
-        at=now or datetime.now(UTC),
-        actor=actor,
-        action="disposed",
-        item=sha256,
-        purpose=reason,
-        details={"file_name": item.file_name, "bytes_removed": not still_needed},
+    at = now or datetime.now(UTC)
+    details = {"file_name": item.file_name, "bytes_removed": not still_needed}
+
+    async def mark(entry: CustodyEntry) -> None:
+        await stores.evidence.mark_disposed(incident_id, sha256, entry)
+
+    await _extend_chain(
+        stores,
+        incident_id,
+        lambda chain: append(
+            chain, at=at, actor=actor, action="disposed", item=sha256, purpose=reason, details=details
+        ),
+        write=mark,
     )
-    await stores.evidence.mark_disposed(incident_id, sha256, entry)
 
 
 async def dispose_expired(
