@@ -261,3 +261,34 @@ async def test_ptz_moves_before_the_event_is_stored(tmp_path: Path) -> None:
         assert outcomes["ptz_goto"].ok
         assert "preset bl-7" in outcomes["ptz_goto"].detail
         assert len(ptz.goto_calls) == 1  # the stored event did not move it again
+
+
+async def test_an_alarm_interrupted_by_a_restart_is_raised_by_the_next_run(
+    db_url: str, tmp_path: Path
+) -> None:
+    """XProtect is down when the phone is picked up and the bridge restarts before it is back: the
+    next run raises the alarm (within the rule's retry_seconds) instead of losing it."""
+    site = rules_site(tmp_path, 'templates = ["blue_light_callup"]\nclip = { post_seconds = 0 }')
+    async with running_bridge(site, db_url, tmp_path) as first:
+        gateway = first.lab.xprotect["xprotect-main"]
+        gateway.quirks.update({"http_500": True})
+        first.lab.device("onvif-io").set_input("DI1", True)
+        await eventually(lambda: any("/alarm" in r for r in gateway.failed_requests))
+        incident = await first.incident_at("lot-b")
+    # The first run stopped while retrying: its attempt is on record as interrupted.
+    async with running_bridge(site, db_url, tmp_path) as second:
+        gateway = second.lab.xprotect["xprotect-main"]  # a VMS that answers again
+        await eventually(lambda: len(gateway.alarms) == 1)
+        assert gateway.alarms[0]["source"]["id"] == PTZ_VMS_ID
+        store = second.services.stores.rule_actions
+
+        async def alarm_outcomes() -> list[tuple[bool, bool]]:
+            found = [o for o in await store.for_incident(incident.id) if o.action == "xprotect_alarm"]
+            return [(o.ok, o.detail.startswith("cancelled")) for o in found]
+
+        async def recorded() -> bool:
+            return len(await alarm_outcomes()) == 2
+
+        await _until(recorded)
+        assert await alarm_outcomes() == [(False, True), (True, False)]
+        assert len(second.lab.device("onvif-ptz").goto_calls) == 0  # nothing else was done again

@@ -42,9 +42,9 @@ from vmsbridge.ingest import validate_payload
 from vmsbridge.model import Event, IncidentStatus, StoredEvent
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
-from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule
+from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
 from vmsbridge.store.events import AcceptedEvent, LogPosition
-from vmsbridge.store.rule_actions import ActionOutcome
+from vmsbridge.store.rule_actions import INTERRUPTED, ActionOutcome
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class RuleEngine:
             detail = await run_action(action, firing, self.ctx)
             ok = True
         except asyncio.CancelledError:
-            await self._record(firing, action, started, t0, ok=False, detail="cancelled: the bridge stopped")
+            await self._record(firing, action, started, t0, ok=False, detail=INTERRUPTED)
             raise
         except Exception as exc:  # an action's failure is its outcome, never the engine's
             ok, detail = False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -366,6 +366,41 @@ class RuleEngine:
                 exc,
                 detail,
             )
+
+    async def resume_interrupted(self) -> int:
+        """VMS alarms a stop cut short (the VMS was unreachable) are raised now, within their
+        rule's ``retry_seconds``: an alarm is not lost because the bridge restarted meanwhile."""
+        rules = {r.name: r for r in self.matcher.rules}
+        oldest = max(
+            (a.retry_seconds for r in rules.values() for a in r.actions if isinstance(a, XProtectAlarm)),
+            default=0,
+        )
+        if not oldest:
+            return 0
+        resumed = 0
+        since = self._clock() - timedelta(seconds=oldest)
+        for outcome in await self.ctx.stores.rule_actions.interrupted("xprotect_alarm", since):
+            rule = rules.get(outcome.rule)
+            alarm = next((a for a in rule.actions if isinstance(a, XProtectAlarm)), None) if rule else None
+            event = await self.ctx.stores.events.get(outcome.event_id)
+            if rule is None or alarm is None or event is None:
+                continue  # the rule is gone from the site file: nothing to honour
+            if outcome.started_at < self._clock() - timedelta(seconds=alarm.retry_seconds):
+                continue
+            firing = Firing(rule, event, asyncio.get_running_loop().create_future())
+            firing.incident.set_result(outcome.incident_id)
+            log.info(
+                "rule %s: raising the XProtect alarm for event %d that a stop interrupted",
+                rule.name,
+                event.id,
+            )
+            task = asyncio.create_task(
+                self._run_one(alarm, firing), name=f"rule:{rule.name}:{event.id}:resumed"
+            )
+            self._firings.add(task)
+            task.add_done_callback(self._firings.discard)
+            resumed += 1
+        return resumed
 
     async def drain(self, seconds: float) -> bool:
         """Wait for running firings to finish; True if all did."""

@@ -88,6 +88,7 @@ async def running_rules(
         services.on_stored.append(engine.notify)
         services.bus.taps.append(engine.tap)
         task = asyncio.create_task(engine.run(), name="rules")
+        await engine.resume_interrupted()
         log.info("rules active: %s", ", ".join(r.name for r in rules) or "(none)")
         try:
             yield engine

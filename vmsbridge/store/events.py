@@ -158,6 +158,11 @@ class EventStore:
             ).all()
         return [row_to_event(r) for r in reversed(rows)]
 
+    async def get(self, event_id: int) -> StoredEvent | None:
+        async with self._db.sessions() as session:
+            row = await session.get(EventRow, event_id)
+            return row_to_event(row) if row is not None else None
+
     async def log_position(self) -> LogPosition:
         """Where the event log ends now: a follower starting here sees only later events."""
         async with self._db.sessions() as session:

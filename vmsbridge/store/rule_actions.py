@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["ActionOutcome", "RuleActionStore"]
+__all__ = ["INTERRUPTED", "ActionOutcome", "RuleActionStore"]
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import IncidentActionRow
+
+INTERRUPTED = "cancelled: the bridge stopped"  # the detail of an action cut short by a shutdown
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,32 @@ class RuleActionStore:
                 )
                 for o in outcomes
             )
+
+    async def interrupted(self, action: str, since: datetime) -> list[ActionOutcome]:
+        """Outcomes of ``action`` cut short by a stop (detail ``INTERRUPTED...``) since ``since``,
+        with nothing recorded for the same rule, event and action after them."""
+        later = aliased(IncidentActionRow)
+        query = (
+            select(IncidentActionRow)
+            .where(
+                IncidentActionRow.action == action,
+                IncidentActionRow.started_at >= since,
+                IncidentActionRow.detail.startswith(INTERRUPTED),
+                ~exists().where(
+                    later.event_id == IncidentActionRow.event_id,
+                    later.rule == IncidentActionRow.rule,
+                    later.action == IncidentActionRow.action,
+                    later.id > IncidentActionRow.id,
+                ),
+            )
+            .order_by(IncidentActionRow.id)
+        )
+        async with self._db.sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            ActionOutcome(r.rule, r.action, r.ok, r.ms, r.detail, r.started_at, r.event_id, r.incident_id)
+            for r in rows
+        ]
 
     async def for_incident(self, incident_id: int) -> list[ActionOutcome]:
         query = (
