@@ -93,7 +93,7 @@ class OnvifControl:
                 try:
                     with os.fdopen(fd, "wb") as out:
                         async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
-                            out.write(chunk)
+                            await asyncio.to_thread(out.write, chunk)  # large clips: off the loop
                     os.replace(partial, target)
                 except BaseException:
                     with contextlib.suppress(FileNotFoundError):
