@@ -159,7 +159,7 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
                 print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")
             print("waiting for the clip work to finish ...", file=sys.stderr)
             await engine.drain(300)
-            print(f"clips    {len(engine.fired)} firings, each with a clip captured, analyzed and redacted")
+            print(f"clips    {engine.fire_count} firings, each with a clip captured, analyzed and redacted")
         finally:
             for task in tasks:
                 task.cancel()

@@ -135,6 +135,8 @@ def test_crimelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["crimelog", "pending", "--as-of", "2026-11-18T12:00:00Z", "--json", *db]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["overdue"] is True
+    assert (row["entry"], row["change"]) == (1, "entry")
+    assert isinstance(row["incident"], int)
     assert main(["crimelog", "publish", "1", "--actor", "coord", *db]) == 0
     assert (
         main(["crimelog", "update", "1", "--field", "disposition", "--value", "Closed", "--json", *db]) == 0

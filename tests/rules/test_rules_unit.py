@@ -16,8 +16,8 @@ from vmsbridge.model import EventKind, StoredEvent
 from vmsbridge.rules.cameras import phone_aim, related_cameras
 from vmsbridge.rules.matching import Matcher
 from vmsbridge.rules.runtime import load_rules, reload_from, running_rules
-from vmsbridge.rules.spec import Rule
-from vmsbridge.rules.templates import active_rules
+from vmsbridge.rules.spec import TEMPLATE_NAMES, Rule, RulesConfig
+from vmsbridge.rules.templates import active_rules, template_rule
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 NOTIFY = [{"type": "notify_operator"}]
@@ -264,3 +264,10 @@ async def test_reload_keeps_the_running_rules_when_the_new_file_is_bad(tmp_path:
         config.write_text(SITE + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8")
         assert reload_from(engine, config) is True
         assert [r.name for r in engine.rules] == ["access_denied_burst"]
+
+
+def test_every_template_name_has_a_valid_template() -> None:
+    for name in TEMPLATE_NAMES:
+        rule = template_rule(name, RulesConfig(), has_xprotect=True)
+        assert rule.name == name
+        assert rule.actions

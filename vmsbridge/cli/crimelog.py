@@ -241,12 +241,27 @@ def pending_entries(args: argparse.Namespace) -> int:
 
     as_of = aware_time("--as-of", args.as_of) or datetime.now(UTC)
     items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
+    print_pending(args, items, place="incident")
+    return 0
+
+
+def print_pending(
+    args: argparse.Namespace,
+    items: Sequence[PendingItem[Any]],
+    *,
+    place: str,
+    not_public: Sequence[str] = (),
+) -> None:
+    """Pending changes as ``--json`` asks; ``place`` names the entry's anchor (``incident_id`` or
+    ``location_id`` of the entry) in the JSON."""
+    from vmsbridge.clery.publiclog import deadline_text
+
     if args.json:
         print_json(
             [
                 {
                     "entry": i.entry.id,
-                    "incident": i.entry.incident_id,
+                    place: getattr(i.entry, f"{place}_id"),
                     "change": i.change.field,
                     "received_at": i.change.info_received_at.isoformat(),
                     "due_by": i.change.due_by.isoformat() if i.change.due_by else None,
@@ -255,17 +270,8 @@ def pending_entries(args: argparse.Namespace) -> int:
                 for i in items
             ]
         )
-        return 0
-    print_pending(items, load_site(args))
-    return 0
-
-
-def print_pending(
-    items: Sequence[PendingItem[Any]], site: SiteConfig, *, not_public: Sequence[str] = ()
-) -> None:
-    from vmsbridge.clery.publiclog import deadline_text
-
-    zone = ZoneInfo(site.site.timezone)
+        return
+    zone = ZoneInfo(load_site(args).site.timezone)
     for item in items:
         flag = "OVERDUE" if item.overdue else "due" if item.change.due_by else "no deadline:"
         due = deadline_text(item.change, zone, not_public=not_public)

@@ -136,9 +136,9 @@ async def run_demo(
                 )
 
                 say(f"{phone.name}: handset lifted (input {wire.token} on {module.connector} goes active)")
-                fired_before = len(engine.fired)
+                fired_before = engine.fire_count
                 lab.device(module.connector).set_input(wire.token, True)
-                await _until(lambda: len(engine.fired) > fired_before, "the call-up rule to fire")
+                await _until(lambda: engine.fire_count > fired_before, "the call-up rule to fire")
                 camera = next(c for c in site.cameras if c.id == phone.camera)
                 if camera.source.connector in onvif_ids:
                     ptz = lab.device(camera.source.connector)

@@ -174,22 +174,7 @@ def pending_entries(args: argparse.Namespace) -> int:
 
     as_of = aware_time("--as-of", args.as_of) or datetime.now(UTC)
     items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
-    if args.json:
-        print_json(
-            [
-                {
-                    "entry": i.entry.id,
-                    "location": i.entry.location_id,
-                    "change": i.change.field,
-                    "received_at": i.change.info_received_at.isoformat(),
-                    "due_by": i.change.due_by.isoformat() if i.change.due_by else None,
-                    "overdue": i.overdue,
-                }
-                for i in items
-            ]
-        )
-    else:
-        print_pending(items, load_site(args), not_public=STATISTICS_FIELD_NAMES)
+    print_pending(args, items, place="location", not_public=STATISTICS_FIELD_NAMES)
     return 0
 
 

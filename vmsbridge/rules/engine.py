@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 RULES_STAGE = "rules"
 INCIDENT_WAIT_SECONDS = 10.0
 EARLY_KEEP = timedelta(minutes=10)
+RECENT_FIRINGS = 1_000
 
 
 @dataclass
@@ -93,7 +95,10 @@ class RuleEngine:
         self._wake = asyncio.Event()
         self._stopping = False
         self._firings: set[asyncio.Task[None]] = set()
-        self.fired: list[tuple[str, int]] = []  # (rule, event id), for the demo and tests
+        # The latest firings as (rule, event id), and how many there were: a long-running
+        # bridge keeps a bounded window, not every firing since it started.
+        self.fired: deque[tuple[str, int]] = deque(maxlen=RECENT_FIRINGS)
+        self.fire_count = 0
         self.seen = 0
         # Fast-path PTZ moves by (source, native_id, rule), waiting for their stored event.
         self._early: dict[tuple[str, str, str], _EarlyMoves] = {}
@@ -243,6 +248,7 @@ class RuleEngine:
 
     def _start(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
         self.fired.append((rule.name, event.id))
+        self.fire_count += 1
         task = asyncio.create_task(self._fire(rule, event, early), name=f"rule:{rule.name}:{event.id}")
         self._firings.add(task)
         task.add_done_callback(self._firings.discard)

@@ -36,7 +36,7 @@ __all__ = [
     "XProtectUserEvent",
 ]
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -44,12 +44,10 @@ from vmsbridge.model import EventKind, Priority
 
 RuleName = Annotated[str, Field(min_length=1, max_length=80)]
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
-TEMPLATE_NAMES = ("blue_light_callup", "door_forced", "access_denied_burst", "camera_down_during_incident")
 TemplateName = Literal[
     "blue_light_callup", "door_forced", "access_denied_burst", "camera_down_during_incident"
 ]
-# Placeholders a summary, alarm name or message may use.
-TEMPLATE_FIELDS = ("kind", "label", "device", "device_name", "location", "location_name", "time")
+TEMPLATE_NAMES: tuple[TemplateName, ...] = get_args(TemplateName)
 
 
 class _Spec(BaseModel):
