@@ -9,9 +9,9 @@ from __future__ import annotations
 __all__ = ["OnvifControl", "build_onvif_controls"]
 
 import asyncio
-import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,26 +82,32 @@ class OnvifControl:
                 "clips from recordings played back over HTTP or from the VMS's exports"
             )
         params = {"start": start.astimezone(UTC).isoformat(), "end": end.astimezone(UTC).isoformat()}
-        self._work_dir.mkdir(parents=True, exist_ok=True)
-        target = self._work_dir / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
+        # A folder of its own per download: two rules clipping the same camera and window at once
+        # must not write, or later clean up, each other's file.
+        folder = Path(await asyncio.to_thread(_download_folder, self._work_dir, camera_id))
+        target = folder / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
         try:
             async with aiohttp.ClientSession() as session, session.get(uri, params=params) as response:
                 if response.status != 200:
                     text = (await response.text())[:200].strip()
                     raise ClipNotFound(f"camera {camera_id}: playback answered {response.status}: {text}")
-                fd, partial = tempfile.mkstemp(dir=self._work_dir, suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as out:
-                        async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
-                            await asyncio.to_thread(out.write, chunk)  # large clips: off the loop
-                    os.replace(partial, target)
-                except BaseException:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(partial)
-                    raise
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ClipNotFound(f"camera {camera_id}: playback failed: {exc}") from exc
+                partial = target.with_suffix(".part")
+                out = await asyncio.to_thread(partial.open, "wb")
+                with out:
+                    async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
+                        await asyncio.to_thread(out.write, chunk)  # large clips: off the loop
+                await asyncio.to_thread(os.replace, partial, target)
+        except BaseException as exc:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            if isinstance(exc, aiohttp.ClientError | OSError):
+                raise ClipNotFound(f"camera {camera_id}: playback failed: {exc}") from exc
+            raise
         return target
+
+
+def _download_folder(work_dir: Path, camera_id: str) -> str:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(dir=work_dir, prefix=f"clip-{camera_id}-")
 
 
 def _profile_of(camera: Camera) -> str:

@@ -81,6 +81,11 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         store_file = bridge.engine.ctx.evidence.path_for(report.sha256)
         motion = json.loads(await asyncio.to_thread(Path(store_file).read_text, encoding="utf-8"))
         assert motion["frames"] == 1350  # 90 s at 15 fps: the whole window was analyzed
+        # The downloaded clip and the derivatives' working copies are gone: the store has its own.
+        leftovers = await asyncio.to_thread(
+            lambda: [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
+        )
+        assert leftovers == []
 
         # A door forced at the adjacent library 20 s later joins the same incident.
         io.door_alarm("Door_2", "DoorForcedOpen")
@@ -292,3 +297,31 @@ async def test_an_alarm_interrupted_by_a_restart_is_raised_by_the_next_run(
         await _until(recorded)
         assert await alarm_outcomes() == [(False, True), (True, False)]
         assert len(second.lab.device("onvif-ptz").goto_calls) == 0  # nothing else was done again
+
+
+async def test_two_rules_clipping_one_camera_at_once_keep_their_own_files(tmp_path: Path) -> None:
+    """Two rules fire on one pickup and both clip the PTZ camera for the same window: each
+    download and its derivatives live in a folder of their own, so neither loses its files to the
+    other's clean-up, and nothing is left behind once both are in the evidence store."""
+    rules = """templates = ["blue_light_callup"]
+clip = { post_seconds = 0 }
+[[rules.custom]]
+name = "second look"
+on = ["phone.offhook"]
+actions = [
+  { type = "capture_clip", cameras = ["cam-lotb-ptz"], pre_seconds = 30, post_seconds = 0 },
+  { type = "open_incident", priority = "high" },
+]
+"""
+    site = rules_site(tmp_path, rules)
+    async with running_bridge(site, f"sqlite+aiosqlite:///{tmp_path / 'two.db'}", tmp_path) as bridge:
+        bridge.lab.device("onvif-io").set_input("DI1", True)
+        incident = await bridge.incident_at("lot-b")
+        outcomes = await bridge.outcomes(incident.id, 6, within=90)
+        clips = [(o.rule, o.ok, o.detail) for o in outcomes if o.action == "capture_clip"]
+        assert len(clips) == 2
+        assert all(ok and "motion:" in detail and "redacted" in detail for _, ok, detail in clips), clips
+        leftovers = await asyncio.to_thread(
+            lambda: [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
+        )
+        assert leftovers == []

@@ -12,6 +12,7 @@ __all__ = ["Firing", "RuleContext", "run_action"]
 import asyncio
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,13 +183,25 @@ async def _capture_clip(action: CaptureClip, firing: Firing, ctx: RuleContext) -
         except (ClipNotFound, OSError) as exc:
             problems.append(f"{camera.id}: {exc}")
             continue
-        captured.append(await _attach(path, camera, (start, end), action, firing, ctx))
+        try:
+            captured.append(await _attach(path, camera, (start, end), action, firing, ctx))
+        finally:
+            await asyncio.to_thread(_discard_work_files, path, ctx.work_dir)
         if action.cameras == "nearest":
             break
     if not captured:
         raise ClipNotFound("; ".join(problems))
     missing = f" (missing: {'; '.join(problems)})" if problems else ""
     return "; ".join(captured) + missing
+
+
+def _discard_work_files(clip: Path, work_dir: Path) -> None:
+    """Once attached, the evidence store holds its own copy: a clip we downloaded (in a folder of
+    its own under the work folder) goes; an export in the VMS's own folder is the VMS's to keep."""
+    if clip.parent != work_dir and clip.parent.is_relative_to(work_dir):
+        shutil.rmtree(clip.parent, ignore_errors=True)
+    elif clip.is_relative_to(work_dir):
+        clip.unlink(missing_ok=True)
 
 
 async def _attach(
@@ -218,48 +231,52 @@ async def _attach(
     if ctx.jobs is None or not (action.analyze or action.redact):
         return parts[0]
     masks = await effective_polygons(ctx.stores, ctx.directory.site, camera.id, window[0])
-    work = Path(tempfile.mkdtemp(prefix=f"rule-{firing.event.id}-", dir=ctx.work_dir))
-    # Analysis and redaction run in the process pool, concurrently with each other.
-    jobs: list[asyncio.Future[Any]] = []
-    if action.analyze:
-        jobs.append(asyncio.ensure_future(ctx.jobs.analyze(path, masks)))
-    if action.redact:
-        redacted = work / f"{path.stem}.redacted.mp4"
-        jobs.append(asyncio.ensure_future(ctx.jobs.redact(path, redacted, RedactOptions(masks=masks))))
-    results = await asyncio.gather(*jobs, return_exceptions=True)
+    work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="derive-", dir=ctx.work_dir))
+    try:
+        # Analysis and redaction run in the process pool, concurrently with each other.
+        jobs: list[asyncio.Future[Any]] = []
+        if action.analyze:
+            jobs.append(asyncio.ensure_future(ctx.jobs.analyze(path, masks)))
+        if action.redact:
+            redacted = work / f"{path.stem}.redacted.mp4"
+            jobs.append(asyncio.ensure_future(ctx.jobs.redact(path, redacted, RedactOptions(masks=masks))))
+        results = await asyncio.gather(*jobs, return_exceptions=True)
 
-    async def attach_derived(file: Path, how: str) -> str:
-        derived, _ = await add_file(
-            ctx.stores,
-            ctx.evidence,
-            incident_id=incident_id,
-            path=file,
-            actor=firing.actor,
-            how=how,
-            camera_id=camera.id,
-            derived_from=original.sha256,
-            window=window,
-        )
-        return derived.sha256[:12]
+        async def attach_derived(file: Path, how: str) -> str:
+            derived, _ = await add_file(
+                ctx.stores,
+                ctx.evidence,
+                incident_id=incident_id,
+                path=file,
+                actor=firing.actor,
+                how=how,
+                camera_id=camera.id,
+                derived_from=original.sha256,
+                window=window,
+            )
+            return derived.sha256[:12]
 
-    for result in results:
-        if isinstance(result, BaseException):
-            parts.append(f"derivative failed: {result}")
-        elif isinstance(result, ClipReport):
-            report = work / f"{path.stem}.motion.json"
-            report.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
-            digest = await attach_derived(report, "motion analytics of the captured clip")
-            parts.append(f"motion: {len(result.segments)} segment(s) {digest}")
-            if ctx.bus is not None:  # camera health learns of tamper the analysis saw
-                parts += await publish_clip_tamper(
-                    ctx.bus, firing.event, camera.id, window[0], result, original.sha256
-                )
-        else:
-            if result.error:
-                parts.append(f"redaction incomplete: {result.error}")
-            digest = await attach_derived(Path(result.output), "privacy-redacted copy (masks, people)")
-            parts.append(f"redacted {digest}")
-    return ", ".join(parts)
+        for result in results:
+            if isinstance(result, BaseException):
+                parts.append(f"derivative failed: {result}")
+            elif isinstance(result, ClipReport):
+                report = work / f"{path.stem}.motion.json"
+                text = json.dumps(result.to_json(), indent=2)
+                await asyncio.to_thread(report.write_text, text, encoding="utf-8")
+                digest = await attach_derived(report, "motion analytics of the captured clip")
+                parts.append(f"motion: {len(result.segments)} segment(s) {digest}")
+                if ctx.bus is not None:  # camera health learns of tamper the analysis saw
+                    parts += await publish_clip_tamper(
+                        ctx.bus, firing.event, camera.id, window[0], result, original.sha256
+                    )
+            else:
+                if result.error:
+                    parts.append(f"redaction incomplete: {result.error}")
+                digest = await attach_derived(Path(result.output), "privacy-redacted copy (masks, people)")
+                parts.append(f"redacted {digest}")
+        return ", ".join(parts)
+    finally:  # the store holds its own copies of what was attached
+        await asyncio.to_thread(shutil.rmtree, work, True)
 
 
 # -- VMS ----------------------------------------------------------------------------------------

@@ -271,10 +271,23 @@ class RuleEngine:
         tasks = [asyncio.create_task(self._run_one(a, firing)) for a in others]
         if early is not None:
             tasks.append(asyncio.create_task(self._record_early(firing, early)))
-        tasks.append(asyncio.create_task(self._resolve_incident(firing, opener)))
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Shielded: a stop cancels the actions, and each cancelled action still records itself as
+        # interrupted on the incident, so the incident must be found even while stopping.
+        resolver = asyncio.create_task(self._resolve_incident(firing, opener))
+        try:
+            await asyncio.gather(*tasks, asyncio.shield(resolver), return_exceptions=True)
+        finally:
+            await asyncio.gather(resolver, *tasks, return_exceptions=True)
 
     async def _resolve_incident(self, firing: Firing, opener: OpenIncident | None) -> None:
+        try:
+            await self._resolve_incident_of(firing, opener)
+        finally:
+            # Whatever happened, the actions waiting to record their outcomes are released.
+            if not firing.incident.done():
+                firing.incident.set_result(None)
+
+    async def _resolve_incident_of(self, firing: Firing, opener: OpenIncident | None) -> None:
         started, t0 = self._clock(), time.perf_counter()
         try:
             linked = await self._correlated_incident(firing.event)
