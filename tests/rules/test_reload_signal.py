@@ -46,7 +46,7 @@ async def test_sighup_reloads_rules_and_keeps_them_when_the_file_is_bad(tmp_path
         "--log-level",
         "INFO",
         cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None

@@ -90,6 +90,22 @@ def test_cooldown_and_stale_events() -> None:
     )  # a replay after an outage
 
 
+def test_a_replayed_older_event_does_not_fire_again_after_a_newer_firing() -> None:
+    """Pickup A, then pickup B 90 s later, then A again (a device re-sync sending its old event):
+    A's replay is 90 s from the latest firing, beyond the cooldown, but it is the same device
+    event, and 0 s from A's own firing: it must not move the camera a third time."""
+    rule = Rule.model_validate({"name": "phone", "on": ["phone.offhook"], "actions": NOTIFY})
+    a, b = event(1, EventKind.PHONE_OFFHOOK, "bl-7", 0), event(2, EventKind.PHONE_OFFHOOK, "bl-7", 90)
+    a_replayed = StoredEvent(
+        3, a.source, a.native_id, a.kind, a.device_id, a.location_id, a.occurred_at, b.received_at
+    )
+    now = T0 + timedelta(seconds=95)
+    assert fires(Matcher([rule]), rule, [a, b, a_replayed], now=now) == [1, 2]
+    # An older event of its own (another native id) within the cooldown of the first firing.
+    late = event(4, EventKind.PHONE_OFFHOOK, "bl-7", 20)
+    assert fires(Matcher([rule]), rule, [a, b, late], now=now) == [1, 2]
+
+
 def test_selectors() -> None:
     rule = Rule.model_validate(
         {
@@ -261,7 +277,15 @@ async def test_reload_keeps_the_running_rules_when_the_new_file_is_bad(tmp_path:
         config.write_text(SITE + '\n[rules]\ntemplates = ["blue_light"]\n', encoding="utf-8")
         assert reload_from(engine, config) is False
         assert [r.name for r in engine.rules] == ["blue_light_callup", "door_forced"]
+        # A reload applies [rules] only: a file that also changes the site (here, where data is
+        # kept) is refused whole, since the new rules would run against the old cameras.
         config.write_text(SITE + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8")
+        assert reload_from(engine, config) is False
+        assert [r.name for r in engine.rules] == ["blue_light_callup", "door_forced"]
+        storage = f"\n[storage]\ndata_dir = '{tmp_path / 'data'}'\n"
+        config.write_text(
+            SITE + storage + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8"
+        )
         assert reload_from(engine, config) is True
         assert [r.name for r in engine.rules] == ["access_denied_burst"]
 

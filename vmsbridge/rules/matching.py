@@ -8,12 +8,14 @@ from __future__ import annotations
 
 __all__ = ["Decision", "Matcher"]
 
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from vmsbridge.model import EventKind, StoredEvent
 from vmsbridge.rules.spec import Rule
+
+FIRED_EVENTS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,12 @@ class Matcher:
         self.rules = rules
         # (kind, "device"|"location", key) -> occurrence times, oldest first
         self._recent: defaultdict[tuple[EventKind, str, str], deque[datetime]] = defaultdict(deque)
-        self._last_fired: dict[tuple[str, str], datetime] = {}
+        # (rule, device) -> the occurrence times it fired for: an older event arriving late is
+        # checked against every firing it could fall near, not just the last one.
+        self._fired_at: defaultdict[tuple[str, str], deque[datetime]] = defaultdict(deque)
+        # (rule, source, native id) of recent firings: a replay of the same device event (a
+        # re-sync, a reconnect) never fires again, however its time compares with other firings.
+        self._fired_events: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         longest = [0.0]
         for rule in rules:
             if rule.unless is not None:
@@ -43,7 +50,9 @@ class Matcher:
         """Keep what an earlier rule set saw and when its rules fired (a reload must not re-fire)."""
         for key, times in previous._recent.items():
             self._recent[key].extend(times)
-        self._last_fired.update(previous._last_fired)
+        for key, fired in previous._fired_at.items():
+            self._fired_at[key].extend(fired)
+        self._fired_events.update(previous._fired_events)
         self._keep = max(self._keep, previous._keep)
         self._watched |= previous._watched
 
@@ -103,10 +112,23 @@ class Matcher:
             seen = self._densest(rule.on, c.same, key, event.occurred_at, timedelta(seconds=c.within_seconds))
             if seen < c.at_least:
                 return Decision(False, f"{seen} of {c.at_least} within {c.within_seconds:g} s")
-        last = self._last_fired.get((rule.name, event.device_id))
-        if last is not None and abs((event.occurred_at - last).total_seconds()) < rule.cooldown_seconds:
-            return Decision(
-                False, f"fired for this device {abs((event.occurred_at - last).total_seconds()):.0f} s ago"
-            )
-        self._last_fired[(rule.name, event.device_id)] = event.occurred_at
+        if (rule.name, event.source, event.native_id) in self._fired_events:
+            return Decision(False, "already fired for this device event (a replay)")
+        fired = self._fired_at[(rule.name, event.device_id)]
+        near = [abs((event.occurred_at - t).total_seconds()) for t in fired]
+        if near and min(near) < rule.cooldown_seconds:
+            return Decision(False, f"fired for this device {min(near):.0f} s from this event")
+        self._remember_firing(rule, event)
         return Decision(True, "all conditions met")
+
+    def _remember_firing(self, rule: Rule, event: StoredEvent) -> None:
+        fired = self._fired_at[(rule.name, event.device_id)]
+        fired.append(event.occurred_at)
+        newest = max(fired)
+        # An event older than max_age never fires, so firings beyond it plus the cooldown are moot.
+        keep = timedelta(seconds=rule.max_age_seconds + rule.cooldown_seconds)
+        while len(fired) > 1 and min(fired) < newest - keep:
+            fired.remove(min(fired))
+        self._fired_events[(rule.name, event.source, event.native_id)] = None
+        while len(self._fired_events) > FIRED_EVENTS_KEPT:
+            self._fired_events.popitem(last=False)

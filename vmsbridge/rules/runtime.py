@@ -48,6 +48,23 @@ def reload_from(engine: RuleEngine, path: Path) -> bool:
             problems,
         )
         return False
+    # The running connectors, cameras and locations are the ones the bridge started with: rules
+    # checked against a different site would run against this one. Those changes need a restart.
+    running = engine.ctx.directory.site
+    changed = [
+        key
+        for key in type(site).model_fields
+        if key != "rules" and getattr(site, key) != getattr(running, key)
+    ]
+    if changed:
+        log.error(
+            "rules NOT reloaded, the previous %d rule(s) stay active: %s: [%s] changed too; a reload "
+            "applies [rules] only, restart the bridge to apply the rest",
+            len(engine.rules),
+            path,
+            "], [".join(changed),
+        )
+        return False
     engine.reload(rules)
     return True
 
