@@ -50,8 +50,8 @@ class Matcher:
         """Keep what an earlier rule set saw and when its rules fired (a reload must not re-fire)."""
         for key, times in previous._recent.items():
             self._recent[key].extend(times)
-        for key, fired in previous._fired_at.items():
-            self._fired_at[key].extend(fired)
+        for rule_device, fired in previous._fired_at.items():
+            self._fired_at[rule_device].extend(fired)
         self._fired_events.update(previous._fired_events)
         self._keep = max(self._keep, previous._keep)
         self._watched |= previous._watched
