@@ -52,6 +52,7 @@ class EventKind(StrEnum):
     CAMERA_SIGNAL_LOSS = "camera.signal_loss"
     CAMERA_SIGNAL_RESTORED = "camera.signal_restored"
     CAMERA_TAMPER = "camera.tamper"
+    CAMERA_TAMPER_CLEARED = "camera.tamper_cleared"  # a stateful tamper alarm (ONVIF property) went off
     CAMERA_COMM_LOST = "camera.comm_lost"
     CAMERA_COMM_RESTORED = "camera.comm_restored"
     CAMERA_RECORDING_STOPPED = "camera.recording_stopped"

@@ -187,11 +187,9 @@ def scene_change(n: Notification) -> Reading:
         subject=Subject("video_source", n.source["Source"]),
         item="State",
         on=EventKind.CAMERA_TAMPER,
-        off=None,
+        off=EventKind.CAMERA_TAMPER_CLEARED,
     )
-    if reading is not None:
-        reading.attributes["detector"] = n.topic.rsplit("/", 1)[-1]
-    return reading
+    return _tamper_state(reading, n.topic.rsplit("/", 1)[-1])
 
 
 @TOPICS.register("tns1:RuleEngine/TamperDetector/Tamper", "tns1:RuleEngine/CellMotionDetector/Tamper")
@@ -202,10 +200,22 @@ def vendor_tamper(n: Notification) -> Reading:
     )
     item = "IsTamper" if "IsTamper" in n.data else "State"
     reading = _boolean_property(
-        n, subject=Subject(role, token), item=item, on=EventKind.CAMERA_TAMPER, off=None
+        n,
+        subject=Subject(role, token),
+        item=item,
+        on=EventKind.CAMERA_TAMPER,
+        off=EventKind.CAMERA_TAMPER_CLEARED,
     )
-    if reading is not None:
-        reading.attributes["detector"] = n.topic
+    return _tamper_state(reading, n.topic)
+
+
+def _tamper_state(reading: Reading, detector: str) -> Reading:
+    """A tamper property's reading, with its ``state``: camera health holds the view as tampered
+    from ``true`` until the same detector's ``camera.tamper_cleared`` (``false``), not for a guessed
+    time. The clear is its own kind so it never opens an incident or fires a tamper rule."""
+    if reading.kind in (EventKind.CAMERA_TAMPER, EventKind.CAMERA_TAMPER_CLEARED):
+        reading.attributes["detector"] = detector
+        reading.attributes["state"] = reading.kind is EventKind.CAMERA_TAMPER
     return reading
 
 

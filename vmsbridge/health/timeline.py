@@ -62,7 +62,7 @@ K = EventKind
 # evidence-grade: a tampered view, or a VMS that is not recording it. Recording stopped is only
 # degraded because for a motion-triggered camera it is the normal resting state (see
 # vmsbridge.model.ALARM_STATE_KINDS): the camera still sees, the VMS just keeps no video.
-# camera.tamper and vms.gap are interval-shaped and handled in camera_timeline/connector_gaps.
+# camera.tamper(_cleared) and vms.gap are interval-shaped and handled in camera_timeline/connector_gaps.
 KIND_EFFECTS: dict[EventKind, Effect] = {
     K.CAMERA_COMM_LOST: Effect("comm_lost", True, State.DOWN),
     K.CAMERA_COMM_RESTORED: Effect("comm_lost", False, State.DOWN),
@@ -71,12 +71,14 @@ KIND_EFFECTS: dict[EventKind, Effect] = {
     K.CAMERA_RECORDING_STOPPED: Effect("recording_stopped", True, State.DEGRADED),
     K.CAMERA_RECORDING_STARTED: Effect("recording_stopped", False, State.DEGRADED),
     K.CAMERA_TAMPER: Effect("tamper", True, State.DEGRADED),
+    K.CAMERA_TAMPER_CLEARED: Effect("tamper", False, State.DEGRADED),
     K.VMS_GAP: Effect(VMS_GAP, True, State.UNKNOWN),
 }
 
-# A tamper report says "now", rarely "until": ONVIF scene-change detectors send no clearing event.
-# Without an end in the event (``until`` or ``seconds``, as analytics intervals have), the view is
-# taken as tampered for this long after the last report.
+# How long a tamper report holds when it says neither how long (``until``/``seconds``, as analytics
+# intervals do) nor that it is a state that will be cleared (``state`` true: ONVIF tamper
+# properties, which send camera.tamper_cleared when they go off). Only such stateless signals (and
+# ONVIF tamper events stored before the clear was reported) are held for a guessed time.
 TAMPER_HOLD = timedelta(minutes=10)
 # Analytics tamper kinds (analytics.tamper.KINDS) as causes; "lights" is a lighting change, not tamper.
 TAMPER_NAMES = {"covered": "covered", "defocus": "defocused", "defocused": "defocused", "moved": "moved"}
@@ -204,13 +206,17 @@ def _tamper_cause(event: StoredEvent) -> str | None:
     return "tamper:" + TAMPER_NAMES.get(name, name)[:40]
 
 
-def _tamper_end(event: StoredEvent) -> datetime:
+def _tamper_end(event: StoredEvent) -> datetime | None:
+    """When a tamper report ends: its ``until``/``seconds`` (analytics), None for a stateful alarm
+    (``state`` true: ONVIF, which reports the clear), else :data:`TAMPER_HOLD` after it."""
     until = _time(event.attributes.get("until"))
     if until is not None and until > event.occurred_at:
         return until
     seconds = event.attributes.get("seconds")
     if isinstance(seconds, int | float) and not isinstance(seconds, bool) and 0 < seconds < 366 * 86_400:
         return event.occurred_at + timedelta(seconds=seconds)
+    if event.attributes.get("state") is True:
+        return None
     return event.occurred_at + TAMPER_HOLD
 
 
@@ -256,10 +262,13 @@ def camera_timeline(
     """
     index = _SessionIndex(sessions)
     causes: list[CauseInterval] = list(unknown)
-    open_causes: dict[str, _Open] = {}
+    # Keyed by (source, cause, detector): a restore closes only what the same source reported, so
+    # XProtect's "communication started" cannot end the ONVIF probe's comm_lost (or the reverse).
+    open_causes: dict[tuple[str, str, str], _Open] = {}
 
-    def close(cause: str, at: datetime | None, closed_by: int | None) -> None:
-        held = open_causes.pop(cause)
+    def close(key: tuple[str, str, str], at: datetime | None, closed_by: int | None) -> None:
+        held = open_causes.pop(key)
+        cause = key[1]
         end = at
         if held.session_end is not None and (end is None or held.session_end < end):
             end, closed_by = held.session_end, None  # the session that knew of it ended first
@@ -269,43 +278,46 @@ def camera_timeline(
                 CauseInterval(held.start, end, cause, effect_state, held.opened_by, closed_by, held.detail)
             )
 
+    def open_cause(key: tuple[str, str, str], event: StoredEvent) -> None:
+        held = open_causes.get(key)
+        if held is not None and held.session_end is not None and event.received_at >= held.session_end:
+            close(key, None, None)  # a new run session re-reported it: a new interval
+            held = None
+        if held is None:
+            open_causes[key] = _Open(
+                event.occurred_at, event.id, _detail(event), index.end_for(event.received_at)
+            )
+
     for event in order_events(events):
-        effect = KIND_EFFECTS.get(event.kind)
-        if effect is None or event.kind is K.VMS_GAP:
-            continue
-        if event.kind is K.CAMERA_TAMPER:
+        if event.kind is K.CAMERA_TAMPER or event.kind is K.CAMERA_TAMPER_CLEARED:
             name = _tamper_cause(event)
             if name is None:
                 continue
-            if event.attributes.get("state") is False:
-                if name in open_causes:
-                    close(name, event.occurred_at, event.id)
+            key = (event.source, name, str(event.attributes.get("detector", "")))
+            if event.kind is K.CAMERA_TAMPER_CLEARED or event.attributes.get("state") is False:
+                if key in open_causes:
+                    close(key, event.occurred_at, event.id)
                 continue
-            causes.append(
-                CauseInterval(
-                    event.occurred_at,
-                    _tamper_end(event),
-                    name,
-                    State.DEGRADED,
-                    event.id,
-                    None,
-                    _detail(event),
+            end = _tamper_end(event)
+            if end is None:
+                open_cause(key, event)  # a stateful alarm: tampered until its clear
+            else:
+                causes.append(
+                    CauseInterval(
+                        event.occurred_at, end, name, State.DEGRADED, event.id, None, _detail(event)
+                    )
                 )
-            )
             continue
-        held = open_causes.get(effect.cause)
+        effect = KIND_EFFECTS.get(event.kind)
+        if effect is None or event.kind is K.VMS_GAP:
+            continue
+        key = (event.source, effect.cause, "")
         if effect.opens:
-            if held is not None and held.session_end is not None and event.received_at >= held.session_end:
-                close(effect.cause, None, None)  # a new run session re-reported it: a new interval
-                held = None
-            if held is None:
-                open_causes[effect.cause] = _Open(
-                    event.occurred_at, event.id, _detail(event), index.end_for(event.received_at)
-                )
-        elif held is not None:
-            close(effect.cause, event.occurred_at, event.id)
-    for name in list(open_causes):
-        close(name, None, None)
+            open_cause(key, event)
+        elif key in open_causes:
+            close(key, event.occurred_at, event.id)
+    for key in list(open_causes):
+        close(key, None, None)
 
     clipped: list[CauseInterval] = []
     for cause in causes:

@@ -203,6 +203,38 @@ def test_a_cleared_alarm_is_tracked_but_not_reported() -> None:
 
 
 @pytest.mark.parametrize(
+    ("topic", "source", "item", "detector"),
+    [
+        ("tns1:VideoSource/GlobalSceneChange/ImagingService", {"Source": "VS1"}, "State", "ImagingService"),
+        (
+            "tns1:RuleEngine/TamperDetector/Tamper",
+            {"VideoSourceConfigurationToken": "VSC1"},
+            "IsTamper",
+            "tns1:RuleEngine/TamperDetector/Tamper",
+        ),
+    ],
+)
+def test_a_tamper_alarm_going_off_is_reported_as_cleared(
+    topic: str, source: dict[str, str], item: str, detector: str
+) -> None:
+    # Camera health closes the tampered interval on the clear (issue #9); before, the clear was
+    # tracked but not reported and the view counted as tampered for a guessed 10 minutes.
+    on = read_notification(Notification(topic, None, "Changed", source, {item: "true"}))
+    off = read_notification(Notification(topic, None, "Changed", source, {item: "false"}))
+    assert (on.kind, on.attributes["state"], on.attributes["detector"]) == (
+        EventKind.CAMERA_TAMPER,
+        True,
+        detector,
+    )
+    assert (off.kind, off.attributes["state"], off.attributes["detector"]) == (
+        EventKind.CAMERA_TAMPER_CLEARED,
+        False,
+        detector,
+    )
+    assert off.subject == on.subject
+
+
+@pytest.mark.parametrize(
     ("topic", "source", "data", "why"),
     [
         ("tns1:Vendor/Thing", {"X": "1"}, {"Y": "2"}, "no parser"),
