@@ -10,10 +10,14 @@ sends GotoPreset to the emulated PTZ camera. Each call also captures a short cli
 redacted in the process pool, so clip work runs while later calls are measured.
 
 Figures printed (nothing is asserted):
-  connector->goto  event received by the connector (Event.received_at) -> GotoPreset arriving at
-                   the emulated camera on loopback (the request has left the bridge): p50/p99/max
+  connector->goto  event received by the connector (Event.received_at, stamped when the
+                   PullMessages reply is parsed) -> GotoPreset arriving at the emulated camera on
+                   loopback (the request has left the bridge): p50/p99/max
+  bridge's own     the same span as the bridge records it on the incident (event received ->
+                   GotoPreset handed to the SOAP client), for comparison
   input->goto      the emulator setting the input -> GotoPreset arriving (adds PullPoint delivery)
   background       other events (motion on other cameras) offered and stored meanwhile
+  clips            capture_clip outcomes: captured (analyzed and redacted) / failed
 The emulators share this process's event loop with the bridge, so their work is inside the figures.
 """
 
@@ -35,6 +39,7 @@ from connectors.lab import emulated_site
 from vmsbridge.app import Services, running_services
 from vmsbridge.cli.run import build_controls, connector_registry, supervise
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
+from vmsbridge.model import EventKind
 from vmsbridge.rules.runtime import running_rules
 from vmsbridge.rules.spec import Rule, RulesConfig
 
@@ -85,6 +90,27 @@ async def lead_times(services: Services, since: datetime) -> list[float]:
             if outcome.action == "ptz_goto" and outcome.ok and outcome.started_at >= since and found:
                 leads.append(float(found.group(1)))
     return leads
+
+
+async def arrival_times(services: Services, arrivals: list[datetime], since: datetime) -> list[float]:
+    """Each pickup's received_at -> its GotoPreset arriving at the camera, in ms (cooldown 0: one
+    move per pickup, in order)."""
+    pickups = sorted(
+        e.received_at
+        for e in await services.stores.events.recent(limit=1_000_000)
+        if e.kind is EventKind.PHONE_OFFHOOK and e.received_at >= since
+    )
+    moves = [t for t in arrivals if t >= since]
+    return [(moved - picked).total_seconds() * 1000 for picked, moved in zip(pickups, moves, strict=False)]
+
+
+async def clip_outcomes(services: Services) -> tuple[int, int]:
+    ok = failed = 0
+    for incident in await services.stores.incidents.search(limit=100_000):
+        for outcome in await services.stores.rule_actions.for_incident(incident.id):
+            if outcome.action == "capture_clip":
+                ok, failed = ok + outcome.ok, failed + (not outcome.ok)
+    return ok, failed
 
 
 def percentiles(values: list[float]) -> str:
@@ -153,13 +179,17 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
                 await engine.drain(300)  # the moves' records are written with the stored event
                 await services.bus.drain(60)
                 elapsed_events = await services.stores.events.count() - stored_before
-                connector_to_goto = await lead_times(services, since=measured_from)
+                own_figure = await lead_times(services, since=measured_from)
+                connector_to_goto = await arrival_times(services, ptz.goto_received_at, measured_from)
                 print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
+                print(f"{label:>8}  bridge's own     {percentiles(own_figure)}")
                 print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
                 print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")
             print("waiting for the clip work to finish ...", file=sys.stderr)
             await engine.drain(300)
-            print(f"clips    {engine.fire_count} firings, each with a clip captured, analyzed and redacted")
+            ok, failed = await clip_outcomes(services)
+            done = f"{ok} clips captured, analyzed and redacted, {failed} failed"
+            print(f"clips    {engine.fire_count} firings: {done}")
         finally:
             for task in tasks:
                 task.cancel()

@@ -16,6 +16,7 @@ __all__ = [
 
 import asyncio
 import mimetypes
+import random
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -129,17 +130,19 @@ async def _extend_chain(
 
     ``(incident_id, seq)`` is unique, so a lost race fails instead of forking the chain.
     """
-    for attempt in range(1, CHAIN_ATTEMPTS + 1):
-        new = entry(await stores.evidence.chain(incident_id))
-        try:
-            if write is None:
-                await stores.evidence.record(incident_id, new, item)
-            else:
-                await write(new)
-            return new
-        except IntegrityError:
-            if attempt == CHAIN_ATTEMPTS or (item is not None and await _item_exists(stores, item)):
-                raise
+    async with stores.evidence.chain_lock(incident_id):
+        for attempt in range(1, CHAIN_ATTEMPTS + 1):
+            new = entry(await stores.evidence.chain(incident_id))
+            try:
+                if write is None:
+                    await stores.evidence.record(incident_id, new, item)
+                else:
+                    await write(new)
+                return new
+            except IntegrityError:
+                if attempt == CHAIN_ATTEMPTS or (item is not None and await _item_exists(stores, item)):
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # another process: step aside
     raise AssertionError("unreachable")
 
 

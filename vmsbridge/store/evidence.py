@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __all__ = ["EvidenceItem", "EvidenceRepository"]
 
+import asyncio
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -86,6 +88,16 @@ def _entry_row(incident_id: int, entry: CustodyEntry) -> CustodyEntryRow:
 class EvidenceRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Appends to one incident's chain from this process take turns (a busy incident can have
+        # dozens of rule firings attaching at once); other processes are caught by the unique
+        # (incident_id, seq) key and retry.
+        self._chain_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def chain_lock(self, incident_id: int) -> asyncio.Lock:
+        lock = self._chain_locks.get(incident_id)
+        if lock is None:
+            lock = self._chain_locks[incident_id] = asyncio.Lock()
+        return lock
 
     async def items(self, incident_id: int) -> list[EvidenceItem]:
         async with self._db.sessions() as session:
