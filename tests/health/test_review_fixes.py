@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from vmsbridge.config import HealthConfig, SiteDirectory
 from vmsbridge.health.intervals import Interval, State
+from vmsbridge.health.monitor import RESUME_SETTLE, HealthMonitor
 from vmsbridge.health.timeline import TAMPER_HOLD, camera_timeline
 from vmsbridge.model import EventKind, StoredEvent
 
@@ -78,3 +80,102 @@ def test_stateless_tamper_signals_keep_their_hold_or_length() -> None:
     ]
     spans = camera_timeline("cam-a", events, WINDOW).spans
     assert [(s.start, s.end) for s in spans] == [(m(10), m(12)), (m(100), m(100) + TAMPER_HOLD)]
+
+
+# -- the live monitor ---------------------------------------------------------------------------
+
+POLICY = HealthConfig(offline_after_seconds=300, recover_after_seconds=60, heartbeat_seconds=30)
+
+
+def s(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def cam(kind: EventKind, at: float, received: float | None = None, source: str = "test") -> StoredEvent:
+    n = next(_ids)
+    return StoredEvent(
+        n, source, f"n{n}", kind, "cam-boathouse", "boathouse", s(at), s(at if received is None else received)
+    )
+
+
+def live(directory: SiteDirectory) -> HealthMonitor:
+    return HealthMonitor(None, None, directory, POLICY, clock=lambda: T0)  # type: ignore[arg-type]
+
+
+def test_a_late_old_pair_does_not_rewind_a_recovery(directory: SiteDirectory) -> None:
+    mon = live(directory)
+    mon.apply(cam(K.CAMERA_COMM_LOST, 0))
+    assert [a.kind for a in mon.due_alerts(s(301))] == [K.CAMERA_OFFLINE]
+    mon.apply(cam(K.CAMERA_COMM_RESTORED, 400))
+    mon.apply(cam(K.CAMERA_SIGNAL_LOSS, 10, received=405))  # an old pair, delivered late
+    mon.apply(cam(K.CAMERA_SIGNAL_RESTORED, 20, received=405))
+    assert mon.due_alerts(s(459)) == []
+    [online] = mon.due_alerts(s(460))
+    assert online.kind is K.CAMERA_ONLINE
+    assert (online.attributes["up_since"], online.attributes["down_seconds"]) == (s(400).isoformat(), 400.0)
+
+
+def test_an_hour_old_loss_does_not_alert_for_the_past(directory: SiteDirectory) -> None:
+    mon = live(directory)
+    mon.apply(cam(K.CAMERA_SIGNAL_LOSS, -3600, received=0))  # a backlog delivered now
+    assert mon.due_alerts(s(0)) == []
+    assert mon.due_alerts(s(170)) == []  # counts from its arrival (less the reorder tolerance)
+    [offline] = mon.due_alerts(s(180))
+    assert offline.kind is K.CAMERA_OFFLINE
+
+
+def test_a_restore_from_another_source_does_not_end_the_outage(directory: SiteDirectory) -> None:
+    mon = live(directory)
+    mon.apply(cam(K.CAMERA_COMM_LOST, 0, source="onvif:enc-1"))
+    mon.apply(cam(K.CAMERA_COMM_RESTORED, 10, source="xprotect:vms"))
+    [offline] = mon.due_alerts(s(300))
+    assert offline.kind is K.CAMERA_OFFLINE
+    assert offline.attributes["causes"] == ["comm_lost"]
+
+
+def test_a_restarted_monitor_resumes_an_alerted_outage(directory: SiteDirectory) -> None:
+    first = live(directory)
+    first.apply(cam(K.CAMERA_COMM_LOST, 0, source="onvif:enc-1"))
+    [offline] = first.due_alerts(s(300))
+    stored = StoredEvent(
+        9_999_999,
+        offline.source,
+        offline.native_id,
+        offline.kind,
+        offline.device_id,
+        "boathouse",
+        offline.occurred_at,
+        offline.received_at,
+        dict(offline.attributes),
+    )
+    # Restart at 1000 s: the connector re-reports the loss at 1060 s (after its two probes).
+    second = live(directory)
+    second.resume([stored], s(1000))
+    second.apply(cam(K.CAMERA_COMM_LOST, 1060, source="onvif:enc-1"))
+    assert second.due_alerts(s(2000)) == []  # no second camera.offline for the same outage
+    second.apply(cam(K.CAMERA_COMM_RESTORED, 2100, source="onvif:enc-1"))
+    [online] = second.due_alerts(s(2160))
+    assert online.kind is K.CAMERA_ONLINE
+    assert online.attributes["down_since"] == s(0).isoformat()
+
+
+def test_a_resumed_outage_nobody_re_reports_ends_after_the_settle_time(directory: SiteDirectory) -> None:
+    first = live(directory)
+    first.apply(cam(K.CAMERA_COMM_LOST, 0))
+    [offline] = first.due_alerts(s(300))
+    stored = StoredEvent(
+        1,
+        offline.source,
+        offline.native_id,
+        offline.kind,
+        offline.device_id,
+        "boathouse",
+        offline.occurred_at,
+        offline.received_at,
+        dict(offline.attributes),
+    )
+    second = live(directory)
+    second.resume([stored], s(1000))
+    assert second.due_alerts(s(1000 + RESUME_SETTLE.total_seconds() - 1)) == []
+    [online] = second.due_alerts(s(1000 + RESUME_SETTLE.total_seconds()))
+    assert online.kind is K.CAMERA_ONLINE

@@ -62,40 +62,80 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# Events of one camera may arrive out of order by this much (a probe dates its comm_lost from the
+# first of two failed probes; two connectors deliver independently) and still be applied. Older
+# news is history: the report (built from the stored log) has it, the live state does not rewind.
+REORDER_TOLERANCE = timedelta(minutes=2)
+# After a restart, an outage already alerted is taken as still going for this long: connectors
+# re-report what is still wrong only once they are back (see DIGEST_SETTLE).
+RESUME_SETTLE = timedelta(minutes=5)
+RESUME_LOOKBACK = timedelta(days=30)  # how far back a restarted monitor looks for its open alerts
+Key = tuple[str, str]  # (source, cause): a restore closes only what the same source reported
+
+
 @dataclass
 class CameraWatch:
-    """One camera's live state and its outage bookkeeping (pure; times are event times)."""
+    """One camera's live state and its outage bookkeeping (pure; times are event times).
+
+    Times only move forward: an event is applied at ``max(occurred, newest applied, received -
+    tolerance)``, and one older than the newest applied by more than the tolerance is ignored, so a
+    late event can neither rewind a recovery nor start an outage in the past (which would alert at
+    once for time nobody was told about).
+    """
 
     camera_id: str
-    active: set[str] = field(default_factory=set)  # down causes in force
-    last_seen: dict[str, datetime] = field(default_factory=dict)  # per cause: newest event applied
+    active: set[Key] = field(default_factory=set)  # down causes in force, by (source, cause)
+    last_seen: dict[Key, datetime] = field(default_factory=dict)  # per key: newest event applied
+    newest: datetime | None = None  # the newest (effective) time applied to this camera
     down_since: datetime | None = None  # start of the current outage (kept through short recoveries)
     up_since: datetime | None = None  # when it last came back, while the outage is not yet over
     alerted: bool = False  # camera.offline raised for the current outage
+    hold_until: datetime | None = None  # recovery not declared before this (resumed after a restart)
 
     @property
     def down(self) -> bool:
         return bool(self.active)
 
-    def apply(self, kind: EventKind, at: datetime) -> None:
+    def apply(
+        self,
+        kind: EventKind,
+        at: datetime,
+        *,
+        source: str = "",
+        received_at: datetime | None = None,
+        tolerance: timedelta = REORDER_TOLERANCE,
+    ) -> bool:
+        """Apply one event; False when it was stale or late and left the state alone."""
         effect = DOWN_EFFECTS.get(kind)
         if effect is None:
-            return
-        previous = self.last_seen.get(effect.cause)
+            return False
+        key = (source, effect.cause)
+        previous = self.last_seen.get(key)
         if previous is not None and at < previous:
-            return  # older than what we already know about this cause: out of order, stale
-        self.last_seen[effect.cause] = at
+            return False  # older than what we already know about this cause: out of order, stale
+        if self.newest is not None and at < self.newest - tolerance:
+            return False  # superseded by newer news of this camera: history, not the present
+        effective = max(at, self.newest or at)
+        if received_at is not None:
+            effective = max(effective, received_at - tolerance)  # a backlog counts from its arrival
+        self.last_seen[key] = at
+        self.newest = effective
         was_down = self.down
         if effect.opens:
-            self.active.add(effect.cause)
+            self.active.add(key)
         else:
-            self.active.discard(effect.cause)
+            self.active.discard(key)
         if self.down and not was_down:
             if self.down_since is None:
-                self.down_since = at
+                self.down_since = effective
             self.up_since = None
         elif was_down and not self.down:
-            self.up_since = at
+            self.up_since = effective
+        return True
+
+    @property
+    def cause_names(self) -> list[str]:
+        return sorted({cause for _, cause in self.active} or {cause for _, cause in self.last_seen})
 
 
 class HealthMonitor:
@@ -114,6 +154,8 @@ class HealthMonitor:
         self._directory = directory
         self._offline_after = timedelta(seconds=policy.offline_after_seconds)
         self._recover_after = timedelta(seconds=policy.recover_after_seconds)
+        # Below offline_after, so a late event can never be old enough to alert the moment it lands.
+        self._tolerance = min(REORDER_TOLERANCE, self._offline_after / 2)
         self._clock = clock
         self._batch_size = batch_size
         self._cameras = {c.id for c in directory.site.cameras}
@@ -134,7 +176,13 @@ class HealthMonitor:
     def apply(self, event: StoredEvent) -> None:
         watch = self.watches.get(event.device_id)
         if watch is not None:
-            watch.apply(event.kind, event.occurred_at)
+            watch.apply(
+                event.kind,
+                event.occurred_at,
+                source=event.source,
+                received_at=event.received_at,
+                tolerance=self._tolerance,
+            )
 
     def due_alerts(self, now: datetime) -> list[Event]:
         """Alerts whose time has come at ``now``; each outage gives at most one of each kind."""
@@ -143,7 +191,10 @@ class HealthMonitor:
             if watch.down_since is None:
                 continue
             recovered = (
-                not watch.down and watch.up_since is not None and now - watch.up_since >= self._recover_after
+                not watch.down
+                and watch.up_since is not None
+                and now - watch.up_since >= self._recover_after
+                and (watch.hold_until is None or now >= watch.hold_until)
             )
             if recovered:
                 assert watch.up_since is not None
@@ -153,7 +204,7 @@ class HealthMonitor:
                     watch.alerted = True
                 if watch.alerted:
                     alerts.append(self._alert(EventKind.CAMERA_ONLINE, watch, now))
-                watch.down_since, watch.up_since, watch.alerted = None, None, False
+                watch.down_since, watch.up_since, watch.alerted, watch.hold_until = None, None, False, None
             elif watch.down and not watch.alerted and now - watch.down_since >= self._offline_after:
                 alerts.append(self._alert(EventKind.CAMERA_OFFLINE, watch, now))
                 watch.alerted = True
@@ -166,7 +217,7 @@ class HealthMonitor:
             "location": self._directory.location_of(watch.camera_id),
         }
         if kind is EventKind.CAMERA_OFFLINE:
-            attributes["causes"] = sorted(watch.active) or sorted(watch.last_seen)
+            attributes["causes"] = watch.cause_names
             attributes["offline_after_seconds"] = self._offline_after.total_seconds()
         else:
             assert watch.up_since is not None
@@ -212,8 +263,36 @@ class HealthMonitor:
         return alerts
 
     async def start(self) -> None:
-        """Begin at the end of the log: a restarted bridge's connectors re-report what is still wrong."""
+        """Begin at the end of the log (a restarted bridge's connectors re-report what is still
+        wrong), resuming the outages this monitor had alerted and not yet seen end: without that, a
+        restart would raise a second camera.offline for the same outage and never its camera.online."""
         self._position = await self._store.log_position()
+        now = self._clock()
+        alerts = await self._store.events_between(
+            now - RESUME_LOOKBACK,
+            now + timedelta(seconds=1),
+            [EventKind.CAMERA_OFFLINE, EventKind.CAMERA_ONLINE],
+        )
+        self.resume([a for a in alerts if a.source == MONITOR_SOURCE], now)
+
+    def resume(self, alerts: list[StoredEvent], now: datetime) -> None:
+        """Seed the watches from this monitor's stored alerts (oldest first): an outage whose latest
+        alert is camera.offline is still open. It keeps its start (so its alerts keep their ids) and
+        counts as recovered at ``now`` unless a connector re-reports it within ``RESUME_SETTLE``."""
+        latest: dict[str, StoredEvent] = {}
+        for alert in sorted(alerts, key=lambda a: (a.occurred_at, a.id)):
+            latest[alert.device_id] = alert
+        for camera, alert in latest.items():
+            watch = self.watches.get(camera)
+            since = alert.attributes.get("down_since")
+            if watch is None or alert.kind is not EventKind.CAMERA_OFFLINE or not isinstance(since, str):
+                continue
+            try:
+                down_since = datetime.fromisoformat(since)
+            except ValueError:
+                continue
+            watch.down_since, watch.up_since, watch.alerted = down_since, now, True
+            watch.hold_until = now + max(RESUME_SETTLE, self._recover_after)
 
     async def run(self, tick_seconds: float | None = None) -> None:
         """Follow the log until :meth:`stop`; timers are checked at least every ``tick_seconds``."""
