@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from vmsbridge.config import HealthConfig, SiteDirectory
+from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
+from vmsbridge.health.coverage import location_coverage
+from vmsbridge.health.digest import build_digest, current_states, location_states
 from vmsbridge.health.intervals import Interval, State
 from vmsbridge.health.monitor import RESUME_SETTLE, HealthMonitor
 from vmsbridge.health.timeline import TAMPER_HOLD, camera_timeline
@@ -179,3 +181,25 @@ def test_a_resumed_outage_nobody_re_reports_ends_after_the_settle_time(directory
     assert second.due_alerts(s(1000 + RESUME_SETTLE.total_seconds() - 1)) == []
     [online] = second.due_alerts(s(1000 + RESUME_SETTLE.total_seconds()))
     assert online.kind is K.CAMERA_ONLINE
+
+
+# -- since when ---------------------------------------------------------------------------------
+
+
+def test_since_is_the_start_of_the_non_up_stretch_not_of_the_current_mix(site: SiteConfig) -> None:
+    camera = site.cameras[0]
+    window = Interval(m(0), m(60))
+    events = [
+        StoredEvent(1, "onvif:x", "a", K.CAMERA_RECORDING_STOPPED, camera.id, "", m(5), m(5)),
+        StoredEvent(2, "onvif:x", "b", K.CAMERA_COMM_LOST, camera.id, "", m(10), m(10)),
+        StoredEvent(3, "analytics:x", "c", K.CAMERA_TAMPER, camera.id, "", m(30), m(30), {"seconds": 3600}),
+    ]
+    timeline = camera_timeline(camera.id, events, window)
+    assert len(timeline.spans) == 3  # degraded, down, down with tamper too
+    [state] = current_states(site, {camera.id: timeline}, m(40))
+    assert (state.state, state.since, state.since_is_lower_bound) == ("down", m(5), False)
+    coverage = location_coverage(camera.location, [timeline], window)
+    [place] = location_states(site, {camera.location: coverage}, m(40))
+    assert (place.state, place.since) == ("gap", m(5))
+    digest = build_digest(site, {camera.id: timeline}, {camera.location: coverage}, m(40))
+    assert [c.since for c in digest.cameras] == [m(5)]

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from vmsbridge.config import SiteConfig
 from vmsbridge.health.coverage import LocationCoverage
-from vmsbridge.health.intervals import State
+from vmsbridge.health.intervals import State, StateSpan
 from vmsbridge.health.render import LOCATION_STATE_NAMES
 from vmsbridge.health.timeline import CameraTimeline
 
@@ -45,6 +45,18 @@ class CurrentState:
     causes: tuple[str, ...]
 
 
+def _since(spans: Sequence[StateSpan], now: datetime) -> StateSpan | None:
+    """The span at ``now``, widened back to the start of the continuous non-up stretch it ends:
+    a camera down since 08:00 that also became tampered at 09:00 is not up "since 09:00"."""
+    for k, span in enumerate(spans):
+        if span.interval.contains(now):
+            first = k
+            while first > 0 and spans[first - 1].end == spans[first].start:
+                first -= 1
+            return StateSpan(spans[first].start, span.end, span.state, span.causes)
+    return None
+
+
 def current_states(
     site: SiteConfig, timelines: Mapping[str, CameraTimeline], now: datetime
 ) -> list[CurrentState]:
@@ -53,7 +65,7 @@ def current_states(
     out: list[CurrentState] = []
     for camera_id in sorted(timelines):
         timeline = timelines[camera_id]
-        span = timeline.state_at(now)
+        span = _since(timeline.spans, now)
         if span is None:
             out.append(
                 CurrentState(
@@ -88,7 +100,7 @@ def location_states(
     out: list[CurrentState] = []
     for location_id in sorted(coverages):
         coverage = coverages[location_id]
-        span = next((s for s in coverage.spans if s.interval.contains(now)), None)
+        span = _since(coverage.spans, now)
         if span is None:
             out.append(
                 CurrentState(
@@ -160,7 +172,7 @@ def digest_json(digest: Digest) -> str:
     return json.dumps(digest_dict(digest), indent=2, default=str) + "\n"
 
 
-def _since(item: CurrentState, zone: ZoneInfo) -> str:
+def _since_text(item: CurrentState, zone: ZoneInfo) -> str:
     if item.since is None:
         return ""
     text = item.since.astimezone(zone).strftime("%Y-%m-%d %H:%M")
@@ -180,13 +192,15 @@ def digest_text(digest: Digest) -> str:
         f"\nLocations without working coverage ({len(digest.locations)} of {digest.locations_total}):"
     )
     for item in digest.locations:
-        lines.append(f"  {item.subject:<20} {item.state:<9} {_since(item, zone)}  ({'; '.join(item.causes)})")
+        lines.append(
+            f"  {item.subject:<20} {item.state:<9} {_since_text(item, zone)}  ({'; '.join(item.causes)})"
+        )
     if not digest.locations:
         lines.append("  none")
     lines.append(f"\nCameras with problems ({len(digest.cameras)} of {digest.cameras_total}):")
     for item in digest.cameras:
         lines.append(
-            f"  {item.subject:<20} {item.state:<9} {_since(item, zone)}  at {item.location_id}  "
+            f"  {item.subject:<20} {item.state:<9} {_since_text(item, zone)}  at {item.location_id}  "
             f"({', '.join(item.causes)})"
         )
     return "\n".join(lines) + "\n"
