@@ -87,14 +87,29 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         )
         assert leftovers == []
 
-        # A door forced at the adjacent library 20 s later joins the same incident.
-        io.door_alarm("Door_2", "DoorForcedOpen")
+        # A door forced at the adjacent library 20 s later (by the device's clock) joins the same
+        # incident.
+        io.fire(
+            "tns1:Door/State/DoorAlarm",
+            {"DoorToken": "Door_2"},
+            {"State": "DoorForcedOpen"},
+            utc_time=offhook.occurred_at + timedelta(seconds=20),
+        )
 
         async def joined() -> bool:
             events = await bridge.services.stores.incidents.events_of(incident.id)
             return any(e.kind is EventKind.DOOR_FORCED for e in events)
 
         await _until(joined)
+        forced = next(
+            e
+            for e in await bridge.services.stores.incidents.events_of(incident.id)
+            if e.kind is EventKind.DOOR_FORCED
+        )
+        assert forced.location_id == "library"
+        # (The connector maps device time to ours with a skew estimate of about a second's grain.)
+        gap = (forced.occurred_at - offhook.occurred_at).total_seconds()
+        assert gap == pytest.approx(20, abs=1.5)
         incidents = await bridge.services.stores.incidents.search()
         assert [i.id for i in incidents] == [incident.id]
 
