@@ -170,11 +170,13 @@ CSV_COLUMNS = [
     "degraded_minutes",
     "unknown_minutes",
     "causes",
+    "gap_minutes",
 ]
 
 
 def render_csv(report: HealthReport) -> str:
-    """One table: a ``camera`` summary row per camera, then ``interval``, ``location_gap`` and
+    """One table: a ``camera`` summary row per camera and a ``location`` one per location (its total
+    gap, degraded and unknown minutes over the window), then ``interval``, ``location_gap`` and
     ``incident`` rows (times ISO 8601 UTC; causes joined with ``; ``)."""
     until = report.window_end
     out = io.StringIO()
@@ -195,6 +197,15 @@ def render_csv(report: HealthReport) -> str:
             down_minutes=round(cam.down_seconds / 60.0, 3),
             degraded_minutes=round(cam.degraded_seconds / 60.0, 3),
             unknown_minutes=round(cam.unknown_seconds / 60.0, 3),
+            **window,
+        )
+    for loc in report.locations:
+        row(
+            section="location",
+            location=loc.location_id,
+            gap_minutes=loc.gap_minutes,
+            degraded_minutes=loc.degraded_minutes,
+            unknown_minutes=loc.unknown_minutes,
             **window,
         )
     for cam in report.cameras:
