@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["NOW_LOOKBACK", "current_digest", "current_picture", "health_report", "load_timelines"]
+__all__ = ["LOOKBACK", "NOW_LOOKBACK", "current_digest", "current_picture", "health_report", "load_timelines"]
 
 from datetime import datetime, timedelta
 
@@ -12,26 +12,65 @@ from vmsbridge.health.coverage import LocationCoverage, location_coverage
 from vmsbridge.health.digest import Digest, build_digest
 from vmsbridge.health.intervals import Interval
 from vmsbridge.health.report import HealthReport, build_report
-from vmsbridge.health.timeline import CameraTimeline, Topology, build_timelines, health_kinds
+from vmsbridge.health.timeline import (
+    CameraTimeline,
+    Topology,
+    camera_timeline,
+    connector_gaps,
+    health_kinds,
+    order_events,
+    unobserved,
+)
+from vmsbridge.model import EventKind, StoredEvent
 from vmsbridge.store.health import HealthStore
 
 # Events before the window are read back this far beyond the start of the run session in force at
 # the window's start: far enough for a connector gap reported late, or a cause learned at start-up.
 EVENT_MARGIN = timedelta(days=1)
-NOW_LOOKBACK = timedelta(days=7)  # "since when" in `health now` is exact up to this far back
+# Events this far before a window are read in full (exact intervals, and a connector gap or a
+# cause reported late); before that, only each (camera, source, kind)'s newest event.
+LOOKBACK = timedelta(days=1)
+NOW_LOOKBACK = timedelta(days=1)  # "since when" in `health now` is exact up to this far back (else "since before")
 
 
 async def load_timelines(
     store: HealthStore, site: SiteConfig, window: Interval, now: datetime
 ) -> dict[str, CameraTimeline]:
-    """Every configured camera's timeline over the closed ``window``."""
+    """Every configured camera's timeline over the closed ``window``, at a cost that follows the window.
+
+    Events are read in full from ``LOOKBACK`` before the window, a chunk of cameras at a time.
+    What was in force earlier (a camera down since the start of a month-long run session) comes
+    from the newest event of each (camera, source, kind) before that: a per-camera last state, not
+    every event since the running bridge started.
+    """
     assert window.end is not None
     runs = await store.runs_between(window.start - EVENT_MARGIN, window.end)
     sessions = [Interval(r.started_at, _end(r.started_at, r.observed_until(now))) for r in runs]
     in_force = [s.start for s in sessions if s.contains(window.start)]
     read_from = min([window.start, *in_force]) - EVENT_MARGIN
-    events = await store.events_between(read_from, window.end, health_kinds())
-    return build_timelines(events, Topology.from_site(site), window, sessions=sessions)
+    full_from = max(read_from, window.start - LOOKBACK)
+    topology = Topology.from_site(site)
+    kinds = health_kinds() - {EventKind.VMS_GAP}
+    gap_events = await store.events_between(read_from, window.end, [EventKind.VMS_GAP])
+    gaps = connector_gaps(order_events(gap_events), topology)
+    outage = unobserved(sessions, window)
+    earlier: dict[str, list[StoredEvent]] = {}
+    if read_from < full_from:
+        for event in await store.latest_before(read_from, full_from, kinds):
+            earlier.setdefault(event.device_id, []).append(event)
+    timelines: dict[str, CameraTimeline] = {}
+    async for cameras, events in store.camera_events(
+        sorted(topology.locations), full_from, window.end, kinds
+    ):
+        by_camera: dict[str, list[StoredEvent]] = {}
+        for event in events:
+            by_camera.setdefault(event.device_id, []).append(event)
+        for camera in cameras:
+            own = [*earlier.pop(camera, []), *by_camera.get(camera, [])]
+            timelines[camera] = camera_timeline(
+                camera, own, window, sessions=sessions, unknown=[*outage, *gaps.get(camera, [])]
+            )
+    return timelines
 
 
 def _end(start: datetime, end: datetime | None) -> datetime | None:
