@@ -23,8 +23,12 @@ async def draft_crime(
     occurred_to: datetime | None = None,
     summary: str = "x",
     priority: Priority = Priority.LOW,
+    now: datetime | None = None,
 ) -> tuple[CrimeLogEntry, CrimeLogChange]:
-    """Open an incident at ``location_id`` and draft its crime-log entry (entry, first change)."""
+    """Open an incident at ``location_id`` and draft its crime-log entry (entry, first change).
+
+    ``now`` is the clock of the draft: a report in the future of it is refused.
+    """
     incident = await stores.incidents.open(
         location_id=location_id, summary=summary, priority=priority, actor="op"
     )
@@ -37,4 +41,5 @@ async def draft_crime(
         actor=actor,
         occurred_from=occurred_from,
         occurred_to=occurred_to,
+        now=now,
     )

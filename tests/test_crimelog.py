@@ -20,11 +20,12 @@ from vmsbridge.clery.crimelog import (
     update,
     withhold,
 )
+from vmsbridge.clery.publiclog import NamesAPerson
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, NotFound
 from vmsbridge.model import Priority
-from vmsbridge.store.crimelog import AlreadyWithheld, Withholding
+from vmsbridge.store.crimelog import AlreadyWithheld, CrimeLogEntry, Withholding
 
 CT = ZoneInfo("America/Chicago")
 
@@ -63,6 +64,7 @@ async def test_a_draft_gets_its_deadline_and_each_update_its_own(stores: Stores,
         value="Arrest",
         actor="coord",
         received_at=datetime(2026, 12, 4, 15, 0, tzinfo=CT),  # a Friday
+        now=datetime(2026, 12, 4, 15, 30, tzinfo=CT),
     )
     assert (change.old_value, change.new_value) == ("Open", "Arrest")
     assert change.due_by == datetime(2026, 12, 8, 23, 59, 59, tzinfo=CT)
@@ -131,17 +133,18 @@ def test_crimelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     draft = json.loads(capsys.readouterr().out)
     assert draft["id"] == 1
-    assert draft["due_by"] == "2026-11-18T05:59:59+00:00"  # Tuesday 17th, 23:59:59 in Chicago
+    assert draft["due_by"] == "2026-11-17T23:59:59-06:00"  # Tuesday 17th, in the site's time zone
     assert main(["crimelog", "pending", "--as-of", "2026-11-18T12:00:00Z", "--json", *db]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["overdue"] is True
     assert (row["entry"], row["change"]) == (1, "entry")
     assert isinstance(row["incident"], int)
     assert main(["crimelog", "publish", "1", "--actor", "coord", *db]) == 0
+    capsys.readouterr()
     assert (
         main(["crimelog", "update", "1", "--field", "disposition", "--value", "Closed", "--json", *db]) == 0
     )
-    capsys.readouterr()
+    assert json.loads(capsys.readouterr().out)["due_by"].endswith("-06:00")  # as the draft prints it
     withhold_argv = [
         "crimelog",
         "withhold",
@@ -257,3 +260,103 @@ async def test_a_field_is_withheld_once_so_one_release_makes_it_public_again(
     again = await hold(now + timedelta(days=4))
     assert again.id != first.id
     assert (await public_view(stores, entry.id))["nature"] == "Withheld"
+
+
+async def test_release_refuses_a_field_that_would_name_a_person(stores: Stores, site: SiteConfig) -> None:
+    """Before: release made a withheld field public unchecked, and show printed the name."""
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=CT)
+    entry, _ = await draft_crime(
+        stores, site, "quad", nature="Assault", reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=CT), now=now
+    )
+    await withhold(
+        stores,
+        entry_id=entry.id,
+        field="nature",
+        reason="victim_confidentiality",
+        note="the nature names her",
+        actor="coord",
+        review_by=now + timedelta(days=7),
+        now=now,
+    )
+    # While withheld, the text is not public, so it may say more; a victim is recorded later.
+    await update(
+        stores, site, entry_id=entry.id, field="nature", value="Assault on Zoe Li", actor="c", now=now
+    )
+    assert entry.incident_id is not None
+    await stores.people.add(entry.incident_id, role="victim", name="Zoë Li", actor="op", now=now)
+    await publish(stores, entry_id=entry.id, actor="coord", now=now)
+
+    with pytest.raises(NamesAPerson, match=rf"crime-log entry {entry.id}: nature contains the name") as info:
+        await release(stores, entry_id=entry.id, field="nature", actor="coord", now=now)
+    assert "Zo" not in str(info.value)
+    assert (await stores.crime_log.withheld_fields([entry.id]))[entry.id] == {"nature"}  # nothing changed
+    assert (await public_view(stores, entry.id, now=now))["nature"] == "Withheld"
+
+    await update(stores, site, entry_id=entry.id, field="nature", value="Assault", actor="c", now=now)
+    await release(stores, entry_id=entry.id, field="nature", actor="coord", now=now)
+    assert (await public_view(stores, entry.id, now=now))["nature"] == "Assault"
+
+
+async def test_times_in_the_future_or_before_the_report_are_refused(stores: Stores, site: SiteConfig) -> None:
+    """Before: a future --received-at gave no deadline, one before the report an old deadline, and
+    a future --reported-at was accepted."""
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=CT)
+    incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="op")
+
+    async def draft_at(
+        reported: datetime, occurred_from: datetime | None = None, occurred_to: datetime | None = None
+    ) -> CrimeLogEntry:
+        entry, _ = await draft_from_incident(
+            stores,
+            site,
+            incident_id=incident.id,
+            nature="Theft",
+            reported_at=reported,
+            actor="c",
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
+            now=now,
+        )
+        return entry
+
+    with pytest.raises(ConfigError) as info:
+        await draft_at(now + timedelta(hours=1), occurred_from=now + timedelta(days=1))
+    assert [p.path for p in info.value.problems] == ["--reported-at", "--occurred-from"]
+    assert "is in the future" in str(info.value.problems[0])
+    with pytest.raises(ConfigError, match="--occurred-to"):
+        await draft_at(now, occurred_from=now - timedelta(hours=1), occurred_to=now - timedelta(hours=2))
+    entry = await draft_at(now + timedelta(minutes=4))  # a workstation clock a little ahead is fine
+
+    async def change(field: str, value: str, received: datetime | None = None) -> None:
+        await update(
+            stores,
+            site,
+            entry_id=entry.id,
+            field=field,
+            value=value,
+            actor="c",
+            received_at=received,
+            now=now,
+        )
+
+    with pytest.raises(ConfigError, match="--received-at") as info:
+        await change("disposition", "Closed", now + timedelta(days=2))
+    assert "in the future" in str(info.value.problems[0])
+    with pytest.raises(ConfigError, match="--received-at") as info:
+        await change("disposition", "Closed", datetime(2020, 1, 1, tzinfo=UTC))
+    assert "before the entry was reported" in str(info.value.problems[0])
+    with pytest.raises(ConfigError, match="--value"):
+        await change("occurred_from", (now + timedelta(days=1)).isoformat())
+    # An inverted range is refused whichever end is changed, as the draft refuses it.
+    await change("occurred_from", "2026-11-25T10:00:00-06:00")
+    with pytest.raises(ConfigError, match="--value") as info:
+        await change("occurred_to", "2026-11-25T09:00:00-06:00")
+    assert "would be before occurred_from" in str(info.value.problems[0])
+    await change("occurred_to", "2026-11-25T11:00:00-06:00")
+    with pytest.raises(ConfigError, match="--value"):
+        await change("occurred_from", "2026-11-25T11:30:00-06:00")
+    assert [c.field for c in await stores.crime_log.changes(entry.id)] == [
+        "entry",
+        "occurred_from",
+        "occurred_to",
+    ]

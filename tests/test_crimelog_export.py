@@ -17,12 +17,13 @@ from vmsbridge.clery.crimelog import (
     draft_from_incident,
     export,
     pending,
+    public_view,
     publish,
     update,
     withhold,
 )
 from vmsbridge.clery.export import render, window_ending, window_for_request
-from vmsbridge.clery.publiclog import NamesAPerson
+from vmsbridge.clery.publiclog import PENDING_REVIEW, NamesAPerson
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError
@@ -42,7 +43,9 @@ async def _published(
     location: str = "lot-b",
     publish_it: bool = True,
 ) -> CrimeLogEntry:
-    entry, _ = await draft_crime(stores, site, location, nature=nature, reported_at=reported_at)
+    entry, _ = await draft_crime(
+        stores, site, location, nature=nature, reported_at=reported_at, now=PUBLISHED_AT
+    )
     if publish_it:
         entry = await publish(stores, entry_id=entry.id, actor="coord", now=PUBLISHED_AT)
     return entry
@@ -138,6 +141,7 @@ async def test_csv_parses_back_and_html_keeps_markup_as_text(stores: Stores, sit
         occurred_from=datetime(2026, 12, 5, 18, 0, tzinfo=CT),
         occurred_to=datetime(2026, 12, 6, 7, 30, tzinfo=UTC),
         actor="coord",
+        now=PUBLISHED_AT,
     )
     await publish(stores, entry_id=ranged.id, actor="coord", now=PUBLISHED_AT)
     log = await export(stores, site, window_ending(date(2026, 12, 31)), now=PUBLISHED_AT)
@@ -167,34 +171,61 @@ async def test_a_person_on_the_incident_is_never_named_in_public(stores: Stores,
     incident = await stores.incidents.open(
         location_id="library", summary="x", priority=Priority.LOW, actor="op"
     )
-    await stores.people.add(
-        incident.id, role="victim", name="Dana Whitfield", actor="op", now=datetime.now(UTC)
-    )
+    await stores.people.add(incident.id, role="victim", name="Dana Whitfield", actor="op", now=PUBLISHED_AT)
+    reported = datetime(2026, 12, 2, 10, 0, tzinfo=CT)
+    # The surname alone, in capitals, still names her; the draft is refused and nothing is stored.
+    with pytest.raises(NamesAPerson, match="the new crime-log entry: nature contains the name") as info:
+        await draft_from_incident(
+            stores,
+            site,
+            incident_id=incident.id,
+            nature="Harassment of D. WHITFIELD",
+            reported_at=reported,
+            actor="coord",
+            now=PUBLISHED_AT,
+        )
+    assert "Whitfield" not in str(info.value)
+    assert "Dana" not in str(info.value)
     entry, _ = await draft_from_incident(
         stores,
         site,
         incident_id=incident.id,
-        nature="Harassment of D. WHITFIELD",  # the surname alone, in capitals, still names her
-        reported_at=datetime(2026, 12, 2, 10, 0, tzinfo=CT),
+        nature="Harassment",
+        reported_at=reported,
         actor="coord",
+        now=PUBLISHED_AT,
     )
-    with pytest.raises(NamesAPerson, match=rf"crime-log entry {entry.id}: nature contains the name") as info:
-        await publish(stores, entry_id=entry.id, actor="coord")
-    assert "Whitfield" not in str(info.value)
-    assert "Dana" not in str(info.value)
-    assert (await stores.crime_log.get(entry.id)).status == "draft"
-
-    await update(stores, site, entry_id=entry.id, field="nature", value="Harassment", actor="coord")
+    # An update that would put the name in public text is refused too, nothing changed.
+    with pytest.raises(NamesAPerson, match=rf"crime-log entry {entry.id}: disposition contains the name"):
+        await update(
+            stores,
+            site,
+            entry_id=entry.id,
+            field="disposition",
+            value="Whitfield\u2019s complaint closed",  # a typographic apostrophe
+            actor="coord",
+            now=PUBLISHED_AT,
+        )
+    assert (await stores.crime_log.get(entry.id)).disposition == "Open"
     await publish(stores, entry_id=entry.id, actor="coord", now=PUBLISHED_AT)
     window = window_ending(date(2026, 12, 31))
-    assert [r["nature"] for r in (await export(stores, site, window)).rows] == ["Harassment"]
+    assert [r["nature"] for r in (await export(stores, site, window, now=PUBLISHED_AT)).rows] == [
+        "Harassment"
+    ]
 
-    # A name recorded after publication still stops the export, naming the entry and field.
-    await stores.people.add(
-        incident.id, role="witness", name="Sam Library", actor="op", now=datetime.now(UTC)
-    )
-    with pytest.raises(NamesAPerson, match=rf"crime-log entry {entry.id}: general_location"):
-        await export(stores, site, window)
+    # A name recorded after publication: the export still works, and shows that one field as
+    # pending review (audited, never the name) instead of failing the whole log.
+    other = await _published(stores, site, datetime(2026, 12, 3, 9, 0, tzinfo=CT), "Bicycle theft")
+    await stores.people.add(incident.id, role="witness", name="Sam Library", actor="op", now=PUBLISHED_AT)
+    rows = {r["entry"]: r for r in (await export(stores, site, window, now=PUBLISHED_AT)).rows}
+    assert rows[str(entry.id)]["general_location"] == PENDING_REVIEW
+    assert rows[str(entry.id)]["nature"] == "Harassment"
+    assert rows[str(other.id)]["general_location"] == "Parking Lot B"
+    assert (await public_view(stores, entry.id, now=PUBLISHED_AT))["general_location"] == PENDING_REVIEW
+    audited = [a for a in await stores.audit.entries("crime_log") if a.action == "crimelog.name_hidden"]
+    assert audited
+    assert all(a.details == {"fields": ["general_location"]} for a in audited)
+    assert all("Library" not in str(a.details) for a in audited)
     # A withheld field is not shown, so it cannot name anyone.
     await withhold(
         stores,
@@ -205,8 +236,33 @@ async def test_a_person_on_the_incident_is_never_named_in_public(stores: Stores,
         actor="coord",
         review_by=datetime(2099, 1, 1, tzinfo=UTC),
     )
-    [row] = (await export(stores, site, window)).rows
+    row = next(
+        r for r in (await export(stores, site, window, now=PUBLISHED_AT)).rows if r["entry"] == str(entry.id)
+    )
     assert row["general_location"] == "Withheld"
+
+
+def test_export_never_fails_wholesale_over_one_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A person recorded after publication used to make `crimelog export` exit 1 for the whole log,
+    and `crimelog show` printed the name."""
+    db = ["--db", f"sqlite:///{tmp_path / 'log.db'}"]
+    assert main(["db", "upgrade", *db]) == 0
+    assert main(["incidents", "open", "--location", "quad", "--summary", "x", *db]) == 0
+    draft = ["crimelog", "draft", "--incident", "1", "--nature", "Assault on Zoe Li"]
+    assert main([*draft, "--reported-at", "2026-11-20T09:00:00-06:00", *db]) == 0
+    assert main(["crimelog", "publish", "1", "--actor", "coord", *db]) == 0
+    assert main(["incidents", "person", "add", "1", "--role", "victim", "--name", "Zoë Li", *db]) == 0
+    capsys.readouterr()
+
+    assert main(["crimelog", "export", "--as-of", "2026-12-02", "--format", "json", *db]) == 0
+    [row] = json.loads(capsys.readouterr().out)["entries"]
+    assert (row["nature"], row["general_location"]) == (PENDING_REVIEW, "Main Quad")
+    assert main(["crimelog", "show", "1", *db]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["nature"] == PENDING_REVIEW
+    assert "Zo" not in out
 
 
 async def test_updates_past_60_days_are_recorded_without_a_deadline(stores: Stores, site: SiteConfig) -> None:

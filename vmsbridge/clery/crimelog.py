@@ -29,12 +29,14 @@ from vmsbridge.app import Stores
 from vmsbridge.clery.calendar import calendar_for
 from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_text
 from vmsbridge.clery.publiclog import (
+    PENDING_REVIEW,
     PendingItem,
+    check_entry_times,
     check_no_names,
     entry_changes,
     pending_items,
     require_aware,
-    require_aware_times,
+    screen_names,
     update_field,
 )
 from vmsbridge.config import SiteConfig
@@ -78,10 +80,12 @@ async def draft_from_incident(
     disposition: str = "Open",
     now: datetime | None = None,
 ) -> tuple[CrimeLogEntry, CrimeLogChange]:
-    """A draft entry for an incident; its general location is the location's public label."""
-    require_aware_times(reported_at, occurred_from, occurred_to)
-    if occurred_from and occurred_to and occurred_to < occurred_from:
-        raise ConfigError("--occurred-to", [ConfigProblem("--occurred-to", "is before --occurred-from")])
+    """A draft entry for an incident; its general location is the location's public label.
+
+    Refused if its text names a person on the incident: a draft is what gets published.
+    """
+    at = now or datetime.now(UTC)
+    check_entry_times(reported_at, occurred_from, occurred_to, now=at)
     if not nature.strip():
         raise ConfigError(
             "--nature", [ConfigProblem("--nature", "plain-language nature of the crime is required")]
@@ -90,6 +94,8 @@ async def draft_from_incident(
     location = next((loc for loc in site.locations if loc.id == incident.location_id), None)
     if location is None:
         raise NotFound(f"incident {incident_id} is at {incident.location_id!r}, not a location of this site")
+    text = {"nature": nature.strip(), "general_location": location.public_label, "disposition": disposition}
+    await check_no_names(stores.crime_log, incident_id, text, what=f"the new {NOUN}")
     entry = await stores.crime_log.create(
         incident_id=incident_id,
         nature=nature.strip(),
@@ -101,7 +107,7 @@ async def draft_from_incident(
         disposition=disposition,
         due_by=calendar_for(site).due_by(reported_at),
         actor=actor,
-        now=now or datetime.now(UTC),
+        now=at,
     )
     [first] = await stores.crime_log.changes(entry.id)
     return entry, first
@@ -121,6 +127,7 @@ async def update(
     """Change one field; the deadline runs from when the new information was received.
 
     Past 60 days from the report the change is still recorded, with no deadline (clery.md §1.5).
+    Refused if the entry's public text would then name a person on its incident.
     """
     return await update_field(
         stores.crime_log,
@@ -131,14 +138,24 @@ async def update(
         actor=actor,
         received_at=received_at,
         now=now,
+        check_public=lambda changed: _check_public(stores, changed),
+    )
+
+
+async def _check_public(stores: Stores, entry: CrimeLogEntry, *, releasing: str | None = None) -> None:
+    """Refuse (NamesAPerson) if the entry's public text names a person on its incident.
+
+    Withheld fields are not public, except ``releasing``, the one about to be made public.
+    """
+    withheld = (await stores.crime_log.withheld_fields([entry.id])).get(entry.id, set()) - {releasing}
+    await check_no_names(
+        stores.crime_log, entry.incident_id, _public_text(entry, withheld), what=f"{NOUN} {entry.id}"
     )
 
 
 async def publish(stores: Stores, *, entry_id: int, actor: str, now: datetime | None = None) -> CrimeLogEntry:
     """Publish the entry and its pending changes, unless its public text names a person."""
-    entry = await stores.crime_log.get(entry_id)
-    withheld = (await stores.crime_log.withheld_fields([entry_id])).get(entry_id, set())
-    await check_no_names(stores.crime_log, [entry], {entry.id: _public_text(entry, withheld)}, noun=NOUN)
+    await _check_public(stores, await stores.crime_log.get(entry_id))
     return await stores.crime_log.publish(entry_id, actor=actor, now=now or datetime.now(UTC))
 
 
@@ -187,6 +204,8 @@ async def withhold(
 async def release(
     stores: Stores, *, entry_id: int, field: str, actor: str, now: datetime | None = None
 ) -> Withholding:
+    """Make a withheld field public again; refused, with nothing changed, if it names a person."""
+    await _check_public(stores, await stores.crime_log.get(entry_id), releasing=field)
     return await stores.crime_log.release(entry_id, field=field, actor=actor, now=now or datetime.now(UTC))
 
 
@@ -206,11 +225,33 @@ def _public_text(entry: CrimeLogEntry, withheld: set[str]) -> dict[str, str | No
     return {k: str(shown[k]) for k in PUBLIC_TEXT_FIELDS}
 
 
-async def public_view(stores: Stores, entry_id: int) -> dict[str, str | None]:
-    """The entry as the public sees it: never a person's name; withheld fields say so."""
+async def _screened(
+    stores: Stores, entries: list[CrimeLogEntry], now: datetime
+) -> dict[int, dict[str, object]]:
+    """Each entry's shown fields: withheld ones say so, ones that would name a person say
+    PENDING_REVIEW (logged and audited by screen_names)."""
+    withheld = await stores.crime_log.withheld_fields([e.id for e in entries])
+    hidden = await screen_names(
+        stores.crime_log,
+        entries,
+        {e.id: _public_text(e, withheld.get(e.id, set())) for e in entries},
+        noun=NOUN,
+        now=now,
+    )
+    shown = {}
+    for entry in entries:
+        values = _shown(entry, withheld.get(entry.id, set()))
+        shown[entry.id] = {
+            k: PENDING_REVIEW if k in hidden.get(entry.id, set()) else v for k, v in values.items()
+        }
+    return shown
+
+
+async def public_view(stores: Stores, entry_id: int, *, now: datetime | None = None) -> dict[str, str | None]:
+    """The entry as the public sees it, checked as the export checks it: withheld fields say so,
+    and a field that would name a person says PENDING_REVIEW."""
     entry = await stores.crime_log.get(entry_id)
-    withheld = (await stores.crime_log.withheld_fields([entry_id])).get(entry_id, set())
-    shown = _shown(entry, withheld)
+    shown = (await _screened(stores, [entry], now or datetime.now(UTC)))[entry.id]
 
     def text(value: object) -> str | None:
         if value is None:
@@ -232,22 +273,18 @@ async def export(
 ) -> PublicLog:
     """The published entries reported in the window, newest first, as the public saw them.
 
-    Changes not yet published are not shown; withheld fields say "Withheld"; an entry whose
-    public text names a person on its incident stops the export (NamesAPerson).
+    Changes not yet published are not shown; withheld fields say "Withheld"; a field that would
+    name a person on its incident says PENDING_REVIEW (see ``screen_names``), and the rest of
+    the log is exported as usual.
     """
+    at = now or datetime.now(UTC)
     zone = ZoneInfo(site.site.timezone)
     start, end = window.bounds(zone)
     entries = await stores.crime_log.published_between(start, end)
-    withheld = await stores.crime_log.withheld_fields([e.id for e in entries])
-    await check_no_names(
-        stores.crime_log,
-        entries,
-        {e.id: _public_text(e, withheld.get(e.id, set())) for e in entries},
-        noun=NOUN,
-    )
+    screened = await _screened(stores, entries, at)
     rows = []
     for entry in entries:
-        shown = _shown(entry, withheld.get(entry.id, set()))
+        shown = screened[entry.id]
         rows.append(
             {
                 "entry": str(entry.id),
@@ -258,7 +295,7 @@ async def export(
                 "disposition": str(shown["disposition"]),
             }
         )
-    generated = (now or datetime.now(UTC)).astimezone(zone).replace(microsecond=0)
+    generated = at.astimezone(zone).replace(microsecond=0)
     return PublicLog("Daily crime log", site.site.name, window, generated, COLUMNS, rows)
 
 

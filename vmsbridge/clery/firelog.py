@@ -30,11 +30,13 @@ from vmsbridge.app import Stores
 from vmsbridge.clery.calendar import calendar_for
 from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_text
 from vmsbridge.clery.publiclog import (
+    PENDING_REVIEW,
     PendingItem,
+    check_entry_times,
     check_no_names,
     entry_changes,
     pending_items,
-    require_aware_times,
+    screen_names,
     update_field,
 )
 from vmsbridge.config import Location, SiteConfig
@@ -90,12 +92,14 @@ async def draft(
     damage_usd: int = 0,
     now: datetime | None = None,
 ) -> tuple[FireLogEntry, LogChange]:
-    """A draft entry for a fire at a student-housing location, due 2 business days after the report."""
+    """A draft entry for a fire at a student-housing location, due 2 business days after the report.
+
+    Refused if its public text names a person on the incident: a draft is what gets published.
+    """
+    at = now or datetime.now(UTC)
     location = housing_location(site, location_id)
-    require_aware_times(reported_at, occurred_from, occurred_to)
+    check_entry_times(reported_at, occurred_from, occurred_to, now=at)
     problems = []
-    if occurred_from and occurred_to and occurred_to < occurred_from:
-        problems.append(ConfigProblem("--occurred-to", "is before --occurred-from"))
     if not nature.strip():
         problems.append(ConfigProblem("--nature", "plain-language nature of the fire is required"))
     for option, count in (("--injuries", injuries), ("--deaths", deaths), ("--damage", damage_usd)):
@@ -105,6 +109,8 @@ async def draft(
         raise ConfigError("fire log", problems)
     if incident_id is not None:
         await stores.incidents.get(incident_id)  # NotFound names it
+    text = {"nature": nature.strip(), "general_location": location.public_label}
+    await check_no_names(stores.fire_log, incident_id, text, what=f"the new {NOUN}")
     entry = await stores.fire_log.create(
         incident_id=incident_id,
         nature=nature.strip(),
@@ -119,7 +125,7 @@ async def draft(
         damage_usd=damage_usd,
         due_by=calendar_for(site).due_by(reported_at),
         actor=actor,
-        now=now or datetime.now(UTC),
+        now=at,
     )
     [first] = await stores.fire_log.changes(entry.id)
     return entry, first
@@ -137,7 +143,8 @@ async def update(
     now: datetime | None = None,
 ) -> LogChange:
     """Change one field. Public fields are due 2 business days after the information came in (none
-    past 60 days); the statistics fields are not public, so they have no deadline."""
+    past 60 days); the statistics fields are not public, so they have no deadline. Refused if
+    the public text would then name a person on the incident."""
     return await update_field(
         stores.fire_log,
         site,
@@ -147,6 +154,7 @@ async def update(
         actor=actor,
         received_at=received_at,
         now=now,
+        check_public=lambda changed: _check_public(stores, changed),
         integer_fields=INTEGER_FIELDS,
         no_deadline_fields=STATISTICS_FIELDS,
     )
@@ -156,10 +164,14 @@ def _public_text(entry: FireLogEntry) -> dict[str, str | None]:
     return {"nature": entry.nature, "general_location": entry.general_location}
 
 
+async def _check_public(stores: Stores, entry: FireLogEntry) -> None:
+    """Refuse (NamesAPerson) if the entry's public text names a person on its incident."""
+    await check_no_names(stores.fire_log, entry.incident_id, _public_text(entry), what=f"{NOUN} {entry.id}")
+
+
 async def publish(stores: Stores, *, entry_id: int, actor: str, now: datetime | None = None) -> FireLogEntry:
     """Publish the entry and its pending changes, unless its public text names a person."""
-    entry = await stores.fire_log.get(entry_id)
-    await check_no_names(stores.fire_log, [entry], {entry.id: _public_text(entry)}, noun=NOUN)
+    await _check_public(stores, await stores.fire_log.get(entry_id))
     return await stores.fire_log.publish(entry_id, actor=actor, now=now or datetime.now(UTC))
 
 
@@ -174,22 +186,30 @@ async def history(stores: Stores, entry_id: int) -> list[LogChange]:
 async def export(
     stores: Stores, site: SiteConfig, window: ExportWindow, *, now: datetime | None = None
 ) -> PublicLog:
-    """Published fires reported in the window, newest first, without the statistics fields."""
+    """Published fires reported in the window, newest first, without the statistics fields.
+
+    A field that would name a person on its incident says PENDING_REVIEW (see ``screen_names``).
+    """
+    at = now or datetime.now(UTC)
     zone = ZoneInfo(site.site.timezone)
     start, end = window.bounds(zone)
     entries = await stores.fire_log.published_between(start, end)
-    await check_no_names(stores.fire_log, entries, {e.id: _public_text(e) for e in entries}, noun=NOUN)
-    rows = [
-        {
-            "entry": str(e.id),
-            "reported": when_text(e.reported_at, zone),
-            "nature": e.nature,
-            "occurred": occurred_text(e.occurred_from, e.occurred_to, zone),
-            "general_location": e.general_location,
-        }
-        for e in entries
-    ]
-    generated = (now or datetime.now(UTC)).astimezone(zone).replace(microsecond=0)
+    hidden = await screen_names(
+        stores.fire_log, entries, {e.id: _public_text(e) for e in entries}, noun=NOUN, now=at
+    )
+    rows = []
+    for e in entries:
+        text = {k: PENDING_REVIEW if k in hidden.get(e.id, set()) else v for k, v in _public_text(e).items()}
+        rows.append(
+            {
+                "entry": str(e.id),
+                "reported": when_text(e.reported_at, zone),
+                "nature": str(text["nature"]),
+                "occurred": occurred_text(e.occurred_from, e.occurred_to, zone),
+                "general_location": str(text["general_location"]),
+            }
+        )
+    generated = at.astimezone(zone).replace(microsecond=0)
     return PublicLog("Fire log", site.site.name, window, generated, COLUMNS, rows)
 
 

@@ -4,45 +4,61 @@
   information was received (``BusinessCalendar.due_by``).
 - Updates stop being required once the entry is more than 60 days old: such a change is still
   recorded, with no due-by time, and is never overdue.
-- Nothing public may name a person: publishing and exporting refuse an entry whose public text
-  contains the name of someone recorded on its incident.
+- Nothing public may name a person (``vmsbridge.clery.names``): drafting, updating, publishing
+  and releasing refuse public text that contains the name of someone recorded on its incident.
+  A person recorded on the incident later can still make published text name them, so the
+  export, as a last line of defence, shows such a field as withheld pending review (logged and
+  audited) rather than print the name or fail the whole log.
+- Times are checked as they are given: none in the future (beyond a few minutes of clock skew),
+  no information received before the entry was reported, no occurrence range that ends before
+  it starts.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CLOCK_SKEW",
     "NOT_PUBLIC",
     "OLDER_THAN_60_DAYS",
+    "PENDING_REVIEW",
     "UPDATES_REQUIRED_DAYS",
+    "NamesAPerson",
     "PendingItem",
+    "check_entry_times",
     "check_no_names",
     "deadline_text",
     "entry_changes",
     "parse_field_value",
     "pending_items",
     "require_aware",
-    "require_aware_times",
+    "screen_names",
     "update_due_by",
     "update_field",
 ]
 
-import re
-from collections.abc import Mapping, Sequence
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import Field, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from vmsbridge.clery.calendar import BusinessCalendar, calendar_for
+from vmsbridge.clery.names import names_in
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, VmsBridgeError
 from vmsbridge.store.publiclog import TIME_FIELDS, LogChange, PublicLogStore
 
+log = logging.getLogger(__name__)
+
 UPDATES_REQUIRED_DAYS = 60
 OLDER_THAN_60_DAYS = f"not required (entry older than {UPDATES_REQUIRED_DAYS} days)"
 NOT_PUBLIC = "not required (not in the public log)"
-# Shorter name parts ("Al", "Jo") match too many ordinary words to be a useful signal.
-SHORTEST_NAME_PART = 3
+# A time a few minutes ahead is a workstation clock off, not a report from the future.
+CLOCK_SKEW = timedelta(minutes=5)
+# What the export shows instead of a field that would name a person (see screen_names).
+PENDING_REVIEW = "Withheld (pending review)"
 
 
 class PublicEntry(Protocol):
@@ -73,16 +89,35 @@ def require_aware(option: str, value: datetime | None) -> None:
         raise ConfigError(option, [ConfigProblem(option, "needs a time zone (add Z or +hh:mm)")])
 
 
-def require_aware_times(
-    reported_at: datetime, occurred_from: datetime | None, occurred_to: datetime | None
+def _not_future(option: str, value: datetime | None, now: datetime) -> list[ConfigProblem]:
+    if value is not None and value > now + CLOCK_SKEW:
+        return [ConfigProblem(option, f"{value.isoformat()} is in the future")]
+    return []
+
+
+def check_entry_times(
+    reported_at: datetime,
+    occurred_from: datetime | None,
+    occurred_to: datetime | None,
+    *,
+    now: datetime,
 ) -> None:
-    """A new entry's times, each with its time zone; ConfigError names the first option without."""
-    for option, value in (
+    """A new entry's times: each with its time zone, none in the future, the range in order.
+
+    ConfigError names each option that is wrong.
+    """
+    options = (
         ("--reported-at", reported_at),
         ("--occurred-from", occurred_from),
         ("--occurred-to", occurred_to),
-    ):
+    )
+    for option, value in options:
         require_aware(option, value)
+    problems = [p for option, value in options for p in _not_future(option, value, now)]
+    if occurred_from and occurred_to and occurred_to < occurred_from:
+        problems.append(ConfigProblem("--occurred-to", "is before --occurred-from"))
+    if problems:
+        raise ConfigError("times", problems)
 
 
 def update_due_by(
@@ -150,13 +185,16 @@ async def update_field(
     actor: str,
     received_at: datetime | None,
     now: datetime | None,
+    check_public: Callable[[EntryT], Awaitable[None]],
     integer_fields: Sequence[str] = (),
     no_deadline_fields: Sequence[str] = (),
 ) -> LogChange:
     """Change one field of an entry; the deadline runs from when the new information was received.
 
     Past 60 days from the report the change is still recorded, with no deadline (clery.md §1.5);
-    ``no_deadline_fields`` are not public, so a change to them never has one.
+    ``no_deadline_fields`` are not public, so a change to them never has one. ``check_public``
+    sees the entry as it would be after the change and refuses it if its public text would
+    name a person.
     """
     if field not in store.editable_fields:
         raise ConfigError(
@@ -165,9 +203,32 @@ async def update_field(
         )
     parsed = parse_field_value(field, value, integer_fields=integer_fields)
     at = now or datetime.now(UTC)
-    received = received_at or at
-    require_aware("--received-at", received)
+    require_aware("--received-at", received_at)
     entry = await store.get(entry_id)
+    # By default the information came in now, but never before the report: a report time a few
+    # minutes ahead (clock skew, allowed above) must not make an immediate update look impossible.
+    received = received_at or max(at, entry.reported_at)
+    problems = _not_future("--received-at", received, at)
+    if received < entry.reported_at:
+        problems.append(
+            ConfigProblem(
+                "--received-at",
+                f"{received.isoformat()} is before the entry was reported ({entry.reported_at.isoformat()})",
+            )
+        )
+    if isinstance(parsed, datetime):
+        problems += _not_future("--value", parsed, at)
+    changed = dataclasses.replace(entry, **{field: parsed})
+    start, end = (getattr(changed, f) for f in TIME_FIELDS)
+    if field in TIME_FIELDS and start is not None and end is not None and end < start:
+        problems.append(
+            ConfigProblem(
+                "--value", f"occurred_to {end.isoformat()} would be before occurred_from {start.isoformat()}"
+            )
+        )
+    if problems:
+        raise ConfigError("update", problems)
+    await check_public(changed)
     due_by = None
     if field not in no_deadline_fields:
         due_by = update_due_by(calendar_for(site), entry.reported_at, received)
@@ -182,40 +243,66 @@ async def entry_changes(store: PublicLogStore[Any, Any, Any], entry_id: int) -> 
     return await store.changes(entry_id)
 
 
-def _mentions(text: str, name: str) -> bool:
-    parts = name.split()
-    candidates = [r"\s+".join(re.escape(p) for p in parts)]
-    candidates += [re.escape(p) for p in parts if len(p) >= SHORTEST_NAME_PART]
-    return any(re.search(rf"(?<!\w){c}(?!\w)", text, re.IGNORECASE) for c in candidates if c)
-
-
 class NamesAPerson(VmsBridgeError):
     """A public log entry's text contains the name of a person recorded on its incident."""
 
 
 async def check_no_names(
+    store: PublicLogStore[Any, Any, Any],
+    incident_id: int | None,
+    public_text: Mapping[str, str | None],
+    *,
+    what: str,
+) -> None:
+    """Refuse (NamesAPerson) text about to become public that names a person on the incident.
+
+    ``public_text`` holds the fields as the public would see them (withheld fields already
+    replaced), so a withheld field never blocks. The message names ``what`` (the entry) and the
+    fields, never the person.
+    """
+    if incident_id is None:
+        return
+    names = (await store.names_on_incidents([incident_id])).get(incident_id, [])
+    fields = [field for field, text in public_text.items() if names_in(text, names)]
+    if fields:
+        raise NamesAPerson(
+            f"refused, a public log never names a person: {what}: {', '.join(fields)} contains the "
+            "name of a person on its incident; reword the text or withhold the field"
+        )
+
+
+async def screen_names(
     store: PublicLogStore[Any, Any, EntryT],
     entries: Sequence[EntryT],
     public_text: Mapping[int, Mapping[str, str | None]],
     *,
     noun: str,
-) -> None:
-    """Refuse (NamesAPerson) if any shown field of any entry contains a name from its incident.
+    now: datetime,
+) -> dict[int, set[str]]:
+    """The fields of published entries that would name a person now: the export's last defence.
 
-    ``public_text`` maps an entry id to the fields as the public would see them (withheld
-    fields already replaced), so a withheld field never blocks. The message names the entry and
-    the field, never the person.
+    Text is checked whenever it is made public, but a person recorded on the incident afterwards
+    can make published text name them. Refusing the whole export would take the log away from
+    the public for one entry, and printing the field would publish the name; so the field is
+    shown as PENDING_REVIEW, and each such field is logged and audited (never the name) for
+    staff to reword or withhold it.
     """
     incident_ids = {e.incident_id for e in entries if e.incident_id is not None}
     names = await store.names_on_incidents(incident_ids)
-    problems = []
+    hidden: dict[int, set[str]] = {}
     for entry in entries:
+        people = names.get(entry.incident_id, []) if entry.incident_id is not None else []
         for field, text in public_text.get(entry.id, {}).items():
-            people = names.get(entry.incident_id, []) if entry.incident_id is not None else []
-            if text and any(_mentions(text, n) for n in people):
-                problems.append(f"{noun} {entry.id}: {field} contains the name of a person on its incident")
-    if problems:
-        raise NamesAPerson(
-            "refused, a public log never names a person; reword or withhold the field:\n  "
-            + "\n  ".join(problems)
+            if names_in(text, people):
+                hidden.setdefault(entry.id, set()).add(field)
+    for entry_id, fields in hidden.items():
+        log.warning(
+            "%s %d: %s would name a person on its incident; shown as %r until reworded or withheld",
+            noun,
+            entry_id,
+            ", ".join(sorted(fields)),
+            PENDING_REVIEW,
         )
+    if hidden:
+        await store.record_names_hidden(hidden, now=now)
+    return hidden

@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["LogChange", "PublicLogStore"]
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -30,6 +30,8 @@ ChangeRowT = TypeVar("ChangeRowT", bound=PublicLogChangeColumns)
 EntryT = TypeVar("EntryT", bound="DataclassInstance")
 
 TIME_FIELDS = ("occurred_from", "occurred_to")
+# The actor of what vmsbridge does by itself (an export hiding a field), not on anyone's command.
+SYSTEM_ACTOR = "vmsbridge"
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,20 @@ class PublicLogStore(Generic[EntryRowT, ChangeRowT, EntryT]):
         if field in self._integer_fields:
             return int(text)
         return text
+
+    async def record_names_hidden(self, fields: Mapping[int, Collection[str]], *, now: datetime) -> None:
+        """Audit fields the export showed as pending review because they would name a person."""
+        async with self._db.transaction() as session:
+            for entry_id, names in fields.items():
+                record(
+                    session,
+                    actor=SYSTEM_ACTOR,
+                    action=f"{self._prefix}.name_hidden",
+                    subject_type=self._subject,
+                    subject_id=entry_id,
+                    details={"fields": sorted(names)},  # the field names only, never the text
+                    at=now,
+                )
 
     async def names_on_incidents(self, incident_ids: Collection[int]) -> dict[int, list[str]]:
         """Names of the people recorded on these incidents (restricted data, for the name check only)."""
