@@ -152,6 +152,11 @@ def aware_time(option: str, text: str | None) -> datetime | None:
     return value
 
 
+def site_time(value: datetime | None, site: SiteConfig) -> str | None:
+    """An ISO time with the site's offset (what the store hands back may be in UTC)."""
+    return value.astimezone(ZoneInfo(site.site.timezone)).isoformat() if value else None
+
+
 def draft_entry(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import draft_from_incident
 
@@ -184,7 +189,7 @@ def print_draft(
             {
                 "id": entry.id,
                 "status": entry.status,
-                "due_by": first.due_by.isoformat() if first.due_by else None,
+                "due_by": site_time(first.due_by, load_site(args)),
                 "general_location": entry.general_location,
                 "nature": entry.nature,
             }
@@ -218,7 +223,7 @@ def update_entry(args: argparse.Namespace) -> int:
                 "field": change.field,
                 "old": change.old_value,
                 "new": change.new_value,
-                "due_by": change.due_by.isoformat() if change.due_by else None,
+                "due_by": site_time(change.due_by, load_site(args)),
             }
         )
     else:
