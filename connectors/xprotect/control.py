@@ -37,7 +37,10 @@ class XProtectControl:
 
     async def trigger_user_event(self, event: str, camera: Camera | None) -> None:
         await self.source.client.open()
-        await self.source.client.trigger_event(event, self.vms_camera_id(camera))
+        camera_id = self.vms_camera_id(camera)
+        # The Events REST API names a source by its resource path; without one, the user-defined
+        # event is its own source.
+        await self.source.client.trigger_event(event, f"cameras/{camera_id}" if camera_id else None)
 
     async def goto_preset(self, camera: Camera, preset_token: str, *, settle_seconds: float) -> PtzMove:
         camera_id = self.vms_camera_id(camera)

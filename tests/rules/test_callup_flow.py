@@ -11,10 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from connectors.onvif.client import OnvifClient
 from connectors.onvif.emulator import preset_position
 from connectors.onvif.source import OnvifEventSource
+from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT
 from evidence.custody import verify_chain
 from tests.connectors.conftest import eventually
 from tests.rules.conftest import PTZ_VMS_ID, ahead, rules_site, running_bridge
@@ -340,3 +342,71 @@ actions = [
             lambda: [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
         )
         assert leftovers == []
+
+
+async def test_user_event_webhook_draft_and_camera_down_during_incident(tmp_path: Path) -> None:
+    """The actions the call-up does not use, against the same emulators: an XProtect user-defined
+    event (REST), an operator webhook (a local receiver), a notification draft that nobody has
+    approved (nothing is sent), and the camera_down_during_incident template on a camera that
+    stops working at a location with an open incident."""
+    received: list[dict[str, object]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site_server = web.TCPSite(runner, "127.0.0.1", 0)
+    await site_server.start()
+    port = site_server._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rules = f"""templates = ["camera_down_during_incident"]
+[[rules.custom]]
+name = "staff door"
+on = ["door.forced"]
+actions = [
+  {{ type = "open_incident", priority = "high", summary = "Forced: {{device_name}}" }},
+  {{ type = "xprotect_user_event", event = "{BLUE_LIGHT_EVENT}" }},
+  {{ type = "notify_operator", channel = "webhook", url = "http://127.0.0.1:{port}/hook" }},
+  {{ type = "draft_notification", kind = "timely_warning" }},
+]
+"""
+    try:
+        site = rules_site(tmp_path, rules)
+        async with running_bridge(site, f"sqlite+aiosqlite:///{tmp_path / 'acts.db'}", tmp_path) as bridge:
+            io = bridge.lab.device("onvif-io")
+            gateway = bridge.lab.xprotect["xprotect-main"]
+            io.door_alarm("Door_2", "DoorForcedOpen")
+            incident = await bridge.incident_at("library")
+            outcomes = await bridge.outcomes(incident.id, 4)
+            assert all(o.ok for o in outcomes), [(o.action, o.detail) for o in outcomes]
+            assert [e["type"] for e in gateway.triggered_events] == [BLUE_LIGHT_EVENT]
+            await eventually(lambda: len(received) == 1)
+            assert received[0]["rule"] == "staff door"
+            assert received[0]["location"] == "library"
+            drafts = await bridge.services.stores.notifications.search()
+            assert [(d.kind, d.incident_id, d.status) for d in drafts] == [
+                ("timely_warning", incident.id, "draft")
+            ]
+
+            # The library's camera stops talking to the VMS (over the events WebSocket) while the
+            # library has an open incident: the template tells the operator.
+            gateway.communication("0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a03", False)
+
+            async def told() -> bool:
+                found = await bridge.services.stores.rule_actions.for_incident(incident.id)
+                return any(o.rule == "camera_down_during_incident" for o in found)
+
+            await _until(told)
+            down = [
+                o
+                for o in await bridge.services.stores.rule_actions.for_incident(incident.id)
+                if o.rule == "camera_down_during_incident"
+            ]
+            assert {o.action for o in down} >= {"notify_operator"}
+            assert all(o.ok for o in down), [(o.action, o.detail) for o in down]
+            assert any("Library lobby stopped working" in o.detail for o in down)
+    finally:
+        await runner.cleanup()
