@@ -49,7 +49,10 @@ def test_video_benchmark_runs() -> None:
 
 def test_health_benchmark_runs() -> None:
     lines = run_bench("health.py", "--cameras", "30", "--days", "2")
-    assert_lines(lines, "timelines", "report", "render json", "render html", "total")
+    assert_lines(
+        lines, "memory  timelines", "memory  report", "populate", "sqlite  read+report", "sqlite  render json"
+    )
+    assert_lines(lines, "sqlite  render html", "sqlite  total", "ratio")
 
 
 def test_callup_benchmark_runs() -> None:

@@ -130,7 +130,7 @@ class HealthStore:
         end: datetime,
         kinds: Collection[EventKind],
         *,
-        chunk: int = 200,
+        chunk: int = 50,
     ) -> AsyncIterator[tuple[list[str], list[StoredEvent]]]:
         """Events of ``kinds`` in ``[start, end)`` of ``chunk`` cameras at a time, by camera and time.
 
