@@ -69,6 +69,14 @@ def test_sent_is_local_time_with_a_numeric_offset() -> None:
         cap_time(datetime(2026, 7, 1), "America/Chicago")
 
 
+def test_utc_is_written_minus_zero_as_cap_requires() -> None:
+    """CAP 1.2 §3.3.2: UTC is "-00:00"; before, Python's "+00:00" was written."""
+    sent = cap_time(datetime(2026, 11, 25, 20, 3, tzinfo=UTC), "UTC")
+    assert sent == "2026-11-25T20:03:00-00:00"
+    assert cap_time(datetime(2026, 11, 25, 20, 3, tzinfo=UTC), "Europe/London") == sent
+    assert_valid_cap(render(alert(sent=sent)))
+
+
 def test_circle_area_is_schema_valid_and_exact() -> None:
     xml = render(alert())
     assert_valid_cap(xml)
@@ -92,7 +100,13 @@ def test_polygon_area_is_schema_valid() -> None:
     )
 
 
-def test_area_description_alone_and_an_update_with_references_are_valid() -> None:
+def test_an_area_without_a_circle_or_polygon_is_refused() -> None:
+    """Before: areaDesc alone was sent, which no receiver can place on a map."""
+    with pytest.raises(ValueError, match="needs a polygon or a circle"):
+        CapArea("Off-campus athletic facility")
+
+
+def test_an_update_with_references_is_valid() -> None:
     ref = reference("police@campus.example.edu", "vmsbridge-test-0", "2026-11-25T13:00:00-06:00")
     assert ref == "police@campus.example.edu,vmsbridge-test-0,2026-11-25T13:00:00-06:00"
     xml = render(
@@ -101,7 +115,7 @@ def test_area_description_alone_and_an_update_with_references_are_valid() -> Non
             references=(ref,),
             response_type="AllClear",
             urgency="Past",
-            area=CapArea("Off-campus athletic facility"),
+            area=CapArea("Off-campus athletic facility", circle=(41.87, -87.61, 0.5)),
         )
     )
     assert_valid_cap(xml)
@@ -159,3 +173,15 @@ def test_victim_names_match_whole_words_case_insensitively() -> None:
     # An initial alone ("J.") identifies nobody and would match everywhere: it is not checked.
     assert victim_name_fields({"headline": "J. went home"}, ["J. Smith"]) == []
     assert victim_name_fields({"headline": "anything"}, []) == []
+
+
+def test_victim_names_match_across_accents_and_apostrophes() -> None:
+    """Before: "ZOE" did not match "Zoë", nor a typographic apostrophe a plain one."""
+    names = ["Zo\u00eb Li", "Pat O'Neil"]
+    texts = {
+        "headline": "ZOE hurt near the quad",
+        "description": "Car of O\u2019Neil damaged",
+        "instruction": "Report by Li",  # a two-letter surname is a name too
+    }
+    assert victim_name_fields(texts, names) == ["headline", "description", "instruction"]
+    assert victim_name_fields({"headline": "Lisa and Patrick"}, names) == []

@@ -28,7 +28,9 @@ from vmsbridge.clery.delivery import IDENTIFIER_HEADER, SIGNATURE_HEADER, Delive
 from vmsbridge.clery.notifications import (
     VictimNamed,
     approve,
+    campus_circle,
     decline,
+    distance_km,
     draft,
     edit,
     emergency_tests_of_year,
@@ -39,7 +41,7 @@ from vmsbridge.cli.main import main
 from vmsbridge.config import NotificationsConfig, SiteConfig
 from vmsbridge.errors import ConfigError
 from vmsbridge.model import Priority
-from vmsbridge.store.notifications import NotificationConflict
+from vmsbridge.store.notifications import CapMessage, Delivery, NotificationConflict
 
 CT = ZoneInfo("America/Chicago")
 NS = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
@@ -52,6 +54,17 @@ def with_notifications(site: SiteConfig, **settings: Any) -> SiteConfig:
 def cap_field(xml: bytes, path: str) -> str | None:
     value = etree.fromstring(xml).findtext(path, namespaces=NS)
     return None if value is None else str(value)
+
+
+def assert_placed(xml: bytes) -> None:
+    """The area has its description and a circle or a polygon (the issue's requirement)."""
+    assert cap_field(xml, "c:info/c:area/c:areaDesc")
+    shapes = [cap_field(xml, f"c:info/c:area/c:{shape}") for shape in ("circle", "polygon")]
+    assert any(shapes), xml.decode()
+
+
+def circle_text(circle: tuple[float, float, float]) -> str:
+    return " ".join((",".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in circle[:2]), f"{circle[2]:g}"))
 
 
 async def test_every_kind_renders_valid_cap(stores: Stores, site: SiteConfig, tmp_path: Path) -> None:
@@ -134,6 +147,10 @@ async def test_every_kind_renders_valid_cap(stores: Stores, site: SiteConfig, tm
 
     for message in (issued, em_cap, clear_cap, test_cap, exercise, cancel_cap):
         assert_valid_cap(message.xml)
+        assert_placed(message.xml)
+    # A test has no location: it covers the campus (before: areaDesc alone).
+    assert cap_field(test_cap.xml, "c:info/c:area/c:circle") == circle_text(campus_circle(site))
+    assert cap_field(exercise.xml, "c:info/c:area/c:circle") == circle_text(campus_circle(site))
     assert len({m.identifier for m in (issued, em_cap, clear_cap, test_cap, exercise, cancel_cap)}) == 6
 
 
@@ -214,6 +231,9 @@ async def test_decisions_need_an_actor_and_are_recorded(stores: Stores, site: Si
     assert declined.decline_reason == "suspect in custody; no continuing threat"
     with pytest.raises(NotificationConflict, match="declined"):
         await approve(stores, site, notification_id=first.id, actor="Lt. Rivera")
+    # Before: the XML approval would have sent, looking ready to send.
+    with pytest.raises(NotificationConflict, match=r"was declined by Lt\. Rivera .*none will be sent"):
+        await preview(stores, site, first.id)
 
     second = await draft(stores, site, kind="timely_warning", incident_id=incident.id, actor="coord")
     edited = await edit(
@@ -503,7 +523,18 @@ def test_notify_cli_round_trip(
     assert listed["meets_annual_test"] is True
     assert [t["description"] for t in listed["tests"]] == ["Evacuation drill"]
     assert main(["notify", "show", "2", "--cap", *db]) == 0
-    assert "<status>Exercise</status>" in capsys.readouterr().out
+    exercise = capsys.readouterr().out
+    assert "<status>Exercise</status>" in exercise
+    assert_valid_cap(exercise.encode())
+    assert_placed(exercise.encode())  # before: no location, so areaDesc alone
+
+    assert main(["notify", "draft", "--incident", "1", "--kind", "timely_warning", *db]) == 0
+    assert main(["notify", "decline", "3", "--actor", "Lt. Rivera", "--reason", "in custody", *db]) == 0
+    capsys.readouterr()
+    assert main(["notify", "show", "3", "--cap", *db]) == 1
+    refused = capsys.readouterr()
+    assert "was declined" in refused.err
+    assert "<alert" not in refused.out
 
 
 def test_notification_config_errors_name_the_key_path() -> None:
@@ -552,3 +583,112 @@ async def test_the_service_deliverer_retries_until_the_webhook_takes_it(
         await asyncio.gather(running, return_exceptions=True)
     assert len(state.requests) == 2  # the 500, then the retry
     assert state.accepted == {message.identifier}
+
+
+async def test_a_location_without_coordinates_gets_the_campus_circle(
+    stores: Stores, site: SiteConfig, tmp_path: Path
+) -> None:
+    """Before: riverside-mall has no lat/lon, so its alerts said where only in words."""
+    site = with_notifications(site, sinks={"directory": str(tmp_path / "cap")})
+    mall = await stores.incidents.open(
+        location_id="riverside-mall", summary="Armed robbery", priority=Priority.HIGH, actor="op"
+    )
+    t0 = datetime(2026, 11, 25, 20, 3, tzinfo=UTC)
+    warning = await draft(stores, site, kind="timely_warning", incident_id=mall.id, actor="coord", now=t0)
+    issued = await approve(stores, site, notification_id=warning.id, actor="Lt. Rivera", now=t0)
+    assert_valid_cap(issued.xml)
+    assert cap_field(issued.xml, "c:info/c:area/c:areaDesc") == "Off campus"
+    circle = campus_circle(site)
+    assert cap_field(issued.xml, "c:info/c:area/c:circle") == circle_text(circle)
+    # The circle reaches every location with coordinates, with the configured margin to spare.
+    lat, lon, radius = circle
+    for loc in site.locations:
+        if loc.lat is not None and loc.lon is not None:
+            assert distance_km((lat, lon), (loc.lat, loc.lon)) + site.notifications.circle_radius_km <= radius
+    assert 1.0 < radius < 5.0  # the example campus, boathouse included, is a couple of km across
+
+    nowhere = site.model_copy(
+        update={"locations": [loc.model_copy(update={"lat": None, "lon": None}) for loc in site.locations]}
+    )
+    test = await draft(stores, nowhere, kind="test", actor="coord", now=t0)
+    with pytest.raises(ConfigError, match="needs a circle or polygon"):
+        await preview(stores, nowhere, test.id)  # refused, rather than a message placed nowhere
+
+
+async def test_an_all_clear_ends_the_latest_warning_still_in_force(stores: Stores, site: SiteConfig) -> None:
+    """Before: it followed the latest approved notification of any other kind: a test or a Cancel."""
+    incident = await stores.incidents.open(
+        location_id="quad", summary="Armed person", priority=Priority.HIGH, actor="op"
+    )
+    t0 = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+
+    async def issue(
+        minutes: int, kind: str, *, follows: int | None = None, cancels: int | None = None
+    ) -> int:
+        at = t0 + timedelta(minutes=minutes)
+        made = await draft(
+            stores,
+            site,
+            kind=kind,
+            incident_id=incident.id,
+            actor="coord",
+            now=at,
+            follows=follows,
+            cancels=cancels,
+        )
+        await approve(stores, site, notification_id=made.id, actor="Lt. Rivera", now=at)
+        return made.id
+
+    alert = await issue(0, "emergency")
+    warning = await issue(1, "timely_warning")
+    await issue(2, "timely_warning", cancels=warning)  # withdrawn: nothing to clear there
+    await issue(3, "test")  # a test is not a warning in force
+    clear = await draft(
+        stores, site, kind="all_clear", incident_id=incident.id, actor="coord", now=t0 + timedelta(minutes=4)
+    )
+    assert clear.follows_id == alert
+    await approve(stores, site, notification_id=clear.id, actor="Lt. Rivera", now=t0 + timedelta(minutes=4))
+
+    with pytest.raises(ConfigError, match="still in force") as info:
+        await draft(stores, site, kind="all_clear", incident_id=incident.id, actor="coord")
+    assert info.value.problems[0].path == "--kind"
+    update = await issue(5, "emergency", follows=alert)  # the threat is back: an Update is in force
+    again = await draft(stores, site, kind="all_clear", incident_id=incident.id, actor="coord")
+    assert again.follows_id == update
+
+
+@dataclass
+class BuggySink:
+    """A sink with a bug: its first send raises something no sink is supposed to raise."""
+
+    name: str = "directory"
+    calls: int = 0
+
+    async def send(self, message: CapMessage) -> str:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("bug in the sink")
+        return "ok"
+
+
+async def test_the_service_deliverer_survives_an_unexpected_error(stores: Stores, site: SiteConfig) -> None:
+    """Before: any exception but a database or OS error ended the delivery task for good."""
+    sink = BuggySink()
+    deliverer = Deliverer(stores, {"directory": sink}, initial_delay=0.05, max_delay=0.2)
+    running = asyncio.create_task(deliverer.run(poll_seconds=0.1))
+    try:
+        notification = await draft(stores, site, kind="test", actor="coord")
+        await approve(stores, site, notification_id=notification.id, actor="Chief Ames")
+
+        async def delivered() -> Delivery:
+            while True:
+                [row] = (await stores.notifications.deliveries([notification.id]))[notification.id]
+                if row.state == "delivered":
+                    return row
+                await asyncio.sleep(0.05)
+
+        row = await asyncio.wait_for(delivered(), WAIT)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert (sink.calls, row.attempts) == (2, 2)  # the bug was one attempt, kept pending and retried

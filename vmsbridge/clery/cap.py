@@ -1,10 +1,11 @@
 """CAP 1.2 (OASIS Common Alerting Protocol) alerts, built with lxml.
 
-Only what a campus alert needs: one ``info`` block in US English and at most one ``area``. The
+Only what a campus alert needs: one ``info`` block in US English and one ``area`` with a polygon
+or a circle (an alert that says where only in words cannot be placed on a map by a receiver). The
 schema's own rules are enforced here as well (element order, closed vocabularies, ``sent`` with a
-numeric offset and never "Z"), so a message that leaves vmsbridge validates against the official
-CAP 1.2 XSD; the prose rules the XSD cannot express (a polygon closes on its first point, a
-reference is "sender,identifier,sent") are checked too.
+numeric offset and never "Z", UTC as "-00:00"), so a message that leaves vmsbridge validates
+against the official CAP 1.2 XSD; the prose rules the XSD cannot express (a polygon closes on
+its first point, a reference is "sender,identifier,sent") are checked too.
 """
 
 from __future__ import annotations
@@ -66,11 +67,15 @@ _IDENT = re.compile(r"^[^\s,<&]+$")
 
 @dataclass(frozen=True)
 class CapArea:
-    """``description`` is the public label; a polygon (closed ring) or a circle, or neither."""
+    """``description`` is the public label; a polygon (closed ring) or a circle, at least one."""
 
     description: str
     polygon: tuple[tuple[float, float], ...] = ()
     circle: tuple[float, float, float] | None = None  # latitude, longitude, radius in km
+
+    def __post_init__(self) -> None:
+        if not self.polygon and self.circle is None:
+            raise ValueError(f"the CAP area {self.description!r} needs a polygon or a circle")
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class CapAlert:
     description: str
     instruction: str
     sender_name: str
-    area: CapArea | None
+    area: CapArea
     references: tuple[str, ...] = ()
     scope: str = "Public"
     note: str | None = None
@@ -125,10 +130,14 @@ class CapAlert:
 
 
 def cap_time(at: datetime, timezone: str) -> str:
-    """A CAP date-time in the institution's zone: seconds and a numeric offset, never "Z"."""
+    """A CAP date-time in the institution's zone: seconds and a numeric offset, never "Z".
+
+    CAP 1.2 §3.3.2 writes UTC as "-00:00", never "+00:00" (Python's spelling).
+    """
     if at.tzinfo is None:
         raise ValueError("a CAP time needs a time zone")
-    return at.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
+    text = at.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
+    return text.removesuffix("+00:00") + "-00:00" if text.endswith("+00:00") else text
 
 
 def reference(sender: str, identifier: str, sent: str) -> str:
@@ -191,12 +200,11 @@ def render(alert: CapAlert) -> bytes:
     child(info, "headline", alert.headline)
     child(info, "description", alert.description)
     child(info, "instruction", alert.instruction)
-    if alert.area is not None:
-        area = etree.SubElement(info, f"{ns}area")
-        child(area, "areaDesc", alert.area.description)
-        if alert.area.polygon:
-            child(area, "polygon", " ".join(f"{_number(a)},{_number(o)}" for a, o in alert.area.polygon))
-        if alert.area.circle is not None:
-            lat, lon, radius = alert.area.circle
-            child(area, "circle", f"{_number(lat)},{_number(lon)} {_number(radius)}")
+    area = etree.SubElement(info, f"{ns}area")
+    child(area, "areaDesc", alert.area.description)
+    if alert.area.polygon:
+        child(area, "polygon", " ".join(f"{_number(a)},{_number(o)}" for a, o in alert.area.polygon))
+    if alert.area.circle is not None:
+        lat, lon, radius = alert.area.circle
+        child(area, "circle", f"{_number(lat)},{_number(lon)} {_number(radius)}")
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))

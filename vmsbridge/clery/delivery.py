@@ -297,6 +297,13 @@ class Deliverer:
                 detail = await sink.send(message)
             except DeliveryError as exc:
                 error = str(exc)
+            except Exception as exc:  # a sink's bug must not stop the others or lose the row
+                log.exception(
+                    "CAP message of notification %d to %s: unexpected error in the sink",
+                    message.notification_id,
+                    delivery.sink,
+                )
+                error = f"unexpected {type(exc).__name__}: {exc}"
             delay = retry_delay(delivery.attempts + 1, initial=self._initial, maximum=self._maximum)
             results.append(
                 await self._stores.notifications.record_attempt(
@@ -332,6 +339,14 @@ class Deliverer:
                 log.error(
                     "notification delivery could not read the outbox, retrying in %.0f s: %s", delay, exc
                 )
+                await asyncio.sleep(delay)
+                continue
+            except Exception:
+                # Anything else is a bug; dying would end delivery silently until a restart. The
+                # row stays pending in the outbox, so the next round retries it; the backoff keeps
+                # a bug that repeats from spinning.
+                delay = backoff.next()
+                log.exception("notification delivery failed unexpectedly, retrying in %.0f s", delay)
                 await asyncio.sleep(delay)
                 continue
             wait = poll_seconds if due is None else (due - datetime.now(UTC)).total_seconds()

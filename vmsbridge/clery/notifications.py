@@ -15,7 +15,9 @@ __all__ = [
     "VictimNamed",
     "approve",
     "build_alert",
+    "campus_circle",
     "decline",
+    "distance_km",
     "draft",
     "edit",
     "emergency_tests_of_year",
@@ -24,7 +26,7 @@ __all__ = [
     "victim_name_fields",
 ]
 
-import re
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from zoneinfo import ZoneInfo
 from vmsbridge.app import Stores
 from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, parse_polygon, reference, render
 from vmsbridge.clery.delivery import sink_plan
+from vmsbridge.clery.names import names_in
 from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound, VmsBridgeError
 from vmsbridge.store.notifications import (
@@ -116,22 +119,9 @@ PROFILES: dict[str, KindProfile] = {
 # -- the victim-name check -----------------------------------------------------------------------
 
 
-def _name_patterns(name: str) -> list[re.Pattern[str]]:
-    """Whole-word, case-insensitive patterns for the full name and each part of it."""
-    parts = name.split()
-    if not parts:
-        return []
-    pieces = set(parts) | {piece for part in parts for piece in part.split("-")}
-    patterns = [r"\s+".join(re.escape(p) for p in parts)]
-    # One letter (an initial) would match every "a" and "I" of the text; it identifies nobody alone.
-    patterns += [re.escape(p) for p in sorted(pieces) if len(p.strip(".")) > 1]
-    return [re.compile(rf"(?<!\w){p}(?!\w)", re.IGNORECASE) for p in patterns]
-
-
 def victim_name_fields(texts: Mapping[str, str], names: Sequence[str]) -> list[str]:
-    """The fields of ``texts`` that contain a victim's first, last or full name (whole words)."""
-    patterns = [p for name in names for p in _name_patterns(name)]
-    return [field for field, text in texts.items() if any(p.search(text) for p in patterns)]
+    """The fields of ``texts`` that contain a victim's name or a part of it (``clery.names``)."""
+    return [field for field, text in texts.items() if names_in(text, names)]
 
 
 async def _check_victims(
@@ -262,10 +252,13 @@ async def draft(
     if kind == "all_clear" and follows is None and cancels is None:
         if incident_id is None:
             raise _problem("--follows", "an all-clear drafted by hand must name the notification it clears")
-        earlier = await stores.notifications.latest_approved(incident_id, exclude_kind="all_clear")
+        earlier = await stores.notifications.latest_to_clear(incident_id)
         if earlier is None:
             raise _problem(
-                "--kind", f"incident {incident_id} has no issued notification for an all-clear to end"
+                "--kind",
+                f"incident {incident_id} has no issued timely warning or emergency notification that "
+                "is still in force (not a test, not cancelled, not already cleared) for an all-clear "
+                "to end; name one with --follows if you mean it",
             )
         follows = earlier.id
     msg_type = "Alert"
@@ -338,19 +331,56 @@ async def edit(
 # -- CAP -------------------------------------------------------------------------------------
 
 
-def _area(site: SiteConfig, notification: Notification) -> CapArea:
-    """The public label plus a polygon ([notifications] areas) or a circle from the location's lat/lon."""
-    if notification.location_id is None:
-        return CapArea(notification.area_desc)
-    location = _location(site, notification.location_id)
-    polygon = site.notifications.areas.get(location.id)
-    if polygon is not None:
-        return CapArea(notification.area_desc, polygon=parse_polygon(polygon))
-    if location.lat is not None and location.lon is not None:
-        return CapArea(
-            notification.area_desc, circle=(location.lat, location.lon, site.notifications.circle_radius_km)
+EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG); campus distances need no better
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle (haversine) distance between two WGS 84 points."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
+
+
+def campus_circle(site: SiteConfig) -> tuple[float, float, float]:
+    """A circle (lat, lon, radius km) over every location with coordinates and every configured
+    polygon: their centroid, out to the farthest of them plus ``circle_radius_km``.
+
+    It places a notification about no one location (a test, a hand draft) or about a location
+    without coordinates. ConfigError if the site gives no coordinates at all: CAP receivers
+    need a place on the map, and a message that has none is refused rather than sent vague.
+    """
+    points = [(loc.lat, loc.lon) for loc in site.locations if loc.lat is not None and loc.lon is not None]
+    points += [p for ring in site.notifications.areas.values() for p in parse_polygon(ring)]
+    if not points:
+        raise _problem(
+            "notifications",
+            "no location has lat/lon and no [notifications.areas] polygon is set: a CAP area needs a "
+            "circle or polygon; give the locations their coordinates",
         )
-    return CapArea(notification.area_desc)  # areaDesc alone is valid CAP when nothing better is known
+    centre = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
+    farthest = max(distance_km(centre, p) for p in points)
+    # Rounded up to whole metres, so the printed radius still reaches the farthest point.
+    radius = math.ceil((farthest + site.notifications.circle_radius_km) * 1000) / 1000
+    return round(centre[0], 6), round(centre[1], 6), radius
+
+
+def _area(site: SiteConfig, notification: Notification) -> CapArea:
+    """The public label with a polygon ([notifications.areas]) or a circle around the location's
+    lat/lon; with no location, or one without coordinates, the campus circle (``campus_circle``).
+
+    A location without coordinates is not a configuration error: it may be off the map on
+    purpose (a mall where the campus rents space); covering the whole campus warns more people,
+    which is the safe side of a warning.
+    """
+    location = _location(site, notification.location_id) if notification.location_id else None
+    if location is not None:
+        polygon = site.notifications.areas.get(location.id)
+        if polygon is not None:
+            return CapArea(notification.area_desc, polygon=parse_polygon(polygon))
+        if location.lat is not None and location.lon is not None:
+            radius = site.notifications.circle_radius_km
+            return CapArea(notification.area_desc, circle=(location.lat, location.lon, radius))
+    return CapArea(notification.area_desc, circle=campus_circle(site))
 
 
 async def build_alert(
@@ -387,11 +417,20 @@ async def build_alert(
 async def preview(
     stores: Stores, site: SiteConfig, notification_id: int, *, now: datetime | None = None
 ) -> bytes:
-    """The issued CAP XML, or for a draft the XML approval would send (``sent`` = now)."""
+    """The issued CAP XML, or for a draft the XML approval would send (``sent`` = now).
+
+    A declined notification has none: NotificationConflict says so, since XML printed for it
+    would look ready to send.
+    """
     issued = await stores.notifications.cap_message(notification_id)
     if issued is not None:
         return issued.xml
     notification = await stores.notifications.get(notification_id)
+    if notification.status == "declined":
+        raise NotificationConflict(
+            f"notification {notification_id} was declined by {notification.decided_by} "
+            f"({notification.decline_reason}); it has no CAP message and none will be sent"
+        )
     return render(await build_alert(stores, site, notification, sent_at=now or datetime.now(UTC)))
 
 

@@ -248,16 +248,40 @@ class NotificationStore:
             )
             return [_notification(r) for r in reversed(list(rows))]
 
-    async def latest_approved(
-        self, incident_id: int, *, exclude_kind: str | None = None
-    ) -> Notification | None:
-        """The incident's most recent issued notification (what a follow-up or all-clear refers to)."""
-        query = select(NotificationRow).where(
-            NotificationRow.incident_id == incident_id, NotificationRow.status == "approved"
+    async def latest_to_clear(self, incident_id: int) -> Notification | None:
+        """The incident's most recent warning still in force, which an all-clear ends.
+
+        That is an approved timely warning or emergency notification (an Alert or an Update, of
+        status Actual: never a test, an exercise or a Cancel), issued after the incident's last
+        all-clear (which ended everything before it), that no approved Cancel withdrew.
+        """
+        cancelled = select(NotificationRow.follows_id).where(
+            NotificationRow.status == "approved",
+            NotificationRow.msg_type == "Cancel",
+            NotificationRow.follows_id.is_not(None),
         )
-        if exclude_kind is not None:
-            query = query.where(NotificationRow.kind != exclude_kind)
+        query = select(NotificationRow).where(
+            NotificationRow.incident_id == incident_id,
+            NotificationRow.status == "approved",
+            NotificationRow.kind.in_(("timely_warning", "emergency")),
+            NotificationRow.msg_type.in_(("Alert", "Update")),
+            NotificationRow.cap_status == "Actual",
+            NotificationRow.id.not_in(cancelled),
+        )
         async with self._db.sessions() as session:
+            last_clear = await session.scalar(
+                select(NotificationRow.decided_at)
+                .where(
+                    NotificationRow.incident_id == incident_id,
+                    NotificationRow.status == "approved",
+                    NotificationRow.kind == "all_clear",
+                    NotificationRow.msg_type != "Cancel",
+                    NotificationRow.id.not_in(cancelled),
+                )
+                .order_by(NotificationRow.decided_at.desc())
+            )
+            if last_clear is not None:
+                query = query.where(NotificationRow.decided_at > last_clear)
             row = await session.scalar(
                 query.order_by(NotificationRow.decided_at.desc(), NotificationRow.id.desc())
             )
