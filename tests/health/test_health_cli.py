@@ -161,7 +161,8 @@ async def test_report_csv_and_html_files(
     assert "bridge not running (unknown)" in html
     assert ">11-19 18:00<" in html
     assert ">11-19 23:00<" in html
-    assert html.count('<text x="224"') == 7  # one labelled row per camera
+    assert html.count('<text x="224"') == 14  # one labelled row per camera and per location
+    assert html.count('font-weight="bold"') == 7  # the location rows
 
 
 async def test_now_and_digest_with_a_live_run(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
+from vmsbridge.health import render
 from vmsbridge.health.coverage import location_coverage
 from vmsbridge.health.digest import build_digest, current_states, location_states
 from vmsbridge.health.intervals import Interval, State
 from vmsbridge.health.monitor import RESUME_SETTLE, HealthMonitor
+from vmsbridge.health.render import render_html
+from vmsbridge.health.report import build_report
 from vmsbridge.health.timeline import TAMPER_HOLD, camera_timeline
 from vmsbridge.model import EventKind, StoredEvent
 
@@ -203,3 +209,65 @@ def test_since_is_the_start_of_the_non_up_stretch_not_of_the_current_mix(site: S
     assert (place.state, place.since) == ("gap", m(5))
     digest = build_digest(site, {camera.id: timeline}, {camera.location: coverage}, m(40))
     assert [c.since for c in digest.cameras] == [m(5)]
+
+
+# -- the chart ----------------------------------------------------------------------------------
+
+
+def chart_site(cameras: int) -> SiteConfig:
+    return SiteConfig.model_validate(
+        {
+            "site": {"name": "Chart U", "timezone": "UTC"},
+            "locations": [
+                {"id": f"loc-{n}", "name": f"L{n}", "clery_geography": "on_campus", "public_label": "C"}
+                for n in (1, 2, 10)
+            ],
+            "cameras": [
+                {
+                    "id": f"cam-{n}",
+                    "name": f"C{n}",
+                    "location": "loc-10" if n % 2 else "loc-2",
+                    "source": {"connector": "enc", "profile": f"P{n}"},
+                }
+                for n in range(1, cameras + 1)
+            ],
+        }
+    )
+
+
+def chart_labels(page: str) -> list[str]:
+    return re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', page)
+
+
+def test_chart_rows_are_grouped_by_location_in_natural_order() -> None:
+    site = chart_site(12)
+    window = Interval(m(0), m(60))
+    down = [StoredEvent(1, "onvif:enc", "a", K.CAMERA_COMM_LOST, "cam-10", "", m(10), m(10))]
+    timelines = {c.id: camera_timeline(c.id, down if c.id == "cam-10" else [], window) for c in site.cameras}
+    page = render_html(build_report(site, timelines, [], window, m(60)))
+    labels = [label.strip() for label in chart_labels(page)]
+    assert labels == [
+        "loc-2", "cam-2", "cam-4", "cam-6", "cam-8", "cam-10", "cam-12",
+        "loc-10", "cam-1", "cam-3", "cam-5", "cam-7", "cam-9", "cam-11",
+    ]  # fmt: skip
+    assert "not responding (comm lost)" in page  # legend
+
+
+def test_a_large_site_chart_draws_locations_and_only_cameras_with_trouble(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(render, "MAX_CHART_CAMERAS", 4)
+    site = chart_site(6)
+    window = Interval(m(0), m(60))
+    events = [
+        StoredEvent(1, "onvif:enc", "a", K.CAMERA_COMM_LOST, "cam-1", "", m(10), m(10)),
+        StoredEvent(2, "onvif:enc", "b", K.CAMERA_COMM_LOST, "cam-3", "", m(10), m(10)),
+        StoredEvent(3, "onvif:enc", "c", K.CAMERA_COMM_LOST, "cam-5", "", m(20), m(20)),
+    ]
+    timelines = {
+        c.id: camera_timeline(c.id, [e for e in events if e.device_id == c.id], window) for c in site.cameras
+    }
+    page = render_html(build_report(site, timelines, [], window, m(60)))
+    assert [label.strip() for label in chart_labels(page)] == ["loc-2", "loc-10", "cam-1", "cam-3", "cam-5"]
+    assert "only the 3 that were down or degraded" in page
+    assert "gap: cam-1: comm_lost, cam-3: comm_lost, cam-5: comm_lost" in page  # the location row's gap

@@ -12,6 +12,7 @@ __all__ = ["CAUSE_COLOURS", "render_csv", "render_html", "report_dict", "write_j
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from html import escape
@@ -41,6 +42,10 @@ CAUSE_LABELS = {
     "vms_gap": "connector could not see the VMS (unknown)",
     "bridge_down": "bridge not running (unknown)",
 }
+LOCATION_ROW_COLOUR = "#d9ecd9"
+# Above this many cameras the chart shows the location rows and only the cameras that had
+# problems (it says so); a row per camera of a 5,000-camera site is 80,000 pixels tall.
+MAX_CHART_CAMERAS = 300
 MAX_HTML_ROWS = 2_000  # longer lists belong in the CSV/JSON export; the chart still shows everything
 MAX_TOOLTIPS = 20_000  # per-bar hover text, only while the page stays small
 
@@ -291,13 +296,52 @@ def _ticks(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
     return out
 
 
-def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str]]:
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """cam-2 before cam-10: digit runs compare as numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def _had_problems(camera: CameraReport) -> bool:
+    """Down or degraded at some time (unknown alone is the bridge's or a connector's trouble)."""
+    return any(span.state in (State.DOWN, State.DEGRADED) for span in camera.spans)
+
+
+def _chart_rows(report: HealthReport) -> tuple[list[tuple[str, bool, list[StateSpan]]], int]:
+    """(label, is a location row, spans) in chart order: each location's row (its uncovered time),
+    then its cameras, both in natural order. Above ``MAX_CHART_CAMERAS`` cameras only those that
+    had problems are drawn; returns the rows and how many cameras were left out."""
+    by_location: dict[str, list[CameraReport]] = {}
+    for camera in report.cameras:
+        by_location.setdefault(camera.location_id, []).append(camera)
+    large = len(report.cameras) > MAX_CHART_CAMERAS
+    rows: list[tuple[str, bool, list[StateSpan]]] = []
+    left_out = 0
+
+    def add_cameras(cameras: list[CameraReport]) -> None:
+        nonlocal left_out
+        for camera in sorted(cameras, key=lambda c: natural_key(c.camera_id)):
+            if large and not _had_problems(camera):
+                left_out += 1
+            else:
+                rows.append((f"  {camera.camera_id}", False, camera.spans))
+
+    for loc in sorted(report.locations, key=lambda loc: natural_key(loc.location_id)):
+        spans = sorted([*loc.gaps, *loc.degraded, *loc.unknown], key=lambda s: s.start)
+        rows.append((loc.location_id, True, spans))
+        add_cameras(by_location.pop(loc.location_id, []))
+    for location_id in sorted(by_location, key=natural_key):  # cameras of no reported location
+        add_cameras(by_location[location_id])
+    return rows, left_out
+
+
+def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str], int]:
     start, end = report.window.start, report.window_end
     total = max((end - start).total_seconds(), 1.0)
     label_w, plot_w, row_h, top = 230, 960, 16, 28
-    height = top + row_h * len(report.cameras) + 8
+    rows, left_out = _chart_rows(report)
+    height = top + row_h * len(rows) + 8
     scale = plot_w / total
-    tooltips = sum(len(c.spans) for c in report.cameras) <= MAX_TOOLTIPS
+    tooltips = sum(len(spans) for _, _, spans in rows) <= MAX_TOOLTIPS
     used: set[str] = set()
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 10}" height="{height}" '
@@ -308,15 +352,18 @@ def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str]]:
         text = tick.strftime("%m-%d") if tick.hour == 0 and tick.minute == 0 else tick.strftime("%m-%d %H:%M")
         parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 8}" stroke="#ddd"/>')
         parts.append(f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle">{escape(text)}</text>')
-    for row, cam in enumerate(report.cameras):
+    for row, (label, is_location, spans) in enumerate(rows):
         y = top + row * row_h
-        fill = "#f4fbf4" if row % 2 else UP_COLOUR  # green-ish background: up
+        # A location row has a darker band and a bold label; green-ish background: up / covered.
+        fill = LOCATION_ROW_COLOUR if is_location else ("#f4fbf4" if row % 2 else UP_COLOUR)
+        weight = ' font-weight="bold"' if is_location else ""
         parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{row_h - 2}" fill="{fill}"/>')
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end">{escape(cam.camera_id)}</text>'
+            f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end"{weight} xml:space="preserve">'
+            f"{escape(label)}</text>"
         )
-        bars: list[list[Any]] = []  # [x0, x1, family, title]
-        for span in cam.spans:
+        bars: list[list[Any]] = []  # [x0, x1, family, title, state]
+        for span in spans:
             family = _lead_cause(span, _FAMILY_STATE)
             used.add(family)
             x0 = (span.start - start).total_seconds() * scale
@@ -324,24 +371,29 @@ def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str]]:
             title = ""
             if tooltips:
                 shown_end = (span.end or end).astimezone(zone)
+                shown = LOCATION_STATE_NAMES[span.state] if is_location else span.state.value
                 title = (
-                    f"{span.state.value}: {', '.join(sorted(span.causes))} "
+                    f"{shown}: {', '.join(sorted(span.causes))} "
                     f"{span.start.astimezone(zone):%m-%d %H:%M} - {shown_end:%m-%d %H:%M}"
                 )
             # Neighbours closer than a pixel with the same colour are one bar to the eye anyway.
             if bars and bars[-1][2] == family and x0 - bars[-1][1] < 1.0 and not tooltips:
                 bars[-1][1] = max(bars[-1][1], x1)
             else:
-                bars.append([x0, x1, family, title])
-        for x0, x1, family, title in bars:
+                bars.append([x0, x1, family, title, span.state])
+        for x0, x1, family, title, state in bars:
             colour = CAUSE_COLOURS.get(family, OTHER_COLOUR)
+            # Location rows: degraded coverage drawn as a thinner bar, so a real gap stands out.
+            h, dy = (row_h - 2, 0)
+            if is_location and state is State.DEGRADED:
+                h, dy = (row_h - 2) // 2, (row_h - 2) // 4
             rect = (
-                f'<rect x="{label_w + x0:.1f}" y="{y}" width="{x1 - x0:.1f}" height="{row_h - 2}" '
+                f'<rect x="{label_w + x0:.1f}" y="{y + dy}" width="{x1 - x0:.1f}" height="{h}" '
                 f'fill="{colour}"'
             )
             parts.append(f"{rect}><title>{escape(title)}</title></rect>" if title else f"{rect}/>")
     parts.append("</svg>")
-    return "".join(parts), sorted(used)
+    return "".join(parts), sorted(used), left_out
 
 
 def _local(value: datetime | None, zone: ZoneInfo) -> str:
@@ -359,7 +411,17 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 def render_html(report: HealthReport) -> str:
     zone = ZoneInfo(report.timezone)
     until = report.window_end
-    chart, families = _svg(report, zone)
+    chart, families, left_out = _svg(report, zone)
+    chart_note = (
+        "One bold row per location (its coverage: full-height bars are gaps, thin bars degraded "
+        "coverage), then its cameras."
+    )
+    if left_out:
+        chart_note += (
+            f" {len(report.cameras)} cameras: only the {len(report.cameras) - left_out} that were down or "
+            f"degraded at some time are drawn ({left_out} without trouble left out; every camera is in "
+            "the tables below)."
+        )
     legend = "".join(
         f'<span class="key"><span class="swatch" style="background:{CAUSE_COLOURS.get(f, OTHER_COLOUR)}">'
         f"</span>{escape(CAUSE_LABELS.get(f, f))}</span>"
@@ -454,6 +516,7 @@ Uptime counts only known time; unknown time (bridge not running, connector gap) 
 <h2>Timeline</h2>
 <p class="legend"><span class="key"><span class="swatch" style="background:{UP_COLOUR}"></span>up</span>
 {legend}</p>
+<p class="note">{escape(chart_note)}</p>
 {chart}
 <h2>Coverage gaps by location</h2>
 {locations}

@@ -30,7 +30,9 @@ EVENT_MARGIN = timedelta(days=1)
 # Events this far before a window are read in full (exact intervals, and a connector gap or a
 # cause reported late); before that, only each (camera, source, kind)'s newest event.
 LOOKBACK = timedelta(days=1)
-NOW_LOOKBACK = timedelta(days=1)  # "since when" in `health now` is exact up to this far back (else "since before")
+NOW_LOOKBACK = timedelta(
+    days=1
+)  # "since when" in `health now` is exact up to this far back (else "since before")
 
 
 async def load_timelines(
