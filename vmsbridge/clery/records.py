@@ -163,17 +163,13 @@ def _split_persons(line: _RecordLine) -> ImportedRecord:
     return ImportedRecord(record, tuple(names))
 
 
-_ECHOED_FIELDS = frozenset(
-    {"case_number", "reported_at", "occurred_from", "occurred_to", "location", "attempted", "unfounded"}
-)
-
-
 def _reason(err: Any) -> str:
+    """What is wrong, naming the field but never repeating the line's value: a records system that
+    shifts its columns puts a person's name into any field, a code or a time as well."""
     loc = tuple(err["loc"])
     path = format_path(loc) or "record"
     kind = err["type"]
     ctx = err.get("ctx") or {}
-    value = err.get("input")
     if kind == "json_invalid":
         return f"not valid JSON ({ctx.get('error', err['msg'])})"
     if kind == "missing":
@@ -181,21 +177,14 @@ def _reason(err: Any) -> str:
     if kind == "extra_forbidden":
         return f"{path}: unknown field"
     if kind == "string_pattern_mismatch" and loc and loc[-1] == "case_number":
-        return f"{path}: {value!r}: expected letters, digits, '.', '_', '/' or '-' (no spaces)"
+        return f"{path}: expected letters, digits, '.', '_', '/' or '-' (no spaces)"
     if kind in ("enum", "literal_error"):
-        return f"{path}: {value!r} is not one of {ctx.get('expected', '')}"
-    message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{path}: is not one of {ctx.get('expected', '')}"
     if kind == "timezone_aware" or kind.startswith(("datetime_", "date_")):
-        message = "expected an ISO 8601 time with a UTC offset, e.g. 2026-03-01T22:15:00-06:00"
-    # Values are echoed only from fields that cannot hold a name (free text and persons never).
-    if (
-        loc
-        and loc[-1] in _ECHOED_FIELDS
-        and isinstance(value, str | int | float | bool)
-        and len(str(value)) <= 80
-    ):
-        return f"{path}: {value!r}: {message}"
-    return f"{path}: {message}"
+        return f"{path}: expected an ISO 8601 time with a UTC offset, e.g. 2026-03-01T22:15:00-06:00"
+    # pydantic's own messages describe the type or the limit ("Input should be a valid boolean"),
+    # never the input.
+    return f"{path}: {str(err['msg']).removeprefix('Value error, ')}"
 
 
 def parse_lines(lines: Iterable[bytes | str], location_ids: Collection[str]) -> ParsedLines:
@@ -219,9 +208,7 @@ def parse_lines(lines: Iterable[bytes | str], location_ids: Collection[str]) -> 
             parsed.rejected.append(LineRejection(number, reasons))
             continue
         if line.location not in location_ids:
-            parsed.rejected.append(
-                LineRejection(number, f"location: {line.location!r} is not a location id of the site config")
-            )
+            parsed.rejected.append(LineRejection(number, "location: is not a location id of the site config"))
             continue
         parsed.records.append((number, _split_persons(line)))
     return parsed
