@@ -32,7 +32,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 
 
 def test_demo_json_runs_the_callup_against_both_emulators(capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_json(capsys, "demo", "--json")
+    result = run_json(capsys, "demo", "--json", "--clip-after", "5")
     assert isinstance(result, dict)
     assert (result["events"], result["duplicates"], result["rejected"]) == (7, 1, 1)
     incidents = {i["location"]: i for i in result["incidents"]}
@@ -53,6 +53,11 @@ def test_demo_json_runs_the_callup_against_both_emulators(capsys: pytest.Capture
     assert all(a["ok"] and a["ms"] >= 0 for a in lot_b["actions"]), lot_b["actions"]
     assert sorted(e["kind"] for e in lot_b["evidence"]) == ["derived", "derived", "original"]
     assert all(len(e["sha256"]) == 64 for e in lot_b["evidence"])
+    # The custody chain: one entry acquiring the original, one per derivative, hash-linked.
+    custody = lot_b["custody"]
+    assert [c["action"] for c in custody[:3]] == ["acquired", "derived", "derived"]
+    assert {c["item"] for c in custody[:3]} == {e["sha256"] for e in lot_b["evidence"]}
+    assert [c["seq"] for c in custody] == list(range(1, len(custody) + 1))
     assert [a["source"] for a in result["vms_alarms"]] == ["0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"]
     for incident in result["incidents"]:
         assert {
@@ -67,7 +72,7 @@ def test_demo_json_runs_the_callup_against_both_emulators(capsys: pytest.Capture
 
 
 def test_demo_prints_a_readable_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo", "--clip-after", "5"]) == 0
     captured = capsys.readouterr()
     assert "7 stored" in captured.out
     assert "Blue-light phone picked up: Blue light, Lot B row F" in captured.out

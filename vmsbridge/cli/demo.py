@@ -26,7 +26,8 @@ from vmsbridge.store.database import default_data_dir, resolve_db_url
 
 # The synthetic campus scene from fixtures/video: what every emulated camera "recorded".
 DEMO_CLIP = Path(__file__).resolve().parents[2] / "fixtures" / "video" / "scene.mp4"
-DEMO_CLIP_POST_SECONDS = 10.0  # the template takes 60 s after the call; the demo need not wait that long
+CLIP_AFTER_SECONDS = 60.0  # the template's window after the call: the footage exists only once it has passed
+DOOR_AFTER_SECONDS = 20.0  # when the door next door is forced, after the call
 WAIT_SECONDS = 60.0
 
 
@@ -40,9 +41,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "history (a forced residence-hall door, motion, a camera that stops answering, a replayed event, "
         "an event from an unknown device), then a live call: the blue-light input goes active over "
         "ONVIF, the PTZ camera goes to the phone's preset, an XProtect alarm is raised, the clip is "
-        f"captured (t-30 s .. t+{DEMO_CLIP_POST_SECONDS:.0f} s here; 60 s in the template), hashed, "
-        "analyzed and redacted, and a door forced next door joins the incident. Takes about half a "
-        "minute; nothing to configure.",
+        "captured from t-30 s to t+60 s (so the demo waits for that minute to pass), hashed, "
+        "analyzed and redacted, and a door forced next door 20 s after the call joins the incident. "
+        "Takes about 80 seconds (--clip-after 10: about 30); nothing to configure.",
+    )
+    parser.add_argument(
+        "--clip-after",
+        type=float,
+        default=CLIP_AFTER_SECONDS,
+        metavar="SECONDS",
+        help="how much footage after the call the clip takes, i.e. how long the demo waits for it "
+        "(default: %(default).0f, the blue_light_callup template's own)",
     )
     parser.add_argument("--config", default=None, help="site configuration (default: the example campus)")
     parser.add_argument(
@@ -57,6 +66,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(handler=demo)
 
 
+async def _countdown(since: float, seconds: float, say: Callable[[str], None], what: str) -> None:
+    """Sleep until ``seconds`` after ``since`` (loop time), saying every 10 s how long is left."""
+    loop = asyncio.get_running_loop()
+    while (left := since + seconds - loop.time()) > 0:
+        if left >= 1:
+            say(f"{what} in {left:.0f} s")
+        await asyncio.sleep(min(left, 10.0))
+
+
 async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECONDS) -> None:
     """Wait for emulator or engine state that has no event to await; bounded, with a clear error."""
     deadline = asyncio.get_running_loop().time() + within
@@ -66,12 +84,12 @@ async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECO
         await asyncio.sleep(0.02)
 
 
-def demo_site(site: SiteConfig, data_dir: Path) -> SiteConfig:
-    """The site with the blue-light call-up rule on, a short clip window, and its files in ``data_dir``."""
+def demo_site(site: SiteConfig, data_dir: Path, clip_after: float) -> SiteConfig:
+    """The site with the blue-light call-up rule on, its clip window, and its files in ``data_dir``."""
     return site.model_copy(
         update={
             "rules": RulesConfig(
-                templates=["blue_light_callup"], clip=TemplateOptions(post_seconds=DEMO_CLIP_POST_SECONDS)
+                templates=["blue_light_callup"], clip=TemplateOptions(post_seconds=clip_after)
             ),
             "storage": site.storage.model_copy(update={"data_dir": data_dir}),
             "evidence": site.evidence.model_copy(update={"store_dir": data_dir / "evidence"}),
@@ -85,13 +103,14 @@ async def run_demo(
     data_dir: Path,
     now: datetime | None = None,
     say: Callable[[str], None] = lambda _: None,
+    clip_after: float = CLIP_AFTER_SECONDS,
 ) -> dict[str, Any]:
     """The scripted history, then a live blue-light call on the emulated devices, end to end."""
     from connectors.lab import emulated_site
     from vmsbridge.cli.run import build_controls, connector_registry, supervise
 
     now = now or datetime.now(UTC)
-    site = demo_site(site, data_dir)
+    site = demo_site(site, data_dir, clip_after)
     directory = SiteDirectory(site)
     phone = next((p for p in site.phones if p.camera and p.preset), None)
     wired = (
@@ -144,13 +163,16 @@ async def run_demo(
                     ptz = lab.device(camera.source.connector)
                     await _until(lambda: bool(ptz.goto_calls), "the PTZ GotoPreset")
                     say(f"{camera.name}: GotoPreset {ptz.goto_calls[-1][1]} received")
+                called = asyncio.get_running_loop().time()
+                say(
+                    f"capturing {camera.id} from t-30 s to t+{clip_after:.0f} s: waiting for that footage to "
+                    "exist, then hashing, motion analytics and a redacted copy ..."
+                )
                 if door is not None:
+                    await _countdown(called, min(DOOR_AFTER_SECONDS, clip_after), say, "the door next door")
                     say(f"{door.name} (next door, {door.location}): door forced open")
                     lab.device(door.connector).door_alarm(door.token, "DoorForcedOpen")
-                say(
-                    f"capturing {camera.id} from t-30 s to t+{DEMO_CLIP_POST_SECONDS:.0f} s, then hashing, "
-                    "motion analytics and a redacted copy (a few seconds) ..."
-                )
+                await _countdown(called, clip_after, say, "the clip's last footage")
                 if not await engine.drain(WAIT_SECONDS * 2):
                     say("some rule actions did not finish in time; they are recorded as cancelled")
                 lab.device(module.connector).set_input(wire.token, False)  # the caller hangs up
@@ -175,6 +197,17 @@ async def run_demo(
             document["evidence"] = [
                 {"sha256": item.sha256, "kind": item.role, "camera": item.camera_id, "file": item.file_name}
                 for item in await services.stores.evidence.items(incident.id)
+            ]
+            document["custody"] = [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "item": e.item,
+                    "hash": e.hash,
+                }
+                for e in await services.stores.evidence.chain(incident.id)
             ]
             documents.append(document)
         alarms = [a for g in lab.xprotect.values() for a in g.alarms]
@@ -206,7 +239,7 @@ def demo(args: argparse.Namespace) -> int:
         url = resolve_db_url(args.db) if args.db else f"sqlite+aiosqlite:///{tmp}/demo.db"
         # Kept results need their evidence files too: beside the site's data, else thrown away.
         data_dir = (site.storage.data_dir or default_data_dir()) / "demo" if args.db else Path(tmp)
-        result = asyncio.run(run_demo(site, url, data_dir, say=say))
+        result = asyncio.run(run_demo(site, url, data_dir, say=say, clip_after=args.clip_after))
     incidents = result.pop("_incident_objects")
     if args.json:
         print_json(result)
@@ -237,6 +270,12 @@ def demo(args: argparse.Namespace) -> int:
             print(f"       {mark} {action['type']:<15} {action['ms']:>6} ms  {action['detail']}")
         for item in document["evidence"]:
             print(f"       evidence {item['kind']:<8} sha256 {item['sha256'][:16]}...  {item['file']}")
+        if document["custody"]:
+            last = document["custody"][-1]
+            print(
+                f"       custody  {len(document['custody'])} hash-chained entries, last {last['action']} "
+                f"by {last['actor']} ({last['hash'][:16]}...)"
+            )
         print()
     print(f"(times in {site.site.timezone}; now is {local_time(datetime.now(UTC), site)})")
     if args.db and incidents:
