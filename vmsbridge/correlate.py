@@ -67,6 +67,7 @@ LOCAL_ONLY_KINDS = frozenset(
         EventKind.CAMERA_SIGNAL_RESTORED,
         EventKind.CAMERA_RECORDING_STOPPED,
         EventKind.CAMERA_RECORDING_STARTED,
+        EventKind.CAMERA_TAMPER_CLEARED,
         EventKind.VMS_GAP,
         EventKind.VMS_UNKNOWN,
         EventKind.ONVIF_UNKNOWN,
