@@ -184,3 +184,47 @@ async def test_events_after_follows_the_log_in_order(stores: Stores) -> None:
     )
     assert [e.native_id for e in events] == ["e3"]
     assert await stores.health.events_after(position, [K.CAMERA_COMM_LOST], 3) == ([], position)
+
+
+def test_a_camera_mostly_down_alerts_once_though_no_single_outage_is_long(
+    directory: SiteDirectory,
+) -> None:
+    """Down 290 s, up 61 s, for an hour: each recovery (61 s > 60 s) ends an outage and none lasts
+    the 300 s, yet the camera is down 83 % of the time. One camera.offline (mostly down: 300 s of
+    the last 20 minutes), no online while it keeps flapping, one online once it stays up 300 s."""
+    clock = Clock()
+    mon = monitor(directory, clock)
+    alerts: list[Event] = []
+    n, second = 0, 0
+    while second < 3600:
+        for kind, length in ((K.CAMERA_COMM_LOST, 290), (K.CAMERA_COMM_RESTORED, 61)):
+            n += 1
+            mon.apply(stored(n, kind, T0 + timedelta(seconds=second)))
+            for tick in range(second, second + length):
+                clock.now = T0 + timedelta(seconds=tick)
+                alerts += mon.due_alerts(clock.now)
+            second += length
+    # The second down stretch begins at 351 s; 290 + 10 s of it make 300 s down: alert at 361 s.
+    assert [(a.kind, a.occurred_at) for a in alerts] == [(K.CAMERA_OFFLINE, T0 + timedelta(seconds=361))]
+    assert alerts[0].attributes["mostly_down"] == {"window_seconds": 1200.0, "down_seconds": 300.0}
+    last_up = T0 + timedelta(seconds=second - 61)  # the loop ended on a recovery
+    for tick in range(second, second + 400):
+        clock.now = T0 + timedelta(seconds=tick)
+        alerts += mon.due_alerts(clock.now)
+    assert [(a.kind, a.occurred_at) for a in alerts[1:]] == [
+        (K.CAMERA_ONLINE, last_up + timedelta(seconds=300))
+    ]
+
+
+def test_brief_losses_now_and_then_do_not_add_up_to_offline(directory: SiteDirectory) -> None:
+    """5 s down every minute for an hour: 25 % of the time at most, never 300 s in 20 minutes."""
+    clock = Clock()
+    mon = monitor(directory, clock)
+    alerts: list[Event] = []
+    for minute in range(60):
+        start = T0 + timedelta(minutes=minute)
+        mon.apply(stored(2 * minute + 1, K.CAMERA_SIGNAL_LOSS, start))
+        mon.apply(stored(2 * minute + 2, K.CAMERA_SIGNAL_RESTORED, start + timedelta(seconds=5)))
+        for tick in range(0, 60, 5):
+            alerts += mon.due_alerts(start + timedelta(seconds=tick))
+    assert alerts == []

@@ -5,6 +5,10 @@ active. An outage begins when the camera goes down and ends only once it has sta
 ``recover_after_seconds``: shorter recoveries belong to the same outage, so a camera flapping every
 few seconds is one outage, not many. An outage that lasts ``offline_after_seconds`` raises ONE
 ``camera.offline`` (through the bus, so rules can act on it); its end raises ``camera.online``.
+A camera that is *mostly* down (down ``offline_after_seconds`` in all within the last
+``MOSTLY_DOWN_WINDOW_FACTOR`` times that, and down now), though each recovery was long enough to
+end an outage, raises ``camera.offline`` too; it is back only after staying up for
+``offline_after_seconds``, so it alerts once, not at every flap.
 
 The bridge's own heartbeat (:class:`BridgeHeartbeat`) lives here too: it records the run session
 that makes time without one "unknown" in every report. So does :class:`DailyDigest`, which writes
@@ -20,6 +24,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -70,6 +75,10 @@ REORDER_TOLERANCE = timedelta(minutes=2)
 # re-report what is still wrong only once they are back (see DIGEST_SETTLE).
 RESUME_SETTLE = timedelta(minutes=5)
 RESUME_LOOKBACK = timedelta(days=30)  # how far back a restarted monitor looks for its open alerts
+# "Mostly down": down offline_after in all within this many times offline_after (5 of 20 minutes
+# by default). A camera down 290 s and up 61 s, over and over, is useless to an operator, though
+# no single outage lasts 300 s.
+MOSTLY_DOWN_WINDOW_FACTOR = 4
 Key = tuple[str, str]  # (source, cause): a restore closes only what the same source reported
 
 
@@ -91,6 +100,9 @@ class CameraWatch:
     up_since: datetime | None = None  # when it last came back, while the outage is not yet over
     alerted: bool = False  # camera.offline raised for the current outage
     hold_until: datetime | None = None  # recovery not declared before this (resumed after a restart)
+    # Recent down stretches as (start, end or None while down), across outages: "mostly down".
+    downs: deque[tuple[datetime, datetime | None]] = field(default_factory=deque)
+    mostly_down: bool = False  # the current alert is for a camera mostly down, not one long outage
 
     @property
     def down(self) -> bool:
@@ -129,9 +141,21 @@ class CameraWatch:
             if self.down_since is None:
                 self.down_since = effective
             self.up_since = None
+            self.downs.append((effective, None))
         elif was_down and not self.down:
             self.up_since = effective
+            if self.downs:
+                self.downs[-1] = (self.downs[-1][0], effective)
         return True
+
+    def down_within(self, start: datetime, now: datetime) -> timedelta:
+        """How long the camera was down between ``start`` and ``now`` (forgets older stretches)."""
+        while self.downs and (end := self.downs[0][1]) is not None and end < start:
+            self.downs.popleft()
+        total = timedelta(0)
+        for begin, end in self.downs:
+            total += max(timedelta(0), min(end or now, now) - max(begin, start))
+        return total
 
     @property
     def cause_names(self) -> list[str]:
@@ -154,6 +178,7 @@ class HealthMonitor:
         self._directory = directory
         self._offline_after = timedelta(seconds=policy.offline_after_seconds)
         self._recover_after = timedelta(seconds=policy.recover_after_seconds)
+        self._mostly_down_window = self._offline_after * MOSTLY_DOWN_WINDOW_FACTOR
         # Below offline_after, so a late event can never be old enough to alert the moment it lands.
         self._tolerance = min(REORDER_TOLERANCE, self._offline_after / 2)
         self._clock = clock
@@ -190,10 +215,13 @@ class HealthMonitor:
         for watch in self.watches.values():
             if watch.down_since is None:
                 continue
+            settle = (
+                max(self._recover_after, self._offline_after) if watch.mostly_down else self._recover_after
+            )
             recovered = (
                 not watch.down
                 and watch.up_since is not None
-                and now - watch.up_since >= self._recover_after
+                and now - watch.up_since >= settle
                 and (watch.hold_until is None or now >= watch.hold_until)
             )
             if recovered:
@@ -204,10 +232,18 @@ class HealthMonitor:
                     watch.alerted = True
                 if watch.alerted:
                     alerts.append(self._alert(EventKind.CAMERA_ONLINE, watch, now))
+                if watch.alerted:  # a new outage must earn its own alert
+                    watch.downs.clear()
                 watch.down_since, watch.up_since, watch.alerted, watch.hold_until = None, None, False, None
-            elif watch.down and not watch.alerted and now - watch.down_since >= self._offline_after:
-                alerts.append(self._alert(EventKind.CAMERA_OFFLINE, watch, now))
-                watch.alerted = True
+                watch.mostly_down = False
+            elif watch.down and not watch.alerted:
+                if now - watch.down_since >= self._offline_after:
+                    alerts.append(self._alert(EventKind.CAMERA_OFFLINE, watch, now))
+                    watch.alerted = True
+                elif watch.down_within(now - self._mostly_down_window, now) >= self._offline_after:
+                    watch.mostly_down = True
+                    alerts.append(self._alert(EventKind.CAMERA_OFFLINE, watch, now))
+                    watch.alerted = True
         return alerts
 
     def _alert(self, kind: EventKind, watch: CameraWatch, now: datetime) -> Event:
@@ -219,6 +255,12 @@ class HealthMonitor:
         if kind is EventKind.CAMERA_OFFLINE:
             attributes["causes"] = watch.cause_names
             attributes["offline_after_seconds"] = self._offline_after.total_seconds()
+            if watch.mostly_down:
+                window = self._mostly_down_window
+                attributes["mostly_down"] = {
+                    "window_seconds": window.total_seconds(),
+                    "down_seconds": watch.down_within(now - window, now).total_seconds(),
+                }
         else:
             assert watch.up_since is not None
             attributes["up_since"] = watch.up_since.isoformat()
