@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,8 @@ from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT
 from evidence.custody import verify_chain
 from tests.connectors.conftest import eventually
 from tests.rules.conftest import PTZ_VMS_ID, ahead, rules_site, running_bridge
-from vmsbridge.model import EventKind
+from vmsbridge.bus import publish_durably
+from vmsbridge.model import Event, EventKind
 
 
 async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None:
@@ -410,3 +411,47 @@ actions = [
             assert any("Library lobby stopped working" in o.detail for o in down)
     finally:
         await runner.cleanup()
+
+
+async def test_a_restart_remembers_its_firings_so_a_resync_does_not_fire_again(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The phone is still off hook when the bridge restarts: the device re-sends the pickup (the
+    same message, or re-stamped a moment later). The new run remembers the firing from the store:
+    no second PTZ move, no second firing."""
+    site = rules_site(
+        tmp_path, 'templates = ["blue_light_callup", "door_forced"]\nclip = { post_seconds = 0 }'
+    )
+    now = datetime.now(UTC)
+
+    def pickup(native_id: str, seconds_ago: float) -> Event:
+        at = now - timedelta(seconds=seconds_ago)
+        return Event(
+            source="onvif:onvif-io",
+            native_id=native_id,
+            kind=EventKind.PHONE_OFFHOOK,
+            device_id="bl-7",
+            occurred_at=at,
+            received_at=at,
+            attributes={},
+        )
+
+    async with running_bridge(site, db_url, tmp_path) as first:
+        await publish_durably(first.services.bus, [pickup("pickup-1", 10)])
+        incident = await first.incident_at("lot-b")
+        await first.outcomes(incident.id, 2)  # the move and the incident are on record
+        assert len(first.lab.device("onvif-ptz").goto_calls) == 1
+    async with running_bridge(site, db_url, tmp_path) as second:
+        outcomes = await publish_durably(
+            second.services.bus, [pickup("pickup-1", 10), pickup("pickup-1-resync", 8)]
+        )
+        assert [o.status for o in outcomes] == ["duplicate", "stored"]
+        # A forced door stored after them: once its rule fires, the engine has considered the
+        # re-sync too (it follows the log in commit order).
+        forced = pickup("door", 0).model_copy(
+            update={"kind": EventKind.DOOR_FORCED, "device_id": "door-library-staff"}
+        )
+        await publish_durably(second.services.bus, [forced])
+        await eventually(lambda: any(rule == "door_forced" for rule, _ in second.engine.fired))
+        assert [rule for rule, _ in second.engine.fired] == ["door_forced"]
+        assert second.lab.device("onvif-ptz").goto_calls == []

@@ -15,8 +15,9 @@ about that firing (the incident, the clip, the record of the move) waits for the
 as above.
 
 After a crash the engine resumes from the last saved position: events it had read but not yet
-saved (the last few milliseconds) are considered again, and the per-device cooldown, which lives
-in memory, does not cover them. Actions on events older than ``max_age_seconds`` never run
+saved (the last few milliseconds) are considered again. On start it recalls the firings recorded
+on incidents (``recall_firings``), so cooldowns and the replay check span a restart; only a
+firing that had recorded nothing yet is forgotten. Actions on events older than ``max_age_seconds`` never run
 (a camera should not swing to a phone that was picked up an hour ago). On first start it begins
 at the end of the log.
 """
@@ -385,6 +386,21 @@ class RuleEngine:
                 exc,
                 detail,
             )
+
+    async def recall_firings(self) -> int:
+        """Remember the firings of earlier runs that cooldowns and the replay check can still
+        concern, so a device re-sync after a restart (the phone still off hook) does not move the
+        camera and open an incident a second time."""
+        reach = max(
+            (r.max_age_seconds + r.cooldown_seconds for r in self.matcher.rules),
+            default=0.0,
+        )
+        if not reach:
+            return 0
+        firings = await self.ctx.stores.rule_actions.firings_since(self._clock() - timedelta(seconds=reach))
+        for rule_name, event in firings:
+            self.matcher.remember(rule_name, event)
+        return len(firings)
 
     async def resume_interrupted(self) -> int:
         """VMS alarms a stop cut short (the VMS was unreachable) are raised now, within their

@@ -121,6 +121,12 @@ class Matcher:
         self._remember_firing(rule, event)
         return Decision(True, "all conditions met")
 
+    def remember(self, rule_name: str, event: StoredEvent) -> None:
+        """A firing from before a restart (from the store): its cooldown and replay check hold."""
+        rule = next((r for r in self.rules if r.name == rule_name), None)
+        if rule is not None:
+            self._remember_firing(rule, event)
+
     def _remember_firing(self, rule: Rule, event: StoredEvent) -> None:
         fired = self._fired_at[(rule.name, event.device_id)]
         fired.append(event.occurred_at)

@@ -102,6 +102,7 @@ async def running_rules(
         if clock is not None:
             ctx.clock = clock
         engine = RuleEngine(ctx, rules, services.correlator)
+        await engine.recall_firings()  # before the first event can reach it
         services.on_stored.append(engine.notify)
         services.bus.taps.append(engine.tap)
         task = asyncio.create_task(engine.run(), name="rules")

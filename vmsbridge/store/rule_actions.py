@@ -10,8 +10,10 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
+from vmsbridge.model import StoredEvent
 from vmsbridge.store.database import Database
-from vmsbridge.store.tables import IncidentActionRow
+from vmsbridge.store.events import row_to_event
+from vmsbridge.store.tables import EventRow, IncidentActionRow
 
 INTERRUPTED = "cancelled: the bridge stopped"  # the detail of an action cut short by a shutdown
 
@@ -73,6 +75,20 @@ class RuleActionStore:
             ActionOutcome(r.rule, r.action, r.ok, r.ms, r.detail, r.started_at, r.event_id, r.incident_id)
             for r in rows
         ]
+
+    async def firings_since(self, since: datetime) -> list[tuple[str, StoredEvent]]:
+        """(rule, event) of every firing whose actions started at ``since`` or later, oldest first:
+        what a restarted engine must remember so that a replay or re-sync does not fire again."""
+        query = (
+            select(IncidentActionRow.rule, EventRow)
+            .join(EventRow, EventRow.id == IncidentActionRow.event_id)
+            .where(IncidentActionRow.started_at >= since)
+            .distinct()
+            .order_by(EventRow.id)
+        )
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [(rule, row_to_event(event)) for rule, event in rows]
 
     async def for_incident(self, incident_id: int) -> list[ActionOutcome]:
         query = (
