@@ -47,6 +47,10 @@ def test_demo_json_runs_the_callup_against_both_emulators(capsys: pytest.Capture
     # The emulated camera's "recording" (the fixture scene) has tamper in it; the clip's analysis
     # reports it as camera.tamper events, which join the incident.
     assert [k for k in lot_b["event_kinds"] if k != "camera.tamper"][:2] == ["phone.offhook", "door.forced"]
+    # The incident began with the call, not with tamper the clip's pre-roll showed 30 s earlier.
+    assert (
+        lot_b["started_at"] == next(e for e in lot_b["events"] if e["kind"] == "phone.offhook")["occurred_at"]
+    )
     assert "camera.tamper" in lot_b["event_kinds"]
     actions = {a["type"]: a for a in lot_b["actions"]}
     assert set(actions) == {"ptz_goto", "xprotect_alarm", "capture_clip", "open_incident"}

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
+from vmsbridge.model import (
+    ANALYTICS_SOURCE_PREFIX,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    Priority,
+    StoredEvent,
+)
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import follow, row_to_event
@@ -337,7 +344,10 @@ class CorrelationUnit:
     async def attach(self, incident_id: int, event: StoredEvent, priority: Priority) -> None:
         # The incident may be at an adjacent location: look through everything loaded.
         row = next(r for rows in self._open.values() for r in rows if r.id == incident_id)
-        row.started_at = min(row.started_at, event.occurred_at)
+        # What the bridge's own footage review finds (tamper in a clip's pre-roll) belongs to the
+        # incident, but the incident began when something was reported, not 30 s before the call.
+        if not event.source.startswith(ANALYTICS_SOURCE_PREFIX):
+            row.started_at = min(row.started_at, event.occurred_at)
         row.last_event_at = max(row.last_event_at, event.occurred_at)
         if priority.rank > Priority(row.priority).rank:
             record(
