@@ -23,6 +23,13 @@ from vmsbridge.clery.names import fold, mentions_name, names_in
         ("zoé's bicycle", "ZOE Li"),
         ("Theft, Ludwig van Beethoven Hall", "Ludwig van Beethoven"),
         ("DANA", "dana whitfield"),
+        # A part with an apostrophe or hyphen, run together, alone (before: only the full name).
+        ("Theft: ONeil reported", "Zo\u00eb O'Neil"),
+        ("Theft: O\u2019Neil reported", "Zo\u00eb O'Neil"),
+        ("Theft: O Neil reported", "Zo\u00eb O'Neil"),
+        ("JeanLuc's bicycle", "Jean-Luc Picard"),
+        ("Jean Luc's bicycle", "Jean-Luc Picard"),
+        ("SmithJones reported it", "Anna Smith-Jones"),
     ],
 )
 def test_a_name_is_found_however_it_is_spelled(text: str, name: str) -> None:
@@ -37,6 +44,7 @@ def test_a_name_is_found_however_it_is_spelled(text: str, name: str) -> None:
         ("A bicycle was taken", "A. Smith"),  # nor does an initial
         ("Burglary, Dr. office", "Dr. Jane Doe"),
         ("", "Zoë Li"),
+        ("Theft at JR's diner", "J.R. Ewing"),  # run-together initials are still initials
     ],
 )
 def test_words_that_are_not_the_name_pass(text: str, name: str) -> None:

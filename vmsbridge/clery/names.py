@@ -4,7 +4,9 @@ Text and names are folded the same way before they are compared: Unicode NFKD wi
 marks dropped (so "Zoë" is "Zoe" and full-width letters are plain ones), case folded, and the
 typographic apostrophes and dashes made plain (a right single quotation mark is "'"). A name matches as whole
 words: the full name (its parts in order, with any spacing, hyphen or apostrophe between them, or
-none: "O'Neil", "O Neil", "ONeil"), and each part of two or more letters on its own.
+none: "O'Neil", "O Neil", "ONeil"), each name part written with a hyphen or an apostrophe, on
+its own and spelled the same ways ("Zoë O'Neil": "O'Neil", "O Neil", "ONeil"; "Jean-Luc":
+"JeanLuc"), and each piece of two or more letters on its own.
 
 Safety comes before convenience: a victim called "Mark Long" makes "long-term" text refuse,
 since a word that is also a name part cannot be told from the name. The staff rewords or
@@ -28,6 +30,7 @@ _HYPHENS = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u22
 # Between the pieces of a name: spaces, hyphens, apostrophes, a full stop ("St. John"), or nothing.
 _JOINER = r"[\s'.\-]*"
 _SEPARATORS = re.compile(r"[\s'.\-]+")
+_SPACES = re.compile(r"\s+")
 # Alone, these identify nobody; several are everyday words ("van", "de", "la", "le", "di").
 NOT_IDENTIFYING = frozenset(
     {
@@ -80,6 +83,12 @@ def _name_pattern(name: str) -> re.Pattern[str] | None:
     if not pieces:
         return None
     alternatives = [_JOINER.join(re.escape(p) for p in pieces)]
+    # A part written with a hyphen or apostrophe ("O'Neil", "Jean-Luc") identifies on its own too,
+    # however it is joined ("ONeil", "JeanLuc"), not only as the pieces it splits into.
+    for part in _SPACES.split(fold(name)):
+        joined = [p for p in _SEPARATORS.split(part) if p]
+        if len(joined) > 1 and any(len(p) >= SHORTEST_PART for p in joined):  # not initials ("J.R.")
+            alternatives.append(_JOINER.join(re.escape(p) for p in joined))
     alternatives += [
         re.escape(p) for p in dict.fromkeys(pieces) if len(p) >= SHORTEST_PART and p not in NOT_IDENTIFYING
     ]
