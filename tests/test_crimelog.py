@@ -360,3 +360,36 @@ async def test_times_in_the_future_or_before_the_report_are_refused(stores: Stor
         "occurred_from",
         "occurred_to",
     ]
+
+
+async def test_an_occurrence_cannot_start_after_it_was_reported(stores: Stores, site: SiteConfig) -> None:
+    """Before: --occurred-from later than --reported-at was accepted, by draft and by update."""
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=CT)
+    reported = datetime(2026, 11, 25, 8, 0, tzinfo=CT)
+    with pytest.raises(ConfigError) as info:
+        await draft_crime(
+            stores,
+            site,
+            "quad",
+            nature="Theft",
+            reported_at=reported,
+            occurred_from=reported + timedelta(hours=1),
+            now=now,
+        )
+    assert [p.path for p in info.value.problems] == ["--occurred-from"]
+    assert "after --reported-at" in str(info.value.problems[0])
+    entry, _ = await draft_crime(
+        stores, site, "quad", nature="Theft", reported_at=reported, occurred_from=reported, now=now
+    )
+    with pytest.raises(ConfigError, match="--value") as info:
+        await update(
+            stores,
+            site,
+            entry_id=entry.id,
+            field="occurred_from",
+            value="2026-11-25T09:00:00-06:00",
+            actor="c",
+            now=now,
+        )
+    assert "would be after the entry was reported" in str(info.value.problems[0])
+    assert [c.field for c in await stores.crime_log.changes(entry.id)] == ["entry"]

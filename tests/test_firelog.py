@@ -351,3 +351,39 @@ def test_firelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[st
         == 2
     )
     assert "'lot-b' (Parking Lot B) is not student housing" in capsys.readouterr().err
+
+
+async def test_a_fire_cannot_start_after_it_was_reported(stores: Stores, site: SiteConfig) -> None:
+    """Before: --occurred-from later than --reported-at was accepted."""
+    reported = datetime(2026, 12, 3, 22, 15, tzinfo=CT)
+    with pytest.raises(ConfigError) as info:
+        await draft(
+            stores,
+            site,
+            location_id="maple-hall",
+            nature="Kitchen fire",
+            reported_at=reported,
+            actor="f",
+            occurred_from=reported + timedelta(minutes=30),
+            now=AFTER,
+        )
+    assert [p.path for p in info.value.problems] == ["--occurred-from"]
+    entry, _ = await draft(
+        stores,
+        site,
+        location_id="maple-hall",
+        nature="Kitchen fire",
+        reported_at=reported,
+        actor="f",
+        now=AFTER,
+    )
+    with pytest.raises(ConfigError, match="--value"):
+        await update(
+            stores,
+            site,
+            entry_id=entry.id,
+            field="occurred_from",
+            value="2026-12-03T23:00:00-06:00",
+            actor="f",
+            now=AFTER,
+        )

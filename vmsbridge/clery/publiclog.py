@@ -11,7 +11,7 @@
   audited) rather than print the name or fail the whole log.
 - Times are checked as they are given: none in the future (beyond a few minutes of clock skew),
   no information received before the entry was reported, no occurrence range that ends before
-  it starts.
+  it starts, no occurrence that starts after it was reported.
 """
 
 from __future__ import annotations
@@ -116,6 +116,14 @@ def check_entry_times(
     problems = [p for option, value in options for p in _not_future(option, value, now)]
     if occurred_from and occurred_to and occurred_to < occurred_from:
         problems.append(ConfigProblem("--occurred-to", "is before --occurred-from"))
+    if occurred_from and occurred_from > reported_at and not _not_future("", occurred_from, now):
+        problems.append(
+            ConfigProblem(
+                "--occurred-from",
+                f"{occurred_from.isoformat()} is after --reported-at {reported_at.isoformat()}: "
+                "a crime or fire cannot start after it was reported",
+            )
+        )
     if problems:
         raise ConfigError("times", problems)
 
@@ -224,6 +232,14 @@ async def update_field(
         problems.append(
             ConfigProblem(
                 "--value", f"occurred_to {end.isoformat()} would be before occurred_from {start.isoformat()}"
+            )
+        )
+    if field == "occurred_from" and start is not None and start > entry.reported_at:
+        problems.append(
+            ConfigProblem(
+                "--value",
+                f"occurred_from {start.isoformat()} would be after the entry was reported "
+                f"({entry.reported_at.isoformat()})",
             )
         )
     if problems:
