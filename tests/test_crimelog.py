@@ -393,3 +393,32 @@ async def test_an_occurrence_cannot_start_after_it_was_reported(stores: Stores, 
         )
     assert "would be after the entry was reported" in str(info.value.problems[0])
     assert [c.field for c in await stores.crime_log.changes(entry.id)] == ["entry"]
+
+
+def test_json_and_show_print_times_with_the_site_offset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: pending --json and history --json printed due_by in UTC (+00:00) while draft printed
+    the site offset, and show printed reported_at in UTC."""
+    db = ["--db", f"sqlite:///{tmp_path / 'log.db'}"]
+    assert main(["db", "upgrade", *db]) == 0
+    assert main(["incidents", "open", "--location", "lot-b", "--summary", "Car broken into", *db]) == 0
+    draft_argv = ["crimelog", "draft", "--incident", "1", "--nature", "Theft from motor vehicle"]
+    draft_argv += ["--reported-at", "2026-11-13T22:30:00Z", "--occurred-from", "2026-11-13T21:00:00Z"]
+    assert main([*draft_argv, *db]) == 0
+    capsys.readouterr()
+    assert main(["crimelog", "pending", "--as-of", "2026-11-18T12:00:00Z", "--json", *db]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["due_by"] == "2026-11-17T23:59:59-06:00"
+    assert row["received_at"] == "2026-11-13T16:30:00-06:00"
+    assert main(["crimelog", "publish", "1", "--actor", "coord", *db]) == 0
+    capsys.readouterr()
+    assert main(["crimelog", "history", "1", "--json", *db]) == 0
+    [change] = json.loads(capsys.readouterr().out)
+    assert change["due_by"] == "2026-11-17T23:59:59-06:00"
+    assert change["info_received_at"] == "2026-11-13T16:30:00-06:00"
+    assert change["published_at"].endswith("-06:00")
+    assert main(["crimelog", "show", "1", *db]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["reported_at"] == "2026-11-13T16:30:00-06:00"
+    assert shown["occurred_from"] == "2026-11-13T15:00:00-06:00"

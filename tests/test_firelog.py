@@ -314,6 +314,9 @@ def test_firelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["firelog", "pending", "--as-of", "2026-12-02T06:00:00Z", "--json", *db]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["location"], row["overdue"]) == ("maple-hall", True)
+    assert row["due_by"] == "2026-12-01T23:59:59-06:00"  # the site offset, as draft prints it
+    assert main(["firelog", "history", "1", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["due_by"] == "2026-12-01T23:59:59-06:00"
     assert main(["firelog", "publish", "1", "--actor", "fso", *db]) == 0
     assert main(["firelog", "update", "1", "--field", "injuries", "--value", "2", *db]) == 0
     assert "not required (not in the public log)" in capsys.readouterr().out

@@ -247,20 +247,25 @@ async def _screened(
     return shown
 
 
-async def public_view(stores: Stores, entry_id: int, *, now: datetime | None = None) -> dict[str, str | None]:
+async def public_view(
+    stores: Stores, entry_id: int, *, now: datetime | None = None, zone: ZoneInfo | None = None
+) -> dict[str, str | None]:
     """The entry as the public sees it, checked as the export checks it: withheld fields say so,
-    and a field that would name a person says PENDING_REVIEW."""
+    and a field that would name a person says PENDING_REVIEW. Times are in ``zone`` (the site's,
+    as the export shows them) when given."""
     entry = await stores.crime_log.get(entry_id)
     shown = (await _screened(stores, [entry], now or datetime.now(UTC)))[entry.id]
 
     def text(value: object) -> str | None:
         if value is None:
             return None
-        return value.isoformat() if isinstance(value, datetime) else str(value)
+        if isinstance(value, datetime):
+            return (value.astimezone(zone) if zone else value).isoformat()
+        return str(value)
 
     return {
         "nature": text(shown["nature"]),
-        "reported_at": entry.reported_at.isoformat(),
+        "reported_at": text(entry.reported_at),
         "occurred_from": text(shown["occurred_from"]),
         "occurred_to": text(shown["occurred_to"]),
         "general_location": text(shown["general_location"]),

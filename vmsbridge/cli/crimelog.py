@@ -261,6 +261,7 @@ def print_pending(
     ``location_id`` of the entry) in the JSON."""
     from vmsbridge.clery.publiclog import deadline_text
 
+    site = load_site(args)
     if args.json:
         print_json(
             [
@@ -268,15 +269,15 @@ def print_pending(
                     "entry": i.entry.id,
                     place: getattr(i.entry, f"{place}_id"),
                     "change": i.change.field,
-                    "received_at": i.change.info_received_at.isoformat(),
-                    "due_by": i.change.due_by.isoformat() if i.change.due_by else None,
+                    "received_at": site_time(i.change.info_received_at, site),
+                    "due_by": site_time(i.change.due_by, site),
                     "overdue": i.overdue,
                 }
                 for i in items
             ]
         )
         return
-    zone = ZoneInfo(load_site(args).site.timezone)
+    zone = ZoneInfo(site.site.timezone)
     for item in items:
         flag = "OVERDUE" if item.overdue else "due" if item.change.due_by else "no deadline:"
         due = deadline_text(item.change, zone, not_public=not_public)
@@ -298,7 +299,10 @@ def print_history(changes: Sequence[LogChange], site: SiteConfig, *, not_public:
         print(f"    published {published}")
 
 
-def history_json(changes: Sequence[LogChange], *, not_public: Sequence[str] = ()) -> list[dict[str, Any]]:
+def history_json(
+    changes: Sequence[LogChange], site: SiteConfig, *, not_public: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The changes for ``--json``, every time with the site's UTC offset (as ``draft`` prints it)."""
     from vmsbridge.clery.publiclog import NOT_PUBLIC, OLDER_THAN_60_DAYS
 
     return [
@@ -307,14 +311,14 @@ def history_json(changes: Sequence[LogChange], *, not_public: Sequence[str] = ()
             "field": c.field,
             "old": c.old_value,
             "new": c.new_value,
-            "info_received_at": c.info_received_at.isoformat(),
-            "due_by": c.due_by.isoformat() if c.due_by else None,
+            "info_received_at": site_time(c.info_received_at, site),
+            "due_by": site_time(c.due_by, site),
             "deadline": "required"
             if c.due_by
             else NOT_PUBLIC
             if c.field in not_public
             else OLDER_THAN_60_DAYS,
-            "published_at": c.published_at.isoformat() if c.published_at else None,
+            "published_at": site_time(c.published_at, site),
             "actor": c.actor,
         }
         for c in changes
@@ -333,7 +337,7 @@ def print_changes(
 ) -> None:
     """An entry's history as ``--json`` asks: JSON, or text in institution time."""
     if args.json:
-        print_json(history_json(changes, not_public=not_public))
+        print_json(history_json(changes, load_site(args), not_public=not_public))
     else:
         print_history(changes, load_site(args), not_public=not_public)
 
@@ -378,5 +382,10 @@ def release_field(args: argparse.Namespace) -> int:
 def show_public(args: argparse.Namespace) -> int:
     from vmsbridge.clery.crimelog import public_view
 
-    print_json(with_stores(args, lambda stores, _: public_view(stores, args.entry_id)))
+    print_json(
+        with_stores(
+            args,
+            lambda stores, site: public_view(stores, args.entry_id, zone=ZoneInfo(site.site.timezone)),
+        )
+    )
     return 0

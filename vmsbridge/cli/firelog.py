@@ -151,7 +151,7 @@ def update_entry(args: argparse.Namespace) -> int:
         ),
     )
     if args.json:
-        print_json(history_json([change], not_public=STATISTICS_FIELD_NAMES)[0])
+        print_json(history_json([change], load_site(args), not_public=STATISTICS_FIELD_NAMES)[0])
     else:
         due = deadline_text(
             change, ZoneInfo(load_site(args).site.timezone), not_public=STATISTICS_FIELD_NAMES
