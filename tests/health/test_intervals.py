@@ -16,6 +16,7 @@ from vmsbridge.health.intervals import (
     State,
     StateSpan,
     clip,
+    clip_open,
     intersect,
     normalize,
     resolve_states,
@@ -66,18 +67,22 @@ def test_an_interval_refuses_to_end_before_it_starts_or_be_naive() -> None:
         Interval(datetime(2026, 1, 1), None)
 
 
-def test_overlapping_causes_down_wins_over_degraded_and_unknown_over_both() -> None:
+def test_overlapping_causes_down_wins_over_degraded_and_both_over_unknown() -> None:
     causes = [
         CauseInterval(m(0), m(10), "comm_lost", State.DOWN),
         CauseInterval(m(5), m(15), "tamper:covered", State.DEGRADED),
         CauseInterval(m(8), m(9), "bridge_down", State.UNKNOWN),
+        CauseInterval(m(14), m(20), "vms_gap", State.UNKNOWN),
     ]
+    # Unknown replaces only what would otherwise be up: evidence of trouble is not erased by it.
     assert resolve_states(causes) == [
         StateSpan(m(0), m(5), State.DOWN, frozenset({"comm_lost"})),
         StateSpan(m(5), m(8), State.DOWN, frozenset({"comm_lost", "tamper:covered"})),
-        StateSpan(m(8), m(9), State.UNKNOWN, frozenset({"comm_lost", "tamper:covered", "bridge_down"})),
+        StateSpan(m(8), m(9), State.DOWN, frozenset({"comm_lost", "tamper:covered", "bridge_down"})),
         StateSpan(m(9), m(10), State.DOWN, frozenset({"comm_lost", "tamper:covered"})),
-        StateSpan(m(10), m(15), State.DEGRADED, frozenset({"tamper:covered"})),
+        StateSpan(m(10), m(14), State.DEGRADED, frozenset({"tamper:covered"})),
+        StateSpan(m(14), m(15), State.DEGRADED, frozenset({"tamper:covered", "vms_gap"})),
+        StateSpan(m(15), m(20), State.UNKNOWN, frozenset({"vms_gap"})),
     ]
 
 
@@ -173,7 +178,7 @@ def test_a_restore_before_its_loss_in_time_does_not_end_the_later_loss() -> None
     # Arrival order: the loss at 20 arrives after a restore that happened at 5 (late delivery).
     events = [ev(K.CAMERA_COMM_RESTORED, 5), ev(K.CAMERA_COMM_LOST, 20)]
     assert camera_timeline("cam-a", events, WINDOW).spans == [
-        StateSpan(m(20), m(600), State.DOWN, frozenset({"comm_lost"}))
+        StateSpan(m(20), None, State.DOWN, frozenset({"comm_lost"}))  # still down: open
     ]
 
 
@@ -195,6 +200,84 @@ def test_a_bridge_outage_is_unknown_and_forgets_what_the_old_run_knew() -> None:
         StateSpan(m(100), m(120), State.UNKNOWN, frozenset({"bridge_down"})),
         StateSpan(m(121), m(140), State.DOWN, frozenset({"signal_loss"})),
     ]
+
+
+def test_down_evidence_during_a_bridge_outage_is_down_not_unknown() -> None:
+    ev = Events()
+    sessions = [iv(0, 100), iv(200, 300)]  # the bridge was not running 100..200 and after 300
+    events = [
+        # Backfilled with `events import` while the bridge was not running (received then):
+        ev(K.CAMERA_COMM_LOST, 120, received=130),
+        ev(K.CAMERA_COMM_RESTORED, 150, received=130),
+        # Replayed by the VMS after the bridge resumed: happened in the outage, received at 201.
+        ev(K.CAMERA_SIGNAL_LOSS, 170, received=201, source="xprotect:xp"),
+        ev(K.CAMERA_SIGNAL_RESTORED, 180, received=201, source="xprotect:xp"),
+        # Imported after the last run stopped, never restored: holds, and is still open at the end.
+        ev(K.CAMERA_RECORDING_STOPPED, 320, received=330),
+    ]
+    topology = Topology({"cam-a": "here"}, {"cam-a": "enc-1"})
+    [timeline] = build_timelines(events, topology, iv(0, 400), sessions=sessions).values()
+    outage = frozenset({"bridge_down"})
+    assert timeline.spans == [
+        StateSpan(m(100), m(120), State.UNKNOWN, outage),
+        StateSpan(m(120), m(150), State.DOWN, outage | {"comm_lost"}),
+        StateSpan(m(150), m(170), State.UNKNOWN, outage),
+        StateSpan(m(170), m(180), State.DOWN, outage | {"signal_loss"}),
+        StateSpan(m(180), m(200), State.UNKNOWN, outage),
+        StateSpan(m(300), m(320), State.UNKNOWN, outage),
+        StateSpan(m(320), None, State.DEGRADED, outage | {"recording_stopped"}),  # open
+    ]
+    comm = next(c for c in timeline.causes if c.cause == "comm_lost")
+    assert (comm.opened_by, comm.closed_by) == (1, 2)  # the evidence: the imported events
+
+
+def test_a_loss_imported_during_an_outage_holds_until_the_next_run_starts() -> None:
+    ev = Events()
+    sessions = [iv(0, 100), iv(200, None)]
+    events = [ev(K.CAMERA_COMM_LOST, 110, received=150)]  # no restore: the new run did not re-report it
+    topology = Topology({"cam-a": "here"}, {"cam-a": "enc-1"})
+    [timeline] = build_timelines(events, topology, iv(0, 300), sessions=sessions).values()
+    assert timeline.spans == [
+        StateSpan(m(100), m(110), State.UNKNOWN, frozenset({"bridge_down"})),
+        StateSpan(m(110), m(200), State.DOWN, frozenset({"bridge_down", "comm_lost"})),
+    ]
+
+
+def test_an_interval_not_ended_by_the_window_end_stays_open() -> None:
+    ev = Events()
+    events = [
+        ev(K.CAMERA_COMM_LOST, 10),
+        ev(K.CAMERA_COMM_RESTORED, 50),  # after the window: not read back as ended within it
+        ev(K.CAMERA_SIGNAL_LOSS, 5),
+        ev(K.CAMERA_SIGNAL_RESTORED, 30),  # ends exactly at the window end: closed
+    ]
+    timeline = camera_timeline("cam-a", events[:2], iv(0, 30))
+    assert timeline.spans == [StateSpan(m(10), None, State.DOWN, frozenset({"comm_lost"}))]
+    assert [(c.cause, c.end, c.closed_by) for c in timeline.causes] == [("comm_lost", None, None)]
+    # A cause ending exactly at the window's end ended within it; the camera's down state goes on.
+    timeline = camera_timeline("cam-a", events, iv(0, 30))
+    assert timeline.spans == [
+        StateSpan(m(5), m(10), State.DOWN, frozenset({"signal_loss"})),
+        StateSpan(m(10), None, State.DOWN, frozenset({"signal_loss", "comm_lost"})),
+    ]
+    assert [(c.cause, c.end) for c in timeline.causes] == [("signal_loss", m(30)), ("comm_lost", None)]
+    # A report of yesterday while the camera is still down today: the outage is open at its end.
+    timeline = camera_timeline("cam-a", [ev(K.CAMERA_COMM_LOST, 10)], iv(0, 30))
+    assert timeline.spans == [StateSpan(m(10), None, State.DOWN, frozenset({"comm_lost"}))]
+    # And the bridge not running at the end of a past window: unknown, open.
+    topology = Topology({"cam-a": "here"}, {"cam-a": "enc-1"})
+    [timeline] = build_timelines([], topology, iv(0, 30), sessions=[iv(0, 20), iv(40, None)]).values()
+    assert timeline.spans == [StateSpan(m(20), None, State.UNKNOWN, frozenset({"bridge_down"}))]
+    [timeline] = build_timelines([], topology, iv(0, 30), sessions=[iv(0, 20), iv(30, None)]).values()
+    assert timeline.spans == [StateSpan(m(20), m(30), State.UNKNOWN, frozenset({"bridge_down"}))]
+
+
+def test_clip_open_keeps_what_goes_on_past_the_window_open() -> None:
+    assert clip_open([iv(-5, 5), iv(8, 10), iv(9, 40), iv(30, 50), iv(20, None)], iv(0, 10)) == [
+        iv(0, 5),
+        iv(8, None),
+    ]
+    assert clip_open([iv(8, 10)], iv(0, 10)) == [iv(8, 10)]
 
 
 def test_a_vms_gap_makes_only_its_connectors_cameras_unknown() -> None:

@@ -3,8 +3,10 @@
 Pure functions, no I/O. Interval lists called *normalized* are sorted, non-empty, and neither
 overlap nor touch; every function here returns normalized lists. :func:`resolve_states` turns the
 intervals of individual causes (a lost connection, a covered lens, a bridge outage) into the
-camera's state over time: the most severe active cause wins, and each resulting span carries the
-full set of causes active during it.
+camera's state over time: the most severe active cause wins (explicit evidence of trouble beats
+"nobody was looking"), and each resulting span carries the full set of causes active during it.
+:func:`clip_open` cuts intervals to a report window but keeps an interval that had not ended by the
+window's end *open* (``end=None``) instead of ending it there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ __all__ = [
     "State",
     "StateSpan",
     "clip",
+    "clip_open",
     "intersect",
     "normalize",
     "resolve_states",
@@ -37,7 +40,12 @@ FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 class State(StrEnum):
-    """What a camera (or a location's coverage) was doing; ordered by :attr:`severity`."""
+    """What a camera (or a location's coverage) was doing; ordered by :attr:`severity`.
+
+    Severity: down > degraded > unknown > up. Unknown only stands in for what would otherwise be
+    claimed "up": an event saying the camera was down (or degraded) is evidence even when the bridge
+    was not running (events backfilled by ``events import`` or replayed by the VMS after a resume).
+    """
 
     UP = "up"
     DEGRADED = "degraded"
@@ -51,7 +59,7 @@ class State(StrEnum):
         return _SEVERITY[self]
 
 
-_SEVERITY = {State.UP: 0, State.DEGRADED: 1, State.DOWN: 2, State.UNKNOWN: 3}
+_SEVERITY = {State.UP: 0, State.UNKNOWN: 1, State.DEGRADED: 2, State.DOWN: 3}
 
 
 def _end(value: datetime | None) -> datetime:
@@ -150,6 +158,17 @@ def clip(intervals: Iterable[Interval], window: Interval) -> list[Interval]:
     return intersect(intervals, [window])
 
 
+def clip_open(intervals: Iterable[Interval], window: Interval) -> list[Interval]:
+    """The parts of ``intervals`` inside ``window``; a part still going on at the window's end
+    (open, or ending after it) stays open (``end=None``): it had not ended by then."""
+    stop = _end(window.end)
+    return [
+        Interval(i.start, None if _end(i.end) > stop else i.end)
+        for i in intersect(intervals, [Interval(window.start, None)])
+        if i.start < stop
+    ]
+
+
 def total_seconds(intervals: Iterable[Interval], until: datetime) -> float:
     return sum(i.seconds(until) for i in normalize(intervals))
 
@@ -223,9 +242,10 @@ def sweep(
 def resolve_states(causes: Sequence[CauseInterval]) -> list[StateSpan]:
     """The camera's non-up spans: the most severe active cause's state, with all active causes.
 
-    Down while ANY down cause is active, degraded while a degraded cause is active and none down;
-    unknown (no observation) outranks both, because during it nothing can be claimed. Adjacent
-    segments with the same state and causes are merged.
+    Down while ANY down cause is active, degraded while a degraded cause is active and none down,
+    unknown (no observation) while only unknown causes are active: unknown replaces only what would
+    otherwise be up, because an event that says the camera was down is evidence even while the
+    bridge was not running. Adjacent segments with the same state and causes are merged.
     """
     states = {c.cause: c.state for c in causes}
     spans: list[StateSpan] = []

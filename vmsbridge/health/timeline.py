@@ -4,7 +4,12 @@ Pure: no I/O. Robust to the ways events really arrive: out of order (they are so
 ``occurred_at`` with receipt time and id as tie-breaks), twice (duplicates by ``(source,
 native_id)`` are dropped), and across restarts of the bridge. A connector forgets what it knew
 when the bridge restarts (and re-reports alarm states on its first sync), so a cause learned in one
-run session ends at the end of that session; the time between sessions is ``unknown``.
+run session ends at the end of that session; the time between sessions is ``unknown``, except
+where an event says the camera was down or degraded then (events backfilled by ``events import`` or
+replayed by the VMS after the bridge resumed): explicit evidence outranks unknown.
+
+Spans and causes are cut to the report window at its start, but one still going on at the window's
+end stays open (``end=None``): a camera still down is never shown as if it had come back.
 
 :data:`KIND_EFFECTS` is the one table that says which event kinds mean what.
 """
@@ -38,7 +43,7 @@ from vmsbridge.health.intervals import (
     Interval,
     State,
     StateSpan,
-    clip,
+    clip_open,
     resolve_states,
     subtract,
 )
@@ -111,8 +116,9 @@ class Topology:
 class CameraTimeline:
     camera_id: str
     window: Interval
-    causes: list[CauseInterval] = field(default_factory=list)  # clipped to the window
-    spans: list[StateSpan] = field(default_factory=list)  # non-up spans, clipped to the window
+    # Both cut at the window's start; an interval not ended by the window's end has end=None (open).
+    causes: list[CauseInterval] = field(default_factory=list)
+    spans: list[StateSpan] = field(default_factory=list)  # non-up spans
 
     def state_at(self, at: datetime) -> StateSpan | None:
         """The span covering ``at``, or None if the camera was up then."""
@@ -136,12 +142,13 @@ def order_events(events: Iterable[StoredEvent]) -> list[StoredEvent]:
 
 
 def unobserved(sessions: Sequence[Interval] | None, window: Interval) -> list[CauseInterval]:
-    """Unknown time: the parts of ``window`` no run session of the bridge covers."""
+    """Unknown time: the parts of ``window`` no run session of the bridge covers; an outage still
+    going on at the window's end (no session started by then) is open (``end=None``)."""
     if sessions is None:
         return []
     return [
         CauseInterval(i.start, i.end, BRIDGE_DOWN, State.UNKNOWN, detail="the bridge was not running")
-        for i in subtract([window], sessions)
+        for i in clip_open(subtract([Interval(window.start, None)], sessions), window)
     ]
 
 
@@ -229,7 +236,12 @@ class _Open:
 
 
 class _SessionIndex:
-    """Which run session received an event: the latest one started at or before its receipt."""
+    """Which run session received an event: the latest one started at or before its receipt.
+
+    An event received while no session ran (backfilled by ``events import``, or before the first
+    recorded run) was learned by no connector that could forget it: it holds until the next
+    session starts (whose connectors re-report what is still wrong), or for good if none did.
+    """
 
     def __init__(self, sessions: Sequence[Interval] | None) -> None:
         ordered = sorted(sessions or [], key=lambda s: s.start)
@@ -238,11 +250,12 @@ class _SessionIndex:
 
     def end_for(self, received_at: datetime) -> datetime | None:
         k = bisect.bisect_right(self._starts, received_at) - 1
-        if k < 0:
-            # Learned by an earlier, unrecorded run (or before this feature existed): that run's
-            # knowledge cannot outlive the first recorded start.
-            return self._starts[0] if self._starts else None
-        return self._ends[k]
+        end = self._ends[k] if k >= 0 else None
+        if k < 0 or (end is not None and end <= received_at):
+            # Received outside every session: an unrecorded run, an import, a late replay. What it
+            # says cannot outlive the next recorded start (that run re-reports what still holds).
+            return self._starts[k + 1] if k + 1 < len(self._starts) else None
+        return end
 
 
 def camera_timeline(
@@ -253,7 +266,8 @@ def camera_timeline(
     sessions: Sequence[Interval] | None = None,
     unknown: Sequence[CauseInterval] = (),
 ) -> CameraTimeline:
-    """One camera's causes and states within ``window``.
+    """One camera's causes and states within ``window`` (cut at its start; a cause or span still
+    going on at its end is open, ``end=None``).
 
     ``events``: this camera's events (any order, duplicates allowed), including the ones before
     the window that may still be in force. ``sessions``: the bridge's run sessions (None: assume it
@@ -321,7 +335,7 @@ def camera_timeline(
 
     clipped: list[CauseInterval] = []
     for cause in causes:
-        for part in clip([cause.interval], window):
+        for part in clip_open([cause.interval], window):
             clipped.append(
                 CauseInterval(
                     part.start,
@@ -329,12 +343,25 @@ def camera_timeline(
                     cause.cause,
                     cause.state,
                     cause.opened_by,
-                    cause.closed_by,
+                    None if part.end is None else cause.closed_by,  # open: not closed within the window
                     cause.detail,
                 )
             )
     clipped.sort(key=lambda c: (c.start, c.cause))
-    return CameraTimeline(camera_id, window, clipped, resolve_states(clipped))
+    return CameraTimeline(camera_id, window, clipped, _open_at_end(resolve_states(clipped), window))
+
+
+def _open_at_end(spans: list[StateSpan], window: Interval) -> list[StateSpan]:
+    """Spans inside ``window``. Open causes make spans beyond its end, from a change of causes at
+    the very end: the span at the end stays open when the same state goes on past it."""
+    if window.end is None:
+        return spans
+    inside = [s for s in spans if s.start < window.end]
+    after = spans[len(inside)] if len(inside) < len(spans) else None
+    last = inside[-1] if inside else None
+    if last is not None and after is not None and last.end == after.start and after.state is last.state:
+        inside[-1] = StateSpan(last.start, None, last.state, last.causes)
+    return inside
 
 
 _STATE_OF = {e.cause: e.state for e in KIND_EFFECTS.values()}
