@@ -1,5 +1,10 @@
 """The health report as JSON (a plain dict), CSV, or one self-contained HTML page.
 
+An interval that had not ended by the window's end is *open*: JSON ``"end": null`` and
+``"open": true``, CSV ``open`` = ``true`` and an empty ``end``, HTML "ongoing" (the window ends now)
+or "open at window end" (a past window), and a ▸ at the end of its bar. ``counted_until`` (JSON and
+CSV) is the time its ``minutes`` are counted to: its end, or the window's end while open.
+
 The HTML page needs nothing else: an inline SVG timeline (one row per camera, trouble coloured by
 cause, a legend, axis labels in the site's time zone) and tables; no script, no external asset.
 Every text that comes from configuration or events is escaped.
@@ -60,11 +65,17 @@ def _minutes(span: StateSpan, until: datetime) -> float:
     return round(span.interval.seconds(until) / 60.0, 3)
 
 
+def _counted_until(end: datetime | None, until: datetime) -> datetime:
+    return until if end is None else min(end, until)
+
+
 def _span_dict(span: StateSpan, until: datetime, *, location: bool = False) -> dict[str, Any]:
     return {
         "state": LOCATION_STATE_NAMES[span.state] if location else span.state.value,
         "start": _iso(span.start),
-        "end": _iso(span.end),
+        "end": _iso(span.end),  # None: not ended by the window's end
+        "open": span.end is None,
+        "counted_until": _iso(_counted_until(span.end, until)),
         "minutes": _minutes(span, until),
         "causes": sorted(span.causes),
     }
@@ -116,6 +127,7 @@ def _camera_dict(c: CameraReport, until: datetime) -> dict[str, Any]:
                 "state": e.state.value,
                 "start": _iso(e.start),
                 "end": _iso(e.end),
+                "open": e.end is None,
                 "opened_by_event": e.opened_by,
                 "closed_by_event": e.closed_by,
                 "detail": e.detail,
@@ -168,6 +180,8 @@ CSV_COLUMNS = [
     "state",
     "start",
     "end",
+    "open",
+    "counted_until",
     "minutes",
     "uptime_pct",
     "up_minutes",
@@ -182,7 +196,9 @@ CSV_COLUMNS = [
 def render_csv(report: HealthReport) -> str:
     """One table: a ``camera`` summary row per camera and a ``location`` one per location (its total
     gap, degraded and unknown minutes over the window), then ``interval``, ``location_gap`` and
-    ``incident`` rows (times ISO 8601 UTC; causes joined with ``; ``)."""
+    ``incident`` rows (times ISO 8601 UTC; causes joined with ``; ``). An interval not ended by the
+    window's end has an empty ``end`` and ``open`` = ``true``; ``counted_until`` is what its
+    ``minutes`` count to."""
     until = report.window_end
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
@@ -233,6 +249,7 @@ def render_csv(report: HealthReport) -> str:
 def _csv_span(span: StateSpan, until: datetime, *, location: bool = False) -> dict[str, Any]:
     data = _span_dict(span, until, location=location)
     data["causes"] = "; ".join(data["causes"])
+    data["open"] = "true" if data["open"] else "false"
     return data
 
 
@@ -342,6 +359,7 @@ def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str], int]:
     height = top + row_h * len(rows) + 8
     scale = plot_w / total
     tooltips = sum(len(spans) for _, _, spans in rows) <= MAX_TOOLTIPS
+    still = _open_word(report)
     used: set[str] = set()
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 10}" height="{height}" '
@@ -362,7 +380,7 @@ def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str], int]:
             f'<text x="{label_w - 6}" y="{y + row_h - 5}" text-anchor="end"{weight} xml:space="preserve">'
             f"{escape(label)}</text>"
         )
-        bars: list[list[Any]] = []  # [x0, x1, family, title, state]
+        bars: list[list[Any]] = []  # [x0, x1, family, title, state, open]
         for span in spans:
             family = _lead_cause(span, _FAMILY_STATE)
             used.add(family)
@@ -370,18 +388,19 @@ def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str], int]:
             x1 = max(((span.end or end) - start).total_seconds() * scale, x0 + 1.0)  # visible at any zoom
             title = ""
             if tooltips:
-                shown_end = (span.end or end).astimezone(zone)
+                shown_end = still if span.end is None else f"{span.end.astimezone(zone):%m-%d %H:%M}"
                 shown = LOCATION_STATE_NAMES[span.state] if is_location else span.state.value
                 title = (
                     f"{shown}: {', '.join(sorted(span.causes))} "
-                    f"{span.start.astimezone(zone):%m-%d %H:%M} - {shown_end:%m-%d %H:%M}"
+                    f"{span.start.astimezone(zone):%m-%d %H:%M} - {shown_end}"
                 )
             # Neighbours closer than a pixel with the same colour are one bar to the eye anyway.
             if bars and bars[-1][2] == family and x0 - bars[-1][1] < 1.0 and not tooltips:
                 bars[-1][1] = max(bars[-1][1], x1)
+                bars[-1][5] = bars[-1][5] or span.end is None
             else:
-                bars.append([x0, x1, family, title, span.state])
-        for x0, x1, family, title, state in bars:
+                bars.append([x0, x1, family, title, span.state, span.end is None])
+        for x0, x1, family, title, state, is_open in bars:
             colour = CAUSE_COLOURS.get(family, OTHER_COLOUR)
             # Location rows: degraded coverage drawn as a thinner bar, so a real gap stands out.
             h, dy = (row_h - 2, 0)
@@ -392,12 +411,23 @@ def _svg(report: HealthReport, zone: ZoneInfo) -> tuple[str, list[str], int]:
                 f'fill="{colour}"'
             )
             parts.append(f"{rect}><title>{escape(title)}</title></rect>" if title else f"{rect}/>")
+            if is_open:  # not ended by the window's end: an arrow head past the bar's end
+                tip = label_w + x1
+                parts.append(
+                    f'<polygon class="open" points="{tip:.1f},{y} {tip + 6:.1f},{y + (row_h - 2) / 2:.1f} '
+                    f'{tip:.1f},{y + row_h - 2}" fill="#222"><title>{escape(still)}</title></polygon>'
+                )
     parts.append("</svg>")
     return "".join(parts), sorted(used), left_out
 
 
-def _local(value: datetime | None, zone: ZoneInfo) -> str:
-    return "open" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+def _local(value: datetime | None, zone: ZoneInfo, still: str = "open") -> str:
+    return still if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _open_word(report: HealthReport) -> str:
+    """How an interval not ended by the window's end reads: the window ends now, or in the past."""
+    return "ongoing" if report.window_end >= report.generated_at else "open at window end"
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
@@ -411,10 +441,12 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 def render_html(report: HealthReport) -> str:
     zone = ZoneInfo(report.timezone)
     until = report.window_end
+    still = _open_word(report)
     chart, families, left_out = _svg(report, zone)
     chart_note = (
         "One bold row per location (its coverage: full-height bars are gaps, thin bars degraded "
-        "coverage), then its cameras."
+        f"coverage), then its cameras. A black arrow head after a bar: {still} (not ended by the "
+        "window's end)."
     )
     if left_out:
         chart_note += (
@@ -447,7 +479,7 @@ def render_html(report: HealthReport) -> str:
             loc.location_id,
             LOCATION_STATE_NAMES[s.state],
             _local(s.start, zone),
-            _local(s.end, zone),
+            _local(s.end, zone, still),
             _minutes(s, until),
             "; ".join(sorted(s.causes)),
         ]
@@ -490,7 +522,7 @@ def render_html(report: HealthReport) -> str:
             c.camera_id,
             s.state.value,
             _local(s.start, zone),
-            _local(s.end, zone),
+            _local(s.end, zone, still),
             _minutes(s, until),
             "; ".join(sorted(s.causes)),
         ]

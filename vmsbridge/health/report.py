@@ -1,8 +1,12 @@
 """The health report over ``[T1, T2)``: per camera uptime and outages, per location coverage gaps,
 and the incidents that happened where the cameras could not see.
 
-Uptime % is up time over *known* time (the window minus unknown time), so a bridge outage neither
-flatters nor blames a camera; unknown time is reported beside it. Pure: no I/O.
+Uptime % is up time over *known* time: ``100 * up / (window - unknown)``, so a bridge outage
+neither flatters nor blames a camera; unknown time is reported beside it. Time the bridge was not
+running but an event says the camera was down (or degraded) is down (degraded), not unknown.
+
+Spans (camera intervals, location gaps) that had not ended by the window's end are open
+(``end=None``); their seconds count up to the window's end. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class CameraReport:
     degraded_seconds: float
     unknown_seconds: float
     uptime_pct: float | None  # None when nothing of the window was observed
-    spans: list[StateSpan]  # non-up spans with their causes
+    spans: list[StateSpan]  # non-up spans with their causes; end None: not ended by the window's end
     causes: list[CauseInterval]  # the evidence: each cause's interval and the events behind it
 
 
@@ -47,7 +51,7 @@ class LocationReport:
     name: str
     clery_geography: str
     camera_ids: list[str]
-    gaps: list[StateSpan]  # no camera working
+    gaps: list[StateSpan]  # no camera working (end None: still so at the window's end)
     degraded: list[StateSpan]  # only degraded cameras
     unknown: list[StateSpan]  # no camera known to work, some not observed
     gap_minutes: float
@@ -133,7 +137,7 @@ def build_report(
     """Assemble the report from camera timelines (all over ``window``) and the window's incidents."""
     if window.end is None:
         raise ValueError("a report window needs an end")
-    until = window.end
+    until = window.end  # what open spans (end None: not ended by the window's end) count up to
     names = {c.id: c.name for c in site.cameras}
     where = {c.id: c.location for c in site.cameras}
     cameras = [
