@@ -422,3 +422,64 @@ def test_json_and_show_print_times_with_the_site_offset(
     shown = json.loads(capsys.readouterr().out)
     assert shown["reported_at"] == "2026-11-13T16:30:00-06:00"
     assert shown["occurred_from"] == "2026-11-13T15:00:00-06:00"
+
+
+def test_withholdings_show_in_history_and_pending_flags_a_passed_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: a withholding could be set but never seen: history left it out and pending never
+    flagged a review date that had passed."""
+    db = ["--db", f"sqlite:///{tmp_path / 'log.db'}"]
+    assert main(["db", "upgrade", *db]) == 0
+    assert main(["incidents", "open", "--location", "lot-b", "--summary", "Car broken into", *db]) == 0
+    draft_argv = ["crimelog", "draft", "--incident", "1", "--nature", "Theft from motor vehicle"]
+    assert main([*draft_argv, "--reported-at", "2026-11-13T16:30:00-06:00", *db]) == 0
+    assert main(["crimelog", "publish", "1", "--actor", "coord", *db]) == 0
+    withhold_argv = ["crimelog", "withhold", "1", "--field", "disposition", "--reason", "suspect_flight"]
+    withhold_argv += ["--note", "suspect not yet found", "--review-by", "2099-01-01T06:00:00Z"]
+    assert main([*withhold_argv, "--actor", "det", *db]) == 0
+    capsys.readouterr()
+
+    assert main(["crimelog", "pending", "--as-of", "2098-12-31T00:00:00Z", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["crimelog", "pending", "--as-of", "2099-01-02T00:00:00Z", "--json", *db]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["type"], row["entry"], row["field"], row["reason"], row["actor"]) == (
+        "review_overdue",
+        1,
+        "disposition",
+        "suspect_flight",
+        "det",
+    )
+    assert (row["review_by"], row["overdue"]) == ("2099-01-01T00:00:00-06:00", True)
+    assert main(["crimelog", "pending", "--as-of", "2099-01-02T00:00:00Z", *db]) == 0
+    out = capsys.readouterr().out
+    assert "REVIEW OVERDUE" in out
+    assert "suspect_flight" in out
+
+    assert main(["crimelog", "history", "1", "--json", *db]) == 0
+    [drafted, held] = json.loads(capsys.readouterr().out)
+    assert (drafted["type"], held["type"]) == ("change", "withholding")
+    assert (held["field"], held["reason"], held["note"], held["actor"]) == (
+        "disposition",
+        "suspect_flight",
+        "suspect not yet found",
+        "det",
+    )
+    assert held["review_by"] == "2099-01-01T00:00:00-06:00"
+    assert held["withheld_at"] is not None
+    assert (held["released_at"], held["released_by"]) == (None, None)
+
+    assert main(["crimelog", "release", "1", "--field", "disposition", "--actor", "chief", *db]) == 0
+    capsys.readouterr()
+    assert main(["crimelog", "history", "1", "--json", *db]) == 0
+    held = json.loads(capsys.readouterr().out)[1]
+    assert held["released_by"] == "chief"
+    assert held["released_at"].endswith(("-06:00", "-05:00"))
+    assert main(["crimelog", "history", "1", *db]) == 0
+    text = capsys.readouterr().out
+    assert "withheld (suspect_flight)" in text
+    assert "suspect not yet found" in text
+    assert "by chief" in text
+    assert main(["crimelog", "pending", "--as-of", "2099-01-02T00:00:00Z", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # released: nothing to review

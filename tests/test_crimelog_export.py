@@ -19,6 +19,7 @@ from vmsbridge.clery.crimelog import (
     pending,
     public_view,
     publish,
+    release,
     update,
     withhold,
 )
@@ -334,3 +335,39 @@ def test_crimelog_export_and_history_cli(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["crimelog", "export", "--as-of", "2026-09-01", "--to", "2026-09-30", *db]) == 2
     assert main(["crimelog", "export", "--as-of", "31/10/2026", *db]) == 2
     assert "'31/10/2026' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+async def test_withholding_either_end_of_the_occurrence_withholds_the_whole_time_occurred(
+    stores: Stores, site: SiteConfig
+) -> None:
+    """Before: with only occurred_from withheld the export printed "Withheld to 2026-11-25 15:00"."""
+    entry, _ = await draft_crime(
+        stores,
+        site,
+        "lot-b",
+        nature="Theft",
+        reported_at=datetime(2026, 11, 25, 16, 0, tzinfo=CT),
+        occurred_from=datetime(2026, 11, 25, 13, 0, tzinfo=CT),
+        occurred_to=datetime(2026, 11, 25, 15, 0, tzinfo=CT),
+        now=PUBLISHED_AT,
+    )
+    await publish(stores, entry_id=entry.id, actor="coord", now=PUBLISHED_AT)
+    window = window_ending(date(2026, 12, 31))
+    for field in ("occurred_from", "occurred_to"):
+        held = await withhold(
+            stores,
+            entry_id=entry.id,
+            field=field,
+            reason="ongoing_investigation",
+            note="the time would tip off the suspect",
+            actor="coord",
+            review_by=datetime(2027, 1, 15, tzinfo=CT),
+            now=PUBLISHED_AT,
+        )
+        [row] = (await export(stores, site, window, now=PUBLISHED_AT)).rows
+        assert row["occurred"] == "Withheld"
+        shown = await public_view(stores, entry.id, now=PUBLISHED_AT)
+        assert (shown["occurred_from"], shown["occurred_to"]) == ("Withheld", "Withheld")
+        await release(stores, entry_id=held.entry_id, field=field, actor="coord", now=PUBLISHED_AT)
+    [row] = (await export(stores, site, window, now=PUBLISHED_AT)).rows
+    assert row["occurred"] == "2026-11-25 13:00 to 2026-11-25 15:00"

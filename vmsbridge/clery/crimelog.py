@@ -18,8 +18,10 @@ __all__ = [
     "public_view",
     "publish",
     "release",
+    "reviews_overdue",
     "update",
     "withhold",
+    "withholdings",
 ]
 
 from datetime import UTC, datetime
@@ -65,6 +67,8 @@ WITHHOLDING_REASONS = (
     "victim_confidentiality",
 )
 WITHHELD = "Withheld"
+# The date/time occurred is one public column: withholding either end withholds both.
+OCCURRED_FIELDS = ("occurred_from", "occurred_to")
 
 
 async def draft_from_incident(
@@ -169,6 +173,19 @@ async def history(stores: Stores, entry_id: int) -> list[CrimeLogChange]:
     return await entry_changes(stores.crime_log, entry_id)
 
 
+async def withholdings(stores: Stores, entry_id: int) -> list[Withholding]:
+    """Every withholding of the entry (NotFound if there is no such entry), oldest first, each
+    with its reason, note, actor, review date and, once released, when and by whom."""
+    await stores.crime_log.get(entry_id)
+    return await stores.crime_log.withholdings(entry_id)
+
+
+async def reviews_overdue(stores: Stores, *, as_of: datetime) -> list[tuple[CrimeLogEntry, Withholding]]:
+    """Withholdings still in force whose review date has passed by ``as_of``: the law allows
+    withholding only while the harm lasts, so each needs a review (release or withhold anew)."""
+    return await stores.crime_log.reviews_due(as_of)
+
+
 async def withhold(
     stores: Stores,
     *,
@@ -217,6 +234,9 @@ def _shown(entry: CrimeLogEntry, withheld: set[str]) -> dict[str, object]:
         "general_location": entry.general_location,
         "disposition": entry.disposition,
     }
+    if withheld & set(OCCURRED_FIELDS):
+        # One end of the range alone would still tell when it happened (or narrow it down).
+        withheld = withheld | set(OCCURRED_FIELDS)
     return {k: (WITHHELD if k in withheld else v) for k, v in values.items()}
 
 

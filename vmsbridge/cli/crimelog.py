@@ -13,11 +13,14 @@ from vmsbridge.cli.logexport import add_export_parser, run_export
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
+    from vmsbridge.app import Stores
     from vmsbridge.clery.publiclog import PendingItem
     from vmsbridge.config import SiteConfig
-    from vmsbridge.store.crimelog import CrimeLogEntry
+    from vmsbridge.store.crimelog import CrimeLogEntry, Withholding
     from vmsbridge.store.firelog import FireLogEntry
     from vmsbridge.store.publiclog import LogChange
+
+    Review = tuple[CrimeLogEntry, Withholding]  # a withholding whose review date has passed
 
 # Kept here too so that --help needs no import of the service layer.
 WITHHOLDING_REASON_NAMES = (
@@ -242,12 +245,20 @@ def publish_entry(args: argparse.Namespace) -> int:
 
 
 def pending_entries(args: argparse.Namespace) -> int:
-    from vmsbridge.clery.crimelog import pending
+    from vmsbridge.clery.crimelog import pending, reviews_overdue
 
     as_of = aware_time("--as-of", args.as_of) or datetime.now(UTC)
-    items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
-    print_pending(args, items, place="incident")
+
+    async def gather(stores: Stores) -> tuple[list[PendingItem[CrimeLogEntry]], list[Review]]:
+        return await pending(stores, as_of=as_of), await reviews_overdue(stores, as_of=as_of)
+
+    items, reviews = with_stores(args, lambda stores, _: gather(stores))
+    print_pending(args, items, place="incident", reviews=reviews)
     return 0
+
+
+def _change_kind(change: LogChange) -> str:
+    return "draft" if change.field == "entry" else "update"
 
 
 def print_pending(
@@ -256,37 +267,78 @@ def print_pending(
     *,
     place: str,
     not_public: Sequence[str] = (),
+    reviews: Sequence[Review] = (),
+    informational: Sequence[PendingItem[Any]] = (),
 ) -> None:
     """Pending changes as ``--json`` asks; ``place`` names the entry's anchor (``incident_id`` or
-    ``location_id`` of the entry) in the JSON."""
+    ``location_id`` of the entry) in the JSON.
+
+    ``reviews`` are withholdings whose review date has passed (JSON type ``review_overdue``);
+    ``informational`` are changes the law sets no deadline for because they are never public
+    (JSON type ``informational``), listed apart from what is due.
+    """
     from vmsbridge.clery.publiclog import deadline_text
 
     site = load_site(args)
+
+    def change_row(i: PendingItem[Any], kind: str) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "entry": i.entry.id,
+            place: getattr(i.entry, f"{place}_id"),
+            "change": i.change.field,
+            "received_at": site_time(i.change.info_received_at, site),
+            "due_by": site_time(i.change.due_by, site),
+            "overdue": i.overdue,
+        }
+
     if args.json:
-        print_json(
-            [
-                {
-                    "entry": i.entry.id,
-                    place: getattr(i.entry, f"{place}_id"),
-                    "change": i.change.field,
-                    "received_at": site_time(i.change.info_received_at, site),
-                    "due_by": site_time(i.change.due_by, site),
-                    "overdue": i.overdue,
-                }
-                for i in items
-            ]
-        )
+        rows = [change_row(i, _change_kind(i.change)) for i in items]
+        rows += [
+            {
+                "type": "review_overdue",
+                "entry": entry.id,
+                place: getattr(entry, f"{place}_id"),
+                "field": w.field,
+                "withholding": w.id,
+                "reason": w.reason,
+                "note": w.note,
+                "actor": w.actor,
+                "withheld_at": site_time(w.withheld_at, site),
+                "review_by": site_time(w.review_by, site),
+                "overdue": True,
+            }
+            for entry, w in reviews
+        ]
+        rows += [change_row(i, "informational") for i in informational]
+        print_json(rows)
         return
     zone = ZoneInfo(site.site.timezone)
     for item in items:
         flag = "OVERDUE" if item.overdue else "due" if item.change.due_by else "no deadline:"
         due = deadline_text(item.change, zone, not_public=not_public)
         print(f"entry {item.entry.id:<5} {item.change.field:<18} {flag} {due}")
-    if not items:
+    for entry, w in reviews:
+        print(
+            f"entry {entry.id:<5} {w.field:<18} REVIEW OVERDUE: withheld ({w.reason}) by {w.actor} "
+            f"since {local_time(w.withheld_at, site)}; review by {local_time(w.review_by, site)}"
+        )
+    if not items and not reviews:
         print("nothing pending")
+    if informational:
+        print("informational only (not in the public log, no deadline):")
+        for item in informational:
+            received = local_time(item.change.info_received_at, site)
+            print(f"entry {item.entry.id:<5} {item.change.field:<18} received {received}, unpublished")
 
 
-def print_history(changes: Sequence[LogChange], site: SiteConfig, *, not_public: Sequence[str] = ()) -> None:
+def print_history(
+    changes: Sequence[LogChange],
+    site: SiteConfig,
+    *,
+    not_public: Sequence[str] = (),
+    withholdings: Sequence[Withholding] = (),
+) -> None:
     from vmsbridge.clery.publiclog import deadline_text
 
     zone = ZoneInfo(site.site.timezone)
@@ -297,6 +349,15 @@ def print_history(changes: Sequence[LogChange], site: SiteConfig, *, not_public:
         print(f"    received {local_time(c.info_received_at, site)}  by {c.actor}")
         print(f"    due by   {deadline_text(c, zone, not_public=not_public)}")
         print(f"    published {published}")
+    for w in withholdings:
+        released = (
+            f"{local_time(w.released_at, site)}  by {w.released_by}" if w.released_at else "not yet released"
+        )
+        print(f"withholding #{w.id} {w.field} withheld ({w.reason})")
+        print(f"    withheld {local_time(w.withheld_at, site)}  by {w.actor}")
+        print(f"    note     {w.note}")
+        print(f"    review by {local_time(w.review_by, site)}")
+        print(f"    released {released}")
 
 
 def history_json(
@@ -307,6 +368,7 @@ def history_json(
 
     return [
         {
+            "type": "change",
             "change": c.id,
             "field": c.field,
             "old": c.old_value,
@@ -325,21 +387,50 @@ def history_json(
     ]
 
 
-def entry_history(args: argparse.Namespace) -> int:
-    from vmsbridge.clery.crimelog import history
+def withholding_json(withholdings: Sequence[Withholding], site: SiteConfig) -> list[dict[str, Any]]:
+    """Withholding records for ``history --json``, times with the site's UTC offset."""
+    return [
+        {
+            "type": "withholding",
+            "withholding": w.id,
+            "field": w.field,
+            "reason": w.reason,
+            "note": w.note,
+            "actor": w.actor,
+            "withheld_at": site_time(w.withheld_at, site),
+            "review_by": site_time(w.review_by, site),
+            "released_at": site_time(w.released_at, site),
+            "released_by": w.released_by,
+        }
+        for w in withholdings
+    ]
 
-    print_changes(args, with_stores(args, lambda stores, _: history(stores, args.entry_id)))
+
+def entry_history(args: argparse.Namespace) -> int:
+    from vmsbridge.clery.crimelog import history, withholdings
+
+    async def gather(stores: Stores) -> tuple[list[LogChange], list[Withholding]]:
+        return await history(stores, args.entry_id), await withholdings(stores, args.entry_id)
+
+    changes, held = with_stores(args, lambda stores, _: gather(stores))
+    print_changes(args, changes, withholdings=held)
     return 0
 
 
 def print_changes(
-    args: argparse.Namespace, changes: Sequence[LogChange], *, not_public: Sequence[str] = ()
+    args: argparse.Namespace,
+    changes: Sequence[LogChange],
+    *,
+    not_public: Sequence[str] = (),
+    withholdings: Sequence[Withholding] = (),
 ) -> None:
-    """An entry's history as ``--json`` asks: JSON, or text in institution time."""
+    """An entry's history as ``--json`` asks: JSON (changes, type ``change``, then withholdings,
+    type ``withholding``), or text in institution time."""
+    site = load_site(args)
     if args.json:
-        print_json(history_json(changes, load_site(args), not_public=not_public))
+        print_json(history_json(changes, site, not_public=not_public) + withholding_json(withholdings, site))
     else:
-        print_history(changes, load_site(args), not_public=not_public)
+        print_history(changes, site, not_public=not_public, withholdings=withholdings)
 
 
 def export_log(args: argparse.Namespace) -> int:

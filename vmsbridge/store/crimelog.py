@@ -228,6 +228,22 @@ class CrimeLogStore(PublicLogStore[CrimeLogEntryRow, CrimeLogChangeRow, CrimeLog
             )
             return [_withholding(r) for r in rows]
 
+    async def reviews_due(self, as_of: datetime) -> list[tuple[CrimeLogEntry, Withholding]]:
+        """Withholdings in force (made by ``as_of``, not released) whose review date passed before
+        ``as_of``, the longest overdue first."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(
+                select(CrimeLogEntryRow, CrimeLogWithholdingRow)
+                .join(CrimeLogWithholdingRow, CrimeLogWithholdingRow.entry_id == CrimeLogEntryRow.id)
+                .where(
+                    CrimeLogWithholdingRow.released_at.is_(None),
+                    CrimeLogWithholdingRow.withheld_at <= as_of,
+                    CrimeLogWithholdingRow.review_by < as_of,
+                )
+                .order_by(CrimeLogWithholdingRow.review_by, CrimeLogWithholdingRow.id)
+            )
+            return [(_entry(e), _withholding(w)) for e, w in rows]
+
     async def withheld_fields(self, entry_ids: Collection[int]) -> dict[int, set[str]]:
         """The fields of each entry withheld right now (not yet released)."""
         async with self._db.sessions() as session:
