@@ -14,7 +14,15 @@ import pytest
 from tests.crimelog_helpers import draft_crime
 from vmsbridge.app import Stores
 from vmsbridge.clery.export import render, window_ending
-from vmsbridge.clery.firelog import draft, export, pending, publish, statistics, update
+from vmsbridge.clery.firelog import (
+    draft,
+    export,
+    pending,
+    publish,
+    statistics,
+    unpublished_statistics,
+    update,
+)
 from vmsbridge.clery.publiclog import NamesAPerson
 from vmsbridge.cli.main import main
 from vmsbridge.config import Location, SiteConfig
@@ -150,11 +158,10 @@ async def test_updates_public_fields_have_deadlines_statistics_do_not(
     with pytest.raises(ConfigError, match="deaths must be a whole number >= 0, not 'two'"):
         await update(stores, site, entry_id=entry.id, field="deaths", value="two", actor="f")
     items = await pending(stores, as_of=datetime(2030, 1, 1, tzinfo=UTC))
-    assert [(i.change.field, i.overdue) for i in items] == [
-        ("nature", True),
-        ("occurred_from", False),
-        ("damage_usd", False),
-    ]
+    # Before: the damage_usd change sat here forever with "no deadline: not in the public log".
+    assert [(i.change.field, i.overdue) for i in items] == [("nature", True), ("occurred_from", False)]
+    info = await unpublished_statistics(stores, as_of=datetime(2030, 1, 1, tzinfo=UTC))
+    assert [(i.change.field, i.overdue) for i in info] == [("damage_usd", False)]
     actions = [e.action for e in await stores.audit.entries("fire_log", entry.id)]
     assert actions == ["firelog.drafted", "firelog.published", *["firelog.changed"] * 3]
 
@@ -320,6 +327,21 @@ def test_firelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["firelog", "publish", "1", "--actor", "fso", *db]) == 0
     assert main(["firelog", "update", "1", "--field", "injuries", "--value", "2", *db]) == 0
     assert "not required (not in the public log)" in capsys.readouterr().out
+    # A statistics change is never public: not pending, only listed apart with --all.
+    assert main(["firelog", "pending", "--as-of", "2026-12-02T06:00:00Z", *db]) == 0
+    assert capsys.readouterr().out == "nothing pending\n"
+    assert main(["firelog", "pending", "--as-of", "2026-12-02T06:00:00Z", "--all", "--json", *db]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["type"], row["change"], row["due_by"], row["overdue"]) == (
+        "informational",
+        "injuries",
+        None,
+        False,
+    )
+    assert main(["firelog", "pending", "--as-of", "2026-12-02T06:00:00Z", "--all", *db]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("nothing pending\ninformational only")
+    assert "injuries" in out
     assert main(["firelog", "export", "--as-of", "2026-12-31", "--format", "csv", *db]) == 0
     [record] = list(csv.DictReader(io.StringIO(capsys.readouterr().out, newline="")))
     assert record == {

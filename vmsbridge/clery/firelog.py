@@ -18,6 +18,7 @@ __all__ = [
     "pending",
     "publish",
     "statistics",
+    "unpublished_statistics",
     "update",
 ]
 
@@ -176,7 +177,19 @@ async def publish(stores: Stores, *, entry_id: int, actor: str, now: datetime | 
 
 
 async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem[FireLogEntry]]:
-    return await pending_items(stores.fire_log, as_of=as_of)
+    """Drafts and changes of public fields not yet published, overdue where a deadline passed.
+
+    Changes to the statistics fields are left out: they are never public, so the law sets them
+    no deadline and nothing is due (see ``unpublished_statistics``).
+    """
+    items = await pending_items(stores.fire_log, as_of=as_of)
+    return [i for i in items if i.change.field not in STATISTICS_FIELDS]
+
+
+async def unpublished_statistics(stores: Stores, *, as_of: datetime) -> list[PendingItem[FireLogEntry]]:
+    """Changes to the statistics fields not yet published: informational only, never due."""
+    items = await pending_items(stores.fire_log, as_of=as_of)
+    return [i for i in items if i.change.field in STATISTICS_FIELDS]
 
 
 async def history(stores: Stores, entry_id: int) -> list[LogChange]:

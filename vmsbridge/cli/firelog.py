@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from vmsbridge.cli.common import add_common_options, load_site, print_json, with_stores
@@ -18,6 +19,11 @@ from vmsbridge.cli.crimelog import (
     print_pending,
 )
 from vmsbridge.cli.logexport import add_export_parser, run_export
+
+if TYPE_CHECKING:
+    from vmsbridge.app import Stores
+    from vmsbridge.clery.publiclog import PendingItem
+    from vmsbridge.store.firelog import FireLogEntry
 
 # Kept here too so that --help needs no import of the service layer.
 STATISTICS_FIELD_NAMES = ("cause", "injuries", "deaths", "damage_usd")
@@ -87,7 +93,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     upd.set_defaults(handler=update_entry)
 
     add_publish_parser(actions).set_defaults(handler=publish_entry)
-    add_pending_parser(actions).set_defaults(handler=pending_entries)
+    pend = add_pending_parser(actions)
+    pend.add_argument(
+        "--all",
+        action="store_true",
+        help="also list unpublished changes to the statistics fields, apart and informational only "
+        "(never public, so never due)",
+    )
+    pend.set_defaults(handler=pending_entries)
     add_history_parser(actions).set_defaults(handler=entry_history)
 
     add_export_parser(
@@ -170,11 +183,20 @@ def publish_entry(args: argparse.Namespace) -> int:
 
 
 def pending_entries(args: argparse.Namespace) -> int:
-    from vmsbridge.clery.firelog import pending
+    from vmsbridge.clery.firelog import pending, unpublished_statistics
 
     as_of = aware_time("--as-of", args.as_of) or datetime.now(UTC)
-    items = with_stores(args, lambda stores, _: pending(stores, as_of=as_of))
-    print_pending(args, items, place="location", not_public=STATISTICS_FIELD_NAMES)
+
+    async def gather(
+        stores: Stores,
+    ) -> tuple[list[PendingItem[FireLogEntry]], list[PendingItem[FireLogEntry]]]:
+        extra = await unpublished_statistics(stores, as_of=as_of) if args.all else []
+        return await pending(stores, as_of=as_of), extra
+
+    items, informational = with_stores(args, lambda stores, _: gather(stores))
+    print_pending(
+        args, items, place="location", not_public=STATISTICS_FIELD_NAMES, informational=informational
+    )
     return 0
 
 
