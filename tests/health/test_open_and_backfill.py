@@ -145,6 +145,10 @@ def test_down_evidence_during_a_bridge_outage_counts_as_down_and_as_a_gap() -> N
     assert (place["gap_minutes"], place["unknown_minutes"]) == (10.0, 50.0)
     [flagged] = doc["incidents_in_gaps"]
     assert flagged["in_gap"] is True
+    # Only the gap: not the zero-length meeting with the unknown time that begins at its last event.
+    assert [(o["state"], o["start"], o["end"]) for o in flagged["overlaps"]] == [
+        ("gap", m(70).isoformat(), m(80).isoformat())
+    ]
     # The yard camera has no evidence: the outage is unknown for it, never up and never a gap.
     [yard] = [c for c in doc["cameras"] if c["id"] == "cam-yard"]
     assert (yard["up_minutes"], yard["unknown_minutes"], yard["uptime_pct"]) == (120.0, 60.0, 100.0)

@@ -115,15 +115,19 @@ def incident_overlaps(incident: Incident, coverage: LocationCoverage) -> list[St
     """Uncovered spans meeting the incident's span ``[started_at, last_event_at]``, clipped to it.
 
     The incident's span is closed at both ends: an incident of a single event is an instant, and
-    it is in a gap when the gap covers that instant.
+    it is in a gap when the gap covers that instant. A longer incident does not list the zero-length
+    meeting with a span that begins at its last event.
     """
     start, last = incident.started_at, max(incident.last_event_at, incident.started_at)
     out: list[StateSpan] = []
     for span in coverage.spans:
         span_end = span.end
         if span.start <= last and (span_end is None or start < span_end):
+            clipped_start = max(span.start, start)
             clipped_end = last if span_end is None else min(span_end, last)
-            out.append(StateSpan(max(span.start, start), clipped_end, span.state, span.causes))
+            if clipped_start == clipped_end and start < last:
+                continue
+            out.append(StateSpan(clipped_start, clipped_end, span.state, span.causes))
     return out
 
 
