@@ -28,6 +28,7 @@ from vmsbridge.store.incidents import IncidentStore, OpenIncidentView
 log = logging.getLogger(__name__)
 
 CORRELATOR_STAGE = "correlator"
+HELD_BACK_RETRY_SECONDS = 0.25  # correlation is not the PTZ path: a gentle retry
 
 # Kinds that open an incident by themselves, and at what priority. Kinds not listed only join.
 OPENING_PRIORITY: dict[EventKind, Priority] = {
@@ -149,6 +150,9 @@ class Correlator:
             try:
                 await self.catch_up()
                 await self.close_quiet()
+                # Events an open transaction holds back (PostgreSQL): look again soon, since
+                # their commit has already woken us and nothing else may.
+                held_back = await self._store.held_back(CORRELATOR_STAGE)
                 backoff.reset()
             except (SQLAlchemyError, OSError) as exc:
                 delay = backoff.next()
@@ -156,7 +160,9 @@ class Correlator:
                 await asyncio.sleep(delay)
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=sweep_every)
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=HELD_BACK_RETRY_SECONDS if held_back else sweep_every
+                )
             self._wake.clear()
 
     async def catch_up(self) -> int:

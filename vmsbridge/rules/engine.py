@@ -54,6 +54,7 @@ RULES_STAGE = "rules"
 INCIDENT_WAIT_SECONDS = 10.0
 EARLY_KEEP = timedelta(minutes=10)
 RECENT_FIRINGS = 1_000
+HELD_BACK_RETRY_SECONDS = 0.05
 
 
 @dataclass
@@ -191,14 +192,18 @@ class RuleEngine:
             try:
                 while await self.process_batch():
                     pass
+                # Events a running transaction holds back (PostgreSQL) need a second look soon:
+                # their commit has already woken us, and nothing else may.
+                held_back = await self.ctx.stores.events.held_back(self._position)
                 backoff.reset()
             except (SQLAlchemyError, OSError) as exc:
                 delay = backoff.next()
                 log.error("rule engine could not read events, retrying in %.1f s: %s", delay, exc)
                 await asyncio.sleep(delay)
                 continue
+            idle = HELD_BACK_RETRY_SECONDS if held_back else 30.0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=30.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
             self._wake.clear()
 
     async def process_batch(self) -> int:

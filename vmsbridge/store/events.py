@@ -179,6 +179,22 @@ class EventStore:
             return [], position
         return [row_to_event(r) for r in rows], (rows[-1].txid, rows[-1].id)
 
+    async def held_back(self, position: LogPosition | None) -> bool:
+        """Whether committed events lie beyond ``position`` that a follower could not read yet.
+
+        On PostgreSQL a follower stops short of any transaction older than an event's that is still
+        running (see :func:`follow`); once that transaction ends, nothing else may wake the
+        follower, so it must look again soon rather than wait for the next stored event.
+        """
+        txid, last_id = position or (0, 0)
+        query = select(
+            select(EventRow.id)
+            .where(tuple_(EventRow.txid, EventRow.id) > tuple_(literal(txid), literal(last_id)))
+            .exists()
+        )
+        async with self._db.sessions() as session:
+            return bool(await session.scalar(query))
+
     async def stage_position(self, stage: str) -> LogPosition | None:
         """Where a log-following stage had read to when it last said so (None: never ran)."""
         async with self._db.sessions() as session:

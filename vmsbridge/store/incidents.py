@@ -23,7 +23,7 @@ from vmsbridge.model import (
 )
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
-from vmsbridge.store.events import follow, row_to_event
+from vmsbridge.store.events import EventStore, follow, row_to_event
 from vmsbridge.store.tables import EventRow, IncidentEventRow, IncidentRow, StageCursorRow
 
 SYSTEM_ACTOR = "vmsbridge:correlator"
@@ -292,6 +292,14 @@ class IncidentStore:
         async with self._db.sessions() as session:
             row = await session.get(StageCursorRow, stage)
             return row.last_event_id if row else 0
+
+    async def held_back(self, stage: str) -> bool:
+        """Whether committed events past ``stage``'s cursor could not be read yet (see
+        :meth:`EventStore.held_back`)."""
+        async with self._db.sessions() as session:
+            row = await session.get(StageCursorRow, stage)
+        position = (row.last_txid, row.last_event_id) if row else None
+        return await EventStore(self._db).held_back(position)
 
     @asynccontextmanager
     async def correlation_unit(self, stage: str) -> AsyncIterator[CorrelationUnit]:
