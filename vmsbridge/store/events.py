@@ -186,6 +186,8 @@ class EventStore:
         running (see :func:`follow`); once that transaction ends, nothing else may wake the
         follower, so it must look again soon rather than wait for the next stored event.
         """
+        if self._db.is_sqlite:
+            return False  # one writer at a time: a follower that caught up has seen every commit
         txid, last_id = position or (0, 0)
         query = select(
             select(EventRow.id)
