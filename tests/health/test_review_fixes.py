@@ -16,7 +16,7 @@ from vmsbridge.health.monitor import RESUME_SETTLE, HealthMonitor
 from vmsbridge.health.render import render_html
 from vmsbridge.health.report import build_report
 from vmsbridge.health.timeline import TAMPER_HOLD, camera_timeline
-from vmsbridge.model import EventKind, StoredEvent
+from vmsbridge.model import Event, EventKind, StoredEvent
 
 K = EventKind
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
@@ -141,21 +141,26 @@ def test_a_restore_from_another_source_does_not_end_the_outage(directory: SiteDi
     assert offline.attributes["causes"] == ["comm_lost"]
 
 
+def as_stored(alert: Event, event_id: int) -> StoredEvent:
+    """An alert the monitor raised, as the store gives it back to a restarted monitor."""
+    return StoredEvent(
+        event_id,
+        alert.source,
+        alert.native_id,
+        alert.kind,
+        alert.device_id,
+        "boathouse",
+        alert.occurred_at,
+        alert.received_at,
+        dict(alert.attributes),
+    )
+
+
 def test_a_restarted_monitor_resumes_an_alerted_outage(directory: SiteDirectory) -> None:
     first = live(directory)
     first.apply(cam(K.CAMERA_COMM_LOST, 0, source="onvif:enc-1"))
     [offline] = first.due_alerts(s(300))
-    stored = StoredEvent(
-        9_999_999,
-        offline.source,
-        offline.native_id,
-        offline.kind,
-        offline.device_id,
-        "boathouse",
-        offline.occurred_at,
-        offline.received_at,
-        dict(offline.attributes),
-    )
+    stored = as_stored(offline, 9_999_999)
     # Restart at 1000 s: the connector re-reports the loss at 1060 s (after its two probes).
     second = live(directory)
     second.resume([stored], s(1000))
@@ -171,17 +176,7 @@ def test_a_resumed_outage_nobody_re_reports_ends_after_the_settle_time(directory
     first = live(directory)
     first.apply(cam(K.CAMERA_COMM_LOST, 0))
     [offline] = first.due_alerts(s(300))
-    stored = StoredEvent(
-        1,
-        offline.source,
-        offline.native_id,
-        offline.kind,
-        offline.device_id,
-        "boathouse",
-        offline.occurred_at,
-        offline.received_at,
-        dict(offline.attributes),
-    )
+    stored = as_stored(offline, 1)
     second = live(directory)
     second.resume([stored], s(1000))
     assert second.due_alerts(s(1000 + RESUME_SETTLE.total_seconds() - 1)) == []
