@@ -101,7 +101,10 @@ async def arrival_times(services: Services, arrivals: list[datetime], since: dat
         if e.kind is EventKind.PHONE_OFFHOOK and e.received_at >= since
     )
     moves = [t for t in arrivals if t >= since]
-    return [(moved - picked).total_seconds() * 1000 for picked, moved in zip(pickups, moves, strict=False)]
+    if len(moves) != len(pickups):  # pairing by order would mix calls up: measure nothing instead
+        print(f"bench: {len(pickups)} pickups but {len(moves)} moves; connector->goto not measured")
+        return []
+    return [(moved - picked).total_seconds() * 1000 for picked, moved in zip(pickups, moves, strict=True)]
 
 
 async def clip_outcomes(services: Services) -> tuple[int, int]:
