@@ -9,6 +9,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from vmsbridge.rules.spec import RulesConfig, TemplateOptions
 from vmsbridge.scenario import ScenarioSource
 from vmsbridge.store.database import default_data_dir, resolve_db_url
 
-# The synthetic campus scene from fixtures/video: what every emulated camera "recorded".
-DEMO_CLIP = Path(__file__).resolve().parents[2] / "fixtures" / "video" / "scene.mp4"
+# The synthetic campus scene (fixtures/video/generate.py), shipped in the package: what every emulated
+# camera "recorded".
+DEMO_CLIP = Path(str(resources.files("vmsbridge").joinpath("data/demo/scene.mp4")))
 CLIP_AFTER_SECONDS = 60.0  # the template's window after the call: the footage exists only once it has passed
 DOOR_AFTER_SECONDS = 20.0  # when the door next door is forced, after the call
 WAIT_SECONDS = 60.0
