@@ -165,9 +165,6 @@ class OnvifClient:
         diff = self._camera.dt_diff if self._camera is not None else None
         return diff if isinstance(diff, timedelta) else timedelta(0)
 
-    def to_our_clock(self, device_time: datetime) -> datetime:
-        return device_time - self.skew
-
     # -- device, media, PTZ ---------------------------------------------------------------------
 
     async def device_information(self) -> DeviceInfo:
