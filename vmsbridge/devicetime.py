@@ -10,7 +10,15 @@ with such events). Imported files get no such grace: a line with such a time is 
 
 from __future__ import annotations
 
-__all__ = ["CLOCK_SUSPECT", "DEVICE_TIME", "DeviceTime", "date_event", "time_problem", "to_utc"]
+__all__ = [
+    "CLOCK_SUSPECT",
+    "DEVICE_TIME",
+    "DeviceTime",
+    "believable",
+    "date_event",
+    "duration_text",
+    "to_utc",
+]
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,19 +41,14 @@ def to_utc(value: datetime) -> datetime | None:
         return None
 
 
-def time_problem(value: datetime, received_at: datetime) -> str | None:
-    """Why ``value`` cannot be when something received at ``received_at`` happened; None if it can."""
-    utc = to_utc(value)
-    if utc is None:
-        return f"{value.isoformat()} is out of range once converted to UTC"
-    if utc < EARLIEST_PLAUSIBLE:
-        return f"{utc.isoformat()} is before {EARLIEST_PLAUSIBLE.year}"
-    if utc - received_at > MAX_CLOCK_LEAD:
-        return f"{utc.isoformat()} is more than {_span(MAX_CLOCK_LEAD)} after {received_at.isoformat()}"
-    return None
+def believable(value: datetime, received_at: datetime) -> bool:
+    """Whether a device's ``value`` (aware, in range) can be when something received at
+    ``received_at`` happened."""
+    return value >= EARLIEST_PLAUSIBLE and value - received_at <= MAX_CLOCK_LEAD
 
 
-def _span(value: timedelta) -> str:
+def duration_text(value: timedelta) -> str:
+    """``1 day``, ``5 minutes``: a whole span as people write it."""
     seconds = int(value.total_seconds())
     for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
         if seconds % size == 0:
@@ -85,7 +88,7 @@ def date_event(
             except OverflowError:
                 pass
             else:
-                if time_problem(ours, received_at) is None:
+                if believable(ours, received_at):
                     return DeviceTime(ours)
         shown = as_sent or device_time.isoformat()
     else:
