@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -18,10 +15,8 @@ from vmsbridge.app import open_store, running_services
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
 from vmsbridge.config import SiteConfig
-from vmsbridge.ingest import MAX_PAYLOAD_CHARS
-from vmsbridge.jsonlines import MAX_LINE_BYTES, LineRefused, numbered_lines, parse_line
+from vmsbridge.event_import import import_lines
 from vmsbridge.model import IngestOutcome, StoredEvent
-from vmsbridge.store.events import EventStore, RejectedInput
 
 FOLLOW_POLL_SECONDS = 1.0
 
@@ -89,51 +84,15 @@ def tail_events(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stamped(payload: dict[str, Any], received_at: datetime) -> dict[str, Any]:
-    """The line as an event payload received now: a receipt time the line gives is kept only as
-    the attribute ``payload_received_at`` (a line cannot say when the bridge received it)."""
-    attributes = payload.get("attributes", {})
-    if not isinstance(attributes, dict):
-        return payload  # refused by ingest for its attributes anyway, and kept as it came
-    stamped = dict(payload)
-    if "received_at" in stamped:
-        stamped["attributes"] = {**attributes, "payload_received_at": stamped.pop("received_at")}
-    stamped["received_at"] = received_at.isoformat()
-    return stamped
-
-
-class _Refusals:
-    """Lines refused before they could be payloads, kept as rejected input in batches."""
-
-    BATCH = 500
-
-    def __init__(self, store: EventStore, settled: Callable[[int, IngestOutcome, Any], None]) -> None:
-        self._store = store
-        self._settled = settled
-        self._pending: list[tuple[int, str, RejectedInput]] = []
-
-    async def add(self, number: int, why: str, raw: bytes | None) -> None:
-        text = "" if raw is None else raw[:MAX_PAYLOAD_CHARS].decode("utf-8", "backslashreplace")
-        text = text.replace("\x00", "\\u0000")  # PostgreSQL text cannot hold NUL
-        # Kept with its line number: `events rejected` shows it without the file at hand.
-        self._pending.append((number, why, RejectedInput(None, f"line {number}: {why}", text)))
-        if len(self._pending) >= self.BATCH:
-            await self.flush()
-
-    async def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        if pending:
-            await self._store.write_batch([], [r for _, _, r in pending])
-        for number, why, _ in pending:
-            self._settled(number, IngestOutcome("rejected", reason=why), None)
-
-
 def import_events(args: argparse.Namespace) -> int:
     site = load_site(args)
     counts: Counter[str] = Counter()
     show_progress = sys.stderr.isatty()
 
-    def settled(number: int, outcome: IngestOutcome, payload: Any) -> None:
+    def report(number: int, outcome: IngestOutcome | None, payload: Any) -> None:
+        if outcome is None:
+            counts["not stored"] += 1
+            return
         counts[outcome.status] += 1
         if outcome.status == "rejected":
             print(f"line {number}: {outcome.reason}", file=sys.stderr, flush=True)
@@ -144,31 +103,9 @@ def import_events(args: argparse.Namespace) -> int:
         if show_progress and sum(counts.values()) % 1000 == 0:
             print(f"\r{sum(counts.values())} events durable", end="", file=sys.stderr, flush=True)
 
-    def done(future: asyncio.Future[IngestOutcome], number: int, payload: Any) -> None:
-        if future.cancelled() or future.exception() is not None:
-            counts["not stored"] += 1
-            return
-        settled(number, future.result(), payload)
-
     async def go(stream: IO[bytes]) -> None:
         async with running_services(site, db_url_for(args, site)) as services:
-            refusals = _Refusals(services.stores.events, settled)
-            for number, raw in numbered_lines(stream):
-                if raw is None:
-                    await refusals.add(number, f"longer than {MAX_LINE_BYTES} bytes", None)
-                    continue
-                if not raw.strip():
-                    continue
-                try:
-                    payload = parse_line(raw)
-                except LineRefused as exc:
-                    await refusals.add(number, str(exc), raw)
-                    continue
-                if isinstance(payload, dict):
-                    payload = _stamped(payload, datetime.now(UTC))
-                future = await services.bus.submit(payload)
-                future.add_done_callback(functools.partial(done, number=number, payload=payload))
-            await refusals.flush()
+            await import_lines(services.bus, services.stores.events, stream, report)
 
     if args.file == "-":
         asyncio.run(go(sys.stdin.buffer))
