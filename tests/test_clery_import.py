@@ -318,3 +318,32 @@ def test_cli_import_of_an_unreadable_file_is_a_usage_error(
     assert "cannot read" in capsys.readouterr().err
     assert main(["clery", "asr", "--year", "1066", *db]) == 2
     assert "--year: 1066 is not between 1992 and 9999" in capsys.readouterr().err
+
+
+def test_times_out_of_range_or_ahead_of_the_import_are_rejected_by_line() -> None:
+    lines = [
+        line(case_number="26-0201", reported_at="9999-12-31T23:00:00-14:00"),
+        line(case_number="26-0202", occurred_from="0001-01-01T00:00:00+14:00"),
+        line(case_number="26-0203", reported_at="2026-11-27T12:00:00Z"),  # two days after NOW
+        line(case_number="26-0204", reported_at="2026-11-26T11:00:00Z"),  # within a day: clocks differ
+    ]
+    parsed = parse_lines(lines, LOCATIONS, NOW)
+    assert [str(r) for r in parsed.rejected] == [
+        "line 1: reported_at: out of range once converted to UTC",
+        "line 2: occurred_from: out of range once converted to UTC",
+        "line 3: reported_at: more than 1 day after the time of import",
+    ]
+    assert [n for n, _ in parsed.records] == [4]
+
+
+def test_cli_import_of_a_time_out_of_range_names_the_line_and_keeps_the_rest(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rms = tmp_path / "rms.jsonl"
+    far = line(case_number="26-0301", reported_at="9999-12-31T23:00:00-14:00")
+    rms.write_text(far + "\n" + line(case_number="26-0302") + "\n", encoding="utf-8")
+    assert main(["clery", "import", str(rms), "--actor", "coord", *cli_db]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "rms.jsonl: imported 1, updated 0, rejected 1",
+        "line 1: reported_at: out of range once converted to UTC",
+    ]

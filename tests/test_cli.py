@@ -234,6 +234,42 @@ def test_run_refuses_to_start_without_a_device_password(
     assert expected in capsys.readouterr().err
 
 
+def test_check_config_of_arrays_nested_too_deeply_exits_2_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "deep.toml"
+    bad.write_text(
+        "x = " + "[" * 100_000 + "]" * 100_000 + "\n" + (ROOT / "examples" / "campus.toml").read_text()
+    )
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: 1 problem(s)" in err
+    assert "arrays or inline tables nested too deeply to read" in err
+
+
+def test_a_password_file_that_is_not_utf8_is_a_config_error_naming_key_and_file(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VMSBRIDGE_ONVIF_NORTH_PASSWORD", "not-used")
+    monkeypatch.setenv("VMSBRIDGE_XPROTECT_PASSWORD", "not-used")
+    secret = tmp_path / "onvif-south"
+    secret.write_bytes(b"s\xe9cret-in-latin-1\n")
+    config = tmp_path / "campus.toml"
+    text = (ROOT / "examples" / "campus.toml").read_text()
+    config.write_text(
+        text.replace('password_file = "/run/secrets/onvif-south"', f'password_file = "{secret}"')
+    )
+    expected = f"connectors.onvif[1].password_file: {secret} is not UTF-8 text"
+    assert main(["check-config", str(config)]) == 0  # secrets are needed only when connectors start
+    assert expected in capsys.readouterr().out
+    assert main(["run", "--config", str(config), "--for", "0.1", "--db", sqlite_url]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "cret-in-latin" not in err
+    assert main(["onvif", "probe", "127.0.0.1:9", "--user", "u", "--password-file", str(secret)]) == 2
+    assert f"--password-file: {secret} is not UTF-8 text" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "command",
     [[], ["demo"], ["run"], ["check-config"], ["db", "upgrade"], ["incidents", "open"], ["events", "import"]],

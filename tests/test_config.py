@@ -116,3 +116,14 @@ def test_secrets_come_from_environment_or_file(site: SiteConfig, tmp_path: Path)
     secret_file.write_text("from-a-file\n")
     south = site.connectors.onvif[1].model_copy(update={"password_file": secret_file})
     assert resolve_secret("connectors.onvif[1]", south) == "from-a-file"
+
+
+def test_a_secret_file_without_a_first_line_is_named(site: SiteConfig, tmp_path: Path) -> None:
+    empty = tmp_path / "pw"
+    empty.write_text("\n")
+    south = site.connectors.onvif[1].model_copy(update={"password_file": empty})
+    with pytest.raises(ConfigError) as info:
+        resolve_secret("connectors.onvif[1]", south)
+    assert [str(p) for p in info.value.problems] == [
+        f"connectors.onvif[1].password_file: {empty} has no secret on its first line"
+    ]

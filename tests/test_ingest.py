@@ -95,6 +95,26 @@ async def test_bad_input_is_rejected_counted_and_kept_while_good_events_land(
     assert sum("rejected input" in r.message for r in caplog.records) == 6
 
 
+async def test_times_out_of_range_in_utc_are_rejected_with_the_reason_and_ingest_goes_on(
+    stores: Stores, pipeline: tuple[InProcessBus, IngestStage], make_event: EventFactory
+) -> None:
+    bus, stage = pipeline
+    batch = [
+        make_event(minutes=1),
+        make_event(occurred_at="9999-12-31T23:00:00-14:00"),
+        make_event(received_at="0001-01-01T00:00:00+14:00"),
+        make_event(minutes=2),
+    ]
+    assert await publish_all(bus, batch) == ["stored", "rejected", "rejected", "stored"]
+    reasons = [r.reason for r in await stores.events.rejected(10)]
+    assert reasons == [
+        "occurred_at: 9999-12-31T23:00:00-14:00 is out of range once converted to UTC",
+        "received_at: 0001-01-01T00:00:00+14:00 is out of range once converted to UTC",
+    ]
+    assert await publish_all(bus, [make_event(minutes=3)]) == ["stored"]
+    assert stage.stats.rejected == 2
+
+
 async def test_connectors_may_hand_over_validated_events(
     stores: Stores, pipeline: tuple[InProcessBus, IngestStage], make_event: EventFactory
 ) -> None:

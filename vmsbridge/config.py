@@ -26,6 +26,7 @@ __all__ = [
     "default_config_path",
     "load_site_config",
     "parse_site_config",
+    "read_secret_file",
     "resolve_secret",
 ]
 
@@ -436,6 +437,10 @@ def parse_site_config(text: str, source: str = "<config>") -> SiteConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ConfigError(
+            source, [ConfigProblem("", "arrays or inline tables nested too deeply to read")]
+        ) from None
     try:
         site = SiteConfig.model_validate(data)
     except ValidationError as exc:
@@ -463,13 +468,24 @@ def resolve_secret(owner_path: str, holder: SecretSource, env: dict[str, str] | 
         return value
     if holder.password_file is not None:
         try:
-            return holder.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise ConfigError(
-                owner_path,
-                [ConfigProblem(f"{owner_path}.password_file", f"cannot read {holder.password_file}: {exc}")],
-            ) from None
+            return read_secret_file(holder.password_file)
+        except ValueError as exc:
+            raise ConfigError(owner_path, [ConfigProblem(f"{owner_path}.password_file", str(exc))]) from None
     raise ConfigError(owner_path, [ConfigProblem(owner_path, "no password_env or password_file")])
+
+
+def read_secret_file(path: Path) -> str:
+    """The first line of a file holding a secret; ValueError naming the file (never the secret)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError(f"{path} has no secret on its first line")
+    return lines[0].strip()
 
 
 def format_path(loc: Iterable[int | str]) -> str:

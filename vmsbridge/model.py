@@ -146,7 +146,10 @@ class Event(BaseModel):
     @field_validator("occurred_at", "received_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # year 9999 at UTC-14:00, year 1 at UTC+14:00
+            raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from None
 
     @model_validator(mode="after")
     def _plausible_time(self) -> Event:

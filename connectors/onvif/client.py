@@ -119,7 +119,7 @@ class OnvifClient:
         self._camera = ONVIFCamera(
             self.host, self.port, self._username, self._password, no_cache=True, adjust_time=True
         )
-        await self._call(self._camera.update_xaddrs(), "connecting")
+        await self._call(self._camera.update_xaddrs(), "connecting (device clock, then services)")
         if abs(self.skew.total_seconds()) >= 5:
             log.warning(
                 "ONVIF device %s clock is %+.0f s off ours; compensating",
@@ -164,9 +164,6 @@ class OnvifClient:
         """Device clock minus ours."""
         diff = self._camera.dt_diff if self._camera is not None else None
         return diff if isinstance(diff, timedelta) else timedelta(0)
-
-    def to_our_clock(self, device_time: datetime) -> datetime:
-        return device_time - self.skew
 
     # -- device, media, PTZ ---------------------------------------------------------------------
 
@@ -402,6 +399,10 @@ class OnvifClient:
             # zeep parses in recover mode: a truncated reply becomes None deep inside it and
             # surfaces as one of these. Only the library call is inside this try.
             raise MalformedResponse(self.device_id, f"{what}: unreadable reply ({exc})") from exc
+        except (ValueError, OverflowError) as exc:
+            # A value the library cannot use, e.g. GetSystemDateAndTime with Month 13 (it builds a
+            # datetime from the device's clock while connecting).
+            raise MalformedResponse(self.device_id, f"{what}: unusable value in the reply ({exc})") from exc
         except ONVIFError as exc:
             text = str(exc)
             if "NotAuthorized" in text or "not Authorized" in text:

@@ -49,6 +49,9 @@ class Notification:
     source: dict[str, str] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
     raw: str = ""
+    # The UtcTime the device sent when it is no usable time (0000-00-00, year 9999 at -14:00):
+    # the event is then dated on receipt and keeps this as the device's time.
+    bad_time: str | None = None
 
 
 def parse_reply(device: str, body: bytes) -> etree._Element:
@@ -110,13 +113,16 @@ def _notification(element: etree._Element) -> Notification:
     raw = etree.tostring(element, encoding="unicode")
     if message is None:
         return Notification(topic, None, None, raw=raw)
+    sent_time = (message.get("UtcTime") or "").strip()
+    utc_time = _parse_time(sent_time)
     return Notification(
         topic=topic,
-        utc_time=_parse_time(message.get("UtcTime")),
+        utc_time=utc_time,
         operation=message.get("PropertyOperation"),
         source=_items(message.find("tt:Source", NS)),
         data=_items(message.find("tt:Data", NS)),
         raw=raw,
+        bad_time=sent_time if sent_time and utc_time is None else None,
     )
 
 
@@ -158,6 +164,6 @@ def _parse_time(value: str | None) -> datetime | None:
     text = value.strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: in range only at its own offset
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
 from connectors.onvif.client import DeviceInfo, OnvifClient
 from connectors.onvif.errors import OnvifError
 from connectors.onvif.events import PullPointLoop, PullSettings
@@ -24,6 +22,7 @@ from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, read_notification
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory, resolve_secret
+from vmsbridge.devicetime import DEVICE_TIME, date_event
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.sources import EventSource
 
@@ -130,6 +129,7 @@ class OnvifEventSource:
         self.unknown_topics: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.repeats_skipped = 0
+        self.clock_suspects = 0  # events whose device time was not believed
         self._sequence = 0
         self.device_info: DeviceInfo | None = None
         self.presets: dict[str, dict[str, str]] = {}  # PTZ profile -> preset token -> name
@@ -238,27 +238,31 @@ class OnvifEventSource:
     def _event(self, notification: Notification, reading: Reading, received: datetime) -> Event | None:
         self._sequence += 1
         fallback = f"{received.isoformat()}#{self._sequence}"
-        occurred = self.client.to_our_clock(notification.utc_time) if notification.utc_time else received
-        try:
-            return build_event(
-                self.map,
-                notification,
-                reading,
-                occurred_at=occurred,
-                received_at=received,
-                id_fallback=fallback,
+        when = date_event(notification.utc_time or notification.bad_time, received, self.client.skew)
+        if when.suspect:
+            # The device's clock is nonsense (1970 after a reset, years ahead): an id made from its
+            # time could collide with an earlier boot's, so this one is made from our receipt.
+            notification = dataclasses.replace(notification, utc_time=None)
+        event = build_event(
+            self.map,
+            notification,
+            reading,
+            occurred_at=when.occurred_at,
+            received_at=received,
+            id_fallback=fallback,
+        )
+        if event is None or not when.suspect:
+            return event
+        self.clock_suspects += 1
+        if self.clock_suspects == 1:
+            log.warning(
+                "%s: device time %s is not believable (clock %+.0f s from ours); events are dated on "
+                "receipt and flagged clock_suspect",
+                self.name,
+                when.attributes.get(DEVICE_TIME),
+                self.client.skew.total_seconds(),
             )
-        except ValidationError:
-            # The device's clock is nonsense (1970 after a reset, years ahead): keep the event,
-            # dated when we received it, with an id that does not collide with an earlier boot's.
-            unusable = dataclasses.replace(notification, utc_time=None)
-            event = build_event(
-                self.map, unusable, reading, occurred_at=received, received_at=received, id_fallback=fallback
-            )
-            if event is None:
-                return None
-            attributes = {**event.attributes, "device_time_rejected": str(notification.utc_time)}
-            return event.model_copy(update={"attributes": attributes})
+        return event.model_copy(update={"attributes": {**event.attributes, **when.attributes}})
 
     async def _publish(self, events: list[Event]) -> None:
         if not events or self._bus is None:

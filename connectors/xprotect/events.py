@@ -28,6 +28,7 @@ import aiohttp
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.errors import AuthenticationFailed, GatewayUnreachable, ProtocolError, XProtectError
 from vmsbridge.backoff import Backoff
+from vmsbridge.jsonlines import MAX_DEPTH, nesting_depth
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,23 @@ class EssStats:
     resumed_sessions: int = 0
     events: int = 0
     malformed_frames: int = 0
+    refused_frames: int = 0  # refused by the socket itself (too large, protocol error); it then closes
     gaps: int = 0
     last_resume_seconds: float | None = None  # reconnect started -> session resumed
     errors: Counter[str] = field(default_factory=Counter)
     malformed_samples: list[str] = field(default_factory=list)
+
+
+def _usable_events(items: list[Any]) -> tuple[list[Json], str | None]:
+    """The items that can be events (objects with an id, nested no deeper than
+    :data:`~vmsbridge.jsonlines.MAX_DEPTH`), and what was wrong with the others."""
+    with_id = [e for e in items if isinstance(e, dict) and e.get("id") is not None]
+    good = [e for e in with_id if nesting_depth(e) <= MAX_DEPTH]
+    if len(with_id) != len(items):
+        return good, "an event without an id"
+    if len(good) != len(with_id):
+        return good, f"an event nested deeper than {MAX_DEPTH} levels"
+    return good, None
 
 
 class EssConnection:
@@ -105,6 +119,12 @@ class EssConnection:
     async def _read(self) -> None:
         try:
             async for message in self._ws:
+                if message.type is aiohttp.WSMsgType.ERROR:
+                    # aiohttp closes the socket after this (an oversized frame, a protocol error);
+                    # the loop reconnects and resumes, but what went wrong is said here.
+                    self._stats.refused_frames += 1
+                    log.warning("XProtect %s: frame refused (%s); reconnecting", self._gateway, message.data)
+                    continue
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     continue
                 self._dispatch(message.data)
@@ -121,6 +141,9 @@ class EssConnection:
         except ValueError:
             self._malformed(text, "not JSON")
             return
+        except RecursionError:
+            self._malformed(text, "nested too deeply to read")
+            return
         if not isinstance(message, dict):
             self._malformed(text, "not a JSON object")
             return
@@ -133,9 +156,9 @@ class EssConnection:
         if not isinstance(events, list):
             self._malformed(text, "no 'events' list")
             return
-        good = [e for e in events if isinstance(e, dict) and e.get("id") is not None]
-        if len(good) != len(events):
-            self._malformed(text, "an event without an id")
+        good, problem = _usable_events(events)
+        if problem:
+            self._malformed(text, problem)
         if good:
             self._events.put_nowait(good)
 
@@ -219,7 +242,10 @@ class EssLoop:
         self.stats.new_sessions += 1
         await connection.command("addSubscription", filters=ALL_EVENTS)
         state = await connection.command("getState")
-        states = [s for s in state.get("states", []) if isinstance(s, dict) and s.get("id") is not None]
+        listed = state.get("states")
+        states, problem = _usable_events(listed if isinstance(listed, list) else [])
+        if problem:
+            log.warning("XProtect %s: getState: %s; skipped", self._client.gateway_id, problem)
         if had_session and lost_at is not None:
             self.stats.gaps += 1
             await self._on_gap(lost_at, self._clock())

@@ -7,7 +7,7 @@ GUIDs below are the fallback when a server names things differently. Sources are
 
 from __future__ import annotations
 
-__all__ = ["XProtectMap", "to_events"]
+__all__ = ["XProtectMap", "to_events", "vms_time"]
 
 import json
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from typing import Any
 
 from connectors.xprotect.client import Inventory
 from vmsbridge.config import SiteDirectory, XProtectSource
+from vmsbridge.devicetime import DeviceTime, date_event
 from vmsbridge.model import Event, EventKind
 
 K = EventKind
@@ -133,17 +134,30 @@ class XProtectMap:
         return [(self.fallback_device, kind, {"unmapped_source": source} if source else {})]
 
 
-def to_events(
-    device_map: XProtectMap, raw: dict[str, Any], *, received_at: datetime, occurred_at: datetime
-) -> list[Event]:
+def vms_time(sent: object, received_at: datetime) -> DeviceTime:
+    """When an event happened that the VMS timed ``sent`` (its ``time`` field) and we received at
+    ``received_at``; a time not to be believed is kept as sent (see :mod:`vmsbridge.devicetime`)."""
+    if sent is None or sent == "":
+        return date_event(None, received_at)
+    text = str(sent)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return date_event(text, received_at)
+    return date_event(parsed, received_at, as_sent=text)
+
+
+def to_events(device_map: XProtectMap, raw: dict[str, Any], *, received_at: datetime) -> list[Event]:
     """Core events for one pushed ESS event (several for a hardware-level event)."""
     event_id = str(raw["id"])
     event_type = str(raw.get("type", ""))
     source = str(raw.get("source", ""))
     kind = device_map.kind_of(event_type)
+    when = vms_time(raw.get("time"), received_at)
     attributes: dict[str, Any] = {
         "type": device_map.type_names.get(event_type.lower(), event_type),
         "vms_source": source,
+        **when.attributes,
     }
     if isinstance(raw.get("data"), dict | list):
         text = json.dumps(raw["data"])
@@ -158,7 +172,7 @@ def to_events(
             native_id=event_id if len(subjects) == 1 else f"{event_id}:{device}",
             kind=subject_kind,
             device_id=device,
-            occurred_at=occurred_at,
+            occurred_at=when.occurred_at,
             received_at=received_at,
             attributes={**attributes, **notes},
             raw=keep_raw,

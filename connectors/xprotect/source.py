@@ -14,15 +14,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from connectors.xprotect.client import Inventory, XProtectClient
 from connectors.xprotect.errors import XProtectError
 from connectors.xprotect.events import EssLoop
-from connectors.xprotect.mapping import XProtectMap, to_events
+from connectors.xprotect.mapping import XProtectMap, to_events, vms_time
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource, resolve_secret
+from vmsbridge.devicetime import CLOCK_SUSPECT, DEVICE_TIME
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.sources import EventSource
 
@@ -33,16 +32,6 @@ Json = dict[str, Any]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _parse_time(value: object, fallback: datetime) -> datetime:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return fallback
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return fallback
 
 
 class XProtectEventSource:
@@ -74,6 +63,7 @@ class XProtectEventSource:
         self.own_alarms: set[str] = set()  # alarms this bridge raised; not echoed back as vms.alarm
         self.inventory: Inventory | None = None
         self.unknown_types: Counter[str] = Counter()
+        self.clock_suspects = 0  # events whose VMS time was not believed
         self.outcomes: Counter[str] = Counter()
         self.ready = asyncio.Event()
         self.alarm_polls = 0
@@ -130,12 +120,20 @@ class XProtectEventSource:
                 self.unknown_types[str(raw.get("type"))] += 1
             if not self._is_news(raw, kind, why):
                 continue
-            occurred = _parse_time(raw.get("time"), received)
-            try:
-                events += to_events(self.map, raw, received_at=received, occurred_at=occurred)
-            except ValidationError:
-                events += to_events(self.map, raw, received_at=received, occurred_at=received)
+            events += to_events(self.map, raw, received_at=received)
+        self._note_clock(events)
         await self._publish(events)
+
+    def _note_clock(self, events: list[Event]) -> None:
+        suspect = [e for e in events if e.attributes.get(CLOCK_SUSPECT)]
+        if suspect and not self.clock_suspects:
+            log.warning(
+                "%s: VMS event time %s is not believable; events are dated on receipt and flagged "
+                "clock_suspect",
+                self.name,
+                suspect[0].attributes.get(DEVICE_TIME),
+            )
+        self.clock_suspects += len(suspect)
 
     def _is_news(self, raw: Json, kind: EventKind, why: str) -> bool:
         group = raw.get("stategroupid")
@@ -212,6 +210,7 @@ class XProtectEventSource:
         source = alarm.get("source")
         camera = str(source.get("id") if isinstance(source, dict) else source or "")
         now = self._clock()
+        when = vms_time(alarm.get("time"), now)
         priority = alarm.get("priority")
         raw = {
             "id": f"alarm:{alarm_id}",
@@ -227,9 +226,10 @@ class XProtectEventSource:
                     native_id=f"alarm:{alarm_id}",
                     kind=EventKind.VMS_ALARM,
                     device_id=device,
-                    occurred_at=_parse_time(alarm.get("time"), now),
+                    occurred_at=when.occurred_at,
                     received_at=now,
                     attributes={
+                        **when.attributes,
                         "alarm_id": alarm_id,
                         "name": str(alarm.get("name", "")),
                         "message": str(alarm.get("message", ""))[:2000],
@@ -241,6 +241,7 @@ class XProtectEventSource:
                     },
                 )
             )
+        self._note_clock(events)
         await self._publish(events)
 
     # -- plumbing -------------------------------------------------------------------------------

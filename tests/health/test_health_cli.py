@@ -205,3 +205,35 @@ async def test_with_no_live_run_now_is_unknown_and_bad_times_are_named(
     assert code == 2
     assert "--from" in err
     assert "ISO 8601" in err
+
+
+async def test_devices_whose_clock_was_not_believed_are_listed_by_now_and_the_digest(
+    stores: Stores, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC)
+    suspect = {"clock_suspect": True, "device_time": "9999-12-31T23:00:00+00:00"}
+    await stores.events.write_batch(
+        [
+            event(1, EventKind.MOTION_START, "cam-quad-ptz", "quad", now - timedelta(hours=3), **suspect),
+            event(2, EventKind.MOTION_STOP, "cam-quad-ptz", "quad", now - timedelta(minutes=5), **suspect),
+            event(3, EventKind.PHONE_OFFHOOK, "bl-quad", "quad", now - timedelta(hours=1), **suspect),
+            event(4, EventKind.MOTION_START, "cam-lotb-ptz", "lot-b", now - timedelta(days=2), **suspect),
+            event(5, EventKind.MOTION_START, "cam-lotb-ptz", "lot-b", now, clock_suspect="no idea"),
+            event(6, EventKind.MOTION_START, "cam-lotb-ptz", "lot-b", now - timedelta(minutes=1)),
+        ],
+        [],
+    )
+    expected = [
+        {"device": "bl-quad", "events": 1, "last": (now - timedelta(hours=1)).isoformat()},
+        {"device": "cam-quad-ptz", "events": 2, "last": (now - timedelta(minutes=5)).isoformat()},
+    ]
+    code, out, _ = await cli(capsys, "health", "now", "--json", "--db", db_url)
+    assert code == 0
+    assert json.loads(out)["clock_suspect"] == expected
+    code, out, _ = await cli(capsys, "health", "now", "--db", db_url)
+    assert "Devices whose clock was not believed in the last day (2; events dated on receipt):" in out
+    assert "cam-quad-ptz         2 event(s), last " in out
+    code, out, _ = await cli(capsys, "health", "digest", "--json", "--db", db_url)
+    assert json.loads(out)["clock_suspect"] == expected
+    code, out, _ = await cli(capsys, "health", "digest", "--db", db_url)
+    assert "bl-quad              1 event(s), last " in out

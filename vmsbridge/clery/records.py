@@ -29,6 +29,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from vmsbridge.clery.offenses import ArrestAction, BiasCategory, OffenseCode, Violation
 from vmsbridge.config import format_path
+from vmsbridge.devicetime import duration_text, to_utc
+from vmsbridge.model import MAX_CLOCK_LEAD
 
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
@@ -187,8 +189,27 @@ def _reason(err: Any) -> str:
     return f"{path}: {str(err['msg']).removeprefix('Value error, ')}"
 
 
-def parse_lines(lines: Iterable[bytes | str], location_ids: Collection[str]) -> ParsedLines:
-    """Check each line (numbered from 1); blank lines are skipped."""
+def _time_problems(line: _RecordLine, now: datetime) -> list[str]:
+    """Times no records system can mean: out of range in UTC, or ahead of the import (by more than
+    a clock may be off). They would sit in no year's statistics and never age out."""
+    problems = []
+    for name in ("reported_at", "occurred_from", "occurred_to"):
+        value: datetime | None = getattr(line, name)
+        if value is None:
+            continue
+        utc = to_utc(value)
+        if utc is None:
+            problems.append(f"{name}: out of range once converted to UTC")
+        elif utc - now > MAX_CLOCK_LEAD:
+            problems.append(f"{name}: more than {duration_text(MAX_CLOCK_LEAD)} after the time of import")
+    return problems
+
+
+def parse_lines(
+    lines: Iterable[bytes | str], location_ids: Collection[str], now: datetime | None = None
+) -> ParsedLines:
+    """Check each line (numbered from 1) as of ``now`` (default: now); blank lines are skipped."""
+    now = now or datetime.now(UTC)
     parsed = ParsedLines()
     for number, raw in enumerate(lines, start=1):
         if isinstance(raw, bytes):
@@ -206,6 +227,9 @@ def parse_lines(lines: Iterable[bytes | str], location_ids: Collection[str]) -> 
         except ValidationError as exc:
             reasons = "; ".join(_reason(err) for err in exc.errors())
             parsed.rejected.append(LineRejection(number, reasons))
+            continue
+        if problems := _time_problems(line, now):
+            parsed.rejected.append(LineRejection(number, "; ".join(problems)))
             continue
         if line.location not in location_ids:
             parsed.rejected.append(LineRejection(number, "location: is not a location id of the site config"))
@@ -231,7 +255,8 @@ async def import_records(
     now: datetime | None = None,
 ) -> ImportReport:
     """Store every good line (upsert by case number) and audit the import; bad lines are reported."""
-    parsed = parse_lines(lines, {loc.id for loc in site.locations})
+    now = now or datetime.now(UTC)
+    parsed = parse_lines(lines, {loc.id for loc in site.locations}, now)
     # A case number repeated in one file: the later line is the newer state of the record.
     latest: dict[str, ImportedRecord] = {}
     for _, item in parsed.records:
@@ -242,6 +267,6 @@ async def import_records(
         source=source,
         rejected=[(r.line, r.reason) for r in parsed.rejected],
         actor=actor,
-        now=now or datetime.now(UTC),
+        now=now,
     )
     return ImportReport(tuple(imported), tuple(updated), tuple(parsed.rejected))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from vmsbridge.bus import EventPayload
-from vmsbridge.config import SiteConfig, default_config_path, load_site_config
+from vmsbridge.config import SiteConfig, default_config_path, load_site_config, read_secret_file
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import Event, IngestOutcome
 from vmsbridge.store.database import resolve_db_url
@@ -116,11 +116,9 @@ def add_password_options(parser: argparse.ArgumentParser, default_env: str) -> N
 def password_from(args: argparse.Namespace) -> str:
     if args.password_file is not None:
         try:
-            return str(args.password_file.read_text(encoding="utf-8").splitlines()[0].strip())
-        except (OSError, IndexError) as exc:
-            raise ConfigError(
-                "--password-file", [ConfigProblem("--password-file", f"cannot read: {exc}")]
-            ) from None
+            return read_secret_file(args.password_file)
+        except ValueError as exc:
+            raise ConfigError("--password-file", [ConfigProblem("--password-file", str(exc))]) from None
     variable = args.password_env or args.default_password_env
     value = os.environ.get(variable)
     if not value:

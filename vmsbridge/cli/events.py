@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from vmsbridge.app import open_store, running_services
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
 from vmsbridge.config import SiteConfig
+from vmsbridge.event_import import import_lines
 from vmsbridge.model import IngestOutcome, StoredEvent
 
 FOLLOW_POLL_SECONDS = 1.0
@@ -85,27 +84,18 @@ def tail_events(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lines(stream: TextIO) -> Iterator[Any]:
-    for text in stream:
-        if not text.strip():
-            continue
-        try:
-            yield json.loads(text)
-        except json.JSONDecodeError:
-            yield text.rstrip("\n")  # ingest rejects and keeps it, with the reason
-
-
 def import_events(args: argparse.Namespace) -> int:
     site = load_site(args)
     counts: Counter[str] = Counter()
     show_progress = sys.stderr.isatty()
 
-    def settled(future: asyncio.Future[IngestOutcome], payload: Any) -> None:
-        if future.cancelled() or future.exception() is not None:
+    def report(number: int, outcome: IngestOutcome | None, payload: Any) -> None:
+        if outcome is None:
             counts["not stored"] += 1
             return
-        outcome = future.result()
         counts[outcome.status] += 1
+        if outcome.status == "rejected":
+            print(f"line {number}: {outcome.reason}", file=sys.stderr, flush=True)
         if args.acks:
             source = payload.get("source") if isinstance(payload, dict) else None
             native = payload.get("native_id") if isinstance(payload, dict) else None
@@ -113,16 +103,14 @@ def import_events(args: argparse.Namespace) -> int:
         if show_progress and sum(counts.values()) % 1000 == 0:
             print(f"\r{sum(counts.values())} events durable", end="", file=sys.stderr, flush=True)
 
-    async def go(stream: TextIO) -> None:
+    async def go(stream: IO[bytes]) -> None:
         async with running_services(site, db_url_for(args, site)) as services:
-            for payload in _lines(stream):
-                future = await services.bus.submit(payload)
-                future.add_done_callback(functools.partial(settled, payload=payload))
+            await import_lines(services.bus, services.stores.events, stream, report)
 
     if args.file == "-":
-        asyncio.run(go(sys.stdin))
+        asyncio.run(go(sys.stdin.buffer))
     else:
-        with Path(args.file).open(encoding="utf-8") as stream:
+        with Path(args.file).open("rb") as stream:
             asyncio.run(go(stream))
     if show_progress:
         print(file=sys.stderr)

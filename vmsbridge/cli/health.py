@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from vmsbridge.config import SiteConfig
     from vmsbridge.health.digest import CurrentState, Digest
     from vmsbridge.health.report import HealthReport
+    from vmsbridge.store.health import ClockSuspect
 
 DEFAULT_DAYS = 7
 
@@ -118,24 +119,26 @@ def health_report(args: argparse.Namespace) -> int:
 
 
 def health_now(args: argparse.Namespace) -> int:
-    from vmsbridge.health.digest import current_states, location_states, state_dict
-    from vmsbridge.health.service import current_picture
+    from vmsbridge.health.digest import clock_dict, clock_lines, current_states, location_states, state_dict
+    from vmsbridge.health.service import current_clock_suspects, current_picture
 
     now = datetime.now(UTC)
 
     async def work(
         stores: Stores, site: SiteConfig
-    ) -> tuple[SiteConfig, list[CurrentState], list[CurrentState]]:
+    ) -> tuple[SiteConfig, list[CurrentState], list[CurrentState], list[ClockSuspect]]:
         timelines, coverages = await current_picture(stores.health, site, now)
-        return site, current_states(site, timelines, now), location_states(site, coverages, now)
+        clocks = await current_clock_suspects(stores.health, now)
+        return site, current_states(site, timelines, now), location_states(site, coverages, now), clocks
 
-    site, cameras, locations = with_stores(args, work)
+    site, cameras, locations, clocks = with_stores(args, work)
     if args.json:
         print_json(
             {
                 "at": now.isoformat(),
                 "cameras": [state_dict(c) for c in cameras],
                 "locations": [state_dict(loc) for loc in locations],
+                "clock_suspect": [clock_dict(c) for c in clocks],
             }
         )
         return 0
@@ -150,6 +153,8 @@ def health_now(args: argparse.Namespace) -> int:
     for item in uncovered:
         assert item.since is not None
         print(f"  {item.subject:<22} {item.state:<9} since {local_time(item.since, site)}")
+    for line in clock_lines(clocks, ZoneInfo(site.site.timezone)):
+        print(line)
     return 0
 
 

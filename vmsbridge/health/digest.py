@@ -10,6 +10,8 @@ __all__ = [
     "CurrentState",
     "Digest",
     "build_digest",
+    "clock_dict",
+    "clock_lines",
     "current_states",
     "digest_dict",
     "digest_json",
@@ -30,6 +32,7 @@ from vmsbridge.health.coverage import LocationCoverage
 from vmsbridge.health.intervals import State, StateSpan
 from vmsbridge.health.render import LOCATION_STATE_NAMES
 from vmsbridge.health.timeline import CameraTimeline
+from vmsbridge.store.health import ClockSuspect
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ class Digest:
     locations: list[CurrentState]  # only locations not covered
     cameras_total: int
     locations_total: int
+    # Devices whose own times were not believed lately: their events are dated on receipt.
+    clock_suspects: Sequence[ClockSuspect] = ()
 
 
 def build_digest(
@@ -138,10 +143,20 @@ def build_digest(
     timelines: Mapping[str, CameraTimeline],
     coverages: Mapping[str, LocationCoverage],
     now: datetime,
+    clock_suspects: Sequence[ClockSuspect] = (),
 ) -> Digest:
     cameras = [s for s in current_states(site, timelines, now) if s.state != State.UP.value]
     locations = [s for s in location_states(site, coverages, now) if s.state != "covered"]
-    return Digest(site.site.name, site.site.timezone, now, cameras, locations, len(timelines), len(coverages))
+    return Digest(
+        site.site.name,
+        site.site.timezone,
+        now,
+        cameras,
+        locations,
+        len(timelines),
+        len(coverages),
+        tuple(clock_suspects),
+    )
 
 
 def state_dict(item: CurrentState) -> dict[str, Any]:
@@ -156,6 +171,21 @@ def state_dict(item: CurrentState) -> dict[str, Any]:
     }
 
 
+def clock_dict(item: ClockSuspect) -> dict[str, Any]:
+    return {"device": item.device_id, "events": item.events, "last": item.last_at.isoformat()}
+
+
+def clock_lines(items: Sequence[ClockSuspect], zone: ZoneInfo) -> list[str]:
+    """Text lines for devices whose clocks were not believed; none when there are none."""
+    if not items:
+        return []
+    lines = [f"Devices whose clock was not believed in the last day ({len(items)}; events dated on receipt):"]
+    for item in items:
+        last = item.last_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {item.device_id:<20} {item.events} event(s), last {last}")
+    return lines
+
+
 def digest_dict(digest: Digest) -> dict[str, Any]:
     return {
         "site": digest.site_name,
@@ -164,6 +194,7 @@ def digest_dict(digest: Digest) -> dict[str, Any]:
         "locations_total": digest.locations_total,
         "cameras": [state_dict(c) for c in digest.cameras],
         "locations": [state_dict(loc) for loc in digest.locations],
+        "clock_suspect": [clock_dict(c) for c in digest.clock_suspects],
     }
 
 
@@ -183,10 +214,12 @@ def digest_text(digest: Digest) -> str:
     zone = ZoneInfo(digest.timezone)
     when = digest.generated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"Camera health digest, {digest.site_name}, {when}"]
+    clocks = clock_lines(digest.clock_suspects, zone)
     if not digest.cameras and not digest.locations:
         lines.append(
             f"No open problems: all {digest.cameras_total} cameras up, every covered location covered."
         )
+        lines += ["", *clocks] if clocks else []
         return "\n".join(lines) + "\n"
     lines.append(
         f"\nLocations without working coverage ({len(digest.locations)} of {digest.locations_total}):"
@@ -203,4 +236,5 @@ def digest_text(digest: Digest) -> str:
             f"  {item.subject:<20} {item.state:<9} {_since_text(item, zone)}  at {item.location_id}  "
             f"({', '.join(item.causes)})"
         )
+    lines += ["", *clocks] if clocks else []
     return "\n".join(lines) + "\n"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["LOOKBACK", "NOW_LOOKBACK", "current_digest", "current_picture", "health_report", "load_timelines"]
+__all__ = [
+    "LOOKBACK",
+    "NOW_LOOKBACK",
+    "current_clock_suspects",
+    "current_digest",
+    "current_picture",
+    "health_report",
+    "load_timelines",
+]
 
 from datetime import datetime, timedelta
 
@@ -22,7 +30,7 @@ from vmsbridge.health.timeline import (
     unobserved,
 )
 from vmsbridge.model import EventKind, StoredEvent
-from vmsbridge.store.health import HealthStore
+from vmsbridge.store.health import ClockSuspect, HealthStore
 
 # Events before the window are read back this far beyond the start of the run session in force at
 # the window's start: far enough for a connector gap reported late, or a cause learned at start-up.
@@ -110,7 +118,12 @@ async def current_picture(
     return timelines, coverages
 
 
+async def current_clock_suspects(store: HealthStore, now: datetime) -> list[ClockSuspect]:
+    """Devices whose own times were not believed within the look-back of `health now`."""
+    return await store.clock_suspects(now - NOW_LOOKBACK, now + timedelta(seconds=1))
+
+
 async def current_digest(store: HealthStore, site: SiteConfig, now: datetime) -> Digest:
     """The open problems at ``now``: `health digest` and the running bridge's daily digest files."""
     timelines, coverages = await current_picture(store, site, now)
-    return build_digest(site, timelines, coverages, now)
+    return build_digest(site, timelines, coverages, now, await current_clock_suspects(store, now))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["BridgeRun", "HealthStore", "LogPosition"]
+__all__ = ["BridgeRun", "ClockSuspect", "HealthStore", "LogPosition"]
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
 
+from vmsbridge.devicetime import CLOCK_SUSPECT
 from vmsbridge.errors import NotFound
 from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
 from vmsbridge.store.database import Database
@@ -19,6 +21,15 @@ from vmsbridge.store.tables import BridgeRunRow, EventRow, IncidentRow
 # A run that stopped without saying so is judged by its last heartbeat; one whose heartbeat is
 # older than this many intervals is dead, not slow.
 LIVE_HEARTBEATS = 3
+
+
+@dataclass(frozen=True)
+class ClockSuspect:
+    """A device some of whose events carried a time the bridge did not believe (``clock_suspect``)."""
+
+    device_id: str
+    events: int
+    last_at: datetime  # the latest such event (dated on receipt)
 
 
 @dataclass(frozen=True)
@@ -210,6 +221,30 @@ class HealthStore:
         events, position = await EventStore(self._db).events_after(position, limit)
         wanted = set(kinds)
         return [e for e in events if e.kind in wanted], position
+
+    async def clock_suspects(self, start: datetime, end: datetime) -> list[ClockSuspect]:
+        """Devices with events in ``[start, end)`` flagged ``clock_suspect``, by device id.
+
+        Every kind is named so that the (kind, occurred_at) index bounds the read to the window.
+        """
+        if self._db.is_sqlite:
+            flagged = func.json_type(EventRow.attributes, "$.clock_suspect") == "true"
+        else:
+            flagged = type_coerce(EventRow.attributes, JSONB).contains({CLOCK_SUSPECT: True})
+        query = (
+            select(EventRow.device_id, func.count(), func.max(EventRow.occurred_at))
+            .where(
+                EventRow.kind.in_(sorted(k.value for k in EventKind)),
+                EventRow.occurred_at >= start,
+                EventRow.occurred_at < end,
+                flagged,
+            )
+            .group_by(EventRow.device_id)
+            .order_by(EventRow.device_id)
+        )
+        async with self._db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [ClockSuspect(device, int(count), last) for device, count, last in rows]
 
     # -- incidents ------------------------------------------------------------------------------
 

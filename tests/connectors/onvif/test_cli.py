@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
 
@@ -105,3 +106,47 @@ async def test_watch_prints_mapped_events_live_and_releases_its_subscription(emu
         await asyncio.wait_for(watch.wait(), WAIT)
     assert watch.returncode == 0
     assert (await control(emulated_campus, "GET", "state"))["live_subscriptions"] == 0
+
+
+MONTH_13 = b"""<?xml version="1.0" encoding="UTF-8"?>
+<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
+  xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema">
+ <s:Body><tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>
+  <tt:DateTimeType>Manual</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>
+  <tt:UTCDateTime>
+   <tt:Time><tt:Hour>10</tt:Hour><tt:Minute>0</tt:Minute><tt:Second>0</tt:Second></tt:Time>
+   <tt:Date><tt:Year>2026</tt:Year><tt:Month>13</tt:Month><tt:Day>1</tt:Day></tt:Date>
+  </tt:UTCDateTime>
+ </tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse></s:Body>
+</s:Envelope>"""
+
+
+@pytest.fixture
+async def device_in_month_13() -> AsyncIterator[int]:
+    """A device whose clock answers Month 13, whatever it is asked."""
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(body=MONTH_13, content_type="application/soap+xml")
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
+
+
+async def test_probe_of_a_device_whose_clock_says_month_13_fails_with_a_clear_error(
+    device_in_month_13: int,
+) -> None:
+    probe = await vmsbridge("onvif", "probe", f"127.0.0.1:{device_in_month_13}", "--user", "admin")
+    _, err = await asyncio.wait_for(probe.communicate(), WAIT)
+    assert probe.returncode == 1, err.decode()
+    message = err.decode()
+    assert f"ONVIF device 127.0.0.1:{device_in_month_13}" in message
+    assert "month must be in 1..12" in message
+    assert "Traceback" not in message

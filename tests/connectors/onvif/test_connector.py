@@ -222,6 +222,36 @@ async def test_a_device_clock_an_hour_off_still_authenticates_and_times_are_corr
     assert abs((event.occurred_at - event.received_at).total_seconds()) < 5
 
 
+@pytest.mark.parametrize(
+    ("device_ahead", "utc_time"),
+    [
+        # With the skew applied these leave datetime's range: year 0, year 10000.
+        (timedelta(hours=1), datetime(1, 1, 1, 0, 30, tzinfo=UTC)),
+        (timedelta(hours=-1), datetime(9999, 12, 31, 23, 30, tzinfo=UTC)),
+        (timedelta(0), datetime(9999, 12, 31, 23, 30, tzinfo=UTC)),  # far ahead of receipt
+        (timedelta(0), datetime(1970, 1, 1, tzinfo=UTC)),  # a clock reset to the epoch
+    ],
+)
+async def test_an_unbelievable_device_time_dates_the_event_on_receipt_and_flags_the_clock(
+    device_ahead: timedelta, utc_time: datetime, emulator: OnvifEmulator, sources: SourceRunner
+) -> None:
+    north = emulator.device("onvif-north")
+    north.clock_offset = device_ahead
+    source, bus = await sources.start("onvif-north")
+    north.fire(
+        "tns1:Device/Trigger/DigitalInput", {"InputToken": "DI1"}, {"LogicalState": "true"}, utc_time=utc_time
+    )
+    [event] = await bus.wait_kind(K.PHONE_OFFHOOK)
+    assert event.occurred_at == event.received_at
+    assert event.attributes["clock_suspect"] is True
+    assert event.attributes["device_time"] == utc_time.isoformat()
+    assert source.clock_suspects == 1
+    north.set_input("DI1", False)  # the connector goes on, and a believable time is used as before
+    [onhook] = await bus.wait_kind(K.PHONE_ONHOOK)
+    assert "clock_suspect" not in onhook.attributes
+    assert abs((onhook.occurred_at - onhook.received_at).total_seconds()) < 5
+
+
 @pytest.mark.parametrize("how", ["wrong password", "device refuses every credential"])
 async def test_bad_credentials_are_a_clear_error_naming_the_device_and_retried_with_backoff(
     how: str, emulator: OnvifEmulator, sources: SourceRunner, caplog: pytest.LogCaptureFixture

@@ -426,3 +426,22 @@ def test_names_of_people_are_redacted_from_items_and_raw_xml() -> None:
     [n], _ = parse_pull_messages("dev", body)
     assert n.data == {"CredentialHolderName": "[redacted]", "CredentialToken": "C9"}
     assert "Jane Roe" not in n.raw
+
+
+@pytest.mark.parametrize(
+    "utc_time",
+    ["9999-12-31T23:00:00-14:00", "0001-01-01T00:00:00+14:00", "0000-00-00T00:00:00Z"],
+)
+def test_a_device_time_that_is_no_utc_time_keeps_its_text_and_spares_the_other_messages(
+    utc_time: str,
+) -> None:
+    body = reply(
+        message(
+            "tns1:Device/Trigger/DigitalInput", {"InputToken": "DI1"}, {"LogicalState": "true"}, time=utc_time
+        ),
+        message("tns1:Device/Trigger/DigitalInput", {"InputToken": "DI2"}, {"LogicalState": "true"}),
+    )
+    odd, good = parse_pull_messages("dev", body)[0]
+    assert (odd.utc_time, odd.bad_time) == (None, utc_time)
+    assert good.utc_time == datetime(2026, 1, 5, 10, 0, 6, tzinfo=UTC)
+    assert good.bad_time is None

@@ -11,8 +11,9 @@ import pytest
 
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.clips import DropFolderClipSource
-from connectors.xprotect.emulator import CameraSpec, XProtectEmulator
+from connectors.xprotect.emulator import INPUT_ACTIVATED, CameraSpec, XProtectEmulator
 from connectors.xprotect.errors import ApiError, AuthenticationFailed
+from connectors.xprotect.mapping import XProtectMap, to_events
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
@@ -246,3 +247,42 @@ async def test_a_bookmark_marks_the_camera_and_window(gateway: XProtectEmulator)
     [stored] = [b for b in gateway.bookmarks if str(b["id"]) == bookmark_id]
     assert stored["devicePath"] == {"type": "cameras", "id": QUAD}
     assert (stored["header"], stored["timeBegin"]) == ("Blue light call", "2026-11-20T22:14:00Z")
+
+
+@pytest.mark.parametrize(
+    "sent",
+    ["9999-12-31T23:00:00-14:00", "0001-01-01T00:00:00+14:00", "2031-01-01T00:00:00Z", "yesterday", 12345],
+)
+def test_an_unbelievable_vms_time_dates_the_event_on_receipt_and_keeps_the_time_sent(
+    sent: object, site: SiteConfig
+) -> None:
+    device_map = XProtectMap(site.connectors.xprotect[0], SiteDirectory(site))
+    received = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+    raw = {
+        "id": "e-1",
+        "type": "6eb95dd6-7ccc-4bce-99f8-af0d0b582d77",
+        "source": f"cameras/{QUAD}",
+        "time": sent,
+    }
+    [event] = to_events(device_map, raw, received_at=received)
+    assert (event.kind, event.occurred_at) == (K.MOTION_START, received)
+    assert event.attributes["clock_suspect"] is True
+    assert event.attributes["device_time"] == str(sent)
+
+
+async def test_events_and_alarms_timed_far_ahead_are_kept_dated_on_receipt_and_the_connector_goes_on(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, running: Running
+) -> None:
+    source, bus = await running.start(connector, site)
+    ahead = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    gateway.fire(INPUT_ACTIVATED, f"inputEvents/{DOOR_CONTACT}", time=ahead)  # also raises a VMS alarm
+    [opened] = await bus.wait_kind(K.DOOR_OPENED)
+    [alarm] = await bus.wait_kind(K.VMS_ALARM)
+    for event in (opened, alarm):
+        assert event.occurred_at == event.received_at
+        assert event.attributes["clock_suspect"] is True
+        assert event.attributes["device_time"].startswith("9999-12-31T23:00:00")
+    gateway.motion(QUAD, True)
+    [motion] = await bus.wait_kind(K.MOTION_START)
+    assert "clock_suspect" not in motion.attributes
+    assert source.clock_suspects == 2

@@ -1,0 +1,124 @@
+"""`vmsbridge events import` with hostile and clumsy files: every bad line named, every good one kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import _create_pg_database, _drop_pg_database
+from vmsbridge.cli.main import main
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def cli_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+    if request.param == "sqlite":
+        yield ["--db", f"sqlite:///{tmp_path / 'import.db'}"]
+        return
+    url = asyncio.run(_create_pg_database())
+    try:
+        yield ["--db", url]
+    finally:
+        asyncio.run(_drop_pg_database(url))
+
+
+def event(native_id: str, **extra: Any) -> bytes:
+    payload = {
+        "source": "rms-export",
+        "native_id": native_id,
+        "kind": "motion.start",
+        "device_id": "cam-quad-ptz",
+        "occurred_at": "2026-11-20T22:00:00+00:00",
+        **extra,
+    }
+    return json.dumps(payload).encode()
+
+
+def import_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_db: list[str], *lines: bytes
+) -> tuple[int, list[str]]:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    code = main(["events", "import", str(path), *cli_db])
+    return code, capsys.readouterr().err.splitlines()
+
+
+def tail(capsys: pytest.CaptureFixture[str], cli_db: list[str]) -> list[dict[str, Any]]:
+    assert main(["events", "tail", "--json", *cli_db]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "line 2: nested deeper than 64 levels"),
+        (
+            event("deep", attributes={"a": json.loads("[" * 70 + "]" * 70)}),
+            "line 2: nested deeper than 64 levels",
+        ),
+        (
+            event("big").replace(b'"rms-export"', b"1" * 5000),
+            "line 2: a number of 5000 digits (at most 4300)",
+        ),
+        (b'\xff\xfe{"source": "x"}', "line 2: not UTF-8 text (byte 0)"),
+        (b"this line is not JSON", "line 2: not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (b'{"source": "x", "native_id": NaN}', "line 2: not JSON: NaN is not a JSON value"),
+        (b'{"source": "x", "native_id": 1e999}', "line 2: a number out of range (1e999)"),
+    ],
+    ids=["nested-100000", "nested-70", "5000-digits", "not-utf8", "not-json", "nan", "1e999"],
+)
+def test_a_line_that_is_no_usable_json_is_named_kept_and_the_good_lines_land(
+    bad: bytes,
+    reason: str,
+    cli_db: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, err = import_file(tmp_path, capsys, cli_db, event("a"), bad, event("b"))
+    assert code == 0, err
+    assert err == [reason, "imported: 2 stored, 0 already stored, 1 rejected"]
+    assert sorted(e["native_id"] for e in tail(capsys, cli_db)) == ["a", "b"]
+    assert main(["events", "rejected", *cli_db]) == 0
+    assert reason in capsys.readouterr().out  # kept with its line number and the raw line
+
+
+def test_a_line_longer_than_the_limit_is_refused_without_reading_it_whole(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = b'{"source": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    code, err = import_file(tmp_path, capsys, cli_db, event("a"), huge, event("b"))
+    assert code == 0, err
+    assert err == ["line 2: longer than 1048576 bytes", "imported: 2 stored, 0 already stored, 1 rejected"]
+
+
+def test_the_bridge_stamps_receipt_and_lines_timed_in_the_future_or_out_of_range_are_rejected(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = datetime.now(UTC)
+    far = "9999-12-31T23:00:00+00:00"
+    code, err = import_file(
+        tmp_path,
+        capsys,
+        cli_db,
+        event("own-receipt", received_at=far),  # a line cannot say when the bridge received it
+        event("future", occurred_at=far, received_at=far),
+        event("offset", occurred_at="9999-12-31T23:00:00-14:00"),
+        event("year-1", occurred_at="0001-01-01T00:00:00+14:00"),
+        event("tomorrow", occurred_at=(started + timedelta(days=2)).isoformat()),
+    )
+    assert code == 0, err
+    assert err[0].startswith("line 2: payload: occurred_at 9999-12-31T23:00:00+00:00 is more than 1 day")
+    assert err[0].endswith("device clock is wrong")
+    assert err[1] == "line 3: occurred_at: 9999-12-31T23:00:00-14:00 is out of range once converted to UTC"
+    assert err[2] == "line 4: occurred_at: 0001-01-01T00:00:00+14:00 is out of range once converted to UTC"
+    assert err[3].startswith("line 5: payload: occurred_at ")
+    assert err[4] == "imported: 1 stored, 0 already stored, 4 rejected"
+    [stored] = tail(capsys, cli_db)
+    assert stored["native_id"] == "own-receipt"
+    assert started <= datetime.fromisoformat(stored["received_at"]) <= datetime.now(UTC)
+    assert stored["attributes"] == {"payload_received_at": far}
