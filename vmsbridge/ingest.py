@@ -13,12 +13,14 @@ from __future__ import annotations
 __all__ = ["IngestFailed", "IngestStage", "IngestStats", "validate_payload"]
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
@@ -68,6 +70,14 @@ def _payload_text(payload: object) -> str:
     return text[:MAX_PAYLOAD_CHARS]
 
 
+def _payload_size(payload: object) -> int:
+    if isinstance(payload, Event):
+        # The quick measure for the usual case; what pydantic cannot write is measured as it is kept.
+        with contextlib.suppress(PydanticSerializationError):
+            return len(payload.model_dump_json())
+    return len(_payload_text(payload))
+
+
 def _reason_from_validation(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -86,7 +96,7 @@ def validate_payload(payload: object, directory: SiteDirectory) -> AcceptedEvent
     if not isinstance(payload, Event | Mapping):
         return _reject(None, f"payload is a {type(payload).__name__}, not an event object", payload)
     source = payload.source if isinstance(payload, Event) else payload.get("source")
-    if len(_payload_text(payload)) >= MAX_PAYLOAD_CHARS:
+    if _payload_size(payload) >= MAX_PAYLOAD_CHARS:
         return _reject(source, f"payload larger than {MAX_PAYLOAD_CHARS} characters", payload)
     if isinstance(payload, Event):
         event = payload

@@ -38,6 +38,8 @@ _JSON_KEY_SCALARS = (int, float, bool, type(None))
 
 def escape_text(text: str) -> str:
     """``text`` with NUL and lone surrogates written as ``\\uXXXX``; unchanged when it has none."""
+    if text.isascii():  # the usual case, and the quickest test
+        return text.replace("\x00", "\\u0000") if "\x00" in text else text
     if _UNSTORABLE_CHARACTER.search(text) is None:
         return text
     return _UNSTORABLE_CHARACTER.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
