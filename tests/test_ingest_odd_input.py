@@ -26,6 +26,7 @@ from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import Event, IngestOutcome
+from vmsbridge.storable import MAX_DEPTH, MAX_INTEGER_DIGITS
 from vmsbridge.store.tables import EventRow
 
 WAIT = 60.0  # generous bound on one outcome; a healthy run settles in milliseconds
@@ -73,7 +74,9 @@ async def outcomes_of(
     futures = [await bus.submit(p) for p in payloads]
     waiting: set[asyncio.Future[Any]] = set(futures)
     while waiting:
-        done, waiting = await asyncio.wait(waiting | {stage}, timeout=WAIT, return_when="FIRST_COMPLETED")
+        done, waiting = await asyncio.wait(
+            waiting | {stage}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED
+        )
         assert done, "an outcome within the wait"
         assert stage not in done, f"the ingest stage died: {stage.exception()!r}"
         waiting.discard(stage)
@@ -264,10 +267,10 @@ def is_storable_json(value: Any, depth: int = 0) -> bool:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return True
     if isinstance(value, int):
-        return abs(value) < 10**1000
+        return bool(abs(value) < 10**MAX_INTEGER_DIGITS)
     if isinstance(value, float):
         return math.isfinite(value)
-    if depth >= 32:
+    if depth >= MAX_DEPTH:
         return False
     if isinstance(value, list):
         return all(is_storable_json(v, depth + 1) for v in value)
