@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 
 from tests.conftest import ROOT, _create_pg_database, _drop_pg_database
 from vmsbridge.cli.main import build_parser, main
+from vmsbridge.ingest import IngestStage
+from vmsbridge.supervise import RestartPolicy
 
 
 @pytest.fixture
@@ -221,6 +224,36 @@ def test_run_keeps_going_while_devices_are_down(
     assert main(argv) == 0
     incidents = run_json(capsys, "incidents", "list", "--json", "--config", config, "--db", sqlite_url)
     assert len(incidents) == 4
+
+
+def test_run_exits_1_when_a_stage_keeps_dying(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VMSBRIDGE_ONVIF_NORTH_PASSWORD", "not-used")
+    monkeypatch.setenv("VMSBRIDGE_XPROTECT_PASSWORD", "not-used")
+    monkeypatch.setattr("vmsbridge.app.STAGE_RESTARTS", RestartPolicy(first_delay=0.01, max_delay=0.02))
+
+    async def bug(self: IngestStage) -> None:
+        raise RuntimeError("a bug in ingest")
+
+    monkeypatch.setattr(IngestStage, "run", bug)
+    config = str(unreachable_campus(tmp_path))
+    started = time.monotonic()
+    argv = [
+        "run",
+        "--config",
+        config,
+        "--for",
+        "120",
+        "--scenario",
+        "--db",
+        sqlite_url,
+        "--log-level",
+        "ERROR",
+    ]
+    assert main(argv) == 1
+    assert time.monotonic() - started < 60, "it stopped when the budget was spent, not at --for"
+    assert any("ingest stage died again after 5 restarts" in r.getMessage() for r in caplog.records)
 
 
 def test_run_refuses_to_start_without_a_device_password(

@@ -33,10 +33,12 @@ from vmsbridge.store.migrate import require_current_schema, upgrade
 from vmsbridge.store.notifications import NotificationStore
 from vmsbridge.store.people import IncidentPeopleStore
 from vmsbridge.store.rule_actions import RuleActionStore
+from vmsbridge.supervise import RestartPolicy, Supervisor
 
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 30.0
+STAGE_RESTARTS = RestartPolicy(restarts=5, within=600.0, first_delay=1.0, max_delay=60.0)
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,17 @@ class Services:
     bus: InProcessBus
     ingest: IngestStage
     correlator: Correlator
-    failed: asyncio.Event = field(default_factory=asyncio.Event)  # set if a core stage died
+    supervisor: Supervisor = field(default_factory=Supervisor)  # restarts a stage that dies
     # Called after each batch of new events is stored (the correlator's, and e.g. the rule engine's).
     on_stored: list[Callable[[], None]] = field(default_factory=list)
     monitor: HealthMonitor | None = None  # camera.offline/online alerts
     heartbeat: BridgeHeartbeat | None = None  # records this run session (camera health's "unknown")
     digest: DailyDigest | None = None  # the daily digest files ([health] digest_at; None when off)
+
+    @property
+    def failed(self) -> asyncio.Event:
+        """Set when a core stage kept dying and was given up: the service must stop (exit 1)."""
+        return self.supervisor.failed
 
 
 @asynccontextmanager
@@ -123,6 +130,7 @@ async def running_services(
                 listener()
 
         ingest = IngestStage(bus, stores.events, directory, on_stored=stored)
+        supervisor = Supervisor(STAGE_RESTARTS)
         services = Services(
             site,
             directory,
@@ -130,6 +138,7 @@ async def running_services(
             bus,
             ingest,
             correlator,
+            supervisor=supervisor,
             on_stored=listeners,
             monitor=monitor,
             heartbeat=heartbeat,
@@ -139,30 +148,25 @@ async def running_services(
         # the log: a restarted bridge's connectors re-report whatever is still wrong.
         await heartbeat.begin()
         await monitor.start()
+        # The stages only end when asked to; a stage that dies is restarted, and one that keeps
+        # dying stops the service loudly (services.failed) rather than leave publishers waiting.
         tasks = [
-            asyncio.create_task(ingest.run(), name="ingest"),
-            asyncio.create_task(correlator.run(), name="correlator"),
-            asyncio.create_task(monitor.run(), name="health-monitor"),
-            asyncio.create_task(heartbeat.run(), name="heartbeat"),
+            supervisor.watch("ingest", ingest.run),
+            supervisor.watch("correlator", correlator.run),
+            supervisor.watch("health-monitor", monitor.run),
+            supervisor.watch("heartbeat", heartbeat.run),
         ]
         if digest is not None:
-            tasks.append(asyncio.create_task(digest.run(), name="health-digest"))
-
-        def watch(task: asyncio.Task[None]) -> None:
-            # The stages only end by cancellation; anything else is a bug that must stop the
-            # service loudly rather than leave publishers waiting forever.
-            if not task.cancelled() and task.exception() is not None:
-                log.critical("the %s stage died", task.get_name(), exc_info=task.exception())
-                services.failed.set()
-
-        for task in tasks:
-            task.add_done_callback(watch)
+            tasks.append(supervisor.watch("health-digest", digest.run))
         try:
             yield services
         finally:
             monitor.stop()  # its last alerts are still published and drained below
-            if not await bus.drain(DRAIN_SECONDS):
+            if "ingest" in supervisor.given_up:
+                log.error("ingest is down: what is still queued is not stored, and its publishers are told")
+            elif not await bus.drain(DRAIN_SECONDS):
                 log.error("stopping with events still unstored; their publishers were not acknowledged")
+            supervisor.stop()  # a stage that dies from here on stays down
             bus.close()
             ingest_task = tasks[0]
             # Ingest is idle once the bus is drained, so cancelling it interrupts no write. The

@@ -2,28 +2,33 @@
 
 An outcome reaches the publisher only after the transaction holding its event has committed,
 so an acknowledged event survives a crash; the unique key ``(source, native_id)`` makes the
-replay that follows a crash harmless. Bad input is stored verbatim as rejected input with its
-reason, counted, and acknowledged as rejected; the good events around it are unaffected.
+replay that follows a crash harmless. Text no store can hold (NUL, lone surrogates) is escaped
+and the event stored (see :mod:`vmsbridge.storable`). Input that cannot be an event is kept as
+rejected input (its JSON text) with its reason, counted, and acknowledged as rejected; the good
+events around it are unaffected.
 """
 
 from __future__ import annotations
 
-__all__ = ["IngestStage", "IngestStats", "validate_payload"]
+__all__ = ["IngestFailed", "IngestStage", "IngestStats", "validate_payload"]
 
 import asyncio
-import json
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import BusClosed, Delivery, EventBus
 from vmsbridge.config import SiteDirectory
+from vmsbridge.errors import VmsBridgeError
 from vmsbridge.model import Event, IngestOutcome
+from vmsbridge.storable import escape_text, inspectable_text, unstorable
 from vmsbridge.store.events import AcceptedEvent, EventStore, RejectedInput
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,10 @@ MAX_PAYLOAD_CHARS = 64 * 1024
 # refusal is about the data itself, and only the offending event should pay for it.
 _TRANSIENT_STORE_ERRORS = (OperationalError, InterfaceError, OSError)
 Key = tuple[str, str]
+
+
+class IngestFailed(VmsBridgeError):
+    """The ingest stage failed while this payload was in hand; it was not stored."""
 
 
 @dataclass(frozen=True)
@@ -56,20 +65,17 @@ class IngestStats:
     rejections_not_kept: int = 0
 
 
-def _printable(text: str) -> str:
-    """NUL cannot be stored in PostgreSQL text; everything else is kept as received."""
-    return text.replace("\x00", "\\u0000")
-
-
 def _payload_text(payload: object) -> str:
+    text = inspectable_text(payload.model_dump() if isinstance(payload, Event) else payload)
+    return text[:MAX_PAYLOAD_CHARS]
+
+
+def _payload_size(payload: object) -> int:
     if isinstance(payload, Event):
-        text = payload.model_dump_json()
-    else:
-        try:
-            text = json.dumps(payload, default=str, sort_keys=True)
-        except (TypeError, ValueError):
-            text = repr(payload)
-    return _printable(text[:MAX_PAYLOAD_CHARS])
+        # The quick measure for the usual case; what pydantic cannot write is measured as it is kept.
+        with contextlib.suppress(PydanticSerializationError):
+            return len(payload.model_dump_json())
+    return len(_payload_text(payload))
 
 
 def _reason_from_validation(exc: ValidationError) -> str:
@@ -81,8 +87,8 @@ def _reason_from_validation(exc: ValidationError) -> str:
 
 
 def _reject(source: object, reason: str, payload: object) -> RejectedInput:
-    text = None if source is None else _printable(str(source))[:200]
-    return RejectedInput(text, _printable(reason), _payload_text(payload))
+    text = escape_text(source)[:200] if isinstance(source, str) else None
+    return RejectedInput(text, escape_text(reason), _payload_text(payload))
 
 
 def validate_payload(payload: object, directory: SiteDirectory) -> AcceptedEvent | RejectedInput:
@@ -90,7 +96,7 @@ def validate_payload(payload: object, directory: SiteDirectory) -> AcceptedEvent
     if not isinstance(payload, Event | Mapping):
         return _reject(None, f"payload is a {type(payload).__name__}, not an event object", payload)
     source = payload.source if isinstance(payload, Event) else payload.get("source")
-    if len(_payload_text(payload)) >= MAX_PAYLOAD_CHARS:
+    if _payload_size(payload) >= MAX_PAYLOAD_CHARS:
         return _reject(source, f"payload larger than {MAX_PAYLOAD_CHARS} characters", payload)
     if isinstance(payload, Event):
         event = payload
@@ -99,6 +105,8 @@ def validate_payload(payload: object, directory: SiteDirectory) -> AcceptedEvent
             event = Event.model_validate(payload)
         except ValidationError as exc:
             return _reject(source, _reason_from_validation(exc), payload)
+    if problem := unstorable(event.attributes, "attributes"):
+        return _reject(event.source, problem, payload)
     location = directory.location_of(event.device_id)
     if location is None:
         return _reject(
@@ -127,7 +135,11 @@ class IngestStage:
         self.stats = IngestStats()
 
     async def run(self) -> None:
-        """Consume the bus until cancelled."""
+        """Consume the bus until cancelled.
+
+        If a batch fails unexpectedly, its publishers are told (rather than left waiting) before
+        the stage ends; a supervisor restarts it.
+        """
         while True:
             deliveries = await self._bus.fetch(self._batch_size)
             try:
@@ -135,6 +147,11 @@ class IngestStage:
             except asyncio.CancelledError:
                 for d in deliveries:
                     d.fail(BusClosed("ingest stopped before this payload was stored"))
+                raise
+            except Exception as exc:
+                failed = IngestFailed(f"ingest failed on this batch ({type(exc).__name__}); send it again")
+                for d in deliveries:
+                    d.fail(failed)
                 raise
 
     async def process(self, deliveries: Sequence[Delivery]) -> None:

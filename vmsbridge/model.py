@@ -18,12 +18,15 @@ __all__ = [
     "StoredEvent",
 ]
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vmsbridge.storable import escape_strings, escape_text
 
 
 class CleryGeography(StrEnum):
@@ -127,7 +130,8 @@ class Event(BaseModel):
     """One normalized device or VMS event, immutable from the moment a connector builds it.
 
     ``(source, native_id)`` identifies it across replays: a connector that re-sends an event
-    (reconnect, re-sync, crash recovery) must give it the same ``native_id``.
+    (reconnect, re-sync, crash recovery) must give it the same ``native_id``. Its text is what
+    every store can hold: NUL and lone surrogates are escaped (see :mod:`vmsbridge.storable`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -142,6 +146,26 @@ class Event(BaseModel):
     received_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     attributes: dict[str, Any] = Field(default_factory=dict, description="kind-specific details")
     raw: str | None = Field(default=None, description="the payload as received, for inspection")
+
+    # Before validation, so that length limits apply to the text as it will be stored.
+    @field_validator("source", "native_id", "device_id", "raw", mode="before")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        return escape_text(value) if isinstance(value, str) else value
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_is_text(cls, value: object) -> object:
+        # Anything else would reach the enum's own error message, which repr()s it whole (a
+        # 100,000-level list or a 5,000-digit number cannot be repr()ed).
+        if not isinstance(value, str):
+            raise ValueError(f"must be text naming an event kind, not {type(value).__name__}")
+        return value
+
+    @field_validator("attributes", mode="before")
+    @classmethod
+    def _storable_attributes(cls, value: object) -> object:
+        return escape_strings(dict(value)) if isinstance(value, Mapping) else value
 
     @field_validator("occurred_at", "received_at")
     @classmethod

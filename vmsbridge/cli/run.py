@@ -100,7 +100,7 @@ async def serve(
     scenario: bool,
     config_path: Path | None = None,
 ) -> bool:
-    """Run until stopped; False if a core stage died (the exit code says so)."""
+    """Run until stopped; False if a core stage kept dying and was given up (the exit code says so)."""
     async with running_services(site, db_url) as services:
         sources, unavailable = connector_registry().build(site, services.directory)
         for kind in unavailable:
@@ -130,6 +130,10 @@ async def serve(
         log.info(
             "stopping: %d stored, %d duplicates, %d rejected", stats.stored, stats.duplicates, stats.rejected
         )
+        if restarts := services.supervisor.restarts:
+            log.warning(
+                "stages restarted after dying: %s", ", ".join(f"{n} {c}x" for n, c in restarts.items())
+            )
         return not services.failed.is_set()
 
 

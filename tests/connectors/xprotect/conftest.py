@@ -12,6 +12,7 @@ from connectors.xprotect.sitespec import emulated_gateway
 from connectors.xprotect.source import XProtectEventSource
 from tests.connectors.conftest import WAIT, CollectingBus
 from vmsbridge.backoff import Backoff
+from vmsbridge.bus import EventSink
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
 
 
@@ -33,11 +34,18 @@ class Running:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(
-        self, connector: XProtectSource, site: SiteConfig, *, password: str = "admin", wait: bool = True
+        self,
+        connector: XProtectSource,
+        site: SiteConfig,
+        *,
+        password: str = "admin",
+        wait: bool = True,
+        sink: EventSink | None = None,
     ) -> tuple[XProtectEventSource, CollectingBus]:
+        """A running source; it publishes to ``sink`` if given, else to the returned collecting bus."""
         source = XProtectEventSource(connector, SiteDirectory(site), password, backoff=Backoff(0.05, 0.4))
         bus = CollectingBus()
-        self.tasks.append(asyncio.create_task(source.run(bus)))
+        self.tasks.append(asyncio.create_task(source.run(sink or bus)))
         if wait:
             await asyncio.wait_for(source.ess.connected.wait(), WAIT)
         return source, bus

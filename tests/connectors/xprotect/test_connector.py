@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,13 +12,16 @@ import pytest
 
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.clips import DropFolderClipSource
-from connectors.xprotect.emulator import INPUT_ACTIVATED, CameraSpec, XProtectEmulator
+from connectors.xprotect.emulator import INPUT_ACTIVATED, MOTION_STARTED, CameraSpec, XProtectEmulator
 from connectors.xprotect.errors import ApiError, AuthenticationFailed
 from connectors.xprotect.mapping import XProtectMap, to_events
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
+from vmsbridge.app import Stores
+from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
+from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind
 from vmsbridge.sources import ClipNotFound
 
@@ -134,6 +138,40 @@ async def test_malformed_frames_are_counted_kept_and_survived(
     gateway.quirks.malformed_json = False
     gateway.motion(QUAD, False)
     await bus.wait_kind(K.MOTION_STOP)
+
+
+async def test_a_frame_with_a_lone_surrogate_in_its_data_is_stored_as_an_event_and_ingest_goes_on(
+    gateway: XProtectEmulator,
+    connector: XProtectSource,
+    site: SiteConfig,
+    running: Running,
+    stores: Stores,
+    directory: SiteDirectory,
+) -> None:
+    bus = InProcessBus()
+    ingest = asyncio.create_task(IngestStage(bus, stores.events, directory).run())
+    try:
+        source, _ = await running.start(connector, site, sink=bus)
+        # The emulator writes data as JSON, so the frame carries "\udfff" and "\u0000" escapes, which
+        # the connector's JSON parser turns into a lone surrogate and a NUL.
+        gateway.fire(MOTION_STARTED, f"cameras/{QUAD}", {"label": "gate \udfff", "note": "a\x00b"})
+        await eventually(lambda: source.outcomes["stored"] >= 1)
+        gateway.fire(MOTION_STARTED, f"cameras/{QUAD}", {"reading": math.nan})
+        await eventually(lambda: source.outcomes["rejected"] >= 1)
+        gateway.motion(QUAD, False)
+        await eventually(lambda: source.outcomes["stored"] >= 2)
+        assert not ingest.done(), "the ingest stage is still running"
+    finally:
+        bus.close()
+        ingest.cancel()
+        await asyncio.gather(ingest, return_exceptions=True)
+    first, second = await stores.events.recent(5)
+    assert (first.kind, first.device_id) == (K.MOTION_START, "cam-quad-ptz")
+    assert first.attributes["data"] == {"label": "gate \\udfff", "note": "a\\u0000b"}
+    assert second.kind is K.MOTION_STOP
+    [kept] = await stores.events.rejected(5)
+    assert kept.reason.startswith("attributes.data.reading: NaN "), kept.reason
+    assert kept.source == "xprotect:xprotect-main"
 
 
 async def test_an_alarm_raised_for_an_incident_shows_the_camera_and_closes_with_it(
