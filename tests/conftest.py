@@ -13,6 +13,8 @@ import asyncpg
 import pytest
 from hypothesis import settings
 
+# The person_data marker and its guard (see tests/personal_data.py); pytester tests that guard.
+from tests.personal_data import person_data_guard, pytest_configure  # noqa: F401
 from vmsbridge.app import Stores, open_store
 from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path, load_site_config
 
@@ -21,6 +23,8 @@ from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path, loa
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("explore", deadline=None, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+pytest_plugins = ["pytester"]
 
 PG_ADMIN_DSN = os.environ.get("VMSBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parent.parent

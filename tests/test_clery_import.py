@@ -20,6 +20,8 @@ from vmsbridge.clery.records import import_records, parse_lines
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
 
+# No name of a person these tests record may reach a log line (tests/personal_data.py).
+pytestmark = pytest.mark.person_data(names=["Sam Poe", "Ann Lee", "Zo\u00eb Li"])
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LOCATIONS = {"quad", "maple-hall", "lot-b"}
 

@@ -12,7 +12,7 @@ from tests.conftest import EventFactory
 from vmsbridge.app import Stores
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import CorrelationConfig, SiteDirectory
-from vmsbridge.correlate import Correlator, choose_incident
+from vmsbridge.correlate import CORRELATOR_STAGE, LIVE_QUIET_AFTER, Correlator, choose_incident
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind, IncidentStatus, Priority, StoredEvent
 from vmsbridge.store.incidents import OpenIncidentView
@@ -70,11 +70,7 @@ def test_join_iff_gap_within_window(gap: int, span: int, window: int) -> None:
 async def correlate(
     stores: Stores, directory: SiteDirectory, payloads: list[dict[str, object]], **policy: int
 ) -> Correlator:
-    bus = InProcessBus()
-    ingest = IngestStage(bus, stores.events, directory)
-    futures = [await bus.submit(p) for p in payloads]
-    await ingest.process(await bus.fetch(len(payloads)))
-    assert all(f.result().status == "stored" for f in futures)
+    await store_events(stores, directory, payloads)
     correlator = Correlator(
         stores.incidents, directory, CorrelationConfig(**policy), clock=lambda: T0 + timedelta(hours=1)
     )
@@ -153,9 +149,12 @@ async def test_correlation_resumes_after_the_cursor_and_never_links_twice(
     assert len(only.event_ids) == 2
 
 
-async def test_quiet_incidents_close_but_operator_incidents_stay_open(
+async def test_quiet_incidents_close_on_event_time_but_operator_incidents_stay_open(
     stores: Stores, directory: SiteDirectory, make_event: EventFactory
 ) -> None:
+    manual = await stores.incidents.open(
+        location_id="library", summary="call from staff", priority=Priority.MEDIUM, actor="op", at=T0
+    )
     correlator = await correlate(
         stores,
         directory,
@@ -165,19 +164,128 @@ async def test_quiet_incidents_close_but_operator_incidents_stay_open(
         ],
         quiet_close_seconds=1800,
     )
-    manual = await stores.incidents.open(
-        location_id="library", summary="call from staff", priority=Priority.MEDIUM, actor="op", at=T0
-    )
-    # the clock says T0 + 60 min: the motion incident has been quiet 60 min, the phone one 20
-    closed = await correlator.close_quiet()
+    # The phone call 40 min after the motion shows the motion incident has been quiet for 40 min:
+    # it is closed while the events are read, not when a wall-clock sweep comes round.
     by_location = {i.location_id: i for i in await stores.incidents.search()}
-    assert closed == [by_location["athletics"].id]
     assert by_location["athletics"].status is IncidentStatus.CLOSED
     assert by_location["athletics"].close_reason == "quiet for 1800 s"
     assert by_location["quad"].status is IncidentStatus.OPEN
     assert by_location["library"].id == manual.id
-    assert by_location["library"].status is IncidentStatus.OPEN
+    assert by_location["library"].status is IncidentStatus.OPEN  # an operator's: never closed for quiet
     assert await correlator.close_quiet() == []
+    closes = [e for e in await stores.audit.entries("incident", by_location["athletics"].id)]
+    assert [e.action for e in closes][-1] == "incident.closed"
+
+
+class SettableClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def store_events(stores: Stores, directory: SiteDirectory, payloads: list[dict[str, object]]) -> None:
+    bus = InProcessBus()
+    ingest = IngestStage(bus, stores.events, directory)
+    futures = [await bus.submit(p) for p in payloads]
+    await ingest.process(await bus.fetch(len(payloads)))
+    assert [f.result().status for f in futures] == ["stored"] * len(payloads)
+
+
+async def test_a_backfill_of_old_events_is_not_closed_by_the_wall_clock(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    """Importing last year's events: the wall clock says every incident is a year quiet, but the
+    events say the call is still going on; its next event must join it."""
+    a_year_later = SettableClock(T0 + timedelta(days=365))
+    correlator = Correlator(stores.incidents, directory, CorrelationConfig(), clock=a_year_later)
+    await store_events(stores, directory, [make_event("phone.offhook", "bl-lotb", minutes=0)])
+    await correlator.catch_up()
+    assert await correlator.close_quiet() == []
+    await store_events(stores, directory, [make_event("motion.start", "cam-lotb-ptz", minutes=5)])
+    await correlator.catch_up()
+    [call] = await stores.incidents.search()
+    assert call.event_kinds == (EventKind.PHONE_OFFHOOK, EventKind.MOTION_START)
+    assert call.status is IncidentStatus.OPEN
+    # A restart counts the event clock from the log; the time the bridge was stopped is no event time.
+    restarted = Correlator(stores.incidents, directory, CorrelationConfig(), clock=a_year_later)
+    assert await restarted.close_quiet() == []
+    a_year_later.now += LIVE_QUIET_AFTER / 2
+    assert await restarted.close_quiet() == []
+
+
+async def test_a_live_site_gone_silent_closes_by_the_wall_clock(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    wall = SettableClock(T0 + timedelta(minutes=1))
+    correlator = Correlator(
+        stores.incidents, directory, CorrelationConfig(quiet_close_seconds=1800), clock=wall
+    )
+    await store_events(stores, directory, [make_event("door.forced", "door-maple-main", minutes=0)])
+    await correlator.catch_up()
+    wall.now = T0 + timedelta(minutes=25)  # 24 min without any event: not yet 30 since the door
+    assert await correlator.close_quiet() == []
+    wall.now = T0 + timedelta(minutes=31)
+    [door] = await stores.incidents.search()
+    assert await correlator.close_quiet() == [door.id]
+    assert (await stores.incidents.get(door.id)).closed_at == wall.now  # recorded at wall time
+
+
+async def test_a_device_clock_running_ahead_does_not_close_incidents(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory
+) -> None:
+    correlator = Correlator(stores.incidents, directory, CorrelationConfig(), clock=lambda: T0)
+    ahead = T0 + timedelta(hours=20)  # under a day ahead of its receipt: accepted as it is
+    await store_events(
+        stores,
+        directory,
+        [
+            make_event("phone.offhook", "bl-lotb", minutes=0),
+            make_event(
+                "motion.start",
+                "cam-athletics-gate",
+                minutes=1,
+                occurred_at=ahead.isoformat(),
+                received_at=(T0 + timedelta(minutes=1)).isoformat(),
+            ),
+            make_event("motion.start", "cam-lotb-ptz", minutes=5),
+        ],
+    )
+    await correlator.catch_up()
+    by_location = {i.location_id: i for i in await stores.incidents.search()}
+    assert by_location["lot-b"].event_kinds == (EventKind.PHONE_OFFHOOK, EventKind.MOTION_START)
+    assert by_location["lot-b"].status is IncidentStatus.OPEN
+    # Counted again from the log (a restart): the newest time is the last lot-b motion, not 20 h on.
+    recovered = await stores.incidents.event_clock(CORRELATOR_STAGE)
+    assert recovered.newest == T0 + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 500])
+async def test_what_closes_depends_on_the_events_not_on_where_a_batch_ends(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory, batch_size: int
+) -> None:
+    """A late event (5 min after the lot-b motion) is read after a forced door 40 min later has
+    shown that the motion incident went quiet: it opens its own incident (itself already quiet),
+    whatever the batches; with a sweep only between batches it would join the first one or not."""
+    await store_events(
+        stores,
+        directory,
+        [
+            make_event("motion.start", "cam-lotb-ptz", minutes=0),
+            make_event("door.forced", "door-maple-main", minutes=40),
+            make_event("motion.start", "cam-lotb-ptz", minutes=5),
+        ],
+    )
+    correlator = Correlator(
+        stores.incidents, directory, CorrelationConfig(), batch_size=batch_size, clock=lambda: T0
+    )
+    await correlator.catch_up()
+    assert [(i.location_id, len(i.event_ids), i.status) for i in await stores.incidents.search()] == [
+        ("lot-b", 1, IncidentStatus.CLOSED),
+        ("maple-hall", 1, IncidentStatus.OPEN),
+        ("lot-b", 1, IncidentStatus.CLOSED),
+    ]
 
 
 async def test_events_join_an_incident_an_operator_opened(

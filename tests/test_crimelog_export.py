@@ -31,6 +31,8 @@ from vmsbridge.errors import ConfigError
 from vmsbridge.model import Priority
 from vmsbridge.store.crimelog import CrimeLogEntry
 
+# No name of a person these tests record may reach a log line (tests/personal_data.py).
+pytestmark = pytest.mark.person_data(names=["Dana Whitfield", "Sam Library", "Zo\u00eb Li", "Zoe Li"])
 CT = ZoneInfo("America/Chicago")
 PUBLISHED_AT = datetime(2026, 12, 21, 9, 0, tzinfo=CT)
 

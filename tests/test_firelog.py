@@ -29,6 +29,8 @@ from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import ConfigError, NotFound
 from vmsbridge.model import CleryGeography, Priority
 
+# No name of a person these tests record may reach a log line (tests/personal_data.py).
+pytestmark = pytest.mark.person_data(names=["Riley Quinn", "R. Quinn"])
 CT = ZoneInfo("America/Chicago")
 AFTER = datetime(2026, 12, 21, 9, 0, tzinfo=CT)  # the clock of tests whose reports are in December
 

@@ -43,6 +43,8 @@ from vmsbridge.errors import ConfigError
 from vmsbridge.model import Priority
 from vmsbridge.store.notifications import CapMessage, Delivery, NotificationConflict
 
+# No name of a person these tests record may reach a log line (tests/personal_data.py).
+pytestmark = pytest.mark.person_data(names=["Maria Lopez", "Sam Gate", "Ana Ruiz", "Kim Park"])
 CT = ZoneInfo("America/Chicago")
 NS = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
 

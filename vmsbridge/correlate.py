@@ -6,6 +6,13 @@ a camera going dark, motion) opens a new incident, and routine events (a door cl
 granted, a phone hung up) are recorded without opening one. An incident's priority is the highest
 of its events'. The correlator reads the event log after a cursor kept in the database, so after
 a crash it resumes exactly where its last committed batch ended.
+
+Quiet incidents close on event time: once the correlator has read an event ``quiet_close_seconds``
+newer than an incident's last one, the incident is closed before the next event is matched. What
+the correlator decides is therefore a function of the events in log order alone, not of how they
+were batched or whether the reading was interrupted, so a backfill of old events gives the same
+incidents in one go or in pieces. The wall clock only counts when no event has been read for a
+while (:data:`LIVE_QUIET_AFTER`): a live site gone silent still closes its incidents.
 """
 
 from __future__ import annotations
@@ -23,12 +30,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from vmsbridge.backoff import Backoff
 from vmsbridge.config import CorrelationConfig, SiteDirectory
 from vmsbridge.model import ANALYTICS_SOURCE_PREFIX, EventKind, Priority, StoredEvent
+from vmsbridge.store.event_clock import EventClock
 from vmsbridge.store.incidents import IncidentStore, OpenIncidentView
 
 log = logging.getLogger(__name__)
 
 CORRELATOR_STAGE = "correlator"
 HELD_BACK_RETRY_SECONDS = 0.25  # correlation is not the PTZ path: a gentle retry
+# The wall clock starts to count only after this long without reading any event: an import or a
+# busy site keeps moving the event clock itself, and counting wall time between its batches would
+# make the outcome depend on how fast the events came.
+LIVE_QUIET_AFTER = timedelta(seconds=60)
 
 # Kinds that open an incident by themselves, and at what priority. Kinds not listed only join.
 OPENING_PRIORITY: dict[EventKind, Priority] = {
@@ -123,8 +135,11 @@ class Correlator:
         self._directory = directory
         self._window = timedelta(seconds=policy.window_seconds)
         self._quiet_seconds = policy.quiet_close_seconds
+        self._quiet = timedelta(seconds=policy.quiet_close_seconds)
         self._batch_size = batch_size
         self._clock = clock
+        self._event_clock: EventClock | None = None  # counted from the log on first use
+        self._last_read: datetime | None = None  # wall time an event was last read (or start)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._stopping = False
@@ -173,15 +188,25 @@ class Correlator:
         return total
 
     async def process_batch(self) -> int:
+        closed: list[int] = []
         async with self._lock, self._store.correlation_unit(CORRELATOR_STAGE) as unit:
+            now = self._clock()
+            clock = await unit.event_clock(self._event_clock)
             events = await unit.pending(self._batch_size)
             for event in events:
+                clock = clock.read(event)
                 adjacent: frozenset[str] = frozenset()
                 if event.kind not in LOCAL_ONLY_KINDS:
                     adjacent = self._directory.adjacent.get(event.location_id, frozenset())
-                open_here = await unit.open_incidents_at(event.location_id)
-                for neighbour in sorted(adjacent):
-                    open_here += await unit.open_incidents_at(neighbour)
+                places = [event.location_id, *sorted(adjacent)]
+                # Quiet by event time before this event is matched: what decides is the events
+                # read so far, never where a batch happened to end.
+                closed += await unit.close_quiet_at(
+                    places, clock.quiet_before(self._quiet), self._quiet_seconds, now
+                )
+                open_here: list[OpenIncidentView] = []
+                for place in places:
+                    open_here += await unit.open_incidents_at(place)
                 target = choose_incident(event, open_here, self._window, adjacent)
                 if target is not None:
                     await unit.attach(target.id, event, event_priority(event.kind))
@@ -194,15 +219,36 @@ class Correlator:
                     )
             if events:
                 unit.advance()
+                closed += await unit.close_quiet(clock.quiet_before(self._quiet), self._quiet_seconds, now)
+                clock = clock.at(unit.position)
+        # Only a committed batch moves the clock: a batch that failed is read again from the log.
+        self._event_clock = clock
+        if events or self._last_read is None:
+            self._last_read = now
+        self._log_closed(closed)
         self.processed += len(events)
         return len(events)
 
     async def close_quiet(self) -> list[int]:
+        """Close incidents quiet by event time, and by the wall clock once nothing has been read
+        for :data:`LIVE_QUIET_AFTER` (a live site gone silent)."""
         async with self._lock:
-            closed = await self._store.close_quiet(now=self._clock(), quiet_seconds=self._quiet_seconds)
+            now = self._clock()
+            if self._event_clock is None or self._last_read is None:
+                self._event_clock = await self._store.event_clock(CORRELATOR_STAGE, self._event_clock)
+                self._last_read = now
+            newest = self._event_clock.newest
+            if newest is None:
+                return []  # nothing read yet: the correlator has opened nothing to close
+            idle = now - self._last_read
+            quiet_now = min(now, newest + idle) if idle >= LIVE_QUIET_AFTER else newest
+            closed = await self._store.close_quiet(now=quiet_now, quiet_seconds=self._quiet_seconds, at=now)
+        self._log_closed(closed)
+        return closed
+
+    def _log_closed(self, closed: Sequence[int]) -> None:
         for incident_id in closed:
             log.info("incident %d closed after %d s without events", incident_id, self._quiet_seconds)
-        return closed
 
     def _summary(self, event: StoredEvent) -> str:
         label = KIND_LABELS.get(event.kind, event.kind.value)

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from vmsbridge import __version__
+from vmsbridge import __version__, log_output
 from vmsbridge.cli import (
     clery,
     config_cmd,
@@ -80,14 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # zeep logs whole SOAP envelopes (digests, nonces, personal data in events) at DEBUG.
-    for chatty in ("zeep", "onvif", "httpx"):
-        logging.getLogger(chatty).setLevel(max(logging.getLogger().level, logging.INFO))
+    log_output.configure(getattr(args, "log_level", "WARNING"), sys.stderr)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.store import db_errors
 
 DB_ENV = "VMSBRIDGE_DB"
 DATA_ENV = "VMSBRIDGE_DATA"
@@ -76,13 +77,14 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url: URL = make_url(url)
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {"echo": echo, **db_errors.ENGINE_OPTIONS}
         if self.is_sqlite:
             # One writer at a time is SQLite's nature; a wait beats a "database is locked" error.
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        db_errors.install(self.engine.sync_engine)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(

@@ -7,7 +7,7 @@ __all__ = ["CorrelationUnit", "IncidentStore", "OpenIncidentView"]
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,8 @@ from vmsbridge.model import (
 )
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
-from vmsbridge.store.events import EventStore, follow, row_to_event
+from vmsbridge.store.event_clock import EventClock, catch_up_clock
+from vmsbridge.store.events import EventStore, LogPosition, follow, row_to_event
 from vmsbridge.store.tables import EventRow, IncidentEventRow, IncidentRow, StageCursorRow
 
 SYSTEM_ACTOR = "vmsbridge:correlator"
@@ -38,6 +39,10 @@ class OpenIncidentView:
     priority: Priority
     started_at: datetime
     last_event_at: datetime
+
+
+def _quiet_reason(quiet_seconds: int) -> str:
+    return f"quiet for {quiet_seconds} s"
 
 
 def _view(row: IncidentRow) -> OpenIncidentView:
@@ -156,30 +161,19 @@ class IncidentStore:
             self._close_row(session, row, actor=actor, reason=reason, at=now)
         return await self.get(incident_id)
 
-    async def close_quiet(self, *, now: datetime, quiet_seconds: int) -> list[int]:
-        """Close correlator-opened incidents with no new event for ``quiet_seconds``.
+    async def close_quiet(
+        self, *, now: datetime, quiet_seconds: int, at: datetime | None = None
+    ) -> list[int]:
+        """Close correlator-opened incidents with no new event for ``quiet_seconds`` before ``now``.
 
-        Incidents an operator opened by hand stay open until an operator closes them.
+        ``now`` is the time quiet is measured against (the correlator's event time); ``at`` is when
+        the close is recorded (default: ``now``). Incidents an operator opened by hand stay open
+        until an operator closes them.
         """
-        cutoff = now.timestamp() - quiet_seconds
         async with self._db.transaction() as session:
-            rows = (
-                await session.scalars(
-                    select(IncidentRow)
-                    .where(
-                        IncidentRow.status == IncidentStatus.OPEN.value, IncidentRow.opened_by == SYSTEM_ACTOR
-                    )
-                    .with_for_update()
-                )
-            ).all()
-            closed = []
-            for row in rows:
-                if row.last_event_at.timestamp() <= cutoff:
-                    self._close_row(
-                        session, row, actor=SYSTEM_ACTOR, reason=f"quiet for {quiet_seconds} s", at=now
-                    )
-                    closed.append(row.id)
-        return closed
+            return await _close_quiet(
+                session, now - timedelta(seconds=quiet_seconds), quiet_seconds, at or now
+            )
 
     @staticmethod
     def _close_row(session: AsyncSession, row: IncidentRow, *, actor: str, reason: str, at: datetime) -> None:
@@ -293,6 +287,13 @@ class IncidentStore:
             row = await session.get(StageCursorRow, stage)
             return row.last_event_id if row else 0
 
+    async def event_clock(self, stage: str, known: EventClock | None = None) -> EventClock:
+        """The newest event time ``stage`` has read (see :mod:`vmsbridge.store.event_clock`)."""
+        async with self._db.sessions() as session:
+            row = await session.get(StageCursorRow, stage)
+            position = (row.last_txid, row.last_event_id) if row else (0, 0)
+            return await catch_up_clock(session, known, position)
+
     async def held_back(self, stage: str) -> bool:
         """Whether committed events past ``stage``'s cursor could not be read yet (see
         :meth:`EventStore.held_back`)."""
@@ -328,6 +329,15 @@ class CorrelationUnit:
     def cursor(self) -> int:
         return self._cursor.last_event_id
 
+    @property
+    def position(self) -> LogPosition:
+        """Where the stage has read to, including what :meth:`advance` moved past."""
+        return self._cursor.last_txid, self._cursor.last_event_id
+
+    async def event_clock(self, known: EventClock | None) -> EventClock:
+        """``known`` brought up to this unit's cursor (counted from the log if this process has not)."""
+        return await catch_up_clock(self._session, known, self.position)
+
     async def pending(self, limit: int) -> list[StoredEvent]:
         """The next events in commit-safe order (see migration 0002)."""
         cursor = self._cursor
@@ -348,6 +358,34 @@ class CorrelationUnit:
             )
             self._open[location_id] = list(rows)
         return [_view(r) for r in self._open[location_id]]
+
+    async def close_quiet_at(
+        self, location_ids: Sequence[str], cutoff: datetime | None, quiet_seconds: int, at: datetime
+    ) -> list[int]:
+        """Close the correlator-opened incidents at these places whose last event is at or before
+        ``cutoff``, before an event there is matched against them (None: nothing is quiet yet)."""
+        closed: list[int] = []
+        if cutoff is None:
+            return closed
+        for location_id in location_ids:
+            await self.open_incidents_at(location_id)
+            for row in self._open[location_id]:
+                if row.opened_by == SYSTEM_ACTOR and row.last_event_at <= cutoff:
+                    IncidentStore._close_row(
+                        self._session, row, actor=SYSTEM_ACTOR, reason=_quiet_reason(quiet_seconds), at=at
+                    )
+                    closed.append(row.id)
+            self._open[location_id] = [r for r in self._open[location_id] if r.id not in closed]
+        return closed
+
+    async def close_quiet(self, cutoff: datetime | None, quiet_seconds: int, at: datetime) -> list[int]:
+        """Close every correlator-opened incident whose last event is at or before ``cutoff``."""
+        if cutoff is None:
+            return []
+        closed = await _close_quiet(self._session, cutoff, quiet_seconds, at)
+        for location_id, rows in self._open.items():
+            self._open[location_id] = [r for r in rows if r.id not in closed]
+        return closed
 
     async def attach(self, incident_id: int, event: StoredEvent, priority: Priority) -> None:
         # The incident may be at an adjacent location: look through everything loaded.
@@ -382,6 +420,26 @@ class CorrelationUnit:
             return
         self._cursor.last_txid, self._cursor.last_event_id = self._read_up_to
         self._cursor.updated_at = datetime.now(UTC)
+
+
+async def _close_quiet(
+    session: AsyncSession, cutoff: datetime, quiet_seconds: int, at: datetime
+) -> list[int]:
+    rows = (
+        await session.scalars(
+            select(IncidentRow)
+            .where(
+                IncidentRow.status == IncidentStatus.OPEN.value,
+                IncidentRow.opened_by == SYSTEM_ACTOR,
+                IncidentRow.last_event_at <= cutoff,
+            )
+            .order_by(IncidentRow.id)
+            .with_for_update()
+        )
+    ).all()
+    for row in rows:
+        IncidentStore._close_row(session, row, actor=SYSTEM_ACTOR, reason=_quiet_reason(quiet_seconds), at=at)
+    return [row.id for row in rows]
 
 
 async def _open_with_event(

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from vmsbridge.store import db_errors
 from vmsbridge.store.database import resolve_db_url
 from vmsbridge.store.tables import Base
 
@@ -28,7 +29,8 @@ def _configure_and_run(connection: Connection) -> None:
 
 async def _run_with_own_engine() -> None:
     url = context.config.get_main_option("sqlalchemy.url") or resolve_db_url(None)
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = create_async_engine(url, poolclass=NullPool, **db_errors.ENGINE_OPTIONS)
+    db_errors.install(engine.sync_engine)
     async with engine.connect() as connection:
         await connection.run_sync(_configure_and_run)
         await connection.commit()
