@@ -50,6 +50,7 @@ CLAIM_SUFFIX = ".claim"
 # "+" is in no host tag and in no random part tempfile makes: the last match is the maker's.
 _MAKER = re.compile(r"\+(?P<host>[A-Za-z0-9.-]+)\+(?P<pid>[0-9]{1,9})\+")
 _PID_MAX = 1 << 22  # Linux's largest pid_max
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +81,19 @@ def maker(name: str) -> tuple[str, int] | None:
     return (matches[-1][0], int(matches[-1][1])) if matches else None
 
 
-def hold(fd: int) -> None:
-    """Take the lock a temporary's maker keeps while it works (released on close or death)."""
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+def hold(fd: int) -> bool:
+    """Take the lock a temporary's maker keeps while it works (released on close or death).
+
+    False on a filesystem without locks: there only the name and the age tell a stale temporary.
+    Raises :class:`BlockingIOError` when someone else holds it.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in _NO_LOCKS:
+            return False
+        raise
+    return True
 
 
 def _running_here(pid: int) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import time
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence.store import ContentStore
 from evidence.temps import STALE_AFTER, claim, hold, host_tag, maker, name_prefix, sweep
 from tests.evidence.conftest import dead_pid
 
@@ -111,3 +114,18 @@ def test_a_stale_link_is_removed_without_following_it(tmp_path: Path) -> None:
 def test_impossible_pids_of_this_host_are_not_running(tmp_path: Path, pid: str) -> None:
     path = _make(tmp_path / f"+{host_tag()}+{pid}+x.part")
     assert [r.path for r in sweep(tmp_path)] == [path]
+
+
+def test_without_file_locks_names_and_ages_still_decide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    store = ContentStore(tmp_path / "store")
+    assert store.put_stream([b"written without a lock"]).size == 22
+    crashed = _make(store.tmp / f"+{host_tag()}+{dead_pid()}+a.part")
+    running = _make(store.tmp / f"{name_prefix()}b.part")
+    assert [r.path for r in store.cleanup_temp()] == [crashed]
+    assert running.exists()
