@@ -142,7 +142,7 @@ def safe_name(name: str) -> str:
     if _WINDOWS_RESERVED.match(text):
         text = "_" + text
     if len(text.encode("utf-8")) > _NAME_MAX_BYTES:
-        stem, dot, ext = text.rpartition(".")
+        _, dot, ext = text.rpartition(".")
         ext = dot + ext if dot and 0 < len(ext) <= 16 else ""
         stem = text[: len(text) - len(ext)]
         room = _NAME_MAX_BYTES - len(ext.encode("utf-8"))
@@ -221,9 +221,13 @@ def _evidence_record(
             entry = listed[path]
             if (entry.get("sha256"), entry.get("sha512")) != (item.sha256, item.sha512):
                 raise BagBuildError(f"the incident record's digests of {path} differ from the payload's")
-    acquired = {e.item for e in custody if e.action in ACQUISITIONS}
+    acquired = {e.item: e for e in custody if e.action in ACQUISITIONS}
     if unrecorded := [path for path, item in payload if item.sha256 not in acquired]:
         raise BagBuildError(f"no custody entry acquires {', '.join(unrecorded)}")
+    if differing := [
+        p for p, i in payload if acquired[i.sha256].details.get("sha512") not in (None, i.sha512)
+    ]:
+        raise BagBuildError(f"the custody chain records another SHA-512 for {', '.join(differing)}")
     return record
 
 

@@ -285,6 +285,16 @@ def test_build_refuses_bad_inputs(packet: Packet, tmp_path: Path) -> None:
         build_bag(
             tmp_path / "b3", originals=packet.originals * 2, derived=[], incident={}, custody=[], info={}
         )
+    with pytest.raises(BagBuildError, match=r"no custody entry acquires data/derived/cam-7\.redacted\.mp4"):
+        build_bag(tmp_path / "b5", originals=[], derived=packet.derived, incident={}, custody=[], info={})
+    redacted = hash_file(packet.derived[0])["sha256"]
+    other = append(
+        [], at=T0, actor="x", action="acquired", item=redacted, purpose="p", details={"sha512": "0" * 128}
+    )
+    with pytest.raises(BagBuildError, match=r"another SHA-512 for data/derived/cam-7\.redacted\.mp4"):
+        build_bag(
+            tmp_path / "b6", originals=[], derived=packet.derived, incident={}, custody=[other], info={}
+        )
     broken = [packet.custody[0], packet.custody[2]]
     with pytest.raises(BagBuildError, match="custody chain is broken"):
         build_bag(tmp_path / "b4", originals=[], derived=[], incident={}, custody=broken, info={})
