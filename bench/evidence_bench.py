@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evidence.bag import build_bag, keygen, verify_bag  # noqa: E402
+from evidence.bag import PayloadFile, build_bag, keygen, verify_bag  # noqa: E402
 from evidence.custody import CustodyEntry, append  # noqa: E402
 from evidence.store import CHUNK_SIZE, ContentStore, hash_file  # noqa: E402
 
@@ -101,23 +101,25 @@ def bench_export(work: Path, size: int, repeat: int) -> None:
     parts = 4
     src = work / "packet-src"
     src.mkdir()
-    files = [make_random_file(src / f"cam-{i}.mp4", size // parts) for i in range(parts)]
+    paths = [make_random_file(src / f"cam-{i}.mp4", size // parts) for i in range(parts)]
+    # As in an export from the store: the digests recorded at acquisition come with each file.
+    files = [PayloadFile(p, sha256=d["sha256"], sha512=d["sha512"]) for p in paths for d in [hash_file(p)]]
     custody: list[CustodyEntry] = []
-    for i, path in enumerate(files):
+    for file in files:
         custody.append(
             append(
                 custody,
                 at=datetime.now(UTC),
                 actor="bench",
                 action="acquired",
-                item=f"{i:064x}",
+                item=file.sha256,
                 purpose="benchmark",
-                details={"file": path.name},
+                details={"file": file.source.name, "sha512": file.sha512},
             )
         )
     keygen(work / "key.pem", work / "key.pub")
     info = {"External-Identifier": "BENCH-1", "Source-Organization": "bench"}
-    for f in files:
+    for f in paths:
         raw_sha256(f)  # warm the page cache
 
     copy_dir = work / "copy"
@@ -125,7 +127,7 @@ def bench_export(work: Path, size: int, repeat: int) -> None:
     def cp_and_sha256sum() -> None:
         shutil.rmtree(copy_dir, ignore_errors=True)
         copy_dir.mkdir()
-        subprocess.run(["cp", *map(str, files), str(copy_dir)], check=True)
+        subprocess.run(["cp", *map(str, paths), str(copy_dir)], check=True)
         subprocess.run(
             ["sha256sum", *sorted(map(str, copy_dir.iterdir()))], check=True, stdout=subprocess.DEVNULL
         )

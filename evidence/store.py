@@ -3,10 +3,12 @@
 Layout under ``root``::
 
     sha256/ab/cd/<64-hex sha256>   published blobs, mode 0o444, never rewritten
-    tmp/<random>.part              writes in progress (or leftovers of a crashed write)
+    tmp/<host>_<pid>_<random>.part writes in progress (or leftovers of a crashed write)
+    tmp/<host>_<pid>_<random>.claim  a packet being built elsewhere (see :mod:`evidence.temps`)
 
 A blob only ever appears under its digest name through ``os.rename`` of a complete, fsynced temp
-file, so a crash at any point leaves at most a file in ``tmp/`` (removed by :meth:`cleanup_temp`).
+file, so a crash at any point leaves at most a file in ``tmp/``. Its writer holds a lock on it, so
+:meth:`cleanup_temp` can remove what crashed writers left at any time, even while others write.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from evidence.temps import Removed, hold, name_prefix, sweep
+
 __all__ = [
     "CHUNK_SIZE",
     "BlobNotFoundError",
     "ContentStore",
+    "HashingStopped",
     "StoredBlob",
     "hash_file",
     "iter_file_chunks",
@@ -36,6 +42,10 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 class BlobNotFoundError(KeyError):
     """No blob with this SHA-256 in the store."""
+
+
+class HashingStopped(Exception):
+    """:func:`hash_file` was asked to stop before the end of the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +63,21 @@ def iter_file_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes
             yield chunk
 
 
-def hash_file(path: Path, algorithms: Iterable[str] = ("sha256", "sha512")) -> dict[str, str]:
-    """The store's hashing loop without the copy: hex digests of ``path`` for each algorithm."""
+def hash_file(
+    path: Path,
+    algorithms: Iterable[str] = ("sha256", "sha512"),
+    *,
+    stop: Callable[[], bool] | None = None,
+) -> dict[str, str]:
+    """The store's hashing loop without the copy: hex digests of ``path`` for each algorithm.
+
+    ``stop`` is asked between chunks; when it answers True, :class:`HashingStopped` is raised (a
+    long audit ends promptly when its service stops).
+    """
     hashers = {name: hashlib.new(name) for name in algorithms}
     for chunk in iter_file_chunks(path):
+        if stop is not None and stop():
+            raise HashingStopped(str(path))
         for h in hashers.values():
             h.update(chunk)
     return {name: h.hexdigest() for name, h in hashers.items()}
@@ -66,6 +87,10 @@ def _check_digest(sha256: str) -> str:
     if not _DIGEST.fullmatch(sha256):
         raise ValueError(f"not a lowercase hex SHA-256 digest: {sha256!r}")
     return sha256
+
+
+def _regular(path: Path) -> bool:
+    return stat.S_ISREG(path.lstat().st_mode)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -103,9 +128,10 @@ class ContentStore:
         h256 = hashlib.sha256()
         h512 = hashlib.sha512()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix=name_prefix(), suffix=".part")
         tmp = Path(tmp_name)
         try:
+            hold(fd)  # until the fd closes (or the process dies): a sweep leaves this file alone
             # SHA-512 runs in a helper thread (hashlib releases the GIL on large buffers) while this
             # thread does SHA-256 and the write: one chunk in flight, so memory stays constant.
             with os.fdopen(fd, "wb", buffering=0) as out, ThreadPoolExecutor(1) as helper:
@@ -164,17 +190,24 @@ class ContentStore:
         _fsync_dir(path.parent)
         return True
 
-    def cleanup_temp(self) -> int:
-        """Remove leftovers of crashed writes; returns how many. Call when no writer is running."""
-        removed = 0
-        for leftover in self.tmp.iterdir():
-            if leftover.is_file() or leftover.is_symlink():
-                leftover.unlink()
-                removed += 1
-        return removed
+    def cleanup_temp(self) -> list[Removed]:
+        """Remove what crashed writers and exports left in ``tmp/`` (see :mod:`evidence.temps`).
+
+        Safe while other writers run: what a live writer holds stays.
+        """
+        return sweep(self.tmp)
 
     def __iter__(self) -> Iterator[str]:
         """Digests of every published blob."""
         for path in sorted(self.blobs.glob("*/*/*")):
-            if _DIGEST.fullmatch(path.name):
+            if _DIGEST.fullmatch(path.name) and path == self.path_for(path.name) and _regular(path):
                 yield path.name
+
+    def strays(self) -> Iterator[Path]:
+        """Everything under ``sha256/`` that is not a blob at its digest's place (nothing should be)."""
+        for dirpath, dirnames, filenames in os.walk(self.blobs):
+            dirnames.sort()
+            for name in sorted(filenames) + [d for d in dirnames if Path(dirpath, d).is_symlink()]:
+                path = Path(dirpath, name)
+                if not (_DIGEST.fullmatch(name) and path == self.path_for(name) and _regular(path)):
+                    yield path

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import select
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
+from typing import IO
 
 import bagit
 import pytest
 
+from evidence.store import CHUNK_SIZE, ContentStore
+from evidence.temps import host_tag, maker
 from tests.conftest import ROOT
+from tests.rules.conftest import SITE
 from vmsbridge.cli.main import main
 
 SCENE = ROOT / "fixtures" / "video" / "scene.mp4"
@@ -269,3 +281,289 @@ def test_disposal_waits_for_closure_and_legal_hold_release_and_is_a_custody_entr
     # the derived copy is past no retention yet: the sweep leaves it
     assert main(["evidence", "expire", "--actor", "records", *common]) == 0
     assert "0 item(s)" in capsys.readouterr().out
+
+
+# --- what was recorded at acquisition is what leaves -----------------------------------------------
+
+
+def _blob(tmp: Path, sha256: str) -> Path:
+    return tmp / "evidence-store" / "sha256" / sha256[:2] / sha256[2:4] / sha256
+
+
+def _flip(path: Path, offset: int = 1000) -> None:
+    path.chmod(0o644)  # blobs are read-only: tampering takes this first
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_export_refuses_a_blob_changed_since_acquisition_naming_both_digests(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, original = incident_with_evidence(common, capsys)
+    _flip(_blob(tmp, original))
+    found = hashlib.sha256(_blob(tmp, original).read_bytes()).hexdigest()
+    capsys.readouterr()
+    export = ["evidence", "export", str(incident), "--out", str(tmp / "packet"), "--actor", "det-ruiz"]
+    assert main([*export, *common]) == 1
+    err = capsys.readouterr().err
+    expected = f"the store's copy has sha256 {found}, recorded at acquisition {original}"
+    assert f"item {original} (scene.mp4): {expected}" in err
+    assert f"export of incident {incident} refused: item {original}" in err
+    assert not (tmp / "packet").exists()
+    assert not [p for p in tmp.iterdir() if p.name.startswith(".packet")]
+    assert list((tmp / "evidence-store" / "tmp").iterdir()) == []
+    listed = run_json(capsys, "evidence", "list", str(incident), "--json", *common)
+    assert isinstance(listed, dict)
+    [item] = [i for i in listed["items"] if i["sha256"] == original]
+    assert (item["last_verified"]["by"], item["last_verified"]["outcome"]) == ("export", "altered")
+    assert "exported" not in [e["action"] for e in listed["custody"]]
+
+
+def test_audit_names_altered_and_orphaned_blobs_and_list_shows_the_last_verification(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, original = incident_with_evidence(common, capsys)
+    capsys.readouterr()
+    assert main(["evidence", "list", str(incident), *common]) == 0
+    assert "never re-hashed" in capsys.readouterr().out
+    assert main(["evidence", "audit", *common]) == 0
+    assert "evidence store: 2 item(s), 2 blob(s)" in capsys.readouterr().out
+    assert main(["evidence", "list", str(incident), *common]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.endswith("by audit: intact") for line in lines[:2]), lines
+
+    _flip(_blob(tmp, original))
+    orphan = ContentStore(tmp / "evidence-store").put_stream([b"attached to nothing"])
+    os.utime(orphan.path, (0, 0))  # long ago: not a file being attached right now
+    assert main(["evidence", "audit", "--json", *common]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"missing": 0, "altered": 1, "orphaned": 1, "custody": 0}
+    assert main(["evidence", "audit", "--incident", str(incident), *common]) == 1
+    out = capsys.readouterr().out
+    assert f"ALTERED: incident {incident} item {original} (scene.mp4): the store's copy has sha256" in out
+    assert out.endswith("1 altered, 0 orphaned, 0 custody\n")  # orphans belong to no incident
+    assert main(["evidence", "list", str(incident), *common]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(original)]
+    assert "ALTERED at " in line
+    assert line.endswith("by audit")
+
+
+def test_verify_names_a_file_added_to_a_signed_packet(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    assert main(["evidence", "keygen", str(tmp / "sign.pem"), str(tmp / "sign.pub")]) == 0
+    config = Path(common[1])
+    config.write_text(config.read_text() + f'signing_key = "{tmp / "sign.pem"}"\n')
+    incident, _ = incident_with_evidence(common, capsys)
+    packet = tmp / "packet"
+    assert main(["evidence", "export", str(incident), "--out", str(packet), "--actor", "x", *common]) == 0
+    (packet / "statement.pdf").write_text("planted beside the tag files")
+    capsys.readouterr()
+    assert main(["evidence", "verify", str(packet), "--pubkey", str(tmp / "sign.pub")]) == 1
+    assert f"{packet}: unexpected file: statement.pdf" in capsys.readouterr().err
+
+
+def test_export_makes_payload_file_names_safe(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    capsys.readouterr()
+    created = run_json(
+        capsys, "incidents", "open", "--location", "maple-hall", "--summary", "x", "--json", *common
+    )
+    assert isinstance(created, dict)
+    incident = str(created["id"])
+    odd = tmp / "..\\clip\x1b[2J\n.mp4"
+    odd.write_bytes(SCENE.read_bytes()[:5000])
+    added = run_json(capsys, "evidence", "add", incident, str(odd), "--actor", "x", "--json", *common)
+    assert isinstance(added, dict)
+    packet = tmp / "packet"
+    assert main(["evidence", "export", incident, "--out", str(packet), "--actor", "x", *common]) == 0
+    names = [p.name for p in (packet / "data" / "originals").iterdir()]
+    assert names == [f"{str(added['sha256'])[:12]}-_clip_[2J_.mp4"]
+    document = json.loads((packet / "data" / "incident.json").read_text())
+    assert document["evidence"][0]["file"] == f"data/originals/{names[0]}"
+    assert main(["evidence", "verify", str(packet)]) == 0
+    # Messages name the file with its control characters escaped, not sent to the terminal.
+    _flip(_blob(tmp, str(added["sha256"])))
+    capsys.readouterr()
+    assert main(["evidence", "export", incident, "--out", str(tmp / "p2"), "--actor", "x", *common]) == 1
+    assert f"item {added['sha256']} (" + r"..\\clip\x1b[2J\n.mp4)" in capsys.readouterr().err
+
+
+# --- leftovers of killed commands -----------------------------------------------------------------
+
+# Runs the CLI with a hook that says "writing" on stdout and blocks mid-way, so the parent kills it at
+# a known point: after 4 MiB of `evidence add`'s copy, or inside an export once the payload is copied.
+_KILLED_CHILD = textwrap.dedent(
+    """
+    import sys
+    import bagit
+    import evidence.store as store_mod
+    from vmsbridge.cli.main import main
+
+    def announce_and_block():
+        print("writing", flush=True)
+        sys.stdin.read()
+
+    original = store_mod.iter_file_chunks
+    def chunks(path, chunk_size=store_mod.CHUNK_SIZE):
+        for n, chunk in enumerate(original(path, chunk_size)):
+            if n == 4:
+                announce_and_block()
+            yield chunk
+    store_mod.iter_file_chunks = chunks
+    bagit.make_bag = lambda *args, **kwargs: announce_and_block()
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def _kill_mid_write(argv: list[str]) -> int:
+    """Run ``vmsbridge ARGV`` in a child, SIGKILL it once it says it is writing; its pid."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CHILD, *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert child.stdout is not None
+        ready, _, _ = select.select([child.stdout], [], [], 60)
+        assert ready, "the child never started writing within 60 s"
+        line = child.stdout.readline()
+        assert line == b"writing\n", child.stderr.read().decode() if child.stderr else line
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+        for pipe in (child.stdin, child.stdout, child.stderr):
+            if pipe is not None:
+                pipe.close()
+    return child.pid
+
+
+def test_a_killed_add_leaves_a_part_file_that_the_next_command_removes(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    common, tmp = env
+    capsys.readouterr()
+    created = run_json(
+        capsys, "incidents", "open", "--location", "maple-hall", "--summary", "x", "--json", *common
+    )
+    assert isinstance(created, dict)
+    big = tmp / "camera-7.mp4"
+    big.write_bytes(os.urandom(8 * CHUNK_SIZE))
+    add = ["evidence", "add", str(created["id"]), str(big), "--actor", "ofc-lee", *common]
+    for _ in range(2):  # each killed add starts by removing what the one before it left
+        pid = _kill_mid_write(add)
+        [part] = list((tmp / "evidence-store" / "tmp").iterdir())
+        assert maker(part.name) == (host_tag(), pid)
+        size = part.stat().st_size
+        assert size >= 4 * CHUNK_SIZE
+
+    with caplog.at_level(logging.WARNING, logger="vmsbridge.evidence_service"):
+        assert main(add) == 0
+    assert list((tmp / "evidence-store" / "tmp").iterdir()) == []
+    removed = f"removed stale temporary {part} ({size} bytes): process {pid} no longer runs on this host"
+    assert removed in caplog.text
+
+
+def test_a_killed_export_leaves_temporaries_that_the_audit_removes(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, _ = incident_with_evidence(common, capsys)
+    export = [
+        "evidence",
+        "export",
+        str(incident),
+        "--out",
+        str(tmp / "packet"),
+        "--actor",
+        "det-ruiz",
+        *common,
+    ]
+    pid = _kill_mid_write(export)
+    [work] = [p for p in tmp.iterdir() if p.name.startswith(".packet.")]
+    [claimed] = list((tmp / "evidence-store" / "tmp").iterdir())
+    assert (maker(work.name), maker(claimed.name)) == ((host_tag(), pid), (host_tag(), pid))
+    assert any((work / "packet" / "originals").iterdir())  # the copies were made
+
+    capsys.readouterr()
+    assert main(["evidence", "audit", "--json", *common]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["path"] for r in report["temporaries_removed"]] == [str(work), str(claimed)]
+    assert not work.exists()
+    assert not claimed.exists()
+    assert main(export) == 0
+    assert main(["evidence", "verify", str(tmp / "packet")]) == 0
+
+
+# --- the running bridge audits the store ---------------------------------------------------------
+
+
+def _wait_for_line(stream: IO[bytes], text: str, seen: list[str]) -> str:
+    deadline = time.monotonic() + 60
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([stream], [], [], left)
+        if not ready:
+            break
+        raw = stream.readline()
+        if not raw:
+            raise AssertionError(f"the bridge stopped before logging {text!r}:\n" + "".join(seen))
+        seen.append(raw.decode())
+        if text in seen[-1]:
+            return seen[-1]
+    raise AssertionError(f"no {text!r} within 60 s:\n" + "".join(seen))
+
+
+def test_a_running_bridge_audits_the_store_and_logs_what_it_finds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "evidence-store"
+    config = tmp_path / "site.toml"
+    no_devices = SITE.split("[[connectors.onvif]]")[0]
+    config.write_text(no_devices + f'\n[evidence]\nstore_dir = "{store}"\naudit_every = "24h"\n')
+    common = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'run.db'}"]
+    assert main(["db", "upgrade", *common[2:]]) == 0
+    capsys.readouterr()
+    created = run_json(
+        capsys, "incidents", "open", "--location", "lot-b", "--summary", "x", "--json", *common
+    )
+    assert isinstance(created, dict)
+    added = run_json(
+        capsys, "evidence", "add", str(created["id"]), str(SCENE), "--actor", "x", "--json", *common
+    )
+    assert isinstance(added, dict)
+    _flip(_blob(tmp_path, str(added["sha256"])))
+    bridge = subprocess.Popen(
+        [sys.executable, "-m", "vmsbridge", "run", *common, "--for", "120", "--log-level", "INFO"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        bufsize=0,  # unbuffered: select() must see every line that readline() has not returned yet
+    )
+    seen: list[str] = []
+    try:
+        assert bridge.stderr is not None
+        line = _wait_for_line(bridge.stderr, "evidence altered:", seen)
+        assert f"item {added['sha256']} (scene.mp4): the store's copy has sha256" in line
+    finally:
+        if bridge.poll() is None:
+            bridge.send_signal(signal.SIGTERM)
+        bridge.wait(timeout=60)
+        if bridge.stderr is not None:
+            bridge.stderr.close()
+    assert bridge.returncode == 0, "".join(seen)
+    listed = run_json(capsys, "evidence", "list", str(created["id"]), "--json", *common)
+    assert isinstance(listed, dict)
+    verified = listed["items"][0]["last_verified"]
+    assert (verified["by"], verified["outcome"]) == ("audit", "altered")

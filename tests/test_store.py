@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -117,3 +118,82 @@ async def test_the_custody_chain_is_append_only_in_the_database(stores: Stores) 
                 await session.execute(statement)
     with pytest.raises(IntegrityError):  # a second entry 1 would fork the chain
         await stores.evidence.record(incident.id, entry)
+
+
+async def test_evidence_items_keep_what_was_recorded_at_acquisition(stores: Stores) -> None:
+    from evidence.custody import append
+    from vmsbridge.store.evidence import EvidenceItem
+    from vmsbridge.store.tables import EvidenceItemRow
+
+    incident = await stores.incidents.open(
+        location_id="quad", summary="x", priority=Priority.LOW, actor="alice"
+    )
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    item = EvidenceItem(
+        incident_id=incident.id,
+        sha256="a" * 64,
+        sha512="b" * 128,
+        size=10,
+        media_type="video/mp4",
+        role="original",
+        derived_from=None,
+        file_name="clip.mp4",
+        camera_id="cam-1",
+        how="export",
+        acquired_at=at,
+        acquired_by="alice",
+    )
+    acquired = append([], at=at, actor="alice", action="acquired", item=item.sha256, purpose="p")
+    await stores.evidence.record(incident.id, acquired, item)
+    for change in (
+        {"sha256": "c" * 64},
+        {"sha512": "d" * 128},
+        {"size": 11},
+        {"file_name": "other.mp4"},
+        {"acquired_by": "mallory"},
+        {"acquired_at": datetime(2026, 11, 21, tzinfo=UTC)},
+        {"camera_id": None},
+    ):
+        with pytest.raises(DBAPIError, match="recorded at acquisition"):
+            async with stores.db.transaction() as session:
+                await session.execute(update(EvidenceItemRow).values(**change))
+    with pytest.raises(DBAPIError, match="recorded at acquisition"):
+        async with stores.db.transaction() as session:
+            await session.execute(delete(EvidenceItemRow))
+    disposed = append([acquired], at=at, actor="records", action="disposed", item=item.sha256, purpose="p")
+    await stores.evidence.mark_disposed(incident.id, item.sha256, disposed)  # set once: allowed
+    with pytest.raises(DBAPIError, match="recorded at acquisition"):
+        async with stores.db.transaction() as session:
+            await session.execute(update(EvidenceItemRow).values(disposed_at=None))
+    [kept] = await stores.evidence.items(incident.id)
+    assert kept == dataclasses.replace(item, disposed_at=at)
+
+
+async def test_evidence_audits_are_append_only(stores: Stores) -> None:
+    from vmsbridge.store.evidence import EvidenceAudit
+    from vmsbridge.store.tables import EvidenceAuditRow
+
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    audit = EvidenceAudit(
+        kind="audit",
+        incident_id=None,
+        node="node-1",
+        actor="audit",
+        started_at=at,
+        finished_at=at,
+        items_checked=0,
+        blobs_checked=0,
+        bytes_hashed=0,
+        items=None,
+        problems=[],
+        temporaries_removed=[],
+    )
+    await stores.evidence.record_audit(audit)
+    for statement in (
+        update(EvidenceAuditRow).values(problems=[{"kind": "forged"}]),
+        delete(EvidenceAuditRow),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with stores.db.transaction() as session:
+                await session.execute(statement)
+    assert await stores.evidence.last_audit(incident_id=None) == audit

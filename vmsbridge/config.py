@@ -100,6 +100,19 @@ class EvidenceConfig(ConfigModel):
         default_factory=list, description="actors whose role allows originals of victim-sensitive incidents"
     )
     retention: RetentionConfig = RetentionConfig()
+    audit_every: str = Field(
+        "24h",
+        description="how often a running bridge re-hashes the whole evidence store ('24h', '90m', "
+        "'7d'; at least 10m), counted from the last audit; 'off' turns it off",
+    )
+
+    @field_validator("audit_every")
+    @classmethod
+    def _audit_every(cls, value: str) -> str:
+        from vmsbridge.evidence_audit import parse_every
+
+        parse_every(value)  # ValueError says what is expected
+        return value
 
 
 class CleryConfig(ConfigModel):

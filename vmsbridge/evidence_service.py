@@ -5,35 +5,43 @@ this module adds the incident, the database and the site."""
 from __future__ import annotations
 
 __all__ = [
+    "EvidenceAltered",
+    "Verification",
     "add_file",
     "content_store",
     "dispose",
     "dispose_expired",
     "export_packet",
     "incident_document",
+    "last_verifications",
     "log_access",
 ]
 
 import asyncio
+import logging
 import mimetypes
 import random
-import tempfile
+import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from evidence.bag import build_bag
+from evidence.bag import PayloadDigestError, PayloadFile, build_bag, safe_name
 from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
+from vmsbridge.evidence_audit import AuditProblem, record_problems, shown
 from vmsbridge.model import IncidentStatus
 from vmsbridge.store.database import default_data_dir
-from vmsbridge.store.evidence import EvidenceItem
+from vmsbridge.store.evidence import EvidenceAudit, EvidenceItem
+
+log = logging.getLogger(__name__)
 
 # Writers racing to extend one incident's custody chain (a rule attaching a clip while an
 # investigator logs a view) retry this often before giving up.
@@ -45,10 +53,22 @@ CHAIN_ATTEMPTS = 8
 SUBSTANTIVE = frozenset({"acquired", "derived", "mask_lifted", "transferred", "disposed"})
 
 
-def content_store(site: SiteConfig) -> ContentStore:
+class EvidenceAltered(VmsBridgeError):
+    """Evidence bytes or records differ from what was recorded at acquisition."""
+
+    def __init__(self, what: str, problems: list[AuditProblem]) -> None:
+        super().__init__(f"{what} refused: " + "; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def content_store(site: SiteConfig, *, clean: bool = True) -> ContentStore:
+    """The site's evidence store; ``clean`` first removes (and logs) stale temporaries."""
     root = site.evidence.store_dir or (site.storage.data_dir or default_data_dir()) / "evidence"
     root.mkdir(parents=True, exist_ok=True)
-    return ContentStore(root)
+    store = ContentStore(root)
+    for removed in store.cleanup_temp() if clean else []:
+        log.warning("removed stale temporary %s (%d bytes): %s", removed.path, removed.size, removed.reason)
+    return store
 
 
 async def add_file(
@@ -191,7 +211,8 @@ def _folder(role: str) -> str:
 
 
 def _payload_name(item: EvidenceItem) -> str:
-    return f"{item.sha256[:12]}-{item.file_name}"
+    """The item's name in a packet: its digest's start, then its file name made safe anywhere."""
+    return f"{item.sha256[:12]}-{safe_name(item.file_name)}"
 
 
 def _build(
@@ -204,24 +225,23 @@ def _build(
     signing_key: Path | None,
     zip_it: bool,
 ) -> Path:
-    """Stage readable names pointing at the read-only blobs, then let the library build the bag."""
-    with tempfile.TemporaryDirectory(prefix="vmsbridge-export-") as tmp:
-        staged: dict[str, list[Path]] = {"original": [], "derived": []}
-        for item in items:
-            target = Path(tmp, item.role, _payload_name(item))
-            target.parent.mkdir(exist_ok=True)
-            target.symlink_to(store.path_for(item.sha256))
-            staged[item.role].append(target)
-        return build_bag(
-            out,
-            originals=staged["original"],
-            derived=staged["derived"],
-            incident=document,
-            custody=custody,
-            info=info,
-            signing_key=signing_key,
-            zip=zip_it,
+    """Let the library copy the read-only blobs in under readable names, checked against the record."""
+    staged: dict[str, list[PayloadFile]] = {"original": [], "derived": []}
+    for item in items:
+        staged[item.role].append(
+            PayloadFile(store.path_for(item.sha256), _payload_name(item), item.sha256, item.sha512)
         )
+    return build_bag(
+        out,
+        originals=staged["original"],
+        derived=staged["derived"],
+        incident=document,
+        custody=custody,
+        info=info,
+        signing_key=signing_key,
+        zip=zip_it,
+        claims=store.tmp,
+    )
 
 
 def _through_last_change(chain: list[CustodyEntry]) -> list[CustodyEntry]:
@@ -268,21 +288,59 @@ async def export_packet(
         for i in items
     ]
     info = {"External-Identifier": f"incident-{incident_id}", "Source-Organization": site.site.name}
-    path = await asyncio.to_thread(
-        _build,
-        store,
-        items,
-        out,
-        document,
-        _through_last_change(chain),
-        info,
-        site.evidence.signing_key,
-        zip_it,
+    started = datetime.now(UTC)
+    problems = [p for i in items for p in record_problems(i, chain)]
+    problems += [
+        AuditProblem(
+            "missing",
+            f"item {i.sha256} ({shown(i.file_name)}): not in the evidence store",
+            incident_id,
+            i.sha256,
+        )
+        for i in items
+        if i.sha256 not in store
+    ]
+    path: Path | None = None
+    hashed = 0
+    if not problems:
+        hashed = sum(i.size for i in items)  # bagit hashes every copy, whatever it finds
+        try:
+            path = await asyncio.to_thread(
+                _build,
+                store,
+                items,
+                out,
+                document,
+                _through_last_change(chain),
+                info,
+                site.evidence.signing_key,
+                zip_it,
+            )
+        except PayloadDigestError as exc:
+            problems = _altered(items, exc)
+    await stores.evidence.record_audit(
+        EvidenceAudit(
+            kind="export",
+            incident_id=incident_id,
+            node=socket.gethostname(),
+            actor=actor,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            items_checked=len(items),
+            blobs_checked=len(items),
+            bytes_hashed=hashed,
+            items=[i.sha256 for i in items],
+            problems=[p.as_dict() for p in problems],
+            temporaries_removed=[],
+        )
     )
+    if problems or path is None:
+        raise EvidenceAltered(f"export of incident {incident_id}", problems)
     details: dict[str, Any] = {
         "packet": str(path),
         "items": len(items),
         "signed": site.evidence.signing_key is not None,
+        "rehashed": len(items),
     }
     if incident.victim_sensitive:
         details["victim_sensitive"] = True
@@ -297,6 +355,69 @@ async def export_packet(
         ),
     )
     return path
+
+
+def _altered(items: list[EvidenceItem], exc: PayloadDigestError) -> list[AuditProblem]:
+    by_file = {f"data/{_folder(i.role)}/{_payload_name(i)}": i for i in items}
+    problems = []
+    for file in dict.fromkeys(m.file for m in exc.mismatches):
+        item = by_file[file]
+        found = "; ".join(
+            f"{m.algorithm} {m.found}, recorded at acquisition {m.expected}"
+            for m in exc.mismatches
+            if m.file == file
+        )
+        problems.append(
+            AuditProblem(
+                "altered",
+                f"item {item.sha256} ({shown(item.file_name)}): the store's copy has {found} "
+                "(in the database and the custody chain)",
+                item.incident_id,
+                item.sha256,
+            )
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The last full re-hash of one item: when, by what (a store audit or an export), what it found."""
+
+    at: datetime
+    by: str  # "audit" | "export"
+    outcome: str  # "intact" | "missing" | "altered" | "custody"
+    detail: str = ""
+
+
+async def last_verifications(stores: Stores, incident_id: int) -> dict[str, Verification]:
+    """Each live item's last verification (items never re-hashed are absent), by SHA-256."""
+    items = [i for i in await stores.evidence.items(incident_id) if i.disposed_at is None]
+    audit = await stores.evidence.last_audit(incident_id=incident_id)
+    checks: list[EvidenceAudit] = [audit] if audit is not None else []
+    checks += await stores.evidence.export_checks(incident_id, since=audit.started_at if audit else None)
+    found: dict[str, Verification] = {}
+    for check in sorted(checks, key=lambda c: c.finished_at):
+        for item in items:
+            covered = (
+                item.sha256 in check.items
+                if check.items is not None
+                else item.acquired_at <= check.started_at
+            )
+            if not covered:
+                continue
+            problem = next(
+                (
+                    p
+                    for p in check.problems
+                    if p.get("sha256") == item.sha256 and p.get("incident") in (None, incident_id)
+                ),
+                None,
+            )
+            outcome = str(problem["kind"]) if problem else "intact"
+            found[item.sha256] = Verification(
+                check.finished_at, check.kind, outcome, str(problem["message"]) if problem else ""
+            )
+    return found
 
 
 async def dispose(

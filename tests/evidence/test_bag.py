@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import stat
+import tempfile
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,17 +16,26 @@ import bagit
 import pytest
 
 from evidence.bag import (
+    BAGIT_TXT,
     CUSTODY_FILE,
+    MAX_ZIP_ENTRIES,
     SIGNATURE_FILE,
+    VERIFY_TEMP_PREFIX,
     BagBuildError,
+    PayloadDigestError,
+    PayloadFile,
     build_bag,
     keygen,
     load_private_key,
+    safe_name,
     sign_bag,
     verify_bag,
 )
 from evidence.custody import CustodyEntry, append, entry_hash, from_jsonl, to_jsonl
-from evidence.store import ContentStore
+from evidence.store import CHUNK_SIZE as CHUNK
+from evidence.store import ContentStore, hash_file
+from evidence.temps import hold, host_tag
+from tests.evidence.conftest import dead_pid
 
 T0 = datetime(2026, 3, 1, 14, 30, tzinfo=UTC)
 INFO = {"External-Identifier": "INC-2026-0042", "Source-Organization": "North Campus Security"}
@@ -56,6 +67,7 @@ def packet(tmp_path: Path) -> Packet:
         (src / name).write_bytes(bytes(range(seed, 256)) * 400)
         originals.append(store.put_file(src / name))
     (src / "cam-7.redacted.mp4").write_bytes(b"blurred" * 5000)
+    redacted = hash_file(src / "cam-7.redacted.mp4")
     custody: list[CustodyEntry] = []
     for i, blob in enumerate(originals):
         custody.append(
@@ -75,9 +87,9 @@ def packet(tmp_path: Path) -> Packet:
             at=T0 + timedelta(minutes=5),
             actor="analyst-2",
             action="derived",
-            item=None,
+            item=redacted["sha256"],
             purpose="redaction",
-            details={"original": originals[1].sha256, "blur": 25},
+            details={"original": originals[1].sha256, "blur": 25, "sha512": redacted["sha512"]},
         )
     )
     custody.append(
@@ -273,6 +285,16 @@ def test_build_refuses_bad_inputs(packet: Packet, tmp_path: Path) -> None:
         build_bag(
             tmp_path / "b3", originals=packet.originals * 2, derived=[], incident={}, custody=[], info={}
         )
+    with pytest.raises(BagBuildError, match=r"no custody entry acquires data/derived/cam-7\.redacted\.mp4"):
+        build_bag(tmp_path / "b5", originals=[], derived=packet.derived, incident={}, custody=[], info={})
+    redacted = hash_file(packet.derived[0])["sha256"]
+    other = append(
+        [], at=T0, actor="x", action="acquired", item=redacted, purpose="p", details={"sha512": "0" * 128}
+    )
+    with pytest.raises(BagBuildError, match=r"another SHA-512 for data/derived/cam-7\.redacted\.mp4"):
+        build_bag(
+            tmp_path / "b6", originals=[], derived=packet.derived, incident={}, custody=[other], info={}
+        )
     broken = [packet.custody[0], packet.custody[2]]
     with pytest.raises(BagBuildError, match="custody chain is broken"):
         build_bag(tmp_path / "b4", originals=[], derived=[], incident={}, custody=broken, info={})
@@ -331,3 +353,252 @@ def test_unsafe_or_ambiguous_zips_are_refused(tmp_path: Path) -> None:
         zf.writestr("b/bagit.txt", "x")
     assert verify_bag(two) == [f"{two}: zip must hold exactly one bag folder, found ['a', 'b']"]
     assert not (tmp_path.parent / "escape.txt").exists()
+
+
+# --- everything in a packet is accounted for ------------------------------------------------------
+
+
+def test_extra_files_and_folders_anywhere_are_named(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    (bag_dir / "README-first.txt").write_text("planted beside the tag files")
+    (bag_dir / "notes").mkdir()
+    (bag_dir / "notes" / "a.txt").write_text("planted in a new folder")
+    (bag_dir / "empty").mkdir()
+    (bag_dir / "data" / "originals" / "sub").mkdir()
+    assert sorted(verify_bag(bag_dir, packet.pub)) == [
+        "unexpected file: README-first.txt",
+        "unexpected file: notes/a.txt",
+        "unexpected folder: data/originals/sub/",
+        "unexpected folder: empty/",
+        "unexpected folder: notes/",
+    ]
+
+
+def test_links_and_names_colliding_by_case_are_named(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    (bag_dir / "Bagit.txt").write_text("BagIt-Version: 1.0\n")
+    (bag_dir / "data" / "originals" / "link.mp4").symlink_to(bag_dir / "data" / "originals" / "cam-3.mp4")
+    problems = verify_bag(bag_dir, packet.pub)
+    assert "names differ only in case or Unicode form: Bagit.txt, bagit.txt" in problems
+    assert "not a regular file: data/originals/link.mp4" in problems
+
+
+def _resign(bag_dir: Path, key: Path) -> None:
+    """What the export did with tampered bytes: manifests of what is there, signed."""
+    _reseal(bag_dir)
+    sign_bag(bag_dir, load_private_key(key))
+
+
+def test_signed_payload_that_differs_from_the_incident_record_is_named(
+    packet: Packet, tmp_path: Path
+) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    record = json.loads((bag_dir / "data/incident.json").read_text())
+    recorded = {e["file"]: e for e in record["evidence"]}
+    victim = bag_dir / "data/originals/cam-3.mp4"
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    _resign(bag_dir, packet.key)
+    now = hash_file(victim)
+    assert verify_bag(bag_dir, packet.pub) == [
+        "digest differs from the incident record: data/originals/cam-3.mp4 (sha256): manifest "
+        f"{now['sha256']}, incident record {recorded['data/originals/cam-3.mp4']['sha256']}",
+        "digest differs from the incident record: data/originals/cam-3.mp4 (sha512): manifest "
+        f"{now['sha512']}, incident record {recorded['data/originals/cam-3.mp4']['sha512']}",
+    ]
+    # The forger also rewrites the incident record: the custody chain's acquisition still disagrees.
+    for entry in record["evidence"]:
+        if entry["file"] == "data/originals/cam-3.mp4":
+            entry.update(now)
+    (bag_dir / "data/incident.json").write_text(json.dumps(record))
+    _resign(bag_dir, packet.key)
+    assert verify_bag(bag_dir, packet.pub) == [
+        f"no custody entry acquires data/originals/cam-3.mp4 (sha256 {now['sha256']})"
+    ]
+
+
+def test_payload_missing_from_the_incident_record_is_named(packet: Packet, tmp_path: Path) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    (bag_dir / "data/derived/planted.mp4").write_bytes(b"planted")
+    _resign(bag_dir, packet.key)
+    problems = verify_bag(bag_dir, packet.pub)
+    assert problems == ["not in the incident record: data/derived/planted.mp4"]
+
+
+def _rezip(source: zipfile.ZipFile, target: Path, first: list[tuple[str, bytes]]) -> None:
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in first:
+            zf.writestr(name, data)
+        for info in source.infolist():
+            zf.writestr(info, source.read(info))
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile warns the forger, and writes it anyway
+def test_zip_with_a_tampered_duplicate_entry_is_refused(packet: Packet, tmp_path: Path) -> None:
+    zipped = build(packet, tmp_path / "INC", zip=True)
+    name = "INC/data/originals/cam-3.mp4"
+    with zipfile.ZipFile(zipped) as zf:
+        tampered = bytearray(zf.read(name))
+        tampered[0] ^= 0xFF
+        _rezip(zf, tmp_path / "dup.zip", [(name, bytes(tampered))])
+    assert verify_bag(tmp_path / "dup.zip", packet.pub) == [
+        f"{tmp_path / 'dup.zip'}: duplicate entry in zip: {name} (2 times)"
+    ]
+
+
+def test_zip_with_names_colliding_by_case_is_refused(packet: Packet, tmp_path: Path) -> None:
+    zipped = build(packet, tmp_path / "INC", zip=True)
+    with zipfile.ZipFile(zipped) as zf:
+        _rezip(zf, tmp_path / "case.zip", [("INC/data/originals/CAM-3.mp4", b"other")])
+    assert verify_bag(tmp_path / "case.zip", packet.pub) == [
+        f"{tmp_path / 'case.zip'}: names differ only in case or Unicode form: "
+        "INC/data/originals/CAM-3.mp4, INC/data/originals/cam-3.mp4"
+    ]
+
+
+@pytest.fixture
+def verify_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temp dir verification unpacks into, to see what it wrote."""
+    room = tmp_path / "verify-tmp"
+    room.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(room))
+    return room
+
+
+def test_zip_bomb_is_refused_before_anything_is_unpacked(tmp_path: Path, verify_tmp: Path) -> None:
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bag/bagit.txt", BAGIT_TXT)
+        with zf.open("bag/data/zeros.bin", "w", force_zip64=True) as f:
+            block = bytes(CHUNK)
+            for _ in range(160):  # 160 MiB of zeros: about 160 KB deflated
+                f.write(block)
+    size = bomb.stat().st_size
+    assert size < 1 << 20
+    assert verify_bag(bomb) == [
+        f"{bomb}: would unpack to {160 * CHUNK + len(BAGIT_TXT)} bytes from a {size}-byte zip "
+        "(more than 20 times its size): refused"
+    ]
+    assert list(verify_tmp.iterdir()) == []
+
+
+def test_zip_with_too_many_entries_is_refused(tmp_path: Path, verify_tmp: Path) -> None:
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as zf:
+        for n in range(MAX_ZIP_ENTRIES + 1):
+            zf.writestr(f"bag/data/{n}", b"")
+    assert verify_bag(many) == [
+        f"{many}: {MAX_ZIP_ENTRIES + 1} entries in zip, more than {MAX_ZIP_ENTRIES}: refused"
+    ]
+    assert list(verify_tmp.iterdir()) == []
+
+
+def test_zip_verification_leaves_no_temp_dir_and_removes_stale_ones(
+    packet: Packet, tmp_path: Path, verify_tmp: Path
+) -> None:
+    zipped = build(packet, tmp_path / "INC", zip=True)
+    crashed = verify_tmp / f"{VERIFY_TEMP_PREFIX}+{host_tag()}+{dead_pid()}+abc"
+    (crashed / "INC").mkdir(parents=True)
+    (crashed / "INC" / "bagit.txt").write_text("left by a killed verification")
+    assert verify_bag(zipped, packet.pub) == []
+    assert list(verify_tmp.iterdir()) == []
+
+
+# --- building refuses what it cannot vouch for ----------------------------------------------------
+
+
+def test_build_refuses_bytes_that_differ_from_their_recorded_digests(packet: Packet, tmp_path: Path) -> None:
+    recorded = hash_file(packet.originals[0])
+    tampered = tmp_path / "tampered.mp4"
+    data = bytearray(packet.originals[0].read_bytes())
+    data[5] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    found = hash_file(tampered)
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    with pytest.raises(PayloadDigestError) as caught:
+        build_bag(
+            tmp_path / "bag",
+            originals=[PayloadFile(tampered, "cam-3.mp4", recorded["sha256"], recorded["sha512"])],
+            derived=[],
+            incident={},
+            custody=packet.custody,
+            info=INFO,
+            signing_key=packet.key,
+            claims=claims,
+        )
+    assert [str(m) for m in caught.value.mismatches] == [
+        f"data/originals/cam-3.mp4: sha256 {found['sha256']}, expected {recorded['sha256']}",
+        f"data/originals/cam-3.mp4: sha512 {found['sha512']}, expected {recorded['sha512']}",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "claims",
+        "key.pem",
+        "key.pub",
+        "named",
+        "src",
+        "store",
+        "tampered.mp4",
+    ]
+    assert list(claims.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("clip.mp4", "clip.mp4"),
+        ("../../etc/passwd", "_._etc_passwd"),
+        ("..", "file"),
+        ("a\\..\\b.mp4", "a_._b.mp4"),
+        ("/abs/path.mp4", "_abs_path.mp4"),
+        ("line\nbreak\r\x00\x1b[31m.mp4", "line_break___[31m.mp4"),
+        ("bidi\u202egnp.exe", "bidi_gnp.exe"),
+        ("C:clip.mp4", "C_clip.mp4"),
+        ("con.mp4", "_con.mp4"),
+        ("trailing. ", "trailing"),
+        ("e\u0301.mp4", "\u00e9.mp4"),
+        ("x" * 300 + ".mp4", "x" * 196 + ".mp4"),
+    ],
+)
+def test_safe_name(name: str, safe: str) -> None:
+    assert safe_name(name) == safe
+    assert safe_name(safe) == safe
+
+
+def test_build_refuses_unsafe_and_colliding_payload_names(packet: Packet, tmp_path: Path) -> None:
+    with pytest.raises(BagBuildError, match="unsafe payload file name"):
+        build_bag(
+            tmp_path / "b",
+            originals=[PayloadFile(packet.originals[0], "../escape.mp4")],
+            derived=[],
+            incident={},
+            custody=packet.custody,
+            info=INFO,
+        )
+    with pytest.raises(BagBuildError, match=r"two payload files named 'cam-3\.mp4' and 'CAM-3\.mp4'"):
+        build_bag(
+            tmp_path / "b",
+            originals=[PayloadFile(packet.originals[0]), PayloadFile(packet.originals[1], "CAM-3.mp4")],
+            derived=[],
+            incident={},
+            custody=packet.custody,
+            info=INFO,
+        )
+    assert not (tmp_path / "b").exists()
+
+
+def test_stale_work_dirs_of_a_killed_build_are_removed_by_the_next(packet: Packet, tmp_path: Path) -> None:
+    stale = tmp_path / f".bag.+{host_tag()}+{dead_pid()}+x1.part"
+    (stale / "bag" / "data").mkdir(parents=True)
+    (stale / "bag" / "data" / "half.mp4").write_bytes(b"half a copy")
+    live = tmp_path / f".bag.+{host_tag()}+{dead_pid()}+x2.part"
+    live.mkdir()
+    held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        hold(held)  # as a build running in another process does
+        build(packet, tmp_path / "bag")
+        assert not stale.exists()
+        assert live.exists()
+    finally:
+        os.close(held)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from evidence.store import CHUNK_SIZE, BlobNotFoundError, ContentStore, hash_file
+from evidence.temps import name_prefix
 from tests.evidence.conftest import EVIDENCE_ROOT
 
 
@@ -106,6 +107,35 @@ def test_hash_file_matches_hashlib(tmp_path: Path) -> None:
     assert digests == {"sha256": hashlib.sha256(data).hexdigest(), "sha512": hashlib.sha512(data).hexdigest()}
 
 
+def test_cleanup_leaves_a_write_in_progress_alone(tmp_path: Path) -> None:
+    store = ContentStore(tmp_path)
+    seen: list[object] = []
+
+    def chunks() -> Iterator[bytes]:
+        yield b"first half, "
+        [part] = list(store.tmp.iterdir())
+        seen.append((part.name.startswith(name_prefix()), store.cleanup_temp(), part.exists()))
+        yield b"second half"
+
+    blob = store.put_stream(chunks())
+    assert seen == [(True, [], True)]
+    assert blob.path.read_bytes() == b"first half, second half"
+
+
+def test_strays_under_the_blob_tree_are_named(tmp_path: Path) -> None:
+    store = ContentStore(tmp_path)
+    blob = store.put_stream([b"kept"])
+    misplaced = store.blobs / "00" / "00" / blob.sha256
+    misplaced.parent.mkdir(parents=True)
+    misplaced.write_bytes(b"kept")
+    (store.blobs / "notes.txt").write_text("x")
+    link = store.blobs / "ff" / "ff" / ("f" * 64)
+    link.parent.mkdir(parents=True)
+    link.symlink_to(blob.path)
+    assert list(store) == [blob.sha256]
+    assert sorted(store.strays()) == sorted([misplaced, store.blobs / "notes.txt", link])
+
+
 # --- crash safety ---------------------------------------------------------------------------------
 
 _CHILD = textwrap.dedent(
@@ -190,12 +220,13 @@ def test_sigkill_mid_put_file_leaves_no_blob(tmp_path: Path, large_file: tuple[P
         # The kill may land after the rename; whatever is published must then be complete.
         assert published in ([], [digest])
         assert all(store.verify(d) for d in published)
-        assert store.cleanup_temp() in (0, 1)
+        assert len(store.cleanup_temp()) in (0, 1)
     else:
         assert published == []
         assert not any(p.is_file() for p in (root / "sha256").rglob("*"))
-        assert store.cleanup_temp() == 1
-    assert store.cleanup_temp() == 0
+        [removed] = store.cleanup_temp()
+        assert removed.reason == f"process {child.pid} no longer runs on this host"
+    assert store.cleanup_temp() == []
 
     blob = store.put_file(source)
     assert blob.sha256 == digest

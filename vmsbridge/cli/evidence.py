@@ -1,4 +1,4 @@
-"""``vmsbridge evidence add|list|export|verify|keygen``."""
+"""``vmsbridge evidence add|list|export|verify|audit|log|dispose|expire|keygen``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evidence.custody import CustodyEntry, verify_chain
 from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.store.evidence import EvidenceItem
+
+if TYPE_CHECKING:
+    from vmsbridge.evidence_audit import AuditReport
+    from vmsbridge.evidence_service import Verification
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +72,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     verify.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     verify.set_defaults(handler=verify_evidence)
+
+    audit = actions.add_parser(
+        "audit",
+        help="re-hash the evidence store: missing, altered and orphaned blobs, custody disagreements",
+        description="Re-hash every blob a live evidence item needs (SHA-256 and SHA-512) and compare "
+        "it with what was recorded at acquisition and with the custody chain; a whole-store audit also "
+        "names blobs and files no item needs. Stale temporaries of crashed writes and exports are "
+        "removed first. The result is recorded; exit 1 when anything is wrong.",
+    )
+    add_common_options(audit)
+    audit.add_argument(
+        "--incident", type=int, default=None, metavar="N", help="only this incident's evidence"
+    )
+    audit.add_argument("--actor", default="audit", help="who runs it (recorded with the result)")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(handler=audit_evidence)
 
     log = actions.add_parser(
         "log", help="record that evidence was viewed, handed over or checked (who, why) in its custody chain"
@@ -138,30 +159,83 @@ def add_evidence(args: argparse.Namespace) -> int:
 
 
 def list_evidence(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_service import last_verifications
+
     site = load_site(args)
 
-    async def go() -> tuple[list[EvidenceItem], list[CustodyEntry]]:
+    async def go() -> tuple[list[EvidenceItem], list[CustodyEntry], dict[str, Verification]]:
         async with open_store(db_url_for(args, site)) as stores:
             await stores.incidents.get(args.incident_id)  # NotFound names it
             items = await stores.evidence.items(args.incident_id)
-            return items, await stores.evidence.chain(args.incident_id)
+            chain = await stores.evidence.chain(args.incident_id)
+            return items, chain, await last_verifications(stores, args.incident_id)
 
-    items, chain = asyncio.run(go())
+    items, chain, verified = asyncio.run(go())
     problems = verify_chain(chain)
     if args.json:
         print_json(
             {
-                "items": [dataclasses.asdict(i) for i in items],
+                "items": [
+                    {
+                        **dataclasses.asdict(i),
+                        "last_verified": dataclasses.asdict(verified[i.sha256])
+                        if i.sha256 in verified
+                        else None,
+                    }
+                    for i in items
+                ],
                 "custody": [{**e.body(), "hash": e.hash} for e in chain],
                 "custody_problems": problems,
             }
         )
         return 0 if not problems else 1
     for item in items:
-        print(f"{item.sha256}  {item.role:<8} {item.size:>12} B  {item.file_name}  ({item.acquired_by})")
+        print(
+            f"{item.sha256}  {item.role:<8} {item.size:>12} B  {item.file_name}  ({item.acquired_by})  "
+            f"{_verified(item, verified.get(item.sha256))}"
+        )
     state = "intact" if not problems else "BROKEN: " + "; ".join(problems)
     print(f"custody chain: {len(chain)} entries, {state}")
     return 0 if not problems else 1
+
+
+def _verified(item: EvidenceItem, check: Verification | None) -> str:
+    if item.disposed_at is not None:
+        return f"disposed of {item.disposed_at.isoformat(timespec='seconds')}"
+    if check is None:
+        return "never re-hashed (run `vmsbridge evidence audit`)"
+    when = f"{check.at.isoformat(timespec='seconds')} by {check.by}"
+    return f"verified {when}: intact" if check.outcome == "intact" else f"{check.outcome.upper()} at {when}"
+
+
+def audit_evidence(args: argparse.Namespace) -> int:
+    from vmsbridge.evidence_audit import audit_store
+    from vmsbridge.evidence_service import content_store
+
+    site = load_site(args)
+
+    async def go() -> AuditReport:
+        async with open_store(db_url_for(args, site)) as stores:
+            store = content_store(site, clean=False)  # the audit's own sweep reports what it removes
+            report = await audit_store(stores, store, incident_id=args.incident)
+            await stores.evidence.record_audit(report.record(args.actor))
+            return report
+
+    report = asyncio.run(go())
+    if args.json:
+        print_json(report.as_dict())
+        return 0 if report.ok else 1
+    for removed in report.removed:
+        print(f"removed stale temporary {removed.path} ({removed.size} bytes): {removed.reason}")
+    for problem in report.problems:
+        print(f"{problem.kind.upper()}: {problem.message}")
+    scope = "evidence store" if args.incident is None else f"evidence of incident {args.incident}"
+    counts = ", ".join(f"{n} {kind}" for kind, n in report.counts().items())
+    print(
+        f"{scope}: {report.items_checked} item(s), {report.blobs_checked} blob(s), "
+        f"{report.bytes_hashed} bytes re-hashed: {'intact' if report.ok else counts}"
+    )
+    return 0 if report.ok else 1
 
 
 def export_evidence(args: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ from vmsbridge.clery.delivery import Deliverer, sinks_for
 from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
 from vmsbridge.config import SiteConfig, default_config_path
 from vmsbridge.controls import Controls
+from vmsbridge.evidence_audit import ScheduledAudit, parse_every
+from vmsbridge.evidence_service import content_store
 from vmsbridge.rules.engine import RuleEngine
 from vmsbridge.rules.runtime import reload_from, running_rules
 from vmsbridge.scenario import ScenarioSource
@@ -117,6 +119,9 @@ async def serve(
                 # Approved notifications whose delivery failed are retried here until delivered.
                 deliverer = Deliverer(services.stores, sinks_for(site))
                 tasks.append(asyncio.create_task(deliverer.run(), name="notifications"))
+                if (every := parse_every(site.evidence.audit_every)) is not None:
+                    audit = ScheduledAudit(services.stores, content_store(site), every)
+                    tasks.append(asyncio.create_task(audit.run(), name="evidence-audit"))
                 log.info(
                     "running with %d source(s); database %s", len(sources), services.stores.db.display_url
                 )

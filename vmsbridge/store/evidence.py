@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["EvidenceItem", "EvidenceRepository"]
+__all__ = ["EvidenceAudit", "EvidenceItem", "EvidenceRepository"]
 
 import asyncio
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.custody import CustodyEntry
 from vmsbridge.store.database import Database
-from vmsbridge.store.tables import CustodyEntryRow, EvidenceItemRow
+from vmsbridge.store.tables import CustodyEntryRow, EvidenceAuditRow, EvidenceItemRow
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,43 @@ class EvidenceItem:
     disposed_at: datetime | None = None
     window_start: datetime | None = None
     window_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceAudit:
+    """One re-hash of evidence: a store audit (``kind="audit"``) or an export's check of its items."""
+
+    kind: str
+    incident_id: int | None  # None: the whole store
+    node: str
+    actor: str
+    started_at: datetime
+    finished_at: datetime
+    items_checked: int
+    blobs_checked: int
+    bytes_hashed: int
+    items: list[str] | None  # the SHA-256s checked; None: every live item in scope
+    problems: list[dict[str, Any]]
+    temporaries_removed: list[dict[str, Any]]
+    id: int | None = field(default=None, compare=False)
+
+
+def _audit(row: EvidenceAuditRow) -> EvidenceAudit:
+    return EvidenceAudit(
+        kind=row.kind,
+        incident_id=row.incident_id,
+        node=row.node,
+        actor=row.actor,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        items_checked=row.items_checked,
+        blobs_checked=row.blobs_checked,
+        bytes_hashed=row.bytes_hashed,
+        items=list(row.items) if row.items is not None else None,
+        problems=list(row.problems),
+        temporaries_removed=list(row.temporaries_removed),
+        id=row.id,
+    )
 
 
 def _item(row: EvidenceItemRow) -> EvidenceItem:
@@ -170,3 +208,51 @@ class EvidenceRepository:
                     )
                 )
             session.add(_entry_row(incident_id, entry))
+
+    async def record_audit(self, audit: EvidenceAudit) -> int:
+        """Keep an audit's or export check's findings (rows are never changed); returns its id."""
+        async with self._db.transaction() as session:
+            row = EvidenceAuditRow(
+                kind=audit.kind,
+                incident_id=audit.incident_id,
+                node=audit.node,
+                actor=audit.actor,
+                started_at=audit.started_at,
+                finished_at=audit.finished_at,
+                items_checked=audit.items_checked,
+                blobs_checked=audit.blobs_checked,
+                bytes_hashed=audit.bytes_hashed,
+                items=audit.items,
+                problems=audit.problems,
+                temporaries_removed=audit.temporaries_removed,
+            )
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def last_audit(self, *, incident_id: int | None) -> EvidenceAudit | None:
+        """The latest store audit covering ``incident_id`` (None: the latest of the whole store)."""
+        scope = (
+            EvidenceAuditRow.incident_id.is_(None)
+            if incident_id is None
+            else or_(EvidenceAuditRow.incident_id.is_(None), EvidenceAuditRow.incident_id == incident_id)
+        )
+        async with self._db.sessions() as session:
+            row = await session.scalar(
+                select(EvidenceAuditRow)
+                .where(EvidenceAuditRow.kind == "audit", scope)
+                .order_by(EvidenceAuditRow.started_at.desc(), EvidenceAuditRow.id.desc())
+                .limit(1)
+            )
+            return _audit(row) if row is not None else None
+
+    async def export_checks(self, incident_id: int, *, since: datetime | None = None) -> list[EvidenceAudit]:
+        """The re-hashes exports of ``incident_id`` made (since ``since``), oldest first."""
+        query = select(EvidenceAuditRow).where(
+            EvidenceAuditRow.kind == "export", EvidenceAuditRow.incident_id == incident_id
+        )
+        if since is not None:
+            query = query.where(EvidenceAuditRow.started_at >= since)
+        async with self._db.sessions() as session:
+            rows = await session.scalars(query.order_by(EvidenceAuditRow.started_at, EvidenceAuditRow.id))
+            return [_audit(r) for r in rows]

@@ -13,6 +13,7 @@ __all__ = [
     "CrimeLogWithholdingRow",
     "CustodyEntryRow",
     "EventRow",
+    "EvidenceAuditRow",
     "EvidenceItemRow",
     "FireLogChangeRow",
     "FireLogEntryRow",
@@ -202,7 +203,11 @@ class MaskLiftRow(Base):
 
 
 class EvidenceItemRow(Base):
-    """A file attached to an incident; its bytes live in the content-addressed store."""
+    """A file attached to an incident; its bytes live in the content-addressed store.
+
+    What was recorded at acquisition is fixed: database triggers refuse any change but setting
+    ``disposed_at`` once, and refuse deletion.
+    """
 
     __tablename__ = "evidence_items"
     __table_args__ = (UniqueConstraint("incident_id", "sha256", name="uq_evidence_items_incident_id"),)
@@ -242,6 +247,27 @@ class CustodyEntryRow(Base):
     details: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class EvidenceAuditRow(Base):
+    """One re-hash of evidence (a store audit or an export's check) and what it found. Append-only."""
+
+    __tablename__ = "evidence_audits"
+    __table_args__ = (Index("ix_evidence_audits_incident_started", "incident_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "audit" | "export"
+    incident_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("incidents.id"))  # None: whole store
+    node: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[UtcTs]
+    finished_at: Mapped[UtcTs]
+    items_checked: Mapped[int] = mapped_column(Integer)
+    blobs_checked: Mapped[int] = mapped_column(Integer)
+    bytes_hashed: Mapped[int] = mapped_column(BigInteger)
+    items: Mapped[list[str] | None] = mapped_column(Json)  # SHA-256s checked; None: every live item
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    temporaries_removed: Mapped[list[dict[str, Any]]] = mapped_column(Json)
 
 
 class PublicLogEntryColumns:
