@@ -43,7 +43,7 @@ from evidence.custody import CustodyEntry, verify_chain
 from evidence.store import ContentStore, HashingStopped, hash_file
 from evidence.temps import Removed
 from vmsbridge.app import Stores
-from vmsbridge.store.evidence import EvidenceAudit, EvidenceItem
+from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from privacy.masks import MaskLift, MaskSet, StaticMask, polygons_of
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.store.masks import MaskLiftRecord
+from vmsbridge.model.evidence import MaskLiftRecord
 
 
 def camera_masks(site: SiteConfig, camera_id: str) -> list[StaticMask]:

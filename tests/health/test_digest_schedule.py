@@ -23,7 +23,7 @@ from vmsbridge.errors import ConfigError
 from vmsbridge.health.monitor import DIGEST_ACTOR, DailyDigest
 from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
 from vmsbridge.model import Event, EventKind
-from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.model.events import AcceptedEvent
 
 CHICAGO = ZoneInfo("America/Chicago")
 SEVEN = DigestSchedule(time(7, 0), CHICAGO)

@@ -39,14 +39,14 @@ from vmsbridge.clery.delivery import sink_plan
 from vmsbridge.clery.names import names_in
 from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound, VmsBridgeError
-from vmsbridge.store.notifications import (
+from vmsbridge.model.notifications import (
     CapMessage,
     EmergencyTest,
     NewCapMessage,
     NewNotification,
     Notification,
-    NotificationConflict,
 )
+from vmsbridge.store.notifications import NotificationConflict
 
 KINDS = ("timely_warning", "emergency", "test", "all_clear")
 TEXT_FIELDS = ("headline", "description", "instruction")

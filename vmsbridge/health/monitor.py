@@ -43,9 +43,10 @@ from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
 from vmsbridge.health.service import current_digest
 from vmsbridge.health.timeline import KIND_EFFECTS
 from vmsbridge.model import Event, EventKind, StoredEvent
+from vmsbridge.model.events import LogPosition
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database, default_data_dir
-from vmsbridge.store.health import HealthStore, LogPosition
+from vmsbridge.store.health import HealthStore
 
 log = logging.getLogger(__name__)
 
