@@ -37,9 +37,10 @@ from vmsbridge.backoff import Backoff
 from vmsbridge.bus import BusClosed, EventSink, publish_durably
 from vmsbridge.clery.export import write_atomically
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
+from vmsbridge.config.health import parse_digest_time
 from vmsbridge.health.digest import Digest, digest_json, digest_text
 from vmsbridge.health.intervals import State
-from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
+from vmsbridge.health.schedule import DigestSchedule
 from vmsbridge.health.service import current_digest
 from vmsbridge.health.timeline import KIND_EFFECTS
 from vmsbridge.model import Event, EventKind, StoredEvent

@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventPayload
+from vmsbridge.config.rules import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.ingest import validate_payload
 from vmsbridge.model import Event, IncidentStatus, StoredEvent
@@ -46,7 +47,6 @@ from vmsbridge.model.events import AcceptedEvent, LogPosition
 from vmsbridge.model.rules import INTERRUPTED, ActionOutcome
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
-from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
 
 log = logging.getLogger(__name__)
 
