@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from vmsbridge.clery.asr import AsrStatistics, Decision, compute_asr, counting_year, decide
 from vmsbridge.clery.asr_report import render_csv, render_html, render_text
-from vmsbridge.clery.offenses import ArrestAction, BiasCategory, OffenseCode, Violation
-from vmsbridge.clery.records import Arrest, CleryRecord, Offense
 from vmsbridge.config import SiteConfig
+from vmsbridge.model.clery import Arrest, CleryRecord, Offense
+from vmsbridge.model.offenses import ArrestAction, BiasCategory, OffenseCode, Violation
 
 CST = timezone(timedelta(hours=-6))
 REPORTED = datetime(2026, 3, 2, 8, 15, tzinfo=CST)

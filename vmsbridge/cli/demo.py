@@ -19,9 +19,9 @@ from vmsbridge.app import running_services
 from vmsbridge.cli.common import load_site, local_time, print_json
 from vmsbridge.cli.incidents import event_dict, incident_dict, incident_line
 from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.config.rules import RulesConfig, TemplateOptions
 from vmsbridge.errors import VmsBridgeError
 from vmsbridge.rules.runtime import running_rules
-from vmsbridge.rules.spec import RulesConfig, TemplateOptions
 from vmsbridge.scenario import ScenarioSource
 from vmsbridge.store.database import default_data_dir, resolve_db_url
 

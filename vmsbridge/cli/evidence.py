@@ -14,7 +14,7 @@ from evidence.custody import CustodyEntry, verify_chain
 from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
-from vmsbridge.store.evidence import EvidenceItem
+from vmsbridge.model.evidence import EvidenceItem
 
 if TYPE_CHECKING:
     from vmsbridge.evidence_audit import AuditReport
