@@ -97,6 +97,9 @@ class RuleEngine:
         self._wake = asyncio.Event()
         self._stopping = False
         self._firings: set[asyncio.Task[None]] = set()
+        # Every fast-path move still running, whether or not its stored event has claimed it: a
+        # stop waits for them and then cancels them, as it does firings.
+        self._early_tasks: set[asyncio.Task[tuple[bool, str, int]]] = set()
         # The latest firings as (rule, event id), and how many there were: a long-running
         # bridge keeps a bounded window, not every firing since it started.
         self.fired: deque[tuple[str, int]] = deque(maxlen=RECENT_FIRINGS)
@@ -149,7 +152,15 @@ class RuleEngine:
                     continue
                 firing = Firing(rule, provisional, asyncio.get_running_loop().create_future())
                 started = self._clock()
-                tasks = [asyncio.create_task(self._timed(a, firing)) for a in moves]
+                tasks = [
+                    asyncio.create_task(
+                        self._timed(a, firing), name=f"rule-early:{rule.name}:{event.native_id}"
+                    )
+                    for a in moves
+                ]
+                for task in tasks:
+                    self._early_tasks.add(task)
+                    task.add_done_callback(self._early_tasks.discard)
                 self._early[key] = _EarlyMoves(started, tasks)
                 log.info(
                     "rule %s moves PTZ for %s %s before it is stored",
@@ -356,11 +367,16 @@ class RuleEngine:
                 log.error("could not record ptz_goto of rule %s: %s (%s)", firing.rule.name, exc, detail)
 
     def _forget_stale_early(self) -> None:
-        """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them."""
+        """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them,
+        cancelling a move still under way (nothing will ever record it)."""
         cutoff = self._clock() - EARLY_KEEP
         for key, early in list(self._early.items()):
             if early.started < cutoff:
                 del self._early[key]
+                for task in early.tasks:
+                    if not task.done():
+                        log.warning("cancelling a PTZ move whose event was never stored: %s", task.get_name())
+                        task.cancel()
 
     async def _run_one(self, action: Action, firing: Firing) -> None:
         started, t0 = self._clock(), time.perf_counter()
@@ -443,13 +459,16 @@ class RuleEngine:
         return resumed
 
     async def drain(self, seconds: float) -> bool:
-        """Wait for running firings to finish; True if all did."""
-        if not self._firings:
+        """Wait for running firings and fast-path moves to finish; True if all did."""
+        running = self._firings | self._early_tasks
+        if not running:
             return True
-        _, pending = await asyncio.wait(set(self._firings), timeout=seconds)
+        _, pending = await asyncio.wait(running, timeout=seconds)
         return not pending
 
     async def cancel_firings(self) -> None:
-        for task in list(self._firings):
+        """Cancel the firings and fast-path moves still running, and wait until they have ended."""
+        running = self._firings | self._early_tasks
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._firings, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)

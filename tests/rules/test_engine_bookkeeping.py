@@ -1,0 +1,122 @@
+"""The rule engine's own bookkeeping, without devices: fast-path moves, how many firings run at
+once, and finding an open incident. Controls are fakes that block until released."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from evidence.store import ContentStore
+from tests.rules.conftest import rules_site
+from vmsbridge.app import Stores
+from vmsbridge.config import Camera, SiteConfig, SiteDirectory
+from vmsbridge.controls import Controls, PtzMove
+from vmsbridge.correlate import Correlator
+from vmsbridge.model import Event, EventKind
+from vmsbridge.rules.actions import RuleContext
+from vmsbridge.rules.engine import EARLY_KEEP, RuleEngine
+from vmsbridge.rules.templates import active_rules
+from vmsbridge.store.events import AcceptedEvent
+
+WAIT = 60.0  # upper bound on any single wait; a healthy run takes a fraction of it
+
+PHONE_PTZ = """
+[[rules.custom]]
+name = "phone-ptz"
+on = ["phone.offhook"]
+actions = [{ type = "ptz_goto" }]
+"""
+
+
+class SlowPtz:
+    """A PTZ control whose moves last until released; it notes a move being cancelled."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def goto_preset(self, camera: Camera, preset_token: str, *, settle_seconds: float) -> PtzMove:
+        self.started.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return PtzMove(datetime.now(UTC), 0.0, 0.0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def engine_on(
+    site: SiteConfig, stores: Stores, controls: Controls, tmp_path: Path, clock: Clock | None = None
+) -> RuleEngine:
+    directory = SiteDirectory(site)
+    ctx = RuleContext(
+        directory=directory,
+        stores=stores,
+        controls=controls,
+        evidence=ContentStore(tmp_path / "evidence"),
+        jobs=None,
+        work_dir=tmp_path / "work",
+    )
+    correlator = Correlator(stores.incidents, directory, site.correlation)
+    rules = active_rules(site.rules, has_xprotect=False)
+    if clock is None:
+        return RuleEngine(ctx, rules, correlator)
+    return RuleEngine(ctx, rules, correlator, clock=clock)
+
+
+def offhook(native_id: str, at: datetime) -> AcceptedEvent:
+    event = Event(
+        source="test",
+        native_id=native_id,
+        kind=EventKind.PHONE_OFFHOOK,
+        device_id="bl-7",
+        occurred_at=at,
+        received_at=at,
+    )
+    return AcceptedEvent(event, "lot-b")
+
+
+def early_moves_left() -> list[str]:
+    names = (t.get_name() for t in asyncio.all_tasks() if not t.done())
+    return [name for name in names if name.startswith("rule-early:")]
+
+
+async def test_a_stop_waits_for_then_cancels_a_fast_path_move_still_under_way(
+    stores: Stores, tmp_path: Path
+) -> None:
+    ptz = SlowPtz()
+    engine = engine_on(rules_site(tmp_path, PHONE_PTZ), stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path)
+    engine.accepted([offhook("n1", datetime.now(UTC))])  # its stored event never comes
+    await asyncio.wait_for(ptz.started.wait(), WAIT)  # awaits: the move reaching the camera
+
+    engine.stop()
+    assert await engine.drain(0) is False  # the move is still running: not drained
+    await engine.cancel_firings()
+    assert ptz.cancelled.is_set()
+    assert early_moves_left() == []
+
+
+async def test_a_fast_path_move_whose_event_never_gets_stored_is_cancelled_once_stale(
+    stores: Stores, tmp_path: Path
+) -> None:
+    ptz = SlowPtz()
+    clock = Clock()
+    site = rules_site(tmp_path, PHONE_PTZ)
+    engine = engine_on(site, stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path, clock)
+    engine.accepted([offhook("n1", clock.now)])
+    await asyncio.wait_for(ptz.started.wait(), WAIT)  # awaits: the move reaching the camera
+
+    clock.now += EARLY_KEEP + timedelta(seconds=1)
+    await engine.process_batch()  # forgets the stale move
+    await asyncio.wait_for(ptz.cancelled.wait(), WAIT)  # awaits: the stale move being cancelled
+    assert early_moves_left() == []
