@@ -13,7 +13,7 @@ from vmsbridge.app import Stores
 from vmsbridge.config import Camera, SiteConfig, SiteDirectory
 from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.correlate import Correlator
-from vmsbridge.model import Event, EventKind
+from vmsbridge.model import Event, EventKind, Priority, StoredEvent
 from vmsbridge.rules.actions import RuleContext
 from vmsbridge.rules.engine import EARLY_KEEP, RuleEngine
 from vmsbridge.rules.templates import active_rules
@@ -120,3 +120,35 @@ async def test_a_fast_path_move_whose_event_never_gets_stored_is_cancelled_once_
     await engine.process_batch()  # forgets the stale move
     await asyncio.wait_for(ptz.cancelled.wait(), WAIT)  # awaits: the stale move being cancelled
     assert early_moves_left() == []
+
+
+DURING_INCIDENT = """
+[[rules.custom]]
+name = "while-open"
+on = ["phone.offhook"]
+during_open_incident = true
+actions = [{ type = "notify_operator" }]
+"""
+
+
+async def test_an_open_incident_here_counts_however_many_are_open_elsewhere(
+    stores: Stores, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    here = await stores.incidents.open(
+        location_id="lot-b", summary="old", priority=Priority.HIGH, actor="test", at=now - timedelta(hours=1)
+    )
+    for n in range(150):  # newer, and elsewhere: a list of the latest 100 open ones misses ``here``
+        await stores.incidents.open(
+            location_id="library", summary=f"other {n}", priority=Priority.LOW, actor="test", at=now
+        )
+    assert await stores.incidents.open_before("lot-b", now) is True
+    assert await stores.incidents.open_before("lot-b", here.started_at) is False  # began at, not before
+    assert await stores.incidents.open_before("far", now) is False
+
+    engine = engine_on(rules_site(tmp_path, DURING_INCIDENT), stores, Controls(), tmp_path)
+    event = offhook("n1", now).event
+    stored = StoredEvent(1, event.source, event.native_id, event.kind, "bl-7", "lot-b", now, now)
+    await engine.consider(stored)
+    assert list(engine.fired) == [("while-open", 1)]
+    await engine.cancel_firings()

@@ -41,7 +41,7 @@ from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventPayload
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.ingest import validate_payload
-from vmsbridge.model import Event, IncidentStatus, StoredEvent
+from vmsbridge.model import Event, StoredEvent
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
 from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
@@ -272,10 +272,7 @@ class RuleEngine:
 
     async def _open_incident_before(self, event: StoredEvent) -> bool:
         """An open incident at the event's place that began before it (not one the event opened)."""
-        for incident in await self.ctx.stores.incidents.search(IncidentStatus.OPEN):
-            if incident.location_id == event.location_id and incident.started_at < event.occurred_at:
-                return True
-        return False
+        return await self.ctx.stores.incidents.open_before(event.location_id, event.occurred_at)
 
     async def _fire(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
         loop = asyncio.get_running_loop()
