@@ -18,6 +18,7 @@ from vmsbridge.rules.actions import RuleContext
 from vmsbridge.rules.engine import EARLY_KEEP, RuleEngine
 from vmsbridge.rules.templates import active_rules
 from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.store.rule_actions import INTERRUPTED
 
 WAIT = 60.0  # upper bound on any single wait; a healthy run takes a fraction of it
 
@@ -152,3 +153,92 @@ async def test_an_open_incident_here_counts_however_many_are_open_elsewhere(
     await engine.consider(stored)
     assert list(engine.fired) == [("while-open", 1)]
     await engine.cancel_firings()
+
+
+def phone_moves(limit: int) -> str:
+    return f"""
+max_concurrent_firings = {limit}
+
+[[rules.custom]]
+name = "phone-ptz"
+on = ["phone.offhook"]
+cooldown_seconds = 0
+actions = [{{ type = "ptz_goto" }}]
+"""
+
+
+class CountingPtz:
+    """Moves that last until released, counting how many run at once."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.running = 0
+        self.peak = 0
+        self.calls = 0
+        self._changed = asyncio.Condition()
+
+    async def goto_preset(self, camera: Camera, preset_token: str, *, settle_seconds: float) -> PtzMove:
+        self.calls += 1
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        async with self._changed:
+            self._changed.notify_all()
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+        return PtzMove(datetime.now(UTC), 0.0, 0.0)
+
+    async def until_running(self, count: int) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: self.running == count), WAIT)
+
+
+async def stored_pickups(stores: Stores, count: int) -> list[StoredEvent]:
+    now = datetime.now(UTC)
+    accepted = [offhook(f"n{i}", now + timedelta(milliseconds=i)) for i in range(count)]
+    new, _ = await stores.events.write_batch(accepted, [])
+    found = [await stores.events.get(event_id) for event_id in sorted(new.values())]
+    return [e for e in found if e is not None]
+
+
+async def test_firings_beyond_the_limit_wait_their_turn_and_all_run(stores: Stores, tmp_path: Path) -> None:
+    ptz = CountingPtz()
+    engine = engine_on(
+        rules_site(tmp_path, phone_moves(2)), stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path
+    )
+    events = await stored_pickups(stores, 10)
+    for event in events:
+        await engine.consider(event)
+    assert engine.fire_count == 10
+    await ptz.until_running(2)  # awaits: two moves under way
+    assert ptz.calls == 2  # the other eight wait, none started
+
+    ptz.release.set()
+    assert await engine.drain(WAIT) is True
+    assert ptz.peak == 2
+    assert ptz.calls == 10
+    recorded = await stores.rule_actions.firings_since(datetime.now(UTC) - timedelta(hours=1))
+    assert sorted(event.id for _, event in recorded) == [e.id for e in events]
+
+
+async def test_a_stop_records_the_waiting_firings_as_interrupted(stores: Stores, tmp_path: Path) -> None:
+    ptz = CountingPtz()
+    engine = engine_on(
+        rules_site(tmp_path, phone_moves(1)), stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path
+    )
+    events = await stored_pickups(stores, 3)
+    for event in events:
+        await engine.consider(event)
+    await ptz.until_running(1)  # awaits: the first move under way
+
+    engine.stop()
+    assert await engine.drain(0) is False
+    await engine.cancel_firings()
+    assert ptz.calls == 1
+    incident = await stores.incidents.incident_of_event(events[0].id)
+    assert incident is not None
+    outcomes = await stores.rule_actions.for_incident(incident)
+    assert sorted((o.event_id, o.action, o.detail) for o in outcomes) == [
+        (e.id, "ptz_goto", INTERRUPTED) for e in events
+    ]
