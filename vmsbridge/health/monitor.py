@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from evidence.atomic import write_atomically
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import BusClosed, EventSink, publish_durably
-from vmsbridge.clery.export import write_atomically
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
 from vmsbridge.health.digest import Digest, digest_json, digest_text
 from vmsbridge.health.intervals import State
