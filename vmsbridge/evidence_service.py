@@ -15,6 +15,7 @@ __all__ = [
     "incident_document",
     "last_verifications",
     "log_access",
+    "open_content_store",
 ]
 
 import asyncio
@@ -69,6 +70,12 @@ def content_store(site: SiteConfig, *, clean: bool = True) -> ContentStore:
     for removed in store.cleanup_temp() if clean else []:
         log.warning("removed stale temporary %s (%d bytes): %s", removed.path, removed.size, removed.reason)
     return store
+
+
+async def open_content_store(site: SiteConfig, *, clean: bool = True) -> ContentStore:
+    """:func:`content_store` from a running loop: the directory work (making it, sweeping stale
+    temporaries) runs in a worker thread."""
+    return await asyncio.to_thread(content_store, site, clean=clean)
 
 
 async def add_file(
