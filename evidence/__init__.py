@@ -1,4 +1,4 @@
-"""Evidence hashing, content-addressed store, custody chain and BagIt packets (issue #6).
+"""Evidence hashing, content-addressed store, custody chain and BagIt packets.
 
 Standalone: never imports ``vmsbridge``. Modules:
 
