@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = ["EmulatedSite", "emulated_site"]
 
+import asyncio
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -34,14 +36,21 @@ class EmulatedSite:
         return self.onvif.device(connector_id)
 
 
+def write_secret(path: Path, secret: str) -> None:
+    """``secret`` and a newline in ``path``, readable by its owner only from the start."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file already there keeps its mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+
+
 @asynccontextmanager
 async def emulated_site(
     site: SiteConfig, clip: Path | None, secrets_dir: Path
 ) -> AsyncIterator[EmulatedSite]:
     password = secrets.token_urlsafe(18)
     secret_file = secrets_dir / "lab-password"
-    secret_file.write_text(password + "\n", encoding="utf-8")
-    secret_file.chmod(0o600)
+    await asyncio.to_thread(write_secret, secret_file, password)
     async with AsyncExitStack() as stack:
         onvif = await stack.enter_async_context(
             OnvifEmulator(emulated_devices(site, clip=clip), username=LAB_USER, password=password)

@@ -248,8 +248,8 @@ async def test_a_person_on_the_incident_is_never_named_in_public(stores: Stores,
 def test_export_never_fails_wholesale_over_one_entry(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A person recorded after publication used to make `crimelog export` exit 1 for the whole log,
-    and `crimelog show` printed the name."""
+    """A person recorded after publication: `crimelog export` still exports the rest of the log
+    (not exit 1 for all of it), and `crimelog show` does not print the name."""
     db = ["--db", f"sqlite:///{tmp_path / 'log.db'}"]
     assert main(["db", "upgrade", *db]) == 0
     assert main(["incidents", "open", "--location", "quad", "--summary", "x", *db]) == 0

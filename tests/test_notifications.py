@@ -60,7 +60,7 @@ def cap_field(xml: bytes, path: str) -> str | None:
 
 
 def assert_placed(xml: bytes) -> None:
-    """The area has its description and a circle or a polygon (the issue's requirement)."""
+    """The area has its description and a circle or a polygon."""
     assert cap_field(xml, "c:info/c:area/c:areaDesc")
     shapes = [cap_field(xml, f"c:info/c:area/c:{shape}") for shape in ("circle", "polygon")]
     assert any(shapes), xml.decode()

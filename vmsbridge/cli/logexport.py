@@ -85,7 +85,7 @@ def export_window(args: argparse.Namespace, site: SiteConfig) -> ExportWindow:
 
 
 def write_export(args: argparse.Namespace, text: str, rows: int) -> None:
-    from vmsbridge.clery.export import write_atomically
+    from evidence.atomic import write_atomically
 
     if args.output is None:
         sys.stdout.write(text)

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from vmsbridge.config import SiteConfig
 from vmsbridge.health.coverage import LocationCoverage
 from vmsbridge.health.intervals import State, StateSpan
-from vmsbridge.health.render import LOCATION_STATE_NAMES
+from vmsbridge.health.render.common import LOCATION_STATE_NAMES
 from vmsbridge.health.timeline import CameraTimeline
 from vmsbridge.model.health import ClockSuspect
 
