@@ -45,7 +45,16 @@ class StoreError(VmsBridgeError):
 
 
 class DatabaseNotReady(StoreError):
-    """The database schema is missing or older than this version of vmsbridge."""
+    """The database schema is missing or older than this version of vmsbridge.
+
+    ``url`` is the database (password hidden) and ``state`` what is wrong with it; front ends add
+    how to upgrade it in their own terms.
+    """
+
+    def __init__(self, url: str, state: str) -> None:
+        self.url = url
+        self.state = state
+        super().__init__(f"database {url} {state}")
 
 
 class NotFound(VmsBridgeError, LookupError):

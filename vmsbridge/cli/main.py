@@ -29,7 +29,7 @@ from vmsbridge.cli import (
     video,
     xprotect,
 )
-from vmsbridge.errors import ConfigError, NotFound, VmsBridgeError
+from vmsbridge.errors import ConfigError, DatabaseNotReady, NotFound, VmsBridgeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vmsbridge: configuration error in {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseNotReady as exc:
+        print(f"vmsbridge: {exc}: run `vmsbridge db upgrade --db {exc.url}`", file=sys.stderr)
+        return EXIT_FAILED
     except NotFound as exc:
         print(f"vmsbridge: {exc}", file=sys.stderr)
         return EXIT_FAILED
