@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.errors import ValidationFailed, ValidationProblem
 
 PUBLIC_WINDOW_DAYS = 60
 FORMATS = ("csv", "html", "json")
@@ -62,7 +62,9 @@ def window_ending(as_of: date) -> ExportWindow:
 
 def window_for_request(first: date, last: date) -> ExportWindow:
     if last < first:
-        raise ConfigError("--to", [ConfigProblem("--to", f"{last} is before --from {first}")])
+        raise ValidationFailed(
+            [ValidationProblem("last", f"{last} is before first {first}", related=("first",))]
+        )
     return ExportWindow(first, last, "request")
 
 
@@ -147,7 +149,7 @@ def render(log: PublicLog, fmt: str) -> str:
         return _json(log)
     if fmt == "html":
         return _html(log)
-    raise ConfigError("--format", [ConfigProblem("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")])
+    raise ValidationFailed([ValidationProblem("fmt", f"{fmt!r} is not one of {', '.join(FORMATS)}")])
 
 
 def when_text(value: datetime | str | None, zone: ZoneInfo) -> str:

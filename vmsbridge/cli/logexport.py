@@ -56,6 +56,7 @@ def add_export_parser(
     export.add_argument(
         "--output", type=Path, default=None, metavar="FILE", help="write here (atomically); default: stdout"
     )
+    export.set_defaults(field_flags={"first": "--from", "last": "--to", "fmt": "--format"})
     return export
 
 

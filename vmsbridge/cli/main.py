@@ -29,7 +29,8 @@ from vmsbridge.cli import (
     video,
     xprotect,
 )
-from vmsbridge.errors import ConfigError, NotFound, VmsBridgeError
+from vmsbridge.cli import errors as cli_errors
+from vmsbridge.errors import ConfigError, DatabaseNotReady, NotFound, ValidationFailed, VmsBridgeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -79,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    cli_errors.remember_parsers(parser)
+    args = parser.parse_args(argv)
     log_output.configure(getattr(args, "log_level", "WARNING"), sys.stderr)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
@@ -87,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vmsbridge: configuration error in {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValidationFailed as exc:
+        flags = cli_errors.FlagNames.of(args)
+        print(f"vmsbridge: configuration error in {cli_errors.as_config_error(exc, flags)}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseNotReady as exc:
+        print(f"vmsbridge: {exc}: run `vmsbridge db upgrade --db {exc.url}`", file=sys.stderr)
+        return EXIT_FAILED
     except NotFound as exc:
         print(f"vmsbridge: {exc}", file=sys.stderr)
         return EXIT_FAILED
