@@ -57,6 +57,7 @@ __all__ = [
     "INCIDENT_FILE",
     "MAX_ZIP_ENTRIES",
     "MAX_ZIP_RATIO",
+    "NAME_MAX_BYTES",
     "SIGNATURE_FILE",
     "BagBuildError",
     "DigestMismatch",
@@ -90,7 +91,7 @@ VERIFY_TEMP_PREFIX = "evidence-verify-"
 
 _WINDOWS_RESERVED = re.compile(r"(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)")
 _NAME_FORBIDDEN = set('<>:"/\\|?*')
-_NAME_MAX_BYTES = 200  # well under the 255 of common filesystems, leaving room for a prefix
+NAME_MAX_BYTES = 200  # well under the 255 of common filesystems, leaving room for a prefix
 
 
 class BagBuildError(ValueError):
@@ -128,10 +129,12 @@ class PayloadFile:
     sha512: str | None = None
 
 
-def safe_name(name: str) -> str:
+def safe_name(name: str, *, max_bytes: int = NAME_MAX_BYTES) -> str:
     """``name`` made safe as one file name on any system: no path separators, ``..``, control or
     format characters, characters Windows forbids, leading or trailing dots and spaces; NFC;
-    at most 200 UTF-8 bytes (the extension kept). Never empty."""
+    at most ``max_bytes`` (200) UTF-8 bytes, the extension kept when it takes at most half of
+    them. Never empty. A prefix of hex digits and ``-`` before a name made safe with 200 bytes less
+    the prefix's length gives a safe name again."""
     text = unicodedata.normalize("NFC", name)
     text = "".join(
         "_"
@@ -142,11 +145,13 @@ def safe_name(name: str) -> str:
     text = re.sub(r"\.{2,}", ".", text).strip(" .")
     if _WINDOWS_RESERVED.match(text):
         text = "_" + text
-    if len(text.encode("utf-8")) > _NAME_MAX_BYTES:
+    if len(text.encode("utf-8")) > max_bytes:
         _, dot, ext = text.rpartition(".")
         ext = dot + ext if dot and 0 < len(ext) <= 16 else ""
+        if len(ext.encode("utf-8")) > max_bytes // 2:
+            ext = ""
         stem = text[: len(text) - len(ext)]
-        room = _NAME_MAX_BYTES - len(ext.encode("utf-8"))
+        room = max_bytes - len(ext.encode("utf-8"))
         stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore").rstrip(" .")
         text = stem + ext
     return text or "file"

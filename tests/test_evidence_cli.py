@@ -9,6 +9,7 @@ import os
 import select
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -396,6 +397,78 @@ def test_export_makes_payload_file_names_safe(
     capsys.readouterr()
     assert main(["evidence", "export", incident, "--out", str(tmp / "p2"), "--actor", "x", *common]) == 1
     assert f"item {added['sha256']} (" + r"..\\clip\x1b[2J\n.mp4)" in capsys.readouterr().err
+
+
+def _open_incident(common: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    created = run_json(
+        capsys, "incidents", "open", "--location", "maple-hall", "--summary", "x", "--json", *common
+    )
+    assert isinstance(created, dict)
+    return str(created["id"])
+
+
+def test_a_long_file_name_is_shortened_in_the_packet_keeping_its_extension(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident = _open_incident(common, capsys)
+    long = tmp / ("\u00e9" * 100 + " camera 7 export.mp4")  # 219 bytes: room for the digest prefix
+    long.write_bytes(SCENE.read_bytes()[:5000])
+    added = run_json(capsys, "evidence", "add", incident, str(long), "--actor", "x", "--json", *common)
+    assert isinstance(added, dict)
+    packet = tmp / "packet"
+    assert main(["evidence", "export", incident, "--out", str(packet), "--actor", "x", *common]) == 0
+    [name] = [p.name for p in (packet / "data" / "originals").iterdir()]
+    assert name.startswith(f"{str(added['sha256'])[:12]}-\u00e9\u00e9")
+    assert name.endswith(".mp4")
+    assert len(name.encode("utf-8")) <= 200
+    assert main(["evidence", "verify", str(packet)]) == 0
+
+
+def _append_forged_custody_entry(tmp: Path, incident: int, action: str) -> None:
+    """A custody line appended behind the application's back (appending is all the triggers allow)."""
+    with sqlite3.connect(tmp / "ev.db") as db:
+        seq, at = db.execute(
+            "SELECT max(seq), max(at) FROM custody_entries WHERE incident_id = ?", (incident,)
+        ).fetchone()
+        db.execute(
+            "INSERT INTO custody_entries (incident_id, seq, at, actor, action, item, purpose, details, "
+            "prev_hash, hash) VALUES (?, ?, ?, 'mallory', ?, NULL, 'p', '{}', ?, ?)",
+            (incident, seq + 1, at, action, "0" * 64, "1" * 64),
+        )
+
+
+# A forged "transferred" entry is in the chain a packet carries; a "viewed" one after the last change
+# is not, and the database's chain is broken all the same.
+@pytest.mark.parametrize("action", ["transferred", "viewed"])
+def test_an_export_whose_custody_chain_is_broken_is_refused_naming_it(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    common, tmp = env
+    incident, _ = incident_with_evidence(common, capsys)
+    _append_forged_custody_entry(tmp, incident, action)
+    capsys.readouterr()
+    export = ["evidence", "export", str(incident), "--out", str(tmp / "packet"), "--actor", "x", *common]
+    assert main(export) == 1  # refused, not a crash
+    err = capsys.readouterr().err
+    assert f"export of incident {incident} refused: incident {incident}: custody chain" in err
+    assert not (tmp / "packet").exists()
+
+
+def test_a_packet_the_bag_library_refuses_is_a_clear_error(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vmsbridge import evidence_service
+
+    common, tmp = env
+    incident, _ = incident_with_evidence(common, capsys)
+    monkeypatch.setattr(evidence_service, "_payload_name", lambda item: f"../{item.file_name}")
+    capsys.readouterr()
+    export = ["evidence", "export", str(incident), "--out", str(tmp / "packet"), "--actor", "x", *common]
+    assert main(export) == 1
+    assert f"export of incident {incident} refused: unsafe payload file name" in capsys.readouterr().err
+    assert not (tmp / "packet").exists()
 
 
 # --- leftovers of killed commands -----------------------------------------------------------------

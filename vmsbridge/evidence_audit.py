@@ -136,6 +136,14 @@ def _label(item: EvidenceItem) -> str:
     return f"incident {item.incident_id} item {item.sha256} ({shown(item.file_name)})"
 
 
+def chain_problems(incident_id: int, chain: list[CustodyEntry]) -> list[AuditProblem]:
+    """Where the incident's custody chain is broken (edited, removed, inserted or forged entries)."""
+    return [
+        AuditProblem("custody", f"incident {incident_id}: custody chain {p}", incident_id)
+        for p in verify_chain(chain)
+    ]
+
+
 def record_problems(item: EvidenceItem, chain: Iterable[CustodyEntry]) -> list[AuditProblem]:
     """The item's record against its acquisition entry in the custody chain."""
     entry = next((e for e in chain if e.action in ACQUISITIONS and e.item == item.sha256), None)
@@ -229,10 +237,7 @@ async def audit_store(
     for item in items:
         if item.incident_id not in chains:
             chains[item.incident_id] = chain = await stores.evidence.chain(item.incident_id)
-            problems += [
-                AuditProblem("custody", f"incident {item.incident_id}: custody chain {p}", item.incident_id)
-                for p in verify_chain(chain)
-            ]
+            problems += chain_problems(item.incident_id, chain)
         problems += record_problems(item, chains[item.incident_id])
     by_blob: dict[str, list[EvidenceItem]] = {}
     for item in items:

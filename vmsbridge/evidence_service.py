@@ -32,13 +32,20 @@ from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 
-from evidence.bag import PayloadDigestError, PayloadFile, build_bag, safe_name
+from evidence.bag import (
+    NAME_MAX_BYTES,
+    BagBuildError,
+    PayloadDigestError,
+    PayloadFile,
+    build_bag,
+    safe_name,
+)
 from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.evidence_audit import AuditProblem, record_problems, shown
+from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, shown
 from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import default_data_dir
@@ -219,8 +226,10 @@ def _folder(role: str) -> str:
 
 
 def _payload_name(item: EvidenceItem) -> str:
-    """The item's name in a packet: its digest's start, then its file name made safe anywhere."""
-    return f"{item.sha256[:12]}-{safe_name(item.file_name)}"
+    """The item's name in a packet: its digest's start, then its file name made safe anywhere and
+    short enough that the whole name is (the extension kept)."""
+    prefix = f"{item.sha256[:12]}-"
+    return prefix + safe_name(item.file_name, max_bytes=NAME_MAX_BYTES - len(prefix))
 
 
 def _build(
@@ -297,7 +306,8 @@ async def export_packet(
     ]
     info = {"External-Identifier": f"incident-{incident_id}", "Source-Organization": site.site.name}
     started = datetime.now(UTC)
-    problems = [p for i in items for p in record_problems(i, chain)]
+    problems = chain_problems(incident_id, chain)
+    problems += [p for i in items for p in record_problems(i, chain)]
     problems += [
         AuditProblem(
             "missing",
@@ -326,6 +336,8 @@ async def export_packet(
             )
         except PayloadDigestError as exc:
             problems = _altered(items, exc)
+        except BagBuildError as exc:
+            raise VmsBridgeError(f"export of incident {incident_id} refused: {exc}") from None
     await stores.evidence.record_audit(
         EvidenceAudit(
             kind="export",

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import bagit
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evidence.bag import (
     BAGIT_TXT,
     CUSTODY_FILE,
     MAX_ZIP_ENTRIES,
+    NAME_MAX_BYTES,
     SIGNATURE_FILE,
     VERIFY_TEMP_PREFIX,
     BagBuildError,
@@ -564,6 +567,31 @@ def test_build_refuses_bytes_that_differ_from_their_recorded_digests(packet: Pac
 def test_safe_name(name: str, safe: str) -> None:
     assert safe_name(name) == safe
     assert safe_name(safe) == safe
+
+
+@given(
+    name=st.text(st.characters(exclude_categories=()) | st.sampled_from(". e\u0301"), max_size=400),
+    prefix=st.from_regex(r"[0-9a-f]{12}-", fullmatch=True),
+)
+def test_a_safe_name_fits_the_room_a_prefix_leaves(name: str, prefix: str) -> None:
+    short = safe_name(name, max_bytes=NAME_MAX_BYTES - len(prefix))
+    assert len(short.encode("utf-8")) <= NAME_MAX_BYTES - len(prefix)
+    assert safe_name(short, max_bytes=NAME_MAX_BYTES - len(prefix)) == short
+    assert safe_name(prefix + short) == prefix + short  # the prefixed name is a safe payload name
+
+
+@pytest.mark.parametrize(
+    ("name", "max_bytes", "safe"),
+    [
+        ("x" * 300 + ".mp4", 187, "x" * 183 + ".mp4"),
+        ("\u00e9" * 150 + ".mkv", 187, "\u00e9" * 91 + ".mkv"),  # never half a character
+        ("clip." + "e" * 16, 10, "clip.eeeee"),  # an extension longer than half the room goes
+    ],
+)
+def test_safe_name_shortens_to_a_byte_budget_keeping_the_extension(
+    name: str, max_bytes: int, safe: str
+) -> None:
+    assert safe_name(name, max_bytes=max_bytes) == safe
 
 
 def test_build_refuses_unsafe_and_colliding_payload_names(packet: Packet, tmp_path: Path) -> None:
