@@ -13,6 +13,7 @@ file, so a crash at any point leaves at most a file in ``tmp/``. Its writer hold
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -32,8 +33,10 @@ __all__ = [
     "BlobNotFoundError",
     "ContentStore",
     "HashingStopped",
+    "NotRegularFileError",
     "StoredBlob",
     "hash_file",
+    "hash_regular_file",
     "iter_file_chunks",
 ]
 
@@ -75,13 +78,71 @@ def hash_file(
     ``stop`` is asked between chunks; when it answers True, :class:`HashingStopped` is raised (a
     long audit ends promptly when its service stops).
     """
+    return _digests(iter_file_chunks(path), algorithms, stop, path)[0]
+
+
+class NotRegularFileError(OSError):
+    """A path that should hold a file's bytes is a folder, link, named pipe, socket or device."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        self.kind = _kind(mode)
+        super().__init__(f"{path}: {self.kind}, not a regular file")
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((kind for test, kind in _KINDS if test(mode)), "not a file")
+
+
+def hash_regular_file(
+    path: Path,
+    algorithms: Iterable[str] = ("sha256", "sha512"),
+    *,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[dict[str, str], int]:
+    """:func:`hash_file` for a path that must be a regular file itself: (digests, bytes read).
+
+    A folder, symbolic link, named pipe, socket or device raises :class:`NotRegularFileError`
+    without being read, so a pipe put in a file's place cannot block the caller.
+    """
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(Path(path), mode)
+    try:
+        # Not following links, not waiting for a writer: whatever replaced the file since lstat.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotRegularFileError(Path(path), stat.S_IFLNK) from None
+        raise
+    with open(fd, "rb", buffering=0) as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(Path(path), mode)
+        return _digests(iter(lambda: f.read(CHUNK_SIZE), b""), algorithms, stop, path)
+
+
+def _digests(
+    chunks: Iterable[bytes], algorithms: Iterable[str], stop: Callable[[], bool] | None, path: Path
+) -> tuple[dict[str, str], int]:
     hashers = {name: hashlib.new(name) for name in algorithms}
-    for chunk in iter_file_chunks(path):
+    size = 0
+    for chunk in chunks:
         if stop is not None and stop():
             raise HashingStopped(str(path))
         for h in hashers.values():
             h.update(chunk)
-    return {name: h.hexdigest() for name, h in hashers.items()}
+        size += len(chunk)
+    return {name: h.hexdigest() for name, h in hashers.items()}, size
 
 
 def _check_digest(sha256: str) -> str:

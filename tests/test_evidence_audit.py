@@ -3,13 +3,17 @@ named, nothing is changed but stale temporaries removed, and every audit is reco
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hashlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,9 +21,10 @@ from evidence.custody import append
 from evidence.store import ContentStore, HashingStopped, hash_file
 from evidence.temps import host_tag
 from tests.evidence.conftest import dead_pid
+from vmsbridge import evidence_audit
 from vmsbridge.app import Stores
 from vmsbridge.config.evidence import parse_every
-from vmsbridge.evidence_audit import ScheduledAudit, audit_store
+from vmsbridge.evidence_audit import AuditReport, ScheduledAudit, audit_store
 from vmsbridge.evidence_service import add_file, dispose, last_verifications
 from vmsbridge.model import Priority
 from vmsbridge.model.evidence import EvidenceItem
@@ -120,7 +125,7 @@ async def test_audit_names_missing_altered_orphaned_and_custody_problems(
     report = await audit_store(stores, store)
 
     assert not report.ok
-    assert report.counts() == {"missing": 1, "altered": 1, "orphaned": 2, "custody": 1}
+    assert report.counts() == {"missing": 1, "altered": 1, "unreadable": 0, "orphaned": 2, "custody": 1}
     assert report.items_checked == 5
     assert report.blobs_checked == 3  # the blob two incidents share is hashed once
     assert report.bytes_hashed == 3 * altered.size
@@ -154,6 +159,80 @@ async def test_audit_names_missing_altered_orphaned_and_custody_problems(
     assert {v.by for v in verified.values()} == {"audit"}
 
 
+async def _unless_blocked(audit: Awaitable[AuditReport], pipe: Path) -> AuditReport:
+    try:
+        return await asyncio.wait_for(audit, timeout=60)
+    except TimeoutError:
+        # Stuck opening the pipe to read it: a writer coming and going lets that open return.
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the audit waited 60 s on a named pipe in a blob's place")
+
+
+async def test_a_folder_or_a_pipe_in_a_blobs_place_is_its_items_problem_and_the_audit_goes_on(
+    stores: Stores, tmp_path: Path
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident = await _incident(stores)
+    added = {}
+    for name, seed in (("folder.mp4", 1), ("pipe.mp4", 2), ("altered.mp4", 3), ("fine.mp4", 4)):
+        added[name], _ = await add_file(
+            stores, store, incident_id=incident, path=_clip(tmp_path, name, seed), actor="op", how="t", now=T0
+        )
+    folder = store.path_for(added["folder.mp4"].sha256)
+    folder.unlink()
+    folder.mkdir()
+    pipe = store.path_for(added["pipe.mp4"].sha256)
+    pipe.unlink()
+    os.mkfifo(pipe)
+    _flip(store.path_for(added["altered.mp4"].sha256))
+
+    report = await _unless_blocked(audit_store(stores, store), pipe)
+
+    assert report.counts() == {"missing": 0, "altered": 3, "unreadable": 0, "orphaned": 0, "custody": 0}
+    assert (report.items_checked, report.blobs_checked) == (4, 2)
+    messages = {p.sha256: p.message for p in report.problems}
+    label = f"incident {incident} item"
+    assert messages[folder.name] == f"{label} {folder.name} (folder.mp4): the store's copy is a folder, " + (
+        "not a regular file"
+    )
+    assert messages[pipe.name].endswith("(pipe.mp4): the store's copy is a named pipe, not a regular file")
+    await stores.evidence.record_audit(report.record("auditor"))
+    verified = await last_verifications(stores, incident)
+    assert {sha: v.outcome for sha, v in verified.items()} == {
+        folder.name: "altered",
+        pipe.name: "altered",
+        added["altered.mp4"].sha256: "altered",
+        added["fine.mp4"].sha256: "intact",
+    }
+
+
+async def test_a_blob_that_cannot_be_read_is_named_unreadable_and_the_audit_goes_on(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident = await _incident(stores)
+    bad, _ = await add_file(
+        stores, store, incident_id=incident, path=_clip(tmp_path, "bad.mp4", 1), actor="op", how="t", now=T0
+    )
+    good, _ = await add_file(
+        stores, store, incident_id=incident, path=_clip(tmp_path, "good.mp4", 2), actor="op", how="t", now=T0
+    )
+    real = evidence_audit.hash_regular_file
+
+    def failing_disk(path: Path, *args: Any, **kwargs: Any) -> tuple[dict[str, str], int]:
+        if path.name == bad.sha256:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(evidence_audit, "hash_regular_file", failing_disk)
+    report = await audit_store(stores, store)
+    assert [(p.kind, p.sha256) for p in report.problems] == [("unreadable", bad.sha256)]
+    assert report.problems[0].message.endswith(
+        f"(bad.mp4): the store's copy cannot be read: {os.strerror(errno.EIO)}"
+    )
+    assert (report.blobs_checked, report.bytes_hashed) == (1, good.size)
+
+
 async def test_one_incident_audit_and_disposed_items(stores: Stores, tmp_path: Path) -> None:
     store = ContentStore(tmp_path / "store")
     kept, other = await _incident(stores, "kept"), await _incident(stores, "other")
@@ -176,7 +255,7 @@ async def test_one_incident_audit_and_disposed_items(stores: Stores, tmp_path: P
     assert report.ok, report.problems  # the other incident's blob and the orphan are not in scope
     assert (report.incident_id, report.items_checked, report.blobs_checked) == (kept, 1, 1)
     whole = await audit_store(stores, store)
-    assert whole.counts() == {"missing": 0, "altered": 1, "orphaned": 1, "custody": 0}
+    assert whole.counts() == {"missing": 0, "altered": 1, "unreadable": 0, "orphaned": 1, "custody": 0}
     assert item.sha256 not in " ".join(p.message for p in whole.problems)
 
 

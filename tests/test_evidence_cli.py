@@ -344,11 +344,11 @@ def test_audit_names_altered_and_orphaned_blobs_and_list_shows_the_last_verifica
     os.utime(orphan.path, (0, 0))  # long ago: not a file being attached right now
     assert main(["evidence", "audit", "--json", *common]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["counts"] == {"missing": 0, "altered": 1, "orphaned": 1, "custody": 0}
+    assert report["counts"] == {"missing": 0, "altered": 1, "unreadable": 0, "orphaned": 1, "custody": 0}
     assert main(["evidence", "audit", "--incident", str(incident), *common]) == 1
     out = capsys.readouterr().out
     assert f"ALTERED: incident {incident} item {original} (scene.mp4): the store's copy has sha256" in out
-    assert out.endswith("1 altered, 0 orphaned, 0 custody\n")  # orphans belong to no incident
+    assert out.endswith("1 altered, 0 unreadable, 0 orphaned, 0 custody\n")  # orphans belong to no incident
     assert main(["evidence", "list", str(incident), *common]) == 0
     [line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith(original)]
     assert "ALTERED at " in line

@@ -4,7 +4,9 @@ An audit removes stale temporaries (see :mod:`evidence.temps`), then re-hashes e
 live evidence item needs (each blob once, whatever number of incidents share it) and reports:
 
 - ``missing``: an item's blob is not in the store;
-- ``altered``: a blob's SHA-256, SHA-512 or size differs from the item's record;
+- ``altered``: a blob's SHA-256, SHA-512 or size differs from the item's record, or a folder,
+  link, named pipe or device is in its place (never opened, so it cannot stop the audit);
+- ``unreadable``: reading a blob failed (the error named); the audit goes on with the others;
 - ``custody``: an incident's custody chain is broken, or its acquisition entry for an item
   disagrees with the item's record (digest or size);
 - ``orphaned`` (whole-store audits only): a blob no live item needs, or a stray file under
@@ -39,7 +41,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence.custody import CustodyEntry, verify_chain
-from evidence.store import ContentStore, HashingStopped, hash_file
+from evidence.store import ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
 from evidence.temps import Removed
 from vmsbridge.app import Stores
 from vmsbridge.config.evidence import parse_every
@@ -51,6 +53,7 @@ ORPHAN_GRACE = timedelta(minutes=10)  # far longer than attaching a stored blob 
 RETRY_AFTER = timedelta(minutes=10)  # a scheduled audit that could not run or be recorded
 SCHEDULED_ACTOR = "scheduled audit"
 ACQUISITIONS = frozenset({"acquired", "derived"})
+CHECKSUMS = ("sha256", "sha512")
 
 Clock = Callable[[], datetime]
 
@@ -61,7 +64,7 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class AuditProblem:
-    kind: str  # missing | altered | orphaned | custody
+    kind: str  # missing | altered | unreadable | orphaned | custody
     message: str
     incident_id: int | None = None
     sha256: str | None = None
@@ -92,7 +95,7 @@ class AuditReport:
         return not self.problems
 
     def counts(self) -> dict[str, int]:
-        kinds = ("missing", "altered", "orphaned", "custody")
+        kinds = ("missing", "altered", "unreadable", "orphaned", "custody")
         return {kind: sum(1 for p in self.problems if p.kind == kind) for kind in kinds}
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,6 +189,41 @@ def _blob_problems(items: list[EvidenceItem], found: Mapping[str, str], size: in
     return problems
 
 
+@dataclass(frozen=True)
+class BlobCheck:
+    """One blob re-hashed for the items that share it."""
+
+    missing: bool
+    hashed: int | None  # bytes hashed; None when it could not be hashed
+    problems: list[AuditProblem]
+
+
+def rehash_blob(
+    store: ContentStore, sha256: str, sharing: list[EvidenceItem], *, stop: threading.Event | None = None
+) -> BlobCheck:
+    """Re-hash a blob against the records of the items sharing it (blocking: run it in a thread).
+
+    Whatever is in the blob's place is a problem of those items, never the end of the check: a
+    folder, link, named pipe or device is ``altered`` (and never opened), a read error
+    ``unreadable``. A missing blob is the caller's to report. Stops only by ``stop``.
+    """
+    try:
+        found, size = hash_regular_file(store.path_for(sha256), CHECKSUMS, stop=stop.is_set if stop else None)
+    except (FileNotFoundError, NotADirectoryError):
+        return BlobCheck(True, None, [])
+    except NotRegularFileError as exc:
+        what = f"the store's copy is {exc.kind}, not a regular file"
+        return BlobCheck(False, None, [_problem("altered", i, what) for i in sharing])
+    except OSError as exc:
+        what = f"the store's copy cannot be read: {exc.strerror or exc}"
+        return BlobCheck(False, None, [_problem("unreadable", i, what) for i in sharing])
+    return BlobCheck(False, size, _blob_problems(sharing, found, size))
+
+
+def _problem(kind: str, item: EvidenceItem, what: str) -> AuditProblem:
+    return AuditProblem(kind, f"{_label(item)}: {what}", item.incident_id, item.sha256)
+
+
 def _orphans(
     store: ContentStore, needed: set[str], disposed: Mapping[str, int], now: float
 ) -> list[AuditProblem]:
@@ -245,18 +283,13 @@ async def audit_store(
     missing: list[EvidenceItem] = []
     hashed = checked = 0
     for sha256, sharing in by_blob.items():
-        path = store.path_for(sha256)
-        try:
-            size = path.stat().st_size
-            found = await asyncio.to_thread(
-                hash_file, path, ("sha256", "sha512"), stop=stop.is_set if stop else None
-            )
-        except FileNotFoundError:
+        check = await asyncio.to_thread(rehash_blob, store, sha256, sharing, stop=stop)
+        if check.missing:
             missing += sharing
-            continue
-        hashed += size
-        checked += 1
-        problems += _blob_problems(sharing, found, size)
+        elif check.hashed is not None:
+            hashed += check.hashed
+            checked += 1
+        problems += check.problems
     # Items disposed of while the audit ran lost their bytes on purpose; re-read before judging.
     live_now = await _live_items(stores, incident_id)
     still_live = {(i.incident_id, i.sha256) for i in live_now}

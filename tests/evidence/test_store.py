@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from evidence.store import CHUNK_SIZE, BlobNotFoundError, ContentStore, hash_file
+from evidence.store import (
+    CHUNK_SIZE,
+    BlobNotFoundError,
+    ContentStore,
+    NotRegularFileError,
+    hash_file,
+    hash_regular_file,
+)
 from evidence.temps import name_prefix
 from tests.evidence.conftest import EVIDENCE_ROOT
 
@@ -105,6 +112,26 @@ def test_hash_file_matches_hashlib(tmp_path: Path) -> None:
     data = os.urandom(2 * CHUNK_SIZE + 1)
     digests = hash_file(_write(tmp_path / "f", data))
     assert digests == {"sha256": hashlib.sha256(data).hexdigest(), "sha512": hashlib.sha512(data).hexdigest()}
+
+
+def test_hash_regular_file_refuses_anything_else_without_reading_or_blocking(tmp_path: Path) -> None:
+    data = b"x" * (CHUNK_SIZE + 5)
+    clip = _write(tmp_path / "clip.mp4", data)
+    assert hash_regular_file(clip, ("sha256",)) == ({"sha256": hashlib.sha256(data).hexdigest()}, len(data))
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")  # opening it to read would wait for a writer forever
+    (tmp_path / "link").symlink_to(clip)
+    (tmp_path / "dangling").symlink_to(tmp_path / "absent")
+    for name, kind in (
+        ("folder", "a folder"),
+        ("pipe", "a named pipe"),
+        ("link", "a symbolic link"),
+        ("dangling", "a symbolic link"),
+    ):
+        with pytest.raises(NotRegularFileError, match=f"{tmp_path / name}: {kind}, not a regular file"):
+            hash_regular_file(tmp_path / name)
+    with pytest.raises(FileNotFoundError):
+        hash_regular_file(tmp_path / "absent")
 
 
 def test_cleanup_leaves_a_write_in_progress_alone(tmp_path: Path) -> None:
