@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 
 from evidence.custody import append
-from evidence.store import ContentStore, HashingStopped, hash_file
+from evidence.store import ContentStore, HashingStopped, hash_file, hash_regular_file
 from evidence.temps import host_tag
 from tests.evidence.conftest import dead_pid
-from vmsbridge import evidence_audit
 from vmsbridge.app import Stores
 from vmsbridge.config.evidence import parse_every
 from vmsbridge.evidence_audit import AuditReport, ScheduledAudit, audit_store
@@ -217,14 +216,14 @@ async def test_a_blob_that_cannot_be_read_is_named_unreadable_and_the_audit_goes
     good, _ = await add_file(
         stores, store, incident_id=incident, path=_clip(tmp_path, "good.mp4", 2), actor="op", how="t", now=T0
     )
-    real = evidence_audit.hash_regular_file
+    real = hash_regular_file
 
     def failing_disk(path: Path, *args: Any, **kwargs: Any) -> tuple[dict[str, str], int]:
         if path.name == bad.sha256:
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(evidence_audit, "hash_regular_file", failing_disk)
+    monkeypatch.setattr("vmsbridge.evidence_audit.hash_regular_file", failing_disk)
     report = await audit_store(stores, store)
     assert [(p.kind, p.sha256) for p in report.problems] == [("unreadable", bad.sha256)]
     assert report.problems[0].message.endswith(

@@ -325,6 +325,87 @@ def test_export_refuses_a_blob_changed_since_acquisition_naming_both_digests(
     assert "exported" not in [e["action"] for e in listed["custody"]]
 
 
+def _derived_sha256(common: list[str], capsys: pytest.CaptureFixture[str], incident: int) -> str:
+    listed = run_json(capsys, "evidence", "list", str(incident), "--json", *common)
+    assert isinstance(listed, dict)
+    [derived] = [i["sha256"] for i in listed["items"] if i["role"] == "derived"]
+    return str(derived)
+
+
+def _last_verified(common: list[str], capsys: pytest.CaptureFixture[str], incident: int) -> dict[str, object]:
+    listed = run_json(capsys, "evidence", "list", str(incident), "--json", *common)
+    assert isinstance(listed, dict)
+    return {
+        i["sha256"]: (i["last_verified"]["by"], i["last_verified"]["outcome"]) if i["last_verified"] else None
+        for i in listed["items"]
+    }
+
+
+def test_an_export_stopped_by_a_missing_item_re_hashes_the_others_and_list_says_what_each_holds(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, original = incident_with_evidence(common, capsys)
+    derived = _derived_sha256(common, capsys, incident)
+    _blob(tmp, derived).unlink()
+    _flip(_blob(tmp, original))
+    capsys.readouterr()
+    export = ["evidence", "export", str(incident), "--out", str(tmp / "packet"), "--actor", "det-ruiz"]
+    assert main([*export, *common]) == 1
+    err = capsys.readouterr().err
+    assert f"item {derived} (scene_truncated.mp4): not in the evidence store" in err
+    assert f"item {original} (scene.mp4): the store's copy has sha256 " in err  # not only the first problem
+    assert _last_verified(common, capsys, incident) == {
+        original: ("export", "altered"),
+        derived: ("export", "missing"),
+    }
+
+
+def test_list_never_calls_an_item_intact_that_a_refused_export_did_not_re_hash(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, original = incident_with_evidence(common, capsys)
+    derived = _derived_sha256(common, capsys, incident)
+    _blob(tmp, derived).unlink()
+    capsys.readouterr()
+    export = ["evidence", "export", str(incident), "--out", str(tmp / "packet"), "--actor", "det-ruiz"]
+    assert main([*export, *common]) == 1
+    verified = _last_verified(common, capsys, incident)
+    assert verified[derived] == ("export", "missing")
+    assert verified[original] == ("export", "intact")  # re-hashed although nothing was exported
+    with sqlite3.connect(tmp / "ev.db") as db:
+        [(items, hashed)] = db.execute("SELECT items, bytes_hashed FROM evidence_audits").fetchall()
+    assert json.loads(items) == [original, derived]
+    assert hashed == SCENE.stat().st_size  # the original's bytes: the claim "intact" was earned
+
+
+def test_a_folder_or_pipe_in_a_blobs_place_is_named_by_export_which_re_hashes_the_rest(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident, original = incident_with_evidence(common, capsys)
+    blob = _blob(tmp, _derived_sha256(common, capsys, incident))
+    blob.unlink()
+    for kind, replace, remove in (
+        ("a folder", Path.mkdir, Path.rmdir),
+        ("a named pipe", os.mkfifo, Path.unlink),
+    ):
+        replace(blob)
+        capsys.readouterr()
+        export = ["evidence", "export", str(incident), "--out", str(tmp / "packet"), "--actor", "x"]
+        assert main([*export, *common]) == 1
+        err = capsys.readouterr().err
+        assert (
+            f"item {blob.name} (scene_truncated.mp4): the store's copy is {kind}, not a regular file" in err
+        )
+        assert _last_verified(common, capsys, incident) == {
+            original: ("export", "intact"),
+            blob.name: ("export", "altered"),
+        }
+        remove(blob)
+
+
 def test_audit_names_altered_and_orphaned_blobs_and_list_shows_the_last_verification(
     env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -23,6 +23,7 @@ import logging
 import mimetypes
 import random
 import socket
+import stat
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from evidence.store import ContentStore
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, shown
+from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob, shown
 from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import default_data_dir
@@ -308,20 +309,21 @@ async def export_packet(
     started = datetime.now(UTC)
     problems = chain_problems(incident_id, chain)
     problems += [p for i in items for p in record_problems(i, chain)]
-    problems += [
-        AuditProblem(
-            "missing",
-            f"item {i.sha256} ({shown(i.file_name)}): not in the evidence store",
-            incident_id,
-            i.sha256,
-        )
-        for i in items
-        if i.sha256 not in store
-    ]
     path: Path | None = None
-    hashed = 0
-    if not problems:
-        hashed = sum(i.size for i in items)  # bagit hashes every copy, whatever it finds
+    hashed = blobs = 0
+    regular = await asyncio.to_thread(lambda: all(_regular_blob(store, i.sha256) for i in items))
+    if problems or not regular:
+        # No packet will be made; re-hash every item all the same, so that each problem is named
+        # and what is recorded for each item (and `evidence list` shows) is what its bytes hold.
+        for item in items:
+            check = await asyncio.to_thread(rehash_blob, store, item.sha256, [item])
+            if check.missing:
+                what = f"item {item.sha256} ({shown(item.file_name)}): not in the evidence store"
+                problems.append(AuditProblem("missing", what, incident_id, item.sha256))
+            elif check.hashed is not None:
+                hashed, blobs = hashed + check.hashed, blobs + 1
+            problems += check.problems
+    else:
         try:
             path = await asyncio.to_thread(
                 _build,
@@ -338,6 +340,7 @@ async def export_packet(
             problems = _altered(items, exc)
         except BagBuildError as exc:
             raise VmsBridgeError(f"export of incident {incident_id} refused: {exc}") from None
+        hashed, blobs = sum(i.size for i in items), len(items)  # bagit hashed every copy
     await stores.evidence.record_audit(
         EvidenceAudit(
             kind="export",
@@ -347,9 +350,9 @@ async def export_packet(
             started_at=started,
             finished_at=datetime.now(UTC),
             items_checked=len(items),
-            blobs_checked=len(items),
+            blobs_checked=blobs,
             bytes_hashed=hashed,
-            items=[i.sha256 for i in items],
+            items=[i.sha256 for i in items],  # each re-hashed, or named in a problem
             problems=[p.as_dict() for p in problems],
             temporaries_removed=[],
         )
@@ -375,6 +378,14 @@ async def export_packet(
         ),
     )
     return path
+
+
+def _regular_blob(store: ContentStore, sha256: str) -> bool:
+    """The blob is in the store as a file of its own (not missing, nor a link, folder or pipe)."""
+    try:
+        return stat.S_ISREG(store.path_for(sha256).lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _altered(items: list[EvidenceItem], exc: PayloadDigestError) -> list[AuditProblem]:
