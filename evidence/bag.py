@@ -9,6 +9,8 @@ Layout of a packet::
 ``bag-info.txt`` also records ``Custody-Entries`` and ``Custody-Head-Sha256`` (the last custody
 entry's hash). It is covered by the tag manifests, and the signature covers
 ``tagmanifest-sha256.txt``, so with a signature a truncated or extended custody chain is caught too.
+``tagmanifest-sha512.txt`` is not signed: a signed verification accepts only files that the signed
+tag manifest, or a payload manifest it lists, names.
 
 ``data/incident.json`` lists every payload file under ``"evidence"`` with its SHA-256 and SHA-512,
 and the custody chain has an ``acquired`` or ``derived`` entry for each (its ``item`` the SHA-256,
@@ -579,10 +581,42 @@ def _layout_problems(bag_dir: Path) -> list[str]:
     return problems + _collisions(names)
 
 
-def _coverage_problems(bag: Any, bag_dir: Path) -> list[str]:
-    """Files no manifest, tag manifest or signature accounts for, and folders holding none of them."""
+def _manifest_paths(manifest: Path) -> set[str]:
+    """The paths a manifest lists, read as bagit reads them (a manifest that cannot be read lists
+    nothing here; bagit's validation names it)."""
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    listed = (line.strip().split(None, 1) for line in text.splitlines())
+    return {
+        PurePosixPath(os.path.normpath(entry[1].lstrip("*"))).as_posix()
+        for entry in listed
+        if len(entry) == 2 and not entry[0].startswith("#")
+    }
+
+
+def _signed_files(bag_dir: Path) -> set[str]:
+    """What the signature vouches for: the signed tag manifest, the files it lists, and the files
+    listed in the payload manifests among those (bagit checks each listed file's digest)."""
+    listed = _manifest_paths(bag_dir / SIGNED_FILE)
+    signed = {SIGNED_FILE, SIGNATURE_FILE, *listed}
+    for name in listed:
+        if re.fullmatch(r"manifest-[a-z0-9]+\.txt", name):
+            signed |= _manifest_paths(bag_dir / name)
+    return signed
+
+
+def _coverage_problems(bag: Any, bag_dir: Path, *, signed: bool) -> list[str]:
+    """Files no manifest, tag manifest or signature accounts for, and folders holding none of them.
+
+    With ``signed``, a file must be accounted for by what the signature covers: the other tag
+    manifests are not signed, so a file listed only there is named too (they may stay, unsigned).
+    """
+    tag_manifests = {f"tagmanifest-{alg}.txt" for alg in CHECKSUMS}
     covered = {PurePosixPath(Path(p).as_posix()).as_posix() for p in bag.entries}
-    covered |= {f"tagmanifest-{alg}.txt" for alg in CHECKSUMS} | {SIGNATURE_FILE}
+    covered |= tag_manifests | {SIGNATURE_FILE}
+    vouched = _signed_files(bag_dir) | tag_manifests if signed else covered
     folders = {"data"} | {f"data/{f}" for f in PAYLOAD_FOLDERS}
     folders |= {parent.as_posix() for p in covered for parent in PurePosixPath(p).parents}
     problems: list[str] = []
@@ -595,6 +629,8 @@ def _coverage_problems(bag: Any, bag_dir: Path) -> list[str]:
             rel = Path(dirpath, name).relative_to(bag_dir).as_posix()
             if rel not in covered:
                 problems.append(f"unexpected file: {rel}")
+            elif rel not in vouched:
+                problems.append(f"not covered by the signature: {rel} (in no manifest the signature covers)")
     return sorted(problems)
 
 
@@ -662,7 +698,8 @@ def verify_bag(path: Path, public_key: Path | None = None, *, processes: int = 1
     signature, links, and names that differ only in case or Unicode form; compares the payload's
     digests with the incident record and the custody chain's acquisitions; checks the custody chain
     in ``data/custody.jsonl`` against ``bag-info.txt``; and, when ``public_key`` is given, the
-    Ed25519 signature (a missing signature is then a problem).
+    Ed25519 signature (a missing signature is then a problem) and that every file is covered by it
+    (a file listed only in the unsigned ``tagmanifest-sha512.txt`` is named).
 
     A zip is checked before it is unpacked (one bag folder, safe and unique names, at most
     :data:`MAX_ZIP_ENTRIES` entries, at most :data:`MAX_ZIP_RATIO` times its size unpacked, room in
@@ -677,7 +714,7 @@ def verify_bag(path: Path, public_key: Path | None = None, *, processes: int = 1
         except bagit.BagError as exc:
             return [*problems, f"not a valid bag: {exc}"]
         problems += _bagit_problems(bag, bag_dir, processes)
-        problems += _coverage_problems(bag, bag_dir)
+        problems += _coverage_problems(bag, bag_dir, signed=public_key is not None)
         problems += _record_problems(bag, bag_dir)
         problems += _custody_problems(bag_dir, bag.info)
         if public_key is not None:

@@ -447,9 +447,15 @@ def test_verify_names_a_file_added_to_a_signed_packet(
     packet = tmp / "packet"
     assert main(["evidence", "export", str(incident), "--out", str(packet), "--actor", "x", *common]) == 0
     (packet / "statement.pdf").write_text("planted beside the tag files")
+    # Listed in the tag manifest that is not signed, with its right digest.
+    (packet / "summary.pdf").write_bytes(b"planted and listed")
+    with open(packet / "tagmanifest-sha512.txt", "a", encoding="utf-8") as manifest:
+        manifest.write(f"{hashlib.sha512(b'planted and listed').hexdigest()} summary.pdf\n")
     capsys.readouterr()
     assert main(["evidence", "verify", str(packet), "--pubkey", str(tmp / "sign.pub")]) == 1
-    assert f"{packet}: unexpected file: statement.pdf" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{packet}: unexpected file: statement.pdf" in err
+    assert f"{packet}: not covered by the signature: summary.pdf" in err
 
 
 def test_export_makes_payload_file_names_safe(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -374,6 +375,23 @@ def test_extra_files_and_folders_anywhere_are_named(packet: Packet, tmp_path: Pa
         "unexpected folder: data/originals/sub/",
         "unexpected folder: empty/",
         "unexpected folder: notes/",
+    ]
+
+
+def test_a_file_listed_only_in_the_unsigned_tag_manifest_is_named_by_a_signed_verification(
+    packet: Packet, tmp_path: Path
+) -> None:
+    bag_dir = build(packet, tmp_path / "bag")
+    planted = {"statement.pdf": b"planted beside the tag files", "notes/a.txt": b"in a new folder"}
+    (bag_dir / "notes").mkdir()
+    with open(bag_dir / "tagmanifest-sha512.txt", "a", encoding="utf-8") as manifest:
+        for name, data in planted.items():
+            (bag_dir / name).write_bytes(data)
+            manifest.write(f"{hashlib.sha512(data).hexdigest()} {name}\n")
+    assert verify_bag(bag_dir) == []  # no signature asked for: the tag manifests vouch for them
+    assert sorted(verify_bag(bag_dir, packet.pub)) == [
+        "not covered by the signature: notes/a.txt (in no manifest the signature covers)",
+        "not covered by the signature: statement.pdf (in no manifest the signature covers)",
     ]
 
 
