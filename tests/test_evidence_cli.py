@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -374,7 +375,7 @@ def test_list_never_calls_an_item_intact_that_a_refused_export_did_not_re_hash(
     verified = _last_verified(common, capsys, incident)
     assert verified[derived] == ("export", "missing")
     assert verified[original] == ("export", "intact")  # re-hashed although nothing was exported
-    with sqlite3.connect(tmp / "ev.db") as db:
+    with contextlib.closing(sqlite3.connect(tmp / "ev.db")) as db:
         [(items, hashed)] = db.execute("SELECT items, bytes_hashed FROM evidence_audits").fetchall()
     assert json.loads(items) == [original, derived]
     assert hashed == SCENE.stat().st_size  # the original's bytes: the claim "intact" was earned
@@ -515,7 +516,7 @@ def test_a_long_file_name_is_shortened_in_the_packet_keeping_its_extension(
 
 def _append_forged_custody_entry(tmp: Path, incident: int, action: str) -> None:
     """A custody line appended behind the application's back (appending is all the triggers allow)."""
-    with sqlite3.connect(tmp / "ev.db") as db:
+    with contextlib.closing(sqlite3.connect(tmp / "ev.db")) as db, db:
         seq, at = db.execute(
             "SELECT max(seq), max(at) FROM custody_entries WHERE incident_id = ?", (incident,)
         ).fetchone()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -199,3 +202,91 @@ async def test_evidence_audits_are_append_only(stores: Stores) -> None:
             async with stores.db.transaction() as session:
                 await session.execute(statement)
     assert await stores.evidence.last_audit(incident_id=None) == audit
+
+
+# Rows of these tables are only ever added; the changed column shows whether a row was rewritten.
+APPEND_ONLY = {
+    "audit_log": "actor",
+    "custody_entries": "actor",
+    "evidence_items": "acquired_by",
+    "evidence_audits": "actor",
+}
+# Besides the primary key, the unique key a replacing insert can take a row's place by.
+UNIQUE_KEYS = {"custody_entries": ("incident_id", "seq"), "evidence_items": ("incident_id", "sha256")}
+
+
+async def _one_row_in_each_append_only_table(stores: Stores) -> None:
+    from evidence.custody import append
+    from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
+
+    incident = await stores.incidents.open(
+        location_id="quad", summary="x", priority=Priority.LOW, actor="alice"
+    )  # an audit_log row
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    item = EvidenceItem(
+        incident.id,
+        "a" * 64,
+        "b" * 128,
+        10,
+        "video/mp4",
+        "original",
+        None,
+        "clip.mp4",
+        None,
+        "t",
+        at,
+        "alice",
+    )
+    acquired = append([], at=at, actor="alice", action="acquired", item=item.sha256, purpose="p")
+    await stores.evidence.record(incident.id, acquired, item)
+    await stores.evidence.record_audit(
+        EvidenceAudit("audit", None, "node-1", "alice", at, at, 0, 0, 0, None, [], [])
+    )
+
+
+def _rewrites(table: str, columns: list[str], dialect: str) -> list[str]:
+    """Statements that put a changed copy of the table's row in its place, as each backend allows."""
+    changed = APPEND_ONLY[table]
+    values = ", ".join("'mallory'" if c == changed else c for c in columns)
+    if dialect == "sqlite":
+        others = [c for c in columns if c != "id"]
+        without_id = ", ".join("'mallory'" if c == changed else c for c in others)
+        statements = [f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) SELECT {values} FROM {table}"]
+        statements.append(f"REPLACE INTO {table} ({', '.join(columns)}) SELECT {values} FROM {table}")
+        if table in UNIQUE_KEYS:  # a new id, the same unique key
+            statements.append(
+                f"INSERT OR REPLACE INTO {table} ({', '.join(others)}) SELECT {without_id} FROM {table}"
+            )
+        return statements
+    return [
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM {table} "
+        f"ON CONFLICT (id) DO UPDATE SET {changed} = EXCLUDED.{changed}"
+    ]
+
+
+async def test_no_insert_can_replace_a_row_of_an_append_only_table(stores: Stores) -> None:
+    await _one_row_in_each_append_only_table(stores)
+    for table, changed in APPEND_ONLY.items():
+        columns = [c.name for c in Base.metadata.tables[table].columns]
+        for statement in _rewrites(table, columns, stores.db.url.get_backend_name()):
+            with pytest.raises(DBAPIError, match=r"append-only|recorded at acquisition"):
+                async with stores.db.transaction() as session:
+                    await session.execute(text(statement))
+            async with stores.db.engine.connect() as conn:
+                rows = (await conn.execute(text(f"SELECT id, {changed} FROM {table}"))).all()
+            assert [tuple(row) for row in rows] == [(1, "alice")], statement
+
+
+async def test_a_bare_sqlite_connection_cannot_replace_append_only_rows_either(tmp_path: Path) -> None:
+    """The triggers refuse what SQLite's REPLACE does, whatever the connection's settings."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bare.db'}"
+    async with open_store(url, migrate=True) as stores:
+        await _one_row_in_each_append_only_table(stores)
+    with contextlib.closing(sqlite3.connect(tmp_path / "bare.db", isolation_level=None)) as db:
+        assert db.execute("PRAGMA recursive_triggers").fetchone() == (0,)  # REPLACE fires no delete trigger
+        for table, changed in APPEND_ONLY.items():
+            columns = [c.name for c in Base.metadata.tables[table].columns]
+            for statement in _rewrites(table, columns, "sqlite"):
+                with pytest.raises(sqlite3.IntegrityError, match=r"append-only|recorded at acquisition"):
+                    db.execute(statement)
+            assert db.execute(f"SELECT id, {changed} FROM {table}").fetchall() == [(1, "alice")]

@@ -4,8 +4,15 @@ Database triggers refuse any change to an ``evidence_items`` row except setting 
 once, and refuse deleting rows. ``evidence_audits`` (append-only) records every store audit and
 every export's re-hash, with what it found.
 
+On SQLite, ``INSERT OR REPLACE`` (and ``REPLACE``) deletes a row whose key the new row takes
+without firing delete triggers (unless the connection set ``recursive_triggers``), which would
+rewrite a row of an append-only table. So on SQLite no insert may take an existing row's primary
+or unique key in ``evidence_items``, ``evidence_audits``, ``custody_entries`` and ``audit_log``,
+whatever the connection. (PostgreSQL has no REPLACE; ``ON CONFLICT DO UPDATE`` fires the update
+triggers, which refuse it.)
+
 SQLite drops a table's triggers when ``batch_alter_table`` recreates it: a later migration that
-alters ``evidence_items`` or ``evidence_audits`` in batch mode must create their triggers again.
+alters any of these tables in batch mode must create their triggers again.
 
 Revision ID: 0014
 Revises: 0013
@@ -48,6 +55,25 @@ _FIXED_COLUMNS = (
 )
 
 
+# Each append-only table's keys (SQL conditions on NEW) and the message its triggers give.
+_NO_REPLACE = {
+    "evidence_items": ("NEW.incident_id = incident_id AND NEW.sha256 = sha256", _FIXED_MESSAGE),
+    "evidence_audits": (None, _AUDITS_MESSAGE),
+    "custody_entries": ("NEW.incident_id = incident_id AND NEW.seq = seq", "custody_entries is append-only"),
+    "audit_log": (None, "audit_log is append-only"),
+}
+
+
+def _create_sqlite_no_replace_triggers() -> None:
+    for table, (unique, message) in _NO_REPLACE.items():
+        clash = "id = NEW.id" + (f" OR ({unique})" if unique else "")
+        op.execute(
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {clash}) "
+            f"BEGIN SELECT RAISE(ABORT, '{message} (an insert may not replace a row)'); END"
+        )
+
+
 def upgrade() -> None:
     op.create_table(
         "evidence_audits",
@@ -86,6 +112,7 @@ def upgrade() -> None:
                 f"CREATE TRIGGER evidence_audits_no_{verb.lower()} BEFORE {verb} ON evidence_audits "
                 f"BEGIN SELECT RAISE(ABORT, '{_AUDITS_MESSAGE}'); END"
             )
+        _create_sqlite_no_replace_triggers()
         return
     new = ", ".join(f"NEW.{c}" for c in _FIXED_COLUMNS)
     old = ", ".join(f"OLD.{c}" for c in _FIXED_COLUMNS)
@@ -120,6 +147,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for trigger in ("evidence_items_acquisition_fixed", "evidence_items_no_delete"):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        for table in _NO_REPLACE:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_replace")
     else:
         op.execute("DROP TRIGGER IF EXISTS evidence_items_no_truncate ON evidence_items")
         op.execute("DROP TRIGGER IF EXISTS evidence_items_acquisition_fixed ON evidence_items")
