@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import json
+import os
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +17,7 @@ import pytest
 
 from tests.conftest import _create_pg_database, _drop_pg_database
 from vmsbridge.cli.main import main
+from vmsbridge.log_output import escape_controls
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -122,3 +127,42 @@ def test_the_bridge_stamps_receipt_and_lines_timed_in_the_future_or_out_of_range
     assert stored["native_id"] == "own-receipt"
     assert started <= datetime.fromisoformat(stored["received_at"]) <= datetime.now(UTC)
     assert stored["attributes"] == {"payload_received_at": far}
+
+
+def test_acks_give_each_event_its_stored_id_with_control_characters_escaped(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acks = {  # the id in the file: the id acknowledged
+        "plain": "plain",
+        "lone\udfffsurrogate": "lone\\udfffsurrogate",  # stored escaped: no store can hold it
+        "nul\x00": "nul\\u0000",
+        " padded\t": "padded",  # stored without the whitespace around it
+        "esc\x1b[2J\rforged\nstored rms-export x\n": "esc\\x1b[2J\\rforged\\nstored rms-export x",
+    }
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(event(native_id) for native_id in acks) + b"\n")
+    code = main(["events", "import", str(path), "--acks", *cli_db])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert sorted(out.splitlines()) == sorted(f"stored rms-export {ack}" for ack in acks.values())
+    stored = {escape_controls(e["native_id"]) for e in tail(capsys, cli_db)}
+    assert stored == set(acks.values())
+
+
+class _StdoutGone(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+def test_an_ack_that_cannot_be_printed_makes_the_import_fail_and_say_so(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(event("a") + b"\n" + event("b") + b"\n")
+    monkeypatch.setattr(sys, "stdout", _StdoutGone())
+    assert main(["events", "import", str(path), "--acks", *cli_db]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        err[-1]
+        == "imported: 2 stored, 0 already stored, 0 rejected; 2 acknowledgement(s) NOT PRINTED: run again"
+    )

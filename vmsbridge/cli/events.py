@@ -6,19 +6,27 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any
+
+from pydantic import ValidationError
 
 from vmsbridge.app import open_store, running_services
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
 from vmsbridge.config import SiteConfig
 from vmsbridge.event_import import import_lines
-from vmsbridge.model import IngestOutcome, StoredEvent
+from vmsbridge.log_output import escape_controls
+from vmsbridge.model import Event, IngestOutcome, StoredEvent
+from vmsbridge.model.storable import escape_text
+
+log = logging.getLogger(__name__)
 
 FOLLOW_POLL_SECONDS = 1.0
+KEY = ("source", "native_id")  # what identifies an event, as an acknowledgement names it
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     imp.add_argument(
         "--acks",
         action="store_true",
-        help="print '<stored|duplicate|rejected> <source> <native_id>' for each line once it is durable",
+        help="print '<stored|duplicate|rejected> <source> <native_id>' for each line once it is durable "
+        "(the ids as stored, control characters escaped)",
     )
     imp.set_defaults(handler=import_events)
 
@@ -87,6 +96,7 @@ def tail_events(args: argparse.Namespace) -> int:
 def import_events(args: argparse.Namespace) -> int:
     site = load_site(args)
     counts: Counter[str] = Counter()
+    unprinted: list[int] = []  # lines whose acknowledgement could not be printed
     show_progress = sys.stderr.isatty()
 
     def report(number: int, outcome: IngestOutcome | None, payload: Any) -> None:
@@ -95,11 +105,13 @@ def import_events(args: argparse.Namespace) -> int:
             return
         counts[outcome.status] += 1
         if outcome.status == "rejected":
-            print(f"line {number}: {outcome.reason}", file=sys.stderr, flush=True)
+            print(f"line {number}: {escape_controls(str(outcome.reason))}", file=sys.stderr, flush=True)
         if args.acks:
-            source = payload.get("source") if isinstance(payload, dict) else None
-            native = payload.get("native_id") if isinstance(payload, dict) else None
-            print(f"{outcome.status} {source} {native}", flush=True)
+            try:
+                print(f"{outcome.status} {_stored_key(payload)}", flush=True)
+            except (OSError, ValueError) as exc:  # the ack is lost: the import must not say it went well
+                unprinted.append(number)
+                log.error("line %d: its acknowledgement could not be printed: %s", number, exc)
         if show_progress and sum(counts.values()) % 1000 == 0:
             print(f"\r{sum(counts.values())} events durable", end="", file=sys.stderr, flush=True)
 
@@ -123,8 +135,28 @@ def import_events(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if unprinted:
+        print(
+            f"imported: {summary}; {len(unprinted)} acknowledgement(s) NOT PRINTED: run again",
+            file=sys.stderr,
+        )
+        return 1
     print(f"imported: {summary}", file=sys.stderr)
     return 0
+
+
+def _stored_key(payload: Any) -> str:
+    """``<source> <native_id>`` as the store keeps them (the event model escapes NUL and lone
+    surrogates and strips whitespace), control characters escaped, so each acknowledgement is one
+    line that a terminal shows as it is. A payload that is no event shows its own values."""
+    try:
+        event = Event.model_validate(payload)
+    except ValidationError:
+        get = payload.get if isinstance(payload, dict) else lambda _key: None
+        source, native = (escape_text(v) if isinstance(v, str) else str(v) for v in map(get, KEY))
+    else:
+        source, native = event.source, event.native_id
+    return f"{escape_controls(source)} {escape_controls(native)}"
 
 
 def show_rejected(args: argparse.Namespace) -> int:
