@@ -166,3 +166,17 @@ def test_an_ack_that_cannot_be_printed_makes_the_import_fail_and_say_so(
         err[-1]
         == "imported: 2 stored, 0 already stored, 0 rejected; 2 acknowledgement(s) NOT PRINTED: run again"
     )
+
+
+def test_rejected_input_is_shown_with_its_control_characters_escaped(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown_device = event("a", source="cam\x1b]0;owned\x07", device_id="cam-\x1b[2J")
+    not_json = b"\x1b[31mnot json\r\x9b"  # the line kept as it came
+    code, err = import_file(tmp_path, capsys, cli_db, unknown_device, not_json)
+    assert code == 0, err
+    assert main(["events", "rejected", *cli_db]) == 0
+    out = capsys.readouterr().out
+    assert "cam\\x1b]0;owned\\x07: device_id: " in out
+    assert "\\x1b[31mnot json\\r\\x9b" in out
+    assert not set(out) & {"\x1b", "\x07", "\r", "\x9b"}

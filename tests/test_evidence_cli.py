@@ -496,6 +496,21 @@ def _open_incident(common: list[str], capsys: pytest.CaptureFixture[str]) -> str
     return str(created["id"])
 
 
+def test_evidence_list_shows_file_names_with_their_control_characters_escaped(
+    env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    common, tmp = env
+    incident = _open_incident(common, capsys)
+    odd = tmp / "clip\x1b[2J\x9b\r.mp4"
+    odd.write_bytes(SCENE.read_bytes()[:5000])
+    assert main(["evidence", "add", incident, str(odd), "--actor", "ofc\x1b[8m", *common]) == 0
+    capsys.readouterr()
+    assert main(["evidence", "list", incident, *common]) == 0
+    out = capsys.readouterr().out
+    assert "clip\\x1b[2J\\x9b\\r.mp4  (ofc\\x1b[8m)" in out
+    assert not set(out) & {"\x1b", "\x9b", "\r"}
+
+
 def test_a_long_file_name_is_shortened_in_the_packet_keeping_its_extension(
     env: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

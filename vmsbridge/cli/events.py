@@ -165,7 +165,9 @@ def show_rejected(args: argparse.Namespace) -> int:
     async def go() -> None:
         async with open_store(db_url_for(args, site)) as stores:
             for item in await stores.events.rejected(args.lines):
-                print(f"{item.source or '-'}: {item.reason}\n    {item.payload[:300]}")
+                # Device text, and a refused line kept as it came: shown, never obeyed, by the terminal.
+                source, reason = escape_controls(item.source or "-"), escape_controls(item.reason)
+                print(f"{source}: {reason}\n    {escape_controls(item.payload[:300])}")
 
     asyncio.run(go())
     return 0

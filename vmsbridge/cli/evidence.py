@@ -14,6 +14,7 @@ from evidence.custody import CustodyEntry, verify_chain
 from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model.evidence import EvidenceItem
 
 if TYPE_CHECKING:
@@ -191,7 +192,8 @@ def list_evidence(args: argparse.Namespace) -> int:
         return 0 if not problems else 1
     for item in items:
         print(
-            f"{item.sha256}  {item.role:<8} {item.size:>12} B  {item.file_name}  ({item.acquired_by})  "
+            f"{item.sha256}  {item.role:<8} {item.size:>12} B  {escape_controls(item.file_name)}  "
+            f"({escape_controls(item.acquired_by)})  "
             f"{_verified(item, verified.get(item.sha256))}"
         )
     state = "intact" if not problems else "BROKEN: " + "; ".join(problems)
