@@ -430,34 +430,34 @@ def _collisions(names: Iterable[str]) -> list[str]:
 def _zip_problems(path: Path, infos: list[zipfile.ZipInfo], room: Path) -> list[str]:
     """Everything that makes a zip unsafe or ambiguous to unpack, checked before anything is written."""
     if len(infos) > MAX_ZIP_ENTRIES:
-        return [f"{path}: {len(infos)} entries in zip, more than {MAX_ZIP_ENTRIES}: refused"]
+        return [f"{len(infos)} entries in zip, more than {MAX_ZIP_ENTRIES}: refused"]
     names = [info.filename for info in infos]
-    problems = [f"{path}: {p}" for name in names for p in _zip_name_problems(name)]
+    problems = [p for name in names for p in _zip_name_problems(name)]
     problems += [
-        f"{path}: duplicate entry in zip: {name} ({count} times)"
+        f"duplicate entry in zip: {name} ({count} times)"
         for name, count in sorted(Counter(names).items())
         if count > 1
     ]
-    problems += [f"{path}: {p}" for p in _collisions(set(names))]
+    problems += _collisions(set(names))
     problems += [
-        f"{path}: link or special file in zip: {info.filename}"
+        f"link or special file in zip: {info.filename}"
         for info in infos
         if info.create_system == 3  # Unix: the high bits are st_mode, whose type 0 means unset
         and stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG, stat.S_IFDIR)
     ]
-    problems += [f"{path}: encrypted entry in zip: {info.filename}" for info in infos if info.flag_bits & 0x1]
+    problems += [f"encrypted entry in zip: {info.filename}" for info in infos if info.flag_bits & 0x1]
     tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
     if len(tops) != 1:
-        problems.append(f"{path}: zip must hold exactly one bag folder, found {sorted(tops)}")
+        problems.append(f"zip must hold exactly one bag folder, found {sorted(tops)}")
     unpacked = sum(info.file_size for info in infos)
     allowed = MAX_ZIP_RATIO * path.stat().st_size + ZIP_RATIO_SLACK
     if unpacked > allowed:
         problems.append(
-            f"{path}: would unpack to {unpacked} bytes from a {path.stat().st_size}-byte zip "
+            f"would unpack to {unpacked} bytes from a {path.stat().st_size}-byte zip "
             f"(more than {MAX_ZIP_RATIO} times its size): refused"
         )
     elif unpacked > (free := shutil.disk_usage(room).free):
-        problems.append(f"{path}: needs {unpacked} bytes of temporary space to verify, {room} has {free}")
+        problems.append(f"needs {unpacked} bytes of temporary space to verify, {room} has {free}")
     return problems
 
 
@@ -468,7 +468,7 @@ def _opened(path: Path) -> Iterator[tuple[Path | None, list[str]]]:
         yield Path(path), []
         return
     if not zipfile.is_zipfile(path):
-        yield None, [f"{path}: neither a bag directory nor a zip file"]
+        yield None, ["neither a bag directory nor a zip file"]
         return
     room = Path(tempfile.gettempdir())
     sweep(room, lambda name: name.startswith(VERIFY_TEMP_PREFIX))  # what killed verifications left
@@ -564,6 +564,9 @@ def _custody_problems(bag_dir: Path, bag_info: Mapping[str, Any]) -> list[str]:
     if isinstance(count, str) and count != str(len(entries)):
         problems.append(f"chain has {len(entries)} entries, bag-info.txt says {count}")
     return [f"custody: {p}" for p in problems]
+
+
+NOT_FOLLOWED = "nothing else checked: a packet's links and special files are never followed or read"
 
 
 def _layout_problems(bag_dir: Path) -> list[str]:
@@ -695,7 +698,8 @@ def verify_bag(path: Path, public_key: Path | None = None, *, processes: int = 1
 
     Runs bagit's validation (structure, completeness, SHA-256 and SHA-512 fixity of payload and tag
     files); refuses any file or folder not accounted for by the manifests, the tag manifests or the
-    signature, links, and names that differ only in case or Unicode form; compares the payload's
+    signature, links and special files (a packet holding any is not read further: nothing is read
+    through a link), and names that differ only in case or Unicode form; compares the payload's
     digests with the incident record and the custody chain's acquisitions; checks the custody chain
     in ``data/custody.jsonl`` against ``bag-info.txt``; and, when ``public_key`` is given, the
     Ed25519 signature (a missing signature is then a problem) and that every file is covered by it
@@ -703,12 +707,17 @@ def verify_bag(path: Path, public_key: Path | None = None, *, processes: int = 1
 
     A zip is checked before it is unpacked (one bag folder, safe and unique names, at most
     :data:`MAX_ZIP_ENTRIES` entries, at most :data:`MAX_ZIP_RATIO` times its size unpacked, room in
-    the temp dir) and unpacked only when nothing is wrong with it.
+    the temp dir) and unpacked only when nothing is wrong with it. Problems do not repeat ``path``:
+    the caller names the packet.
     """
     with _opened(Path(path)) as (bag_dir, problems):
         if bag_dir is None:
             return problems
         problems += _layout_problems(bag_dir)
+        if any(p.startswith("not a regular file: ") for p in problems):
+            # Reading through a link (dangling, to a pipe, or out of the packet) fails, hangs or
+            # checks bytes the packet does not hold: such a packet is refused as it is.
+            return [*problems, NOT_FOLLOWED]
         try:
             bag = bagit.Bag(str(bag_dir))
         except bagit.BagError as exc:

@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import IO
 
@@ -210,6 +211,17 @@ def test_signed_zip_packet_verifies_only_with_the_right_key(
     assert main(["evidence", "verify", str(packet), "--pubkey", str(tmp / "sign.pub")]) == 0
     assert main(["evidence", "verify", str(packet), "--pubkey", str(tmp / "other.pub")]) == 1
     assert "signature" in capsys.readouterr().err
+
+
+def test_verify_names_the_packet_once_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as zf:
+        zf.writestr("a/bagit.txt", "BagIt-Version: 1.0\n")
+        zf.writestr("b/bagit.txt", "BagIt-Version: 1.0\n")
+    (tmp_path / "notes.txt").write_text("not a packet")
+    for path, problem in ((two, "zip must hold exactly one bag folder"), (tmp_path / "notes.txt", "neither")):
+        assert main(["evidence", "verify", str(path)]) == 1
+        assert capsys.readouterr().err.startswith(f"{path}: {problem}")
 
 
 def test_exporting_to_an_existing_path_is_refused(
