@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import draft_from_incident
 from vmsbridge.config import SiteConfig
 from vmsbridge.model import Priority
 from vmsbridge.store.crimelog import CrimeLogChange, CrimeLogEntry
+from vmsbridge.store.stores import Stores
 
 
 async def draft_crime(

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.crimelog_helpers import draft_crime
-from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import (
     draft_from_incident,
     pending,
@@ -26,6 +25,7 @@ from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, NotFound
 from vmsbridge.model import Priority
 from vmsbridge.store.crimelog import AlreadyWithheld, CrimeLogEntry, Withholding
+from vmsbridge.store.stores import Stores
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Zo\u00eb Li", "Zoe Li"])

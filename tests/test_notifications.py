@@ -23,7 +23,6 @@ from lxml import etree
 
 from tests.connectors.conftest import WAIT
 from tests.test_cap import assert_valid_cap
-from vmsbridge.app import Stores
 from vmsbridge.clery.delivery import IDENTIFIER_HEADER, SIGNATURE_HEADER, Deliverer, sinks_for
 from vmsbridge.clery.notifications import (
     VictimNamed,
@@ -42,6 +41,7 @@ from vmsbridge.config import NotificationsConfig, SiteConfig
 from vmsbridge.errors import ConfigError
 from vmsbridge.model import Priority
 from vmsbridge.store.notifications import CapMessage, Delivery, NotificationConflict
+from vmsbridge.store.stores import Stores
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Maria Lopez", "Sam Gate", "Ana Ruiz", "Kim Park"])

@@ -5,7 +5,7 @@ Nothing registers itself globally: everything a command needs hangs off :class:`
 
 from __future__ import annotations
 
-__all__ = ["Services", "open_store", "running_services"]
+__all__ = ["Services", "Stores", "open_store", "running_services"]
 
 import asyncio
 import contextlib
@@ -19,43 +19,13 @@ from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.correlate import Correlator
 from vmsbridge.health.monitor import BridgeHeartbeat, DailyDigest, HealthMonitor
 from vmsbridge.ingest import IngestStage
-from vmsbridge.store.audit import AuditLog
-from vmsbridge.store.clery_records import CleryRecordStore
-from vmsbridge.store.crimelog import CrimeLogStore
-from vmsbridge.store.database import Database
-from vmsbridge.store.events import EventStore
-from vmsbridge.store.evidence import EvidenceRepository
-from vmsbridge.store.firelog import FireLogStore
-from vmsbridge.store.health import HealthStore
-from vmsbridge.store.incidents import IncidentStore
-from vmsbridge.store.masks import MaskLiftStore
-from vmsbridge.store.migrate import require_current_schema, upgrade
-from vmsbridge.store.notifications import NotificationStore
-from vmsbridge.store.people import IncidentPeopleStore
-from vmsbridge.store.rule_actions import RuleActionStore
+from vmsbridge.store.stores import Stores, open_store
 from vmsbridge.supervise import RestartPolicy, Supervisor
 
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 30.0
 STAGE_RESTARTS = RestartPolicy(restarts=5, within=600.0, first_delay=1.0, max_delay=60.0)
-
-
-@dataclass(frozen=True)
-class Stores:
-    db: Database
-    events: EventStore
-    incidents: IncidentStore
-    audit: AuditLog
-    mask_lifts: MaskLiftStore
-    evidence: EvidenceRepository
-    crime_log: CrimeLogStore
-    fire_log: FireLogStore
-    notifications: NotificationStore
-    people: IncidentPeopleStore
-    clery_records: CleryRecordStore
-    rule_actions: RuleActionStore
-    health: HealthStore
 
 
 @dataclass(frozen=True)
@@ -77,34 +47,6 @@ class Services:
     def failed(self) -> asyncio.Event:
         """Set when a core stage kept dying and was given up: the service must stop (exit 1)."""
         return self.supervisor.failed
-
-
-@asynccontextmanager
-async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Stores]:
-    """The stores over one database; ``migrate`` upgrades the schema, else it must be current."""
-    db = Database(db_url)
-    try:
-        if migrate:
-            await upgrade(db)
-        else:
-            await require_current_schema(db)
-        yield Stores(
-            db=db,
-            events=EventStore(db),
-            incidents=IncidentStore(db),
-            audit=AuditLog(db),
-            mask_lifts=MaskLiftStore(db),
-            evidence=EvidenceRepository(db),
-            crime_log=CrimeLogStore(db),
-            fire_log=FireLogStore(db),
-            notifications=NotificationStore(db),
-            people=IncidentPeopleStore(db),
-            clery_records=CleryRecordStore(db),
-            rule_actions=RuleActionStore(db),
-            health=HealthStore(db),
-        )
-    finally:
-        await db.close()
 
 
 @asynccontextmanager

@@ -42,8 +42,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from evidence.custody import CustodyEntry, verify_chain
 from evidence.store import ContentStore, HashingStopped, hash_file
 from evidence.temps import Removed
-from vmsbridge.app import Stores
 from vmsbridge.store.evidence import EvidenceAudit, EvidenceItem
+from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 

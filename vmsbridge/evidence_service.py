@@ -33,13 +33,13 @@ from sqlalchemy.exc import IntegrityError
 from evidence.bag import PayloadDigestError, PayloadFile, build_bag, safe_name
 from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
-from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.evidence_audit import AuditProblem, record_problems, shown
 from vmsbridge.model import IncidentStatus
 from vmsbridge.store.database import default_data_dir
 from vmsbridge.store.evidence import EvidenceAudit, EvidenceItem
+from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vmsbridge.app import Stores, running_services
+from vmsbridge.app import running_services
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.errors import ConfigError
@@ -24,6 +24,7 @@ from vmsbridge.health.monitor import DIGEST_ACTOR, DailyDigest
 from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
 from vmsbridge.model import Event, EventKind
 from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.store.stores import Stores
 
 CHICAGO = ZoneInfo("America/Chicago")
 SEVEN = DigestSchedule(time(7, 0), CHICAGO)

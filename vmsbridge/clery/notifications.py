@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from vmsbridge.app import Stores
 from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, parse_polygon, reference, render
 from vmsbridge.clery.delivery import sink_plan
 from vmsbridge.clery.names import names_in
@@ -47,6 +46,7 @@ from vmsbridge.store.notifications import (
     Notification,
     NotificationConflict,
 )
+from vmsbridge.store.stores import Stores
 
 KINDS = ("timely_warning", "emergency", "test", "all_clear")
 TEXT_FIELDS = ("headline", "description", "instruction")

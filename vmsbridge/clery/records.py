@@ -33,8 +33,8 @@ from vmsbridge.devicetime import duration_text, to_utc
 from vmsbridge.model import MAX_CLOCK_LEAD
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.config import SiteConfig
+    from vmsbridge.store.stores import Stores
 
 CaseNumber = Annotated[
     str,

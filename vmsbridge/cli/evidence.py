@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evidence.custody import CustodyEntry, verify_chain
-from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.store.evidence import EvidenceItem
+from vmsbridge.store.stores import open_store
 
 if TYPE_CHECKING:
     from vmsbridge.evidence_audit import AuditReport

@@ -25,7 +25,6 @@ import aiohttp
 from analytics.clip import ClipReport
 from evidence.store import ContentStore
 from privacy.redact import RedactOptions
-from vmsbridge.app import Stores
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
 from vmsbridge.clery import notifications
@@ -49,6 +48,7 @@ from vmsbridge.rules.spec import (
     XProtectUserEvent,
 )
 from vmsbridge.sources import ClipNotFound
+from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 
