@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from vmsbridge.cli.common import load_site, print_json
-from vmsbridge.rules.runtime import load_rules
 from vmsbridge.rules.spec import Rule
+from vmsbridge.runtime import load_rules
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -206,11 +206,18 @@ class RuleEngine:
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
             self._wake.clear()
 
-    async def process_batch(self) -> int:
-        events_store = self.ctx.stores.events
+    async def locate(self) -> None:
+        """Take up the saved position, else (a new install) the end of the log: events stored from
+        now on are considered, whenever the engine gets to them."""
         if self._position is None:
+            events_store = self.ctx.stores.events
             saved = await events_store.stage_position(RULES_STAGE)
             self._position = self._saved = saved if saved is not None else await events_store.log_position()
+
+    async def process_batch(self) -> int:
+        events_store = self.ctx.stores.events
+        await self.locate()
+        assert self._position is not None
         events, self._position = await events_store.events_after(self._position, self._batch_size)
         if self._early:
             self._forget_stale_early()
