@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vmsbridge.app import running_services
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.errors import ConfigError
 from vmsbridge.health.monitor import DIGEST_ACTOR, DailyDigest
 from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
 from vmsbridge.model import Event, EventKind
+from vmsbridge.runtime import running_services
 from vmsbridge.store.events import AcceptedEvent
 from vmsbridge.store.stores import Stores
 

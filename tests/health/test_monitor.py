@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from vmsbridge.app import running_services
 from vmsbridge.bus import EventPayload
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
 from vmsbridge.health.monitor import HealthMonitor
 from vmsbridge.model import Event, EventKind, IngestOutcome, StoredEvent
+from vmsbridge.runtime import running_services
 from vmsbridge.store.events import AcceptedEvent
 from vmsbridge.store.health import LogPosition
 from vmsbridge.store.stores import Stores

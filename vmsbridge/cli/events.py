@@ -11,12 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any
 
-from vmsbridge.app import running_services
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
 from vmsbridge.config import SiteConfig
 from vmsbridge.event_import import import_lines
 from vmsbridge.model import IngestOutcome, StoredEvent
+from vmsbridge.runtime import running_services
 from vmsbridge.store.stores import open_store
 
 FOLLOW_POLL_SECONDS = 1.0
