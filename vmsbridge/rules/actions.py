@@ -82,6 +82,11 @@ class Firing:
     def actor(self) -> str:
         return f"rule:{self.rule.name}"
 
+    async def incident_id(self) -> int | None:
+        """The incident this firing is recorded on, once known. Shielded: an action cancelled while
+        it waits (a stop) must not cancel the answer the firing's other actions wait for too."""
+        return await asyncio.shield(self.incident)
+
     def fields(self, directory: SiteDirectory) -> dict[str, str]:
         location = directory.locations.get(self.event.location_id)
         return {
@@ -212,7 +217,7 @@ async def _attach(
     firing: Firing,
     ctx: RuleContext,
 ) -> str:
-    incident_id = await firing.incident
+    incident_id = await firing.incident_id()
     if incident_id is None:
         raise LookupError("the event has no incident to attach evidence to (add an open_incident action)")
     how = f"captured by rule {firing.rule.name} for event {firing.event.id}"
@@ -374,7 +379,7 @@ async def _notify_operator(action: NotifyOperator, firing: Firing, ctx: RuleCont
 
 async def _draft_notification(action: DraftNotification, firing: Firing, ctx: RuleContext) -> str:
     """A draft for a person to approve or decline: rules never send anything to the public."""
-    incident_id = await firing.incident
+    incident_id = await firing.incident_id()
     if incident_id is None:
         raise LookupError("a notification draft needs an incident (add an open_incident action)")
     notification = await notifications.draft(

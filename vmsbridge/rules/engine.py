@@ -356,11 +356,7 @@ class RuleEngine:
             outcome = ActionOutcome(
                 firing.rule.name, action.type, ok, ms, detail, early.started, firing.event.id
             )
-            incident_id = await firing.incident
-            try:
-                await self.ctx.stores.rule_actions.record([outcome], incident_id)
-            except (SQLAlchemyError, OSError) as exc:
-                log.error("could not record ptz_goto of rule %s: %s (%s)", firing.rule.name, exc, detail)
+            await self._save(firing, outcome)
 
     def _forget_stale_early(self) -> None:
         """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them."""
@@ -386,17 +382,31 @@ class RuleEngine:
         self, firing: Firing, action: Action, started: datetime, t0: float, *, ok: bool, detail: str
     ) -> None:
         ms = round((time.perf_counter() - t0) * 1000)
-        incident_id = await firing.incident
-        outcome = ActionOutcome(firing.rule.name, action.type, ok, ms, detail, started, firing.event.id)
+        await self._save(
+            firing, ActionOutcome(firing.rule.name, action.type, ok, ms, detail, started, firing.event.id)
+        )
+
+    async def _save(self, firing: Firing, outcome: ActionOutcome) -> None:
+        """Put ``outcome`` on the firing's incident once that is known. A stop meanwhile does not cut
+        this short: the cancellation is passed on once the outcome is on record."""
+        saving = asyncio.ensure_future(self._write(firing, outcome))
+        try:
+            await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            await saving
+            raise
+
+    async def _write(self, firing: Firing, outcome: ActionOutcome) -> None:
+        incident_id = await firing.incident_id()
         try:
             await self.ctx.stores.rule_actions.record([outcome], incident_id)
         except (SQLAlchemyError, OSError) as exc:
             log.error(
                 "could not record the outcome of %s for rule %s: %s (%s)",
-                action.type,
+                outcome.action,
                 firing.rule.name,
                 exc,
-                detail,
+                outcome.detail,
             )
 
     async def recall_firings(self) -> int:
