@@ -24,6 +24,9 @@ CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
 PTZ_VMS_ID = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"
 # Upper bound on any single wait: generous, so that a busy machine slows a test down, never fails it.
 WAIT = 60.0
+# A clip's outcome comes after capture, hashing, motion analysis and a redacted copy on one worker:
+# CPU-bound, about 20 s on a quiet machine for the 90 s window and over two minutes on a busy one.
+CLIP_WAIT = 600.0
 
 # Lot B: a blue-light phone (bl-7) wired to an I/O module, a PTZ camera on its own encoder with a
 # preset aimed at the phone (and recorded by XProtect too), and a fixed camera. The library next

@@ -19,7 +19,16 @@ from connectors.onvif.emulator import preset_position
 from connectors.onvif.source import OnvifEventSource
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT
 from evidence.custody import verify_chain
-from tests.rules.conftest import PTZ_VMS_ID, Bridge, ahead, eventually, rules_site, running_bridge, until
+from tests.rules.conftest import (
+    CLIP_WAIT,
+    PTZ_VMS_ID,
+    Bridge,
+    ahead,
+    eventually,
+    rules_site,
+    running_bridge,
+    until,
+)
 from vmsbridge.bus import publish_durably
 from vmsbridge.model import Event, EventKind
 
@@ -51,7 +60,7 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         assert "Blue light 7" in alarm["name"]
 
         incident = await bridge.incident_at("lot-b")
-        outcomes = await bridge.outcomes(incident.id, 4)
+        outcomes = await bridge.outcomes(incident.id, 4, within=CLIP_WAIT)
         by_type = {o.action: o for o in outcomes}
         assert set(by_type) == {"ptz_goto", "xprotect_alarm", "capture_clip", "open_incident"}
         assert all(o.ok for o in outcomes), [(o.action, o.detail) for o in outcomes]
@@ -124,7 +133,7 @@ async def test_ptz_offline_still_opens_incident_and_takes_fixed_camera(db_url: s
         await ptz.stop()  # the PTZ camera's encoder is off the network
         bridge.lab.device("onvif-io").set_input("DI1", True)
         incident = await bridge.incident_at("lot-b")
-        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 4)}
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 4, within=CLIP_WAIT)}
         assert not outcomes["ptz_goto"].ok
         assert outcomes["open_incident"].ok
         clip = outcomes["capture_clip"]
@@ -150,7 +159,7 @@ async def test_xprotect_unreachable_alarm_is_retried_not_lost(db_url: str, tmp_p
         gateway.quirks.update({"http_500": False})  # the VMS is back
         await eventually(lambda: len(gateway.alarms) == 1, "the retried alarm to be raised")
         incident = await bridge.incident_at("lot-b")
-        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3)}
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3, within=CLIP_WAIT)}
         assert outcomes["xprotect_alarm"].ok
         assert "attempts" in outcomes["xprotect_alarm"].detail
 
@@ -327,7 +336,7 @@ actions = [
     async with running_bridge(site, f"sqlite+aiosqlite:///{tmp_path / 'two.db'}", tmp_path) as bridge:
         bridge.lab.device("onvif-io").set_input("DI1", True)
         incident = await bridge.incident_at("lot-b")
-        outcomes = await bridge.outcomes(incident.id, 6, within=90)
+        outcomes = await bridge.outcomes(incident.id, 6, within=CLIP_WAIT)
         clips = [(o.rule, o.ok, o.detail) for o in outcomes if o.action == "capture_clip"]
         assert len(clips) == 2
         assert all(ok and "motion:" in detail and "redacted" in detail for _, ok, detail in clips), clips
@@ -435,7 +444,7 @@ async def test_a_restart_remembers_its_firings_so_a_resync_does_not_fire_again(
         assert len(first.lab.device("onvif-ptz").goto_calls) == 1
         # Let the clip and the alarm finish: this test is about what the next run remembers, not
         # about actions a stop cuts short (the restart test above covers those).
-        assert await first.engine.drain(60)
+        assert await first.engine.drain(CLIP_WAIT)
     async with running_bridge(site, db_url, tmp_path) as second:
         outcomes = await publish_durably(second.bus, [pickup("pickup-1", 10), pickup("pickup-1-resync", 8)])
         assert [o.status for o in outcomes] == ["duplicate", "stored"]
