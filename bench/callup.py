@@ -31,17 +31,15 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.lab import emulated_site
-from vmsbridge.app import Services, running_services
-from vmsbridge.cli.run import build_controls, connector_registry, supervise
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
 from vmsbridge.config.rules import Rule, RulesConfig
 from vmsbridge.model import EventKind
-from vmsbridge.rules.runtime import running_rules
+from vmsbridge.runtime import BridgeOptions, build_bridge
+from vmsbridge.store.stores import Stores
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,23 +79,23 @@ async def until(check: object, what: str) -> None:
         await asyncio.sleep(0.001)
 
 
-async def lead_times(services: Services, since: datetime) -> list[float]:
+async def lead_times(stores: Stores, since: datetime) -> list[float]:
     """The bridge's own figure for each PTZ move: event received -> GotoPreset sent, in ms."""
     leads = []
-    for incident in await services.stores.incidents.search(limit=100_000):
-        for outcome in await services.stores.rule_actions.for_incident(incident.id):
+    for incident in await stores.incidents.search(limit=100_000):
+        for outcome in await stores.rule_actions.for_incident(incident.id):
             found = LEAD.search(outcome.detail)
             if outcome.action == "ptz_goto" and outcome.ok and outcome.started_at >= since and found:
                 leads.append(float(found.group(1)))
     return leads
 
 
-async def arrival_times(services: Services, arrivals: list[datetime], since: datetime) -> list[float]:
+async def arrival_times(stores: Stores, arrivals: list[datetime], since: datetime) -> list[float]:
     """Each pickup's received_at -> its GotoPreset arriving at the camera, in ms (cooldown 0: one
     move per pickup, in order)."""
     pickups = sorted(
         e.received_at
-        for e in await services.stores.events.recent(limit=1_000_000)
+        for e in await stores.events.recent(limit=1_000_000)
         if e.kind is EventKind.PHONE_OFFHOOK and e.received_at >= since
     )
     moves = [t for t in arrivals if t >= since]
@@ -107,10 +105,10 @@ async def arrival_times(services: Services, arrivals: list[datetime], since: dat
     return [(moved - picked).total_seconds() * 1000 for picked, moved in zip(pickups, moves, strict=True)]
 
 
-async def clip_outcomes(services: Services) -> tuple[int, int]:
+async def clip_outcomes(stores: Stores) -> tuple[int, int]:
     ok = failed = 0
-    for incident in await services.stores.incidents.search(limit=100_000):
-        for outcome in await services.stores.rule_actions.for_incident(incident.id):
+    for incident in await stores.incidents.search(limit=100_000):
+        for outcome in await stores.rule_actions.for_incident(incident.id):
             if outcome.action == "capture_clip":
                 ok, failed = ok + outcome.ok, failed + (not outcome.ok)
     return ok, failed
@@ -131,72 +129,61 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
     phone = next(p for p in site.phones if p.camera and p.preset)
     module, wire = next((m, i) for m in site.io_modules for i in m.inputs if i.device == phone.id)
     camera = next(c for c in site.cameras if c.id == phone.camera)
-    async with AsyncExitStack() as stack:
-        lab = await stack.enter_async_context(emulated_site(site, CLIP, secrets))
-        url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-        services = await stack.enter_async_context(running_services(lab.site, url))
-        sources, _ = connector_registry().build(lab.site, services.directory)
-        controls = build_controls(lab.site, sources, tmp / "work")
-        stack.push_async_callback(controls.close)
-        engine = await stack.enter_async_context(running_rules(services, controls, tmp / "work"))
-        tasks = [asyncio.create_task(supervise(s, services.bus)) for s in sources]
-        try:
-            await until(lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices), "subscriptions")
-            io, ptz = lab.device(module.connector), lab.device(camera.source.connector)
-            # Background: motion on the other encoder's cameras, paced.
-            others = [d for d in lab.onvif.devices if d is not io and d is not ptz] or [io]
-            sources_of = [(d, p.video_source) for d in others for p in d.spec.profiles]
-            for label, offered in (("idle", 0.0), (f"{rate:g}/s", rate)):
-                stop = asyncio.Event()
-                fired = 0
+    options = BridgeOptions(db_url=f"sqlite+aiosqlite:///{tmp / 'bench.db'}", work_dir=tmp / "work")
+    async with emulated_site(site, CLIP, secrets) as lab, build_bridge(lab.site, options) as bridge:
+        engine = bridge.engine
+        await until(lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices), "subscriptions")
+        io, ptz = lab.device(module.connector), lab.device(camera.source.connector)
+        # Background: motion on the other encoder's cameras, paced.
+        others = [d for d in lab.onvif.devices if d is not io and d is not ptz] or [io]
+        sources_of = [(d, p.video_source) for d in others for p in d.spec.profiles]
+        for label, offered in (("idle", 0.0), (f"{rate:g}/s", rate)):
+            stop = asyncio.Event()
+            fired = 0
 
-                async def background(offered: float = offered, stop: asyncio.Event = stop) -> None:
-                    nonlocal fired
-                    if offered <= 0:
-                        return
-                    started = time.monotonic()
-                    while not stop.is_set():
-                        due = started + fired / offered
-                        delay = due - time.monotonic()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        device, video = sources_of[fired % len(sources_of)]
-                        device.motion(video, fired % 2 == 0)
-                        fired += 1
+            async def background(offered: float = offered, stop: asyncio.Event = stop) -> None:
+                nonlocal fired
+                if offered <= 0:
+                    return
+                started = time.monotonic()
+                while not stop.is_set():
+                    due = started + fired / offered
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    device, video = sources_of[fired % len(sources_of)]
+                    device.motion(video, fired % 2 == 0)
+                    fired += 1
 
-                stored_before = await services.stores.events.count()
-                feeder = asyncio.create_task(background())
-                await asyncio.sleep(0.5)  # let the background reach its rate before measuring
-                input_to_goto: list[float] = []
-                measured_from = datetime.now(UTC)
-                for _ in range(calls):
-                    index = len(ptz.goto_received_at)
-                    set_at = datetime.now(UTC)
-                    io.set_input(wire.token, True)
-                    await until(lambda index=index: len(ptz.goto_received_at) > index, "GotoPreset")
-                    input_to_goto.append((ptz.goto_received_at[index] - set_at).total_seconds() * 1000)
-                    io.set_input(wire.token, False)
-                    await asyncio.sleep(0.05)
-                stop.set()
-                await feeder
-                await engine.drain(300)  # the moves' records are written with the stored event
-                await services.bus.drain(60)
-                elapsed_events = await services.stores.events.count() - stored_before
-                own_figure = await lead_times(services, since=measured_from)
-                connector_to_goto = await arrival_times(services, ptz.goto_received_at, measured_from)
-                print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
-                print(f"{label:>8}  bridge's own     {percentiles(own_figure)}")
-                print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
-                print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")
-            print("waiting for the clip work to finish ...", file=sys.stderr)
-            await engine.drain(300)
-            ok, failed = await clip_outcomes(services)
-            done = f"{ok} clips captured, analyzed and redacted, {failed} failed"
-            print(f"clips    {engine.fire_count} firings: {done}")
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            stored_before = await bridge.stores.events.count()
+            feeder = asyncio.create_task(background())
+            await asyncio.sleep(0.5)  # let the background reach its rate before measuring
+            input_to_goto: list[float] = []
+            measured_from = datetime.now(UTC)
+            for _ in range(calls):
+                index = len(ptz.goto_received_at)
+                set_at = datetime.now(UTC)
+                io.set_input(wire.token, True)
+                await until(lambda index=index: len(ptz.goto_received_at) > index, "GotoPreset")
+                input_to_goto.append((ptz.goto_received_at[index] - set_at).total_seconds() * 1000)
+                io.set_input(wire.token, False)
+                await asyncio.sleep(0.05)
+            stop.set()
+            await feeder
+            await engine.drain(300)  # the moves' records are written with the stored event
+            await bridge.bus.drain(60)
+            elapsed_events = await bridge.stores.events.count() - stored_before
+            own_figure = await lead_times(bridge.stores, since=measured_from)
+            connector_to_goto = await arrival_times(bridge.stores, ptz.goto_received_at, measured_from)
+            print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
+            print(f"{label:>8}  bridge's own     {percentiles(own_figure)}")
+            print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
+            print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")
+        print("waiting for the clip work to finish ...", file=sys.stderr)
+        await engine.drain(300)
+        ok, failed = await clip_outcomes(bridge.stores)
+        done = f"{ok} clips captured, analyzed and redacted, {failed} failed"
+        print(f"clips    {engine.fire_count} firings: {done}")
 
 
 def main() -> None:

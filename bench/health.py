@@ -203,7 +203,7 @@ def _ts(value: datetime) -> str:
 
 def populate_phase(args: argparse.Namespace) -> None:
     """The schema by the project's migrations, then rows by sqlite3's executemany (fast path)."""
-    from vmsbridge.app import open_store
+    from vmsbridge.store.stores import open_store
 
     async def migrate() -> None:
         async with open_store(f"sqlite+aiosqlite:///{args.db}", migrate=True) as stores:
@@ -292,8 +292,8 @@ def populate_phase(args: argparse.Namespace) -> None:
 
 def sqlite_phase(args: argparse.Namespace) -> None:
     """What `vmsbridge health report` does, stage by stage, on the populated file."""
-    from vmsbridge.app import open_store
     from vmsbridge.health.service import health_report
+    from vmsbridge.store.stores import open_store
 
     site = build_site(args.cameras)
     end = START + timedelta(days=args.days)

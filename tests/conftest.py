@@ -15,8 +15,8 @@ from hypothesis import settings
 
 # The person_data marker and its guard (see tests/personal_data.py); pytester tests that guard.
 from tests.personal_data import person_data_guard, pytest_configure  # noqa: F401
-from vmsbridge.app import Stores, open_store
 from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path, load_site_config
+from vmsbridge.store.stores import Stores, open_store
 
 # CI must not fail by chance: the same examples every run, and no per-example deadline on a loaded
 # 2-core machine. Set HYPOTHESIS_PROFILE=explore locally to search with fresh random examples.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import draft_from_incident
 from vmsbridge.config import SiteConfig
 from vmsbridge.model import Priority
 from vmsbridge.model.crimelog import CrimeLogEntry
 from vmsbridge.model.publiclog import LogChange
+from vmsbridge.store.stores import Stores
 
 
 async def draft_crime(

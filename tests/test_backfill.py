@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import _create_pg_database, _drop_pg_database
-from vmsbridge.app import open_store
 from vmsbridge.cli.main import main
+from vmsbridge.store.stores import open_store
 
 BASE = datetime(2025, 10, 4, 21, 0, tzinfo=UTC)  # last year's history: the wall clock is far ahead
 

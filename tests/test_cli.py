@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT, _create_pg_database, _drop_pg_database
 from vmsbridge.cli.main import build_parser, main
 from vmsbridge.ingest import IngestStage
-from vmsbridge.supervise import RestartPolicy
+from vmsbridge.runtime import RestartPolicy
 
 
 @pytest.fixture
@@ -231,7 +231,9 @@ def test_run_exits_1_when_a_stage_keeps_dying(
 ) -> None:
     monkeypatch.setenv("VMSBRIDGE_ONVIF_NORTH_PASSWORD", "not-used")
     monkeypatch.setenv("VMSBRIDGE_XPROTECT_PASSWORD", "not-used")
-    monkeypatch.setattr("vmsbridge.app.STAGE_RESTARTS", RestartPolicy(first_delay=0.01, max_delay=0.02))
+    monkeypatch.setattr(
+        "vmsbridge.runtime.options.CORE_RESTARTS", RestartPolicy(first_delay=0.01, max_delay=0.02)
+    )
 
     async def bug(self: IngestStage) -> None:
         raise RuntimeError("a bug in ingest")

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.crimelog_helpers import draft_crime
-from vmsbridge.app import Stores
 from vmsbridge.clery.firelog import draft as draft_fire
 from vmsbridge.clery.notifications import draft as draft_notification
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
+from vmsbridge.store.stores import Stores
 
 REPORTED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 ERROR = "vmsbridge: configuration error in "

@@ -9,13 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import EventFactory
-from vmsbridge.app import Stores
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import CorrelationConfig, SiteDirectory
 from vmsbridge.correlate import CORRELATOR_STAGE, LIVE_QUIET_AFTER, Correlator, choose_incident
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind, IncidentStatus, Priority, StoredEvent
 from vmsbridge.model.incidents import OpenIncidentView
+from vmsbridge.store.stores import Stores
 
 T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=10)

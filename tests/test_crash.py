@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import ROOT
-from vmsbridge.app import open_store
 from vmsbridge.correlate import CORRELATOR_STAGE
 from vmsbridge.health.monitor import MONITOR_SOURCE
+from vmsbridge.store.stores import open_store
 
 TOTAL = 20_000
 KILL_AFTER_ACKS = 3_000

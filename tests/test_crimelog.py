@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.crimelog_helpers import draft_crime
-from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import (
     draft_from_incident,
     pending,
@@ -27,6 +26,7 @@ from vmsbridge.errors import NotFound, ValidationFailed
 from vmsbridge.model import Priority
 from vmsbridge.model.crimelog import CrimeLogEntry, Withholding
 from vmsbridge.store.crimelog import AlreadyWithheld
+from vmsbridge.store.stores import Stores
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Zo\u00eb Li", "Zoe Li"])

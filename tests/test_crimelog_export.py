@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.crimelog_helpers import draft_crime
-from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import (
     draft_from_incident,
     export,
@@ -30,6 +29,7 @@ from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ValidationFailed
 from vmsbridge.model import Priority
 from vmsbridge.model.crimelog import CrimeLogEntry
+from vmsbridge.store.stores import Stores
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Dana Whitfield", "Sam Library", "Zo\u00eb Li", "Zoe Li"])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from evidence.custody import verify_chain
 from evidence.store import ContentStore
-from vmsbridge.app import Stores
 from vmsbridge.evidence_service import add_file, dispose, log_access
 from vmsbridge.model import Priority
+from vmsbridge.store.stores import Stores
 
 
 async def test_concurrent_attachments_and_views_share_one_chain(stores: Stores, tmp_path: Path) -> None:

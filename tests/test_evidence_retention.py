@@ -9,10 +9,10 @@ from sqlalchemy import event
 
 from evidence.custody import verify_chain
 from tests.conftest import ROOT
-from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.evidence_service import add_file, dispose_expired
 from vmsbridge.model import Priority
+from vmsbridge.store.stores import Stores
 
 SCENE = ROOT / "fixtures" / "video" / "scene.mp4"
 PARTIAL = ROOT / "fixtures" / "video" / "scene_truncated.mp4"

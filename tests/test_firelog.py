@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.crimelog_helpers import draft_crime
-from vmsbridge.app import Stores
 from vmsbridge.clery.export import render, window_ending
 from vmsbridge.clery.firelog import (
     draft,
@@ -28,6 +27,7 @@ from vmsbridge.cli.main import main
 from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import NotFound, ValidationFailed
 from vmsbridge.model import CleryGeography, Priority
+from vmsbridge.store.stores import Stores
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Riley Quinn", "R. Quinn"])

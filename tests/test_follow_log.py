@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncpg
 
 from tests.conftest import PG_ADMIN_DSN
-from vmsbridge.app import Stores
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import validate_payload
 from vmsbridge.model.events import AcceptedEvent
+from vmsbridge.store.stores import Stores
 
 
 async def test_an_open_transaction_elsewhere_does_not_stall_the_log(

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.exc import DataError
 
 from tests.conftest import EventFactory
-from vmsbridge.app import Stores
 from vmsbridge.bus import BusClosed, InProcessBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import Event, EventKind
 from vmsbridge.model.events import AcceptedEvent, EventKey, RejectedInput
+from vmsbridge.store.stores import Stores
 
 
 @pytest.fixture

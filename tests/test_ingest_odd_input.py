@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests.conftest import EventFactory
-from vmsbridge.app import Stores, open_store
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import Event, IngestOutcome
 from vmsbridge.model.storable import MAX_DEPTH, MAX_INTEGER_DIGITS
+from vmsbridge.store.stores import Stores, open_store
 from vmsbridge.store.tables import EventRow
 
 WAIT = 60.0  # generous bound on one outcome; a healthy run settles in milliseconds

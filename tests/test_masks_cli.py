@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from vmsbridge.app import open_store
 from vmsbridge.cli.main import main
+from vmsbridge.store.stores import open_store
 
 SCENE = ROOT / "fixtures" / "video" / "scene.mp4"  # 480x270
 LIFTABLE = "300,100 400,100 400,200 300,200"

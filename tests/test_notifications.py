@@ -23,7 +23,6 @@ from lxml import etree
 
 from tests.connectors.conftest import WAIT
 from tests.test_cap import assert_valid_cap
-from vmsbridge.app import Stores
 from vmsbridge.clery.delivery import IDENTIFIER_HEADER, SIGNATURE_HEADER, Deliverer, sinks_for
 from vmsbridge.clery.notifications import (
     VictimNamed,
@@ -43,6 +42,7 @@ from vmsbridge.errors import ConfigError, ValidationFailed
 from vmsbridge.model import Priority
 from vmsbridge.model.notifications import CapMessage, NotificationDelivery
 from vmsbridge.store.notifications import NotificationConflict
+from vmsbridge.store.stores import Stores
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Maria Lopez", "Sam Gate", "Ana Ruiz", "Kim Park"])

@@ -22,8 +22,8 @@ from sqlalchemy import Integer, TextClause, bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.personal_data import PersonDataGuard, leaks
-from vmsbridge.app import Stores
 from vmsbridge.cli.main import main
+from vmsbridge.store.stores import Stores
 
 NAME = "Jonathan Doe-Smithers"
 REFUSAL = "ck_names_short"

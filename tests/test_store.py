@@ -15,11 +15,11 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from vmsbridge.app import Stores, open_store
 from vmsbridge.errors import DatabaseNotReady, NotFound, VmsBridgeError
 from vmsbridge.model import IncidentStatus, Priority
 from vmsbridge.store.database import Database, resolve_db_url
 from vmsbridge.store.migrate import current_revision, head_revision, upgrade
+from vmsbridge.store.stores import Stores, open_store
 from vmsbridge.store.tables import AuditRow, Base
 
 

@@ -43,9 +43,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from evidence.custody import CustodyEntry, verify_chain
 from evidence.store import ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
 from evidence.temps import Removed
-from vmsbridge.app import Stores
 from vmsbridge.config.evidence import parse_every
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
+from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 

@@ -43,13 +43,13 @@ from evidence.bag import (
 )
 from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
-from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob, shown
 from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import default_data_dir
+from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from analytics.geometry import Polygon, parse_pixel_polygon
 from privacy.masks import MaskLift, MaskSet, StaticMask, polygons_of
-from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.model.evidence import MaskLiftRecord
+from vmsbridge.store.stores import Stores
 
 
 def camera_masks(site: SiteConfig, camera_id: str) -> list[StaticMask]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.health.service import health_report
 from vmsbridge.model import Event, EventKind, StoredEvent
 from vmsbridge.model.events import AcceptedEvent
 from vmsbridge.store.health import HealthStore
+from vmsbridge.store.stores import Stores
 
 K = EventKind
 T0 = datetime(2026, 10, 1, tzinfo=UTC)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from analytics.tamper import TamperInterval
-from vmsbridge.app import running_services
 from vmsbridge.config import SiteConfig
 from vmsbridge.health.clip_tamper import clip_tamper_events, publish_clip_tamper
 from vmsbridge.health.intervals import Interval, State
 from vmsbridge.health.timeline import camera_timeline, health_kinds
 from vmsbridge.model import EventKind, StoredEvent
+from vmsbridge.runtime import running_services
 
 CLIP_START = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 CAMERA = "cam-maple-entry"

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from evidence.atomic import write_atomically
-from vmsbridge.app import Stores, running_services
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.config.health import parse_digest_time
@@ -28,6 +27,8 @@ from vmsbridge.health.monitor import DIGEST_ACTOR, DailyDigest
 from vmsbridge.health.schedule import DigestSchedule
 from vmsbridge.model import Event, EventKind
 from vmsbridge.model.events import AcceptedEvent
+from vmsbridge.runtime import running_services
+from vmsbridge.store.stores import Stores
 
 CHICAGO = ZoneInfo("America/Chicago")
 SEVEN = DigestSchedule(time(7, 0), CHICAGO)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from vmsbridge.app import Stores, running_services
 from vmsbridge.bus import EventPayload
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
 from vmsbridge.health.monitor import HealthMonitor
 from vmsbridge.model import Event, EventKind, IngestOutcome, StoredEvent
 from vmsbridge.model.events import AcceptedEvent, LogPosition
+from vmsbridge.runtime import running_services
+from vmsbridge.store.stores import Stores
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 POLICY = HealthConfig(offline_after_seconds=300, recover_after_seconds=60, heartbeat_seconds=30)
@@ -135,7 +136,7 @@ async def test_the_running_service_alerts_through_the_bus_and_records_its_run(
         assert stored_alerts[0].native_id == alert.native_id
         run_id = services.heartbeat.run_id if services.heartbeat else None
     runs = []
-    from vmsbridge.app import open_store
+    from vmsbridge.store.stores import open_store
 
     async with open_store(db_url) as stores:
         runs = await stores.health.runs_between(

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.lab import EmulatedSite, emulated_site
 from tests.conftest import ROOT
-from tests.connectors.conftest import WAIT, eventually
-from vmsbridge.app import Services, running_services
-from vmsbridge.cli.run import build_controls, connector_registry, supervise
-from vmsbridge.config import SiteConfig, parse_site_config
-from vmsbridge.controls import Controls
+from vmsbridge.bus import InProcessBus
+from vmsbridge.config import SiteConfig, SiteDirectory, parse_site_config
 from vmsbridge.model import Incident
 from vmsbridge.model.rules import ActionOutcome
 from vmsbridge.rules.engine import RuleEngine
-from vmsbridge.rules.runtime import running_rules
+from vmsbridge.runtime import Bridge as RuntimeBridge
+from vmsbridge.runtime import BridgeOptions, build_bridge
+from vmsbridge.store.stores import Stores
 
 CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
 PTZ_VMS_ID = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"
+# Upper bound on any single wait: generous, so that a busy machine slows a test down, never fails it.
+WAIT = 60.0
+# A clip's outcome comes after capture, hashing, motion analysis and a redacted copy on one worker:
+# CPU-bound, about 20 s on a quiet machine for the 90 s window and over two minutes on a busy one.
+CLIP_WAIT = 600.0
 
 # Lot B: a blue-light phone (bl-7) wired to an I/O module, a PTZ camera on its own encoder with a
 # preset aimed at the phone (and recorded by XProtect too), and a fixed camera. The library next
@@ -122,42 +126,97 @@ def rules_site(tmp_path: Path, rules: str = 'templates = ["blue_light_callup", "
     return parse_site_config(text, "rules-test-site")
 
 
+async def eventually(check: Callable[[], bool], what: str, within: float = WAIT) -> None:
+    """Await a condition on state nothing announces (emulator counters); fails naming ``what``."""
+
+    async def poll() -> None:
+        while not check():  # noqa: ASYNC110 - the emulators' counters have no event to await
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(poll(), within)
+    except TimeoutError:
+        raise AssertionError(f"gave up after {within:.0f} s waiting for {what}") from None
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT) -> None:
+    """Await a condition read from the store; fails naming ``what``."""
+
+    async def poll() -> None:
+        while not await check():  # noqa: ASYNC110 - polls the store
+            await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.wait_for(poll(), within)
+    except TimeoutError:
+        raise AssertionError(f"gave up after {within:.0f} s waiting for {what}") from None
+
+
 @dataclass
 class Bridge:
+    """The running bridge with the emulated devices it talks to."""
+
     lab: EmulatedSite
-    services: Services
-    engine: RuleEngine
-    controls: Controls
+    runtime: RuntimeBridge
     started: datetime
 
-    async def incident_at(self, location: str) -> Incident:
-        async def find() -> Incident:
-            while True:
-                for incident in await self.services.stores.incidents.search():
-                    if incident.location_id == location:
-                        return incident
-                await asyncio.sleep(0.05)
+    @property
+    def stores(self) -> Stores:
+        return self.runtime.stores
 
-        return await asyncio.wait_for(find(), WAIT)
+    @property
+    def bus(self) -> InProcessBus:
+        return self.runtime.bus
+
+    @property
+    def directory(self) -> SiteDirectory:
+        return self.runtime.directory
+
+    @property
+    def engine(self) -> RuleEngine:
+        return self.runtime.engine
+
+    async def incident_at(self, location: str) -> Incident:
+        found: list[Incident] = []
+
+        async def opened() -> bool:
+            found[:] = [i for i in await self.stores.incidents.search() if i.location_id == location]
+            return bool(found)
+
+        await until(opened, f"an incident at {location}")
+        return found[0]
 
     async def outcomes(self, incident_id: int, count: int, within: float = WAIT) -> list[ActionOutcome]:
         """The incident's recorded action outcomes, once there are at least ``count``."""
-        store = self.services.stores.rule_actions
         found: list[ActionOutcome] = []
 
-        async def enough() -> None:
-            nonlocal found
-            while len(found := await store.for_incident(incident_id)) < count:  # noqa: ASYNC110 - polls the store
-                await asyncio.sleep(0.05)
+        async def enough() -> bool:
+            found[:] = await self.stores.rule_actions.for_incident(incident_id)
+            return len(found) >= count
 
-        await asyncio.wait_for(enough(), within)
+        await until(enough, f"{count} action outcomes on incident {incident_id}", within)
         return found
 
     async def connected(self) -> None:
         """Every ONVIF device has a live PullPoint subscription (events would otherwise wait)."""
-        await eventually(lambda: all(d.live_subscriptions >= 1 for d in self.lab.onvif.devices))
-        for source in self.lab.xprotect.values():
-            await eventually(lambda s=source: s.counters["startSession"] >= 1)  # type: ignore[misc]
+        await eventually(
+            lambda: all(d.live_subscriptions >= 1 for d in self.lab.onvif.devices),
+            "every ONVIF device's PullPoint subscription",
+        )
+        for name, gateway in self.lab.xprotect.items():
+            await eventually(
+                lambda g=gateway: g.counters["startSession"] >= 1,  # type: ignore[misc]
+                f"the {name} event session",
+            )
+
+
+def rules_bridge_options(
+    db_url: str, tmp_path: Path, clock: Callable[[], datetime] | None = None
+) -> BridgeOptions:
+    """One clip worker, clip capture's clock as given, and no waiting for actions on stop."""
+    return BridgeOptions(
+        db_url=db_url, work_dir=tmp_path / "work", clip_workers=1, rules_drain_seconds=0, clip_clock=clock
+    )
 
 
 @asynccontextmanager
@@ -168,29 +227,17 @@ async def running_bridge(
     *,
     clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Bridge]:
-    """Emulators + the bridge's services, connectors and rules; everything stopped on exit."""
+    """Emulators + the whole bridge on them; everything stopped on exit, and no task given up."""
     secrets = tmp_path / "secrets"
     secrets.mkdir(exist_ok=True)
-    async with AsyncExitStack() as stack:
-        lab = await stack.enter_async_context(emulated_site(site, CLIP, secrets))
-        services = await stack.enter_async_context(running_services(lab.site, db_url))
-        sources, _ = connector_registry().build(lab.site, services.directory)
-        controls = build_controls(lab.site, sources, tmp_path / "work")
-        stack.push_async_callback(controls.close)
-        engine = await stack.enter_async_context(
-            running_rules(services, controls, tmp_path / "work", workers=1, clock=clock, drain_seconds=0)
-        )
-        tasks = [asyncio.create_task(supervise(s, services.bus)) for s in sources]
-
-        async def stop_sources() -> None:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        stack.push_async_callback(stop_sources)
-        bridge = Bridge(lab, services, engine, controls, datetime.now(UTC))
+    async with (
+        emulated_site(site, CLIP, secrets) as lab,
+        build_bridge(lab.site, rules_bridge_options(db_url, tmp_path, clock)) as runtime,
+    ):
+        bridge = Bridge(lab, runtime, datetime.now(UTC))
         await bridge.connected()
         yield bridge
+        assert not runtime.failed.is_set(), f"tasks given up: {runtime.supervisor.given_up}"
 
 
 def ahead(seconds: float) -> Callable[[], datetime]:

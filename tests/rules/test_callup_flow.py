@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,8 +20,16 @@ from connectors.onvif.emulator import preset_position
 from connectors.onvif.source import OnvifEventSource
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT
 from evidence.custody import verify_chain
-from tests.connectors.conftest import eventually
-from tests.rules.conftest import PTZ_VMS_ID, ahead, rules_site, running_bridge
+from tests.rules.conftest import (
+    CLIP_WAIT,
+    PTZ_VMS_ID,
+    Bridge,
+    ahead,
+    eventually,
+    rules_site,
+    running_bridge,
+    until,
+)
 from vmsbridge.bus import publish_durably
 from vmsbridge.model import Event, EventKind
 
@@ -35,8 +44,10 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
 
         # PTZ: exactly one GotoPreset to the phone's preset token, and GetStatus (asked over SOAP,
         # as an operator's tool would) now reports the preset's position.
-        await eventually(lambda: ptz.goto_calls == [("Profile_1", "3")])
-        await eventually(lambda: ptz.ptz_status["Profile_1"] == "IDLE")
+        await eventually(
+            lambda: ptz.goto_calls == [("Profile_1", "3")], "one GotoPreset to the phone's preset"
+        )
+        await eventually(lambda: ptz.ptz_status["Profile_1"] == "IDLE", "the PTZ camera to settle")
         lab_ptz = next(c for c in bridge.lab.site.connectors.onvif if c.id == "onvif-ptz")
         async with OnvifClient(
             "check", "127.0.0.1", ptz.port, lab_ptz.username, _password(lab_ptz)
@@ -44,13 +55,13 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
             assert await client.ptz_position("Profile_1") == pytest.approx(preset_position("3"), abs=1e-4)
 
         # XProtect: an alarm whose source is the PTZ camera's VMS id.
-        await eventually(lambda: len(gateway.alarms) == 1)
+        await eventually(lambda: len(gateway.alarms) == 1, "the XProtect alarm")
         alarm = gateway.alarms[0]
         assert alarm["source"]["id"] == PTZ_VMS_ID
         assert "Blue light 7" in alarm["name"]
 
         incident = await bridge.incident_at("lot-b")
-        outcomes = await bridge.outcomes(incident.id, 4)
+        outcomes = await bridge.outcomes(incident.id, 4, within=CLIP_WAIT)
         by_type = {o.action: o for o in outcomes}
         assert set(by_type) == {"ptz_goto", "xprotect_alarm", "capture_clip", "open_incident"}
         assert all(o.ok for o in outcomes), [(o.action, o.detail) for o in outcomes]
@@ -60,7 +71,7 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         # The clip came from the PTZ camera's recording, for t-30 s .. t+60 s around the pickup.
         offhook = next(
             e
-            for e in await bridge.services.stores.incidents.events_of(incident.id)
+            for e in await bridge.stores.incidents.events_of(incident.id)
             if e.kind is EventKind.PHONE_OFFHOOK
         )
         assert len(ptz.playback_requests) == 1
@@ -71,13 +82,13 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
 
         # Evidence: the original, its motion report and its redacted copy, each hashed, in one
         # verifiable custody chain on the incident.
-        items = await bridge.services.stores.evidence.items(incident.id)
+        items = await bridge.stores.evidence.items(incident.id)
         assert sorted(i.role for i in items) == ["derived", "derived", "original"]
         original = next(i for i in items if i.role == "original")
         assert original.camera_id == "cam-lotb-ptz"
         assert all(i.derived_from == original.sha256 for i in items if i.role == "derived")
         assert (original.window_start, original.window_end) == (start, end)
-        chain = await bridge.services.stores.evidence.chain(incident.id)
+        chain = await bridge.stores.evidence.chain(incident.id)
         assert [e.action for e in chain].count("acquired") == 1
         assert [e.action for e in chain].count("derived") == 2
         assert verify_chain(chain) == []
@@ -101,20 +112,18 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         )
 
         async def joined() -> bool:
-            events = await bridge.services.stores.incidents.events_of(incident.id)
+            events = await bridge.stores.incidents.events_of(incident.id)
             return any(e.kind is EventKind.DOOR_FORCED for e in events)
 
-        await _until(joined)
+        await until(joined, "the forced door to join the incident")
         forced = next(
-            e
-            for e in await bridge.services.stores.incidents.events_of(incident.id)
-            if e.kind is EventKind.DOOR_FORCED
+            e for e in await bridge.stores.incidents.events_of(incident.id) if e.kind is EventKind.DOOR_FORCED
         )
         assert forced.location_id == "library"
         # (The connector maps device time to ours with a skew estimate of about a second's grain.)
         gap = (forced.occurred_at - offhook.occurred_at).total_seconds()
         assert gap == pytest.approx(20, abs=1.5)
-        incidents = await bridge.services.stores.incidents.search()
+        incidents = await bridge.stores.incidents.search()
         assert [i.id for i in incidents] == [incident.id]
 
 
@@ -125,14 +134,14 @@ async def test_ptz_offline_still_opens_incident_and_takes_fixed_camera(db_url: s
         await ptz.stop()  # the PTZ camera's encoder is off the network
         bridge.lab.device("onvif-io").set_input("DI1", True)
         incident = await bridge.incident_at("lot-b")
-        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 4, within=60)}
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 4, within=CLIP_WAIT)}
         assert not outcomes["ptz_goto"].ok
         assert outcomes["open_incident"].ok
         clip = outcomes["capture_clip"]
         assert clip.ok, clip.detail
         assert "cam-lotb-fixed" in clip.detail
         assert "missing: cam-lotb-ptz" in clip.detail
-        items = await bridge.services.stores.evidence.items(incident.id)
+        items = await bridge.stores.evidence.items(incident.id)
         assert {i.camera_id for i in items} == {"cam-lotb-fixed"}
 
 
@@ -143,12 +152,15 @@ async def test_xprotect_unreachable_alarm_is_retried_not_lost(db_url: str, tmp_p
         gateway.quirks.update({"http_500": True})
         bridge.lab.device("onvif-io").set_input("DI1", True)
         # The alarm request (its priority lookup first) meets the outage.
-        await eventually(lambda: any("/alarm" in r for r in gateway.failed_requests))
+        await eventually(
+            lambda: any("/alarm" in r for r in gateway.failed_requests),
+            "the alarm request to meet the outage",
+        )
         assert gateway.alarms == []
         gateway.quirks.update({"http_500": False})  # the VMS is back
-        await eventually(lambda: len(gateway.alarms) == 1)
+        await eventually(lambda: len(gateway.alarms) == 1, "the retried alarm to be raised")
         incident = await bridge.incident_at("lot-b")
-        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3)}
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3, within=CLIP_WAIT)}
         assert outcomes["xprotect_alarm"].ok
         assert "attempts" in outcomes["xprotect_alarm"].detail
 
@@ -173,7 +185,7 @@ actions = [
         assert outcomes["open_incident"].ok
         assert not outcomes["capture_clip"].ok
         assert "no clip within 0.5 s (recorded as missing)" in outcomes["capture_clip"].detail
-        assert await bridge.services.stores.evidence.items(incident.id) == []
+        assert await bridge.stores.evidence.items(incident.id) == []
 
 
 async def test_resynced_duplicate_phone_event_moves_ptz_once(db_url: str, tmp_path: Path) -> None:
@@ -182,26 +194,26 @@ async def test_resynced_duplicate_phone_event_moves_ptz_once(db_url: str, tmp_pa
         io, ptz = bridge.lab.device("onvif-io"), bridge.lab.device("onvif-ptz")
         io.quirks.update({"initialized_now": True})
         io.set_input("DI1", True)
-        await eventually(lambda: len(ptz.goto_calls) == 1)
+        await eventually(lambda: len(ptz.goto_calls) == 1, "the first GotoPreset")
         # A second subscriber with no memory of the first (a connector restarted after a crash)
         # is told on subscribing that DI1 is active: the same pickup arrives again as a new event.
         connector = next(c for c in bridge.lab.site.connectors.onvif if c.id == "onvif-io")
-        again = OnvifEventSource(connector, bridge.services.directory, _password(connector))
-        task = asyncio.create_task(again.run(bridge.services.bus))
+        again = OnvifEventSource(connector, bridge.directory, _password(connector))
+        task = asyncio.create_task(again.run(bridge.bus))
         try:
 
             async def phone_events() -> int:
-                events = await bridge.services.stores.events.recent(limit=50)
+                events = await bridge.stores.events.recent(limit=50)
                 return sum(e.kind is EventKind.PHONE_OFFHOOK for e in events)
 
-            await _until(lambda: _at_least(phone_events, 2))
-            await _until(lambda: _seen_all(bridge))
+            await until(lambda: _at_least(phone_events, 2), "the re-sent pickup to be stored")
+            await until(lambda: _seen_all(bridge), "the rules to see every stored event")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert len(ptz.goto_calls) == 1
         assert [f[0] for f in bridge.engine.fired] == ["blue_light_callup"]
-        incidents = await bridge.services.stores.incidents.search()
+        incidents = await bridge.stores.incidents.search()
         assert len([i for i in incidents if i.location_id == "lot-b"]) == 1
 
 
@@ -225,9 +237,7 @@ actions = [
         assert "no PTZ camera covers door-library-staff" in outcomes["ptz_goto"].detail
         assert outcomes["notify_operator"].ok
         assert outcomes["open_incident"].ok
-        assert (
-            await bridge.services.stores.incidents.get(incident.id)
-        ).summary == "Forced: Library staff entrance"
+        assert (await bridge.stores.incidents.get(incident.id)).summary == "Forced: Library staff entrance"
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -239,24 +249,12 @@ def _password(connector: object) -> str:
     return str(Path(path).read_text(encoding="utf-8").strip())
 
 
-async def _until(check: object, within: float = 15.0) -> None:
-    """Await an async condition on the store; bounded."""
-
-    async def poll() -> None:
-        while not await check():  # type: ignore[operator]  # noqa: ASYNC110 - polls the store
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(poll(), within)
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await count() >= n
 
 
-async def _at_least(count: object, n: int) -> bool:
-    return bool(await count() >= n)  # type: ignore[operator]
-
-
-async def _seen_all(bridge: object) -> bool:
-    engine = bridge.engine  # type: ignore[attr-defined]
-    stored = await bridge.services.stores.events.count()  # type: ignore[attr-defined]
-    return bool(engine.seen >= stored)
+async def _seen_all(bridge: Bridge) -> bool:
+    return bridge.engine.seen >= await bridge.stores.events.count()
 
 
 async def test_ptz_moves_before_the_event_is_stored(tmp_path: Path) -> None:
@@ -269,15 +267,15 @@ async def test_ptz_moves_before_the_event_is_stored(tmp_path: Path) -> None:
         held = asyncio.Event()
 
         async def hold_the_store() -> None:
-            async with bridge.services.stores.db.transaction():
+            async with bridge.stores.db.transaction():
                 held.set()
                 await release.wait()
 
         holder = asyncio.create_task(hold_the_store())
         await held.wait()
         bridge.lab.device("onvif-io").set_input("DI1", True)
-        await eventually(lambda: ptz.goto_calls == [("Profile_1", "3")])
-        assert await bridge.services.stores.events.count() == 0  # nothing stored yet
+        await eventually(lambda: ptz.goto_calls == [("Profile_1", "3")], "the GotoPreset sent before storing")
+        assert await bridge.stores.events.count() == 0  # nothing stored yet
         release.set()
         await holder
         incident = await bridge.incident_at("lot-b")
@@ -297,14 +295,17 @@ async def test_an_alarm_interrupted_by_a_restart_is_raised_by_the_next_run(
         gateway = first.lab.xprotect["xprotect-main"]
         gateway.quirks.update({"http_500": True})
         first.lab.device("onvif-io").set_input("DI1", True)
-        await eventually(lambda: any("/alarm" in r for r in gateway.failed_requests))
+        await eventually(
+            lambda: any("/alarm" in r for r in gateway.failed_requests),
+            "the alarm request to meet the outage",
+        )
         incident = await first.incident_at("lot-b")
     # The first run stopped while retrying: its attempt is on record as interrupted.
     async with running_bridge(site, db_url, tmp_path) as second:
         gateway = second.lab.xprotect["xprotect-main"]  # a VMS that answers again
-        await eventually(lambda: len(gateway.alarms) == 1)
+        await eventually(lambda: len(gateway.alarms) == 1, "the next run to raise the interrupted alarm")
         assert gateway.alarms[0]["source"]["id"] == PTZ_VMS_ID
-        store = second.services.stores.rule_actions
+        store = second.stores.rule_actions
 
         async def alarm_outcomes() -> list[tuple[bool, bool]]:
             found = [o for o in await store.for_incident(incident.id) if o.action == "xprotect_alarm"]
@@ -313,7 +314,7 @@ async def test_an_alarm_interrupted_by_a_restart_is_raised_by_the_next_run(
         async def recorded() -> bool:
             return len(await alarm_outcomes()) == 2
 
-        await _until(recorded)
+        await until(recorded, "both alarm attempts on record")
         assert await alarm_outcomes() == [(False, True), (True, False)]
         assert len(second.lab.device("onvif-ptz").goto_calls) == 0  # nothing else was done again
 
@@ -336,7 +337,7 @@ actions = [
     async with running_bridge(site, f"sqlite+aiosqlite:///{tmp_path / 'two.db'}", tmp_path) as bridge:
         bridge.lab.device("onvif-io").set_input("DI1", True)
         incident = await bridge.incident_at("lot-b")
-        outcomes = await bridge.outcomes(incident.id, 6, within=90)
+        outcomes = await bridge.outcomes(incident.id, 6, within=CLIP_WAIT)
         clips = [(o.rule, o.ok, o.detail) for o in outcomes if o.action == "capture_clip"]
         assert len(clips) == 2
         assert all(ok and "motion:" in detail and "redacted" in detail for _, ok, detail in clips), clips
@@ -385,10 +386,10 @@ actions = [
             outcomes = await bridge.outcomes(incident.id, 4)
             assert all(o.ok for o in outcomes), [(o.action, o.detail) for o in outcomes]
             assert [e["type"] for e in gateway.triggered_events] == [BLUE_LIGHT_EVENT]
-            await eventually(lambda: len(received) == 1)
+            await eventually(lambda: len(received) == 1, "the webhook call")
             assert received[0]["rule"] == "staff door"
             assert received[0]["location"] == "library"
-            drafts = await bridge.services.stores.notifications.search()
+            drafts = await bridge.stores.notifications.search()
             assert [(d.kind, d.incident_id, d.status) for d in drafts] == [
                 ("timely_warning", incident.id, "draft")
             ]
@@ -398,13 +399,13 @@ actions = [
             gateway.communication("0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a03", False)
 
             async def told() -> bool:
-                found = await bridge.services.stores.rule_actions.for_incident(incident.id)
+                found = await bridge.stores.rule_actions.for_incident(incident.id)
                 return any(o.rule == "camera_down_during_incident" for o in found)
 
-            await _until(told)
+            await until(told, "camera_down_during_incident to tell the operator")
             down = [
                 o
-                for o in await bridge.services.stores.rule_actions.for_incident(incident.id)
+                for o in await bridge.stores.rule_actions.for_incident(incident.id)
                 if o.rule == "camera_down_during_incident"
             ]
             assert {o.action for o in down} >= {"notify_operator"}
@@ -438,24 +439,25 @@ async def test_a_restart_remembers_its_firings_so_a_resync_does_not_fire_again(
         )
 
     async with running_bridge(site, db_url, tmp_path) as first:
-        await publish_durably(first.services.bus, [pickup("pickup-1", 10)])
+        await publish_durably(first.bus, [pickup("pickup-1", 10)])
         incident = await first.incident_at("lot-b")
         await first.outcomes(incident.id, 2)  # the move and the incident are on record
         assert len(first.lab.device("onvif-ptz").goto_calls) == 1
         # Let the clip and the alarm finish: this test is about what the next run remembers, not
         # about actions a stop cuts short (the restart test above covers those).
-        assert await first.engine.drain(60)
+        assert await first.engine.drain(CLIP_WAIT)
     async with running_bridge(site, db_url, tmp_path) as second:
-        outcomes = await publish_durably(
-            second.services.bus, [pickup("pickup-1", 10), pickup("pickup-1-resync", 8)]
-        )
+        outcomes = await publish_durably(second.bus, [pickup("pickup-1", 10), pickup("pickup-1-resync", 8)])
         assert [o.status for o in outcomes] == ["duplicate", "stored"]
         # A forced door stored after them: once its rule fires, the engine has considered the
         # re-sync too (it follows the log in commit order).
         forced = pickup("door", 0).model_copy(
             update={"kind": EventKind.DOOR_FORCED, "device_id": "door-library-staff"}
         )
-        await publish_durably(second.services.bus, [forced])
-        await eventually(lambda: any(rule == "door_forced" for rule, _ in second.engine.fired))
+        await publish_durably(second.bus, [forced])
+        await eventually(
+            lambda: any(rule == "door_forced" for rule, _ in second.engine.fired),
+            "the door_forced rule to fire",
+        )
         assert [rule for rule, _ in second.engine.fired] == ["door_forced"]
         assert second.lab.device("onvif-ptz").goto_calls == []

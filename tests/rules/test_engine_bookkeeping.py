@@ -9,7 +9,6 @@ from pathlib import Path
 
 from evidence.store import ContentStore
 from tests.rules.conftest import rules_site
-from vmsbridge.app import Stores
 from vmsbridge.config import Camera, SiteConfig, SiteDirectory
 from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.correlate import Correlator
@@ -19,6 +18,7 @@ from vmsbridge.model.rules import INTERRUPTED
 from vmsbridge.rules.actions import RuleContext
 from vmsbridge.rules.engine import EARLY_KEEP, RuleEngine
 from vmsbridge.rules.templates import active_rules
+from vmsbridge.store.stores import Stores
 
 WAIT = 60.0  # upper bound on any single wait; a healthy run takes a fraction of it
 

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.connectors.conftest import WAIT
-from tests.rules.conftest import SITE
+from tests.rules.conftest import SITE, WAIT
 
 # The rules test campus without connectors: this test is about the rules, not the devices.
 NO_DEVICES = SITE.split("[[connectors.onvif]]")[0] + "\n[rules]\n"

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.rules.conftest import SITE, rules_site
-from vmsbridge.app import running_services
+from tests.rules.conftest import SITE
 from vmsbridge.config import SiteConfig, SiteDirectory, parse_site_config
 from vmsbridge.config.rules import TEMPLATE_NAMES, Rule, RulesConfig
-from vmsbridge.controls import Controls
 from vmsbridge.errors import ConfigError
 from vmsbridge.model import EventKind, StoredEvent
 from vmsbridge.rules.cameras import phone_aim, related_cameras
 from vmsbridge.rules.matching import Matcher
-from vmsbridge.rules.runtime import load_rules, reload_from, running_rules
 from vmsbridge.rules.templates import active_rules, template_rule
+from vmsbridge.runtime import BridgeOptions, build_bridge, load_rules, reload_from
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 NOTIFY = [{"type": "notify_operator"}]
@@ -266,25 +264,24 @@ def test_the_example_campus_switches_on_every_template() -> None:
 
 
 async def test_reload_keeps_the_running_rules_when_the_new_file_is_bad(tmp_path: Path) -> None:
-    site = rules_site(tmp_path)
+    campus = SITE.split("[[connectors.onvif]]")[0]  # no devices: this is about the rules
+    storage = f"\n[storage]\ndata_dir = '{tmp_path / 'data'}'\n"
+    site = parse_site_config(campus + storage + '\n[rules]\ntemplates = ["door_forced"]\n', "site")
     config = tmp_path / "site.toml"
-    url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
-    async with (
-        running_services(site, url) as services,
-        running_rules(services, Controls(), tmp_path) as engine,
-    ):
-        assert [r.name for r in engine.rules] == ["blue_light_callup", "door_forced"]
-        config.write_text(SITE + '\n[rules]\ntemplates = ["blue_light"]\n', encoding="utf-8")
+    options = BridgeOptions(db_url=f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", work_dir=tmp_path / "work")
+    async with build_bridge(site, options) as bridge:
+        engine = bridge.engine
+        assert [r.name for r in engine.rules] == ["door_forced"]
+        config.write_text(campus + storage + '\n[rules]\ntemplates = ["blue_light"]\n', encoding="utf-8")
         assert reload_from(engine, config) is False
-        assert [r.name for r in engine.rules] == ["blue_light_callup", "door_forced"]
+        assert [r.name for r in engine.rules] == ["door_forced"]
         # A reload applies [rules] only: a file that also changes the site (here, where data is
         # kept) is refused whole, since the new rules would run against the old cameras.
-        config.write_text(SITE + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8")
+        config.write_text(campus + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8")
         assert reload_from(engine, config) is False
-        assert [r.name for r in engine.rules] == ["blue_light_callup", "door_forced"]
-        storage = f"\n[storage]\ndata_dir = '{tmp_path / 'data'}'\n"
+        assert [r.name for r in engine.rules] == ["door_forced"]
         config.write_text(
-            SITE + storage + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8"
+            campus + storage + '\n[rules]\ntemplates = ["access_denied_burst"]\n', encoding="utf-8"
         )
         assert reload_from(engine, config) is True
         assert [r.name for r in engine.rules] == ["access_denied_burst"]

@@ -27,7 +27,6 @@ __all__ = [
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from vmsbridge.app import Stores
 from vmsbridge.clery.calendar import calendar_for
 from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_text
 from vmsbridge.clery.publiclog import (
@@ -45,6 +44,7 @@ from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, ValidationFailed, ValidationProblem
 from vmsbridge.model.crimelog import CRIME_LOG_EDITABLE_FIELDS, CrimeLogEntry, Withholding
 from vmsbridge.model.publiclog import LogChange
+from vmsbridge.store.stores import Stores
 
 NOUN = "crime-log entry"
 # The columns of the public log (key, heading); see clery.md §1.6 for what real logs publish.

@@ -50,8 +50,8 @@ from vmsbridge.errors import VmsBridgeError
 from vmsbridge.store.database import default_data_dir
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.model.notifications import CapMessage, NotificationDelivery
+    from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 

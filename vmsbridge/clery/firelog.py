@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from vmsbridge.app import Stores
 from vmsbridge.clery.calendar import calendar_for
 from vmsbridge.clery.export import ExportWindow, PublicLog, occurred_text, when_text
 from vmsbridge.clery.publiclog import (
@@ -44,6 +43,7 @@ from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import ValidationFailed, ValidationProblem
 from vmsbridge.model.firelog import INTEGER_FIELDS, STATISTICS_FIELDS, FireLogEntry
 from vmsbridge.model.publiclog import LogChange
+from vmsbridge.store.stores import Stores
 
 NOUN = "fire-log entry"
 COLUMNS = (

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from vmsbridge.app import Stores
 from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, reference, render
 from vmsbridge.clery.delivery import sink_plan
 from vmsbridge.clery.names import names_in
@@ -55,6 +54,7 @@ from vmsbridge.model.notifications import (
     Notification,
 )
 from vmsbridge.store.notifications import NotificationConflict
+from vmsbridge.store.stores import Stores
 
 KINDS = ("timely_warning", "emergency", "test", "all_clear")
 TEXT_FIELDS = ("headline", "description", "instruction")

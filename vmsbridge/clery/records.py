@@ -30,8 +30,8 @@ from vmsbridge.model.events import MAX_CLOCK_LEAD
 from vmsbridge.model.offenses import ArrestAction, Violation
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.config import SiteConfig
+    from vmsbridge.store.stores import Stores
 
 
 class _ArrestLine(StrictModel):

@@ -15,10 +15,10 @@ from vmsbridge.cli.common import add_common_options, local_time, print_json, wit
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.clery.asr import AsrStatistics, Decision
     from vmsbridge.config import SiteConfig
     from vmsbridge.model.clery import CleryRecord
+    from vmsbridge.store.stores import Stores
 
 EXIT_REJECTED_LINES = 1
 FIRST_ASR_YEAR = 1992  # the first calendar year the Clery Act's statistics cover

@@ -24,7 +24,7 @@ from vmsbridge.store.database import resolve_db_url
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from vmsbridge.app import Stores
+    from vmsbridge.store.stores import Stores
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ def db_url_for(args: argparse.Namespace, site: SiteConfig) -> str:
 
 def with_stores(args: argparse.Namespace, work: Callable[[Stores, SiteConfig], Awaitable[T]]) -> T:
     """Run ``work`` against the stores of ``--db``/``--config``: the one way a command reaches data."""
-    from vmsbridge.app import open_store
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
 

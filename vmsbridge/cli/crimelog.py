@@ -13,12 +13,12 @@ from vmsbridge.cli.logexport import add_export_parser, run_export
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.clery.publiclog import PendingItem
     from vmsbridge.config import SiteConfig
     from vmsbridge.model.crimelog import CrimeLogEntry, Withholding
     from vmsbridge.model.firelog import FireLogEntry
     from vmsbridge.model.publiclog import LogChange
+    from vmsbridge.store.stores import Stores
 
     Review = tuple[CrimeLogEntry, Withholding]  # a withholding whose review date has passed
 

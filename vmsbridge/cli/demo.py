@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from vmsbridge.app import running_services
 from vmsbridge.cli.common import load_site, local_time, print_json
 from vmsbridge.cli.incidents import event_dict, incident_dict, incident_line
 from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.config.rules import RulesConfig, TemplateOptions
 from vmsbridge.errors import VmsBridgeError
-from vmsbridge.rules.runtime import running_rules
+from vmsbridge.runtime import BridgeOptions, build_bridge
 from vmsbridge.scenario import ScenarioSource
 from vmsbridge.store.database import default_data_dir, resolve_db_url
 
@@ -100,6 +99,11 @@ def demo_site(site: SiteConfig, data_dir: Path, clip_after: float) -> SiteConfig
     )
 
 
+def bridge_options(db_url: str, data_dir: Path) -> BridgeOptions:
+    """The demo's bridge: its own database, and its clips worked on under ``data_dir``."""
+    return BridgeOptions(db_url=db_url, work_dir=data_dir / "work")
+
+
 async def run_demo(
     site: SiteConfig,
     db_url: str,
@@ -110,7 +114,6 @@ async def run_demo(
 ) -> dict[str, Any]:
     """The scripted history, then a live blue-light call on the emulated devices, end to end."""
     from connectors.lab import emulated_site
-    from vmsbridge.cli.run import build_controls, connector_registry, supervise
 
     now = now or datetime.now(UTC)
     site = demo_site(site, data_dir, clip_after)
@@ -132,77 +135,65 @@ async def run_demo(
     secrets = data_dir / "lab"
     await asyncio.to_thread(secrets.mkdir, parents=True, exist_ok=True)
     say("starting emulated devices (ONVIF) and VMS (XProtect API Gateway) on 127.0.0.1 ...")
-    async with emulated_site(site, DEMO_CLIP, secrets) as lab, running_services(lab.site, db_url) as services:
-        sources, _ = connector_registry().build(lab.site, services.directory)
-        controls = build_controls(lab.site, sources, data_dir / "work")
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            async with running_rules(services, controls, data_dir / "work") as engine:
-                tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
-                await _until(
-                    lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices),
-                    "the ONVIF event subscriptions",
-                )
-                sessions = [g.counters for g in lab.xprotect.values()]
-                await _until(
-                    lambda: all(c["startSession"] >= 1 for c in sessions), "the XProtect event session"
-                )
-                say("connected; replaying the earlier part of the shift (scripted events) ...")
-                history = ScenarioSource(
-                    services.directory, now, run_tag=f"demo-{now:%Y%m%dT%H%M%S}", with_phone=False
-                )
-                await history.run(services.bus)
-                await _until(
-                    lambda: engine.seen >= len([o for o in history.outcomes if o.status == "stored"]),
-                    "the rules to see the history",
-                )
+    async with (
+        emulated_site(site, DEMO_CLIP, secrets) as lab,
+        build_bridge(lab.site, bridge_options(db_url, data_dir)) as bridge,
+    ):
+        engine = bridge.engine
+        await _until(
+            lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices),
+            "the ONVIF event subscriptions",
+        )
+        sessions = [g.counters for g in lab.xprotect.values()]
+        await _until(lambda: all(c["startSession"] >= 1 for c in sessions), "the XProtect event session")
+        say("connected; replaying the earlier part of the shift (scripted events) ...")
+        history = ScenarioSource(bridge.directory, now, run_tag=f"demo-{now:%Y%m%dT%H%M%S}", with_phone=False)
+        await history.run(bridge.bus)
+        await _until(
+            lambda: engine.seen >= len([o for o in history.outcomes if o.status == "stored"]),
+            "the rules to see the history",
+        )
 
-                say(f"{phone.name}: handset lifted (input {wire.token} on {module.connector} goes active)")
-                fired_before = engine.fire_count
-                lab.device(module.connector).set_input(wire.token, True)
-                await _until(lambda: engine.fire_count > fired_before, "the call-up rule to fire")
-                camera = next(c for c in site.cameras if c.id == phone.camera)
-                if camera.source.connector in onvif_ids:
-                    ptz = lab.device(camera.source.connector)
-                    await _until(lambda: bool(ptz.goto_calls), "the PTZ GotoPreset")
-                    say(f"{camera.name}: GotoPreset {ptz.goto_calls[-1][1]} received")
-                called = asyncio.get_running_loop().time()
-                say(
-                    f"capturing {camera.id} from t-30 s to t+{clip_after:.0f} s: waiting for that footage to "
-                    "exist, then hashing, motion analytics and a redacted copy ..."
-                )
-                if door is not None:
-                    await _countdown(called, DOOR_AFTER_SECONDS, say, "the door next door")
-                    say(f"{door.name} (next door, {door.location}): door forced open")
-                    lab.device(door.connector).door_alarm(door.token, "DoorForcedOpen")
-                await _countdown(called, clip_after, say, "the clip's last footage")
-                if not await engine.drain(WAIT_SECONDS * 2):
-                    say("some rule actions did not finish in time; they are recorded as cancelled")
-                lab.device(module.connector).set_input(wire.token, False)  # the caller hangs up
-                stored = await services.stores.events.count()
-                await _until(lambda: engine.seen >= stored, "the last events")
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await controls.close()
-        await services.correlator.catch_up()
-        await services.correlator.close_quiet()
-        incidents = await services.stores.incidents.search()
-        stored_total = await services.stores.events.count()
+        say(f"{phone.name}: handset lifted (input {wire.token} on {module.connector} goes active)")
+        fired_before = engine.fire_count
+        lab.device(module.connector).set_input(wire.token, True)
+        await _until(lambda: engine.fire_count > fired_before, "the call-up rule to fire")
+        camera = next(c for c in site.cameras if c.id == phone.camera)
+        if camera.source.connector in onvif_ids:
+            ptz = lab.device(camera.source.connector)
+            await _until(lambda: bool(ptz.goto_calls), "the PTZ GotoPreset")
+            say(f"{camera.name}: GotoPreset {ptz.goto_calls[-1][1]} received")
+        called = asyncio.get_running_loop().time()
+        say(
+            f"capturing {camera.id} from t-30 s to t+{clip_after:.0f} s: waiting for that footage to "
+            "exist, then hashing, motion analytics and a redacted copy ..."
+        )
+        if door is not None:
+            await _countdown(called, DOOR_AFTER_SECONDS, say, "the door next door")
+            say(f"{door.name} (next door, {door.location}): door forced open")
+            lab.device(door.connector).door_alarm(door.token, "DoorForcedOpen")
+        await _countdown(called, clip_after, say, "the clip's last footage")
+        if not await engine.drain(WAIT_SECONDS * 2):
+            say("some rule actions did not finish in time; they are recorded as cancelled")
+        lab.device(module.connector).set_input(wire.token, False)  # the caller hangs up
+        stores = bridge.stores
+        stored = await stores.events.count()
+        await _until(lambda: engine.seen >= stored, "the last events")
+        await bridge.correlator.catch_up()
+        await bridge.correlator.close_quiet()
+        incidents = await stores.incidents.search()
+        stored_total = await stores.events.count()
         documents = []
         for incident in incidents:
             document = incident_dict(incident)
-            document["events"] = [
-                event_dict(e) for e in await services.stores.incidents.events_of(incident.id)
-            ]
+            document["events"] = [event_dict(e) for e in await stores.incidents.events_of(incident.id)]
             document["actions"] = [
                 {"type": o.action, "ok": o.ok, "ms": o.ms, "detail": o.detail, "rule": o.rule}
-                for o in await services.stores.rule_actions.for_incident(incident.id)
+                for o in await stores.rule_actions.for_incident(incident.id)
             ]
             document["evidence"] = [
                 {"sha256": item.sha256, "kind": item.role, "camera": item.camera_id, "file": item.file_name}
-                for item in await services.stores.evidence.items(incident.id)
+                for item in await stores.evidence.items(incident.id)
             ]
             document["custody"] = [
                 {
@@ -213,7 +204,7 @@ async def run_demo(
                     "item": e.item,
                     "hash": e.hash,
                 }
-                for e in await services.stores.evidence.chain(incident.id)
+                for e in await stores.evidence.chain(incident.id)
             ]
             documents.append(document)
         alarms = [a for g in lab.xprotect.values() for a in g.alarms]

@@ -14,7 +14,6 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from vmsbridge.app import open_store, running_services
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
 from vmsbridge.config import SiteConfig
@@ -22,6 +21,8 @@ from vmsbridge.event_import import import_lines
 from vmsbridge.log_output import escape_controls
 from vmsbridge.model import Event, IngestOutcome, StoredEvent
 from vmsbridge.model.storable import escape_text
+from vmsbridge.runtime import running_services
+from vmsbridge.store.stores import open_store
 
 log = logging.getLogger(__name__)
 

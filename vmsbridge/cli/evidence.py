@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evidence.custody import CustodyEntry, verify_chain
-from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.log_output import escape_controls
 from vmsbridge.model.evidence import EvidenceItem
+from vmsbridge.store.stores import open_store
 
 if TYPE_CHECKING:
     from vmsbridge.evidence_audit import AuditReport

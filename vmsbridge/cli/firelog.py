@@ -21,9 +21,9 @@ from vmsbridge.cli.crimelog import (
 from vmsbridge.cli.logexport import add_export_parser, run_export
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.clery.publiclog import PendingItem
     from vmsbridge.model.firelog import FireLogEntry
+    from vmsbridge.store.stores import Stores
 
 # Kept here too so that --help needs no import of the service layer.
 STATISTICS_FIELD_NAMES = ("cause", "injuries", "deaths", "damage_usd")

@@ -13,11 +13,11 @@ from vmsbridge.cli.common import add_common_options, local_time, print_json, wit
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.config import SiteConfig
     from vmsbridge.health.digest import CurrentState, Digest
     from vmsbridge.health.report import HealthReport
     from vmsbridge.model.health import ClockSuspect
+    from vmsbridge.store.stores import Stores
 
 DEFAULT_DAYS = 7
 

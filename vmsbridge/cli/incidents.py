@@ -7,7 +7,6 @@ import asyncio
 import getpass
 from typing import Any
 
-from vmsbridge.app import open_store
 from vmsbridge.cli.common import (
     add_common_options,
     db_url_for,
@@ -19,6 +18,7 @@ from vmsbridge.cli.common import (
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import Incident, IncidentStatus, Priority, StoredEvent
+from vmsbridge.store.stores import open_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

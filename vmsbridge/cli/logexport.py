@@ -17,9 +17,9 @@ from vmsbridge.errors import ConfigError, ConfigProblem
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from vmsbridge.app import Stores
     from vmsbridge.clery.export import ExportWindow, PublicLog
     from vmsbridge.config import SiteConfig
+    from vmsbridge.store.stores import Stores
 
 WINDOW_HELP = (
     "Which entries: those whose date reported (institution-local date, [site] timezone) falls in "

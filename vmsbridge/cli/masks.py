@@ -7,9 +7,9 @@ import asyncio
 import getpass
 from datetime import UTC, datetime, timedelta
 
-from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
 from vmsbridge.model.evidence import MaskLiftRecord
+from vmsbridge.store.stores import open_store
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

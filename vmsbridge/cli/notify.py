@@ -12,9 +12,9 @@ from vmsbridge.cli.common import add_common_options, load_site, local_time, prin
 from vmsbridge.cli.crimelog import aware_time
 
 if TYPE_CHECKING:
-    from vmsbridge.app import Stores
     from vmsbridge.config import SiteConfig
     from vmsbridge.model.notifications import EmergencyTest, Notification, NotificationDelivery
+    from vmsbridge.store.stores import Stores
 
 # Kept here too so that --help needs no import of the service layer.
 KIND_NAMES = ("timely_warning", "emergency", "test", "all_clear")

@@ -7,7 +7,7 @@ from typing import Any
 
 from vmsbridge.cli.common import load_site, print_json
 from vmsbridge.config.rules import Rule
-from vmsbridge.rules.runtime import load_rules
+from vmsbridge.runtime import load_rules
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

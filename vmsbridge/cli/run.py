@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vmsbridge.app import running_services
-from vmsbridge.backoff import Backoff
-from vmsbridge.bus import EventSink
-from vmsbridge.clery.delivery import Deliverer, sinks_for
 from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
-from vmsbridge.config import SiteConfig, default_config_path
-from vmsbridge.controls import Controls
-from vmsbridge.evidence_audit import ScheduledAudit, parse_every
-from vmsbridge.evidence_service import content_store
-from vmsbridge.rules.engine import RuleEngine
-from vmsbridge.rules.runtime import reload_from, running_rules
+from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path
+from vmsbridge.runtime import BridgeOptions, build_bridge
 from vmsbridge.scenario import ScenarioSource
-from vmsbridge.sources import EventSource, SourceRegistry
-from vmsbridge.store.database import default_data_dir
+from vmsbridge.sources import EventSource
 
 log = logging.getLogger(__name__)
-
-HEALTHY_RUN_SECONDS = 300.0
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,114 +37,33 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(handler=run)
 
 
-def connector_registry() -> SourceRegistry:
-    """The composition root: the one place that names connector packages."""
-    from connectors.onvif.source import build_onvif_sources
-    from connectors.xprotect.source import build_xprotect_sources
-
-    registry = SourceRegistry()
-    registry.register("onvif", build_onvif_sources)
-    registry.register("xprotect", build_xprotect_sources)
-    return registry
-
-
-async def supervise(source: EventSource, bus: EventSink) -> None:
-    """Keep a source running: a crash is logged and the source restarts after a capped backoff."""
-    backoff = Backoff(initial=1.0, maximum=60.0)
-    while True:
-        started = time.monotonic()
-        try:
-            await source.run(bus)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the edge of the process: log everything, keep the others running
-            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
-                backoff.reset()  # it had been working: this is a new failure, not the same one
-            delay = backoff.next()
-            log.exception("source %s failed; restarting in %.0f s", source.name, delay)
-        await asyncio.sleep(delay)
+def bridge_options(args: argparse.Namespace, site: SiteConfig) -> BridgeOptions:
+    """The service's bridge: the database of ``--db``/``--config``, rules re-read from the site file."""
+    extra: tuple[EventSource, ...] = ()
+    if getattr(args, "scenario", False):
+        now = datetime.now(UTC)
+        extra = (ScenarioSource(SiteDirectory(site), now, run_tag=f"run-{now:%Y%m%dT%H%M%S}"),)
+    return BridgeOptions(
+        db_url=db_url_for(args, site),
+        reload_from=Path(args.config) if args.config else default_config_path(),
+        extra_sources=extra,
+    )
 
 
-def build_controls(site: SiteConfig, sources: list[EventSource], work_dir: Path) -> Controls:
-    """What rules can make the configured connectors do (PTZ, alarms, clips)."""
-    from connectors.onvif.control import build_onvif_controls
-    from connectors.xprotect.control import build_xprotect_controls
-
-    controls = build_onvif_controls(site, work_dir / "clips")
-    controls.merge(build_xprotect_controls(site, sources))
-    return controls
-
-
-def work_dir_for(site: SiteConfig) -> Path:
-    return (site.storage.data_dir or default_data_dir()) / "work"
-
-
-async def serve(
-    site: SiteConfig,
-    db_url: str,
-    *,
-    duration: float | None,
-    scenario: bool,
-    config_path: Path | None = None,
-) -> bool:
-    """Run until stopped; False if a core stage kept dying and was given up (the exit code says so)."""
-    async with running_services(site, db_url) as services:
-        sources, unavailable = connector_registry().build(site, services.directory)
-        for kind in unavailable:
-            log.warning("%s connectors are configured but this version cannot run them yet", kind)
-        if scenario:
-            now = datetime.now(UTC)
-            sources.append(ScenarioSource(services.directory, now, run_tag=f"run-{now:%Y%m%dT%H%M%S}"))
-        controls = build_controls(site, sources, work_dir_for(site))
-        try:
-            async with running_rules(services, controls, work_dir_for(site)) as engine:
-                if config_path is not None:
-                    _reload_on_sighup(engine, config_path)
-                tasks = [asyncio.create_task(supervise(s, services.bus), name=s.name) for s in sources]
-                # Approved notifications whose delivery failed are retried here until delivered.
-                deliverer = Deliverer(services.stores, sinks_for(site))
-                tasks.append(asyncio.create_task(deliverer.run(), name="notifications"))
-                if (every := parse_every(site.evidence.audit_every)) is not None:
-                    audit = ScheduledAudit(services.stores, content_store(site), every)
-                    tasks.append(asyncio.create_task(audit.run(), name="evidence-audit"))
-                log.info(
-                    "running with %d source(s); database %s", len(sources), services.stores.db.display_url
-                )
-                await until_stopped(duration, services.failed)
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            await controls.close()
-        stats = services.ingest.stats
-        log.info(
-            "stopping: %d stored, %d duplicates, %d rejected", stats.stored, stats.duplicates, stats.rejected
-        )
-        if restarts := services.supervisor.restarts:
-            log.warning(
-                "stages restarted after dying: %s", ", ".join(f"{n} {c}x" for n, c in restarts.items())
-            )
-        return not services.failed.is_set()
-
-
-def _reload_on_sighup(engine: RuleEngine, config_path: Path) -> None:
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
-        loop.add_signal_handler(signal.SIGHUP, reload_from, engine, config_path)
-        log.info("SIGHUP re-reads the rules from %s", config_path)
+async def serve(site: SiteConfig, options: BridgeOptions, *, duration: float | None) -> bool:
+    """Run until stopped; False if a stage kept dying and was given up (the exit code says so)."""
+    async with build_bridge(site, options) as bridge:
+        await until_stopped(duration, bridge.failed)
+    stats = bridge.ingest.stats
+    log.info(
+        "stopping: %d stored, %d duplicates, %d rejected", stats.stored, stats.duplicates, stats.rejected
+    )
+    if restarts := bridge.supervisor.restarts:
+        log.warning("stages restarted after dying: %s", ", ".join(f"{n} {c}x" for n, c in restarts.items()))
+    return not bridge.failed.is_set()
 
 
 def run(args: argparse.Namespace) -> int:
     site = load_site(args)
-    config_path = Path(args.config) if args.config else default_config_path()
-    healthy = asyncio.run(
-        serve(
-            site,
-            db_url_for(args, site),
-            duration=args.duration,
-            scenario=args.scenario,
-            config_path=config_path,
-        )
-    )
+    healthy = asyncio.run(serve(site, bridge_options(args, site), duration=args.duration))
     return 0 if healthy else 1

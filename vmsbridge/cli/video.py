@@ -128,8 +128,8 @@ def run_motion(args: argparse.Namespace) -> int:
 
 
 async def _camera_polygons(args: argparse.Namespace) -> list[Any]:
-    from vmsbridge.app import open_store
     from vmsbridge.masking import effective_polygons
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
     async with open_store(db_url_for(args, site)) as stores:
@@ -137,8 +137,8 @@ async def _camera_polygons(args: argparse.Namespace) -> list[Any]:
 
 
 async def _audit_redaction(args: argparse.Namespace, report: dict[str, Any]) -> None:
-    from vmsbridge.app import open_store
     from vmsbridge.store.audit import record
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
     async with open_store(db_url_for(args, site)) as stores, stores.db.transaction() as session:

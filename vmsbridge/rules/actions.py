@@ -25,7 +25,6 @@ import aiohttp
 from analytics.clip import ClipReport
 from evidence.store import ContentStore
 from privacy.redact import RedactOptions
-from vmsbridge.app import Stores
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
 from vmsbridge.clery import notifications
@@ -49,6 +48,7 @@ from vmsbridge.masking import effective_polygons
 from vmsbridge.model import StoredEvent
 from vmsbridge.rules.cameras import phone_aim, related_cameras
 from vmsbridge.sources import ClipNotFound
+from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ class Firing:
     @property
     def actor(self) -> str:
         return f"rule:{self.rule.name}"
+
+    async def incident_id(self) -> int | None:
+        """The incident this firing is recorded on, once known. Shielded: an action cancelled while
+        it waits (a stop) must not cancel the answer the firing's other actions wait for too."""
+        return await asyncio.shield(self.incident)
 
     def fields(self, directory: SiteDirectory) -> dict[str, str]:
         location = directory.locations.get(self.event.location_id)
@@ -212,7 +217,7 @@ async def _attach(
     firing: Firing,
     ctx: RuleContext,
 ) -> str:
-    incident_id = await firing.incident
+    incident_id = await firing.incident_id()
     if incident_id is None:
         raise LookupError("the event has no incident to attach evidence to (add an open_incident action)")
     how = f"captured by rule {firing.rule.name} for event {firing.event.id}"
@@ -374,7 +379,7 @@ async def _notify_operator(action: NotifyOperator, firing: Firing, ctx: RuleCont
 
 async def _draft_notification(action: DraftNotification, firing: Firing, ctx: RuleContext) -> str:
     """A draft for a person to approve or decline: rules never send anything to the public."""
-    incident_id = await firing.incident
+    incident_id = await firing.incident_id()
     if incident_id is None:
         raise LookupError("a notification draft needs an incident (add an open_incident action)")
     notification = await notifications.draft(

@@ -238,11 +238,18 @@ class RuleEngine:
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
             self._wake.clear()
 
-    async def process_batch(self) -> int:
-        events_store = self.ctx.stores.events
+    async def locate(self) -> None:
+        """Take up the saved position, else (a new install) the end of the log: events stored from
+        now on are considered, whenever the engine gets to them."""
         if self._position is None:
+            events_store = self.ctx.stores.events
             saved = await events_store.stage_position(RULES_STAGE)
             self._position = self._saved = saved if saved is not None else await events_store.log_position()
+
+    async def process_batch(self) -> int:
+        events_store = self.ctx.stores.events
+        await self.locate()
+        assert self._position is not None
         events, self._position = await events_store.events_after(self._position, self._batch_size)
         if self._early:
             self._forget_stale_early()
@@ -416,11 +423,7 @@ class RuleEngine:
             outcome = ActionOutcome(
                 firing.rule.name, action.type, ok, ms, detail, early.started, firing.event.id
             )
-            incident_id = await firing.incident
-            try:
-                await self.ctx.stores.rule_actions.record([outcome], incident_id)
-            except (SQLAlchemyError, OSError) as exc:
-                log.error("could not record ptz_goto of rule %s: %s (%s)", firing.rule.name, exc, detail)
+            await self._save(firing, outcome)
 
     def _forget_stale_early(self) -> None:
         """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them,
@@ -451,17 +454,31 @@ class RuleEngine:
         self, firing: Firing, action: Action, started: datetime, t0: float, *, ok: bool, detail: str
     ) -> None:
         ms = round((time.perf_counter() - t0) * 1000)
-        incident_id = await firing.incident
-        outcome = ActionOutcome(firing.rule.name, action.type, ok, ms, detail, started, firing.event.id)
+        await self._save(
+            firing, ActionOutcome(firing.rule.name, action.type, ok, ms, detail, started, firing.event.id)
+        )
+
+    async def _save(self, firing: Firing, outcome: ActionOutcome) -> None:
+        """Put ``outcome`` on the firing's incident once that is known. A stop meanwhile does not cut
+        this short: the cancellation is passed on once the outcome is on record."""
+        saving = asyncio.ensure_future(self._write(firing, outcome))
+        try:
+            await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            await saving
+            raise
+
+    async def _write(self, firing: Firing, outcome: ActionOutcome) -> None:
+        incident_id = await firing.incident_id()
         try:
             await self.ctx.stores.rule_actions.record([outcome], incident_id)
         except (SQLAlchemyError, OSError) as exc:
             log.error(
                 "could not record the outcome of %s for rule %s: %s (%s)",
-                action.type,
+                outcome.action,
                 firing.rule.name,
                 exc,
-                detail,
+                outcome.detail,
             )
 
     async def _record_interrupted(self, firing: Firing, action: Action) -> None:

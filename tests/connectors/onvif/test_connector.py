@@ -12,12 +12,12 @@ from connectors.onvif.client import OnvifClient
 from connectors.onvif.emulator import OnvifEmulator
 from tests.connectors.conftest import WAIT, eventually
 from tests.connectors.onvif.conftest import SourceRunner
-from vmsbridge.app import Stores
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.correlate import Correlator
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind, Priority
+from vmsbridge.store.stores import Stores
 
 K = EventKind
 

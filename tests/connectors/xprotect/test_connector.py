@@ -18,12 +18,12 @@ from connectors.xprotect.mapping import XProtectMap, to_events
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
-from vmsbridge.app import Stores
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind
 from vmsbridge.sources import ClipNotFound
+from vmsbridge.store.stores import Stores
 
 K = EventKind
 QUAD = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a01"  # cam-quad-ptz in the example campus
