@@ -37,9 +37,10 @@ from pathlib import Path
 
 from connectors.lab import emulated_site
 from vmsbridge.app import Services, running_services
-from vmsbridge.cli.run import build_controls, connector_registry, supervise
+from vmsbridge.cli.run import supervise
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
 from vmsbridge.model import EventKind
+from vmsbridge.plugins import build_connectors
 from vmsbridge.rules.runtime import running_rules
 from vmsbridge.rules.spec import Rule, RulesConfig
 
@@ -135,8 +136,8 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
         lab = await stack.enter_async_context(emulated_site(site, CLIP, secrets))
         url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
         services = await stack.enter_async_context(running_services(lab.site, url))
-        sources, _ = connector_registry().build(lab.site, services.directory)
-        controls = build_controls(lab.site, sources, tmp / "work")
+        connectors = build_connectors(lab.site, services.directory, tmp / "work")
+        sources, controls = connectors.sources, connectors.controls
         stack.push_async_callback(controls.close)
         engine = await stack.enter_async_context(running_rules(services, controls, tmp / "work"))
         tasks = [asyncio.create_task(supervise(s, services.bus)) for s in sources]

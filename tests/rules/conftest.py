@@ -13,10 +13,11 @@ from connectors.lab import EmulatedSite, emulated_site
 from tests.conftest import ROOT
 from tests.connectors.conftest import WAIT, eventually
 from vmsbridge.app import Services, running_services
-from vmsbridge.cli.run import build_controls, connector_registry, supervise
+from vmsbridge.cli.run import supervise
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.controls import Controls
 from vmsbridge.model import Incident
+from vmsbridge.plugins import build_connectors
 from vmsbridge.rules.engine import RuleEngine
 from vmsbridge.rules.runtime import running_rules
 from vmsbridge.store.rule_actions import ActionOutcome
@@ -174,8 +175,8 @@ async def running_bridge(
     async with AsyncExitStack() as stack:
         lab = await stack.enter_async_context(emulated_site(site, CLIP, secrets))
         services = await stack.enter_async_context(running_services(lab.site, db_url))
-        sources, _ = connector_registry().build(lab.site, services.directory)
-        controls = build_controls(lab.site, sources, tmp_path / "work")
+        connectors = build_connectors(lab.site, services.directory, tmp_path / "work")
+        sources, controls = connectors.sources, connectors.controls
         stack.push_async_callback(controls.close)
         engine = await stack.enter_async_context(
             running_rules(services, controls, tmp_path / "work", workers=1, clock=clock, drain_seconds=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 from collections import Counter
@@ -11,19 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-
-from vmsbridge.app import running_services
 from vmsbridge.cli.common import load_site, local_time, print_json
 from vmsbridge.cli.incidents import event_dict, incident_dict, incident_line
-from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.errors import VmsBridgeError
-from vmsbridge.rules.runtime import running_rules
-from vmsbridge.rules.spec import RulesConfig, TemplateOptions
-from vmsbridge.scenario import ScenarioSource
-from vmsbridge.store.database import default_data_dir, resolve_db_url
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteConfig
 
 # The synthetic campus scene (fixtures/video/generate.py), shipped in the package: what every emulated
 # camera "recorded".
@@ -71,6 +65,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 async def _countdown(since: float, seconds: float, say: Callable[[str], None], what: str) -> None:
     """Sleep until ``seconds`` after ``since`` (loop time), saying every 10 s how long is left."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     while (left := since + seconds - loop.time()) > 0:
         if left >= 1:
@@ -80,6 +76,8 @@ async def _countdown(since: float, seconds: float, say: Callable[[str], None], w
 
 async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECONDS) -> None:
     """Wait for emulator or engine state that has no event to await; bounded, with a clear error."""
+    import asyncio
+
     deadline = asyncio.get_running_loop().time() + within
     while not check():
         if asyncio.get_running_loop().time() > deadline:
@@ -89,6 +87,8 @@ async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECO
 
 def demo_site(site: SiteConfig, data_dir: Path, clip_after: float) -> SiteConfig:
     """The site with the blue-light call-up rule on, its clip window, and its files in ``data_dir``."""
+    from vmsbridge.rules.spec import RulesConfig, TemplateOptions
+
     return site.model_copy(
         update={
             "rules": RulesConfig(
@@ -109,8 +109,16 @@ async def run_demo(
     clip_after: float = CLIP_AFTER_SECONDS,
 ) -> dict[str, Any]:
     """The scripted history, then a live blue-light call on the emulated devices, end to end."""
-    from connectors.lab import emulated_site
-    from vmsbridge.cli.run import build_controls, connector_registry, supervise
+    import asyncio
+
+    from sqlalchemy.engine import make_url
+
+    from vmsbridge.app import running_services
+    from vmsbridge.cli.run import supervise
+    from vmsbridge.config import SiteDirectory
+    from vmsbridge.plugins import build_connectors, emulated_site
+    from vmsbridge.rules.runtime import running_rules
+    from vmsbridge.scenario import ScenarioSource
 
     now = now or datetime.now(UTC)
     site = demo_site(site, data_dir, clip_after)
@@ -133,8 +141,8 @@ async def run_demo(
     await asyncio.to_thread(secrets.mkdir, parents=True, exist_ok=True)
     say("starting emulated devices (ONVIF) and VMS (XProtect API Gateway) on 127.0.0.1 ...")
     async with emulated_site(site, DEMO_CLIP, secrets) as lab, running_services(lab.site, db_url) as services:
-        sources, _ = connector_registry().build(lab.site, services.directory)
-        controls = build_controls(lab.site, sources, data_dir / "work")
+        connectors = build_connectors(lab.site, services.directory, data_dir / "work")
+        sources, controls = connectors.sources, connectors.controls
         tasks: list[asyncio.Task[None]] = []
         try:
             async with running_rules(services, controls, data_dir / "work") as engine:
@@ -236,6 +244,10 @@ async def run_demo(
 
 
 def demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.store.database import default_data_dir, resolve_db_url
+
     site = load_site(args)
 
     def say(text: str) -> None:

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vmsbridge.app import running_services
 from vmsbridge.backoff import Backoff
-from vmsbridge.bus import EventSink
-from vmsbridge.clery.delivery import Deliverer, sinks_for
 from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
-from vmsbridge.config import SiteConfig, default_config_path
-from vmsbridge.controls import Controls
-from vmsbridge.evidence_audit import ScheduledAudit, parse_every
-from vmsbridge.evidence_service import content_store
-from vmsbridge.rules.engine import RuleEngine
-from vmsbridge.rules.runtime import reload_from, running_rules
-from vmsbridge.scenario import ScenarioSource
-from vmsbridge.sources import EventSource, SourceRegistry
-from vmsbridge.store.database import default_data_dir
+
+if TYPE_CHECKING:
+    from vmsbridge.bus import EventSink
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.rules.engine import RuleEngine
+    from vmsbridge.sources import EventSource
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +45,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(handler=run)
 
 
-def connector_registry() -> SourceRegistry:
-    """The composition root: the one place that names connector packages."""
-    from connectors.onvif.source import build_onvif_sources
-    from connectors.xprotect.source import build_xprotect_sources
-
-    registry = SourceRegistry()
-    registry.register("onvif", build_onvif_sources)
-    registry.register("xprotect", build_xprotect_sources)
-    return registry
-
-
 async def supervise(source: EventSource, bus: EventSink) -> None:
     """Keep a source running: a crash is logged and the source restarts after a capped backoff."""
+    import asyncio
+
     backoff = Backoff(initial=1.0, maximum=60.0)
     while True:
         started = time.monotonic()
@@ -80,17 +65,9 @@ async def supervise(source: EventSource, bus: EventSink) -> None:
         await asyncio.sleep(delay)
 
 
-def build_controls(site: SiteConfig, sources: list[EventSource], work_dir: Path) -> Controls:
-    """What rules can make the configured connectors do (PTZ, alarms, clips)."""
-    from connectors.onvif.control import build_onvif_controls
-    from connectors.xprotect.control import build_xprotect_controls
-
-    controls = build_onvif_controls(site, work_dir / "clips")
-    controls.merge(build_xprotect_controls(site, sources))
-    return controls
-
-
 def work_dir_for(site: SiteConfig) -> Path:
+    from vmsbridge.store.database import default_data_dir
+
     return (site.storage.data_dir or default_data_dir()) / "work"
 
 
@@ -103,14 +80,22 @@ async def serve(
     config_path: Path | None = None,
 ) -> bool:
     """Run until stopped; False if a core stage kept dying and was given up (the exit code says so)."""
+    import asyncio
+
+    from vmsbridge.app import running_services
+    from vmsbridge.clery.delivery import Deliverer, sinks_for
+    from vmsbridge.evidence_audit import ScheduledAudit, parse_every
+    from vmsbridge.evidence_service import content_store
+    from vmsbridge.plugins import build_connectors
+    from vmsbridge.rules.runtime import running_rules
+    from vmsbridge.scenario import ScenarioSource
+
     async with running_services(site, db_url) as services:
-        sources, unavailable = connector_registry().build(site, services.directory)
-        for kind in unavailable:
-            log.warning("%s connectors are configured but this version cannot run them yet", kind)
+        connectors = build_connectors(site, services.directory, work_dir_for(site))
+        sources, controls = connectors.sources, connectors.controls
         if scenario:
             now = datetime.now(UTC)
             sources.append(ScenarioSource(services.directory, now, run_tag=f"run-{now:%Y%m%dT%H%M%S}"))
-        controls = build_controls(site, sources, work_dir_for(site))
         try:
             async with running_rules(services, controls, work_dir_for(site)) as engine:
                 if config_path is not None:
@@ -143,6 +128,10 @@ async def serve(
 
 
 def _reload_on_sighup(engine: RuleEngine, config_path: Path) -> None:
+    import asyncio
+
+    from vmsbridge.rules.runtime import reload_from
+
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, AttributeError):  # not on Windows
         loop.add_signal_handler(signal.SIGHUP, reload_from, engine, config_path)
@@ -150,6 +139,10 @@ def _reload_on_sighup(engine: RuleEngine, config_path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.config import default_config_path
+
     site = load_site(args)
     config_path = Path(args.config) if args.config else default_config_path()
     healthy = asyncio.run(
