@@ -68,6 +68,10 @@ def test_loading_the_plugins_loads_no_connector_library() -> None:
     assert loaded_after("from vmsbridge.plugins import load_plugins; load_plugins()") == set()
 
 
+def test_building_the_command_line_loads_no_heavy_library() -> None:
+    assert loaded_after("from vmsbridge.cli.main import build_parser; build_parser().format_help()") == set()
+
+
 def test_two_distributions_offering_one_kind_is_an_error_naming_both(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vmsbridge.config import SiteDirectory, load_site_config, resolve_secret
 from vmsbridge.errors import ConfigError
 
 
@@ -22,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def check_config(args: argparse.Namespace) -> int:
+    from vmsbridge.config import SiteDirectory, load_site_config, resolve_secret
+
     site = load_site_config(args.file)  # raises ConfigError -> exit 2 with every problem listed
     directory = SiteDirectory(site)
     warnings: list[str] = []

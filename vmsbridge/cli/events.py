@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from vmsbridge.app import open_store, running_services
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
-from vmsbridge.config import SiteConfig
-from vmsbridge.event_import import import_lines
-from vmsbridge.model import IngestOutcome, StoredEvent
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.model import IngestOutcome, StoredEvent
 
 FOLLOW_POLL_SECONDS = 1.0
 
@@ -62,6 +61,10 @@ def event_line(event: StoredEvent, site: SiteConfig) -> str:
 
 
 def tail_events(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
+
     site = load_site(args)
 
     def show(events: list[StoredEvent]) -> None:
@@ -85,6 +88,11 @@ def tail_events(args: argparse.Namespace) -> int:
 
 
 def import_events(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import running_services
+    from vmsbridge.event_import import import_lines
+
     site = load_site(args)
     counts: Counter[str] = Counter()
     show_progress = sys.stderr.isatty()
@@ -128,6 +136,10 @@ def import_events(args: argparse.Namespace) -> int:
 
 
 def show_rejected(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
+
     site = load_site(args)
 
     async def go() -> None:

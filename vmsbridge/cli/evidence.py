@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evidence.custody import CustodyEntry, verify_chain
-from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
-from vmsbridge.store.evidence import EvidenceItem
 
 if TYPE_CHECKING:
+    from evidence.custody import CustodyEntry
     from vmsbridge.evidence_audit import AuditReport
     from vmsbridge.evidence_service import Verification
+    from vmsbridge.store.evidence import EvidenceItem
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -128,6 +126,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def add_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import add_file, content_store
 
     site = load_site(args)
@@ -159,6 +160,10 @@ def add_evidence(args: argparse.Namespace) -> int:
 
 
 def list_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evidence.custody import verify_chain
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import last_verifications
 
     site = load_site(args)
@@ -209,6 +214,9 @@ def _verified(item: EvidenceItem, check: Verification | None) -> str:
 
 
 def audit_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_audit import audit_store
     from vmsbridge.evidence_service import content_store
 
@@ -239,6 +247,9 @@ def audit_evidence(args: argparse.Namespace) -> int:
 
 
 def export_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import content_store, export_packet
 
     site = load_site(args)
@@ -293,6 +304,9 @@ def keygen_evidence(args: argparse.Namespace) -> int:
 
 
 def dispose_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import content_store, dispose
 
     site = load_site(args)
@@ -314,6 +328,9 @@ def dispose_evidence(args: argparse.Namespace) -> int:
 
 
 def expire_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import content_store, dispose_expired
 
     site = load_site(args)
@@ -351,6 +368,9 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime] | N
 
 
 def log_custody(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import log_access
 
     site = load_site(args)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from vmsbridge.app import open_store
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
-from vmsbridge.store.masks import MaskLiftRecord
+
+if TYPE_CHECKING:
+    from vmsbridge.store.masks import MaskLiftRecord
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def list_masks(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.masking import camera_masks
 
     site = load_site(args)
@@ -82,6 +86,9 @@ def list_masks(args: argparse.Namespace) -> int:
 
 
 def lift_mask(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.app import open_store
     from vmsbridge.evidence_service import log_access
     from vmsbridge.masking import grant_lift
 
