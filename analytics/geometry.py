@@ -8,14 +8,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["Polygon", "format_polygon", "parse_polygon", "polygon_mask"]
+__all__ = ["Polygon", "format_polygon", "parse_pixel_polygon", "polygon_mask"]
 
 Polygon = list[tuple[int, int]]
 
 _INT = re.compile(r"^[+]?\d+$")
 
 
-def parse_polygon(text: str) -> Polygon:
+def parse_pixel_polygon(text: str) -> Polygon:
     """Parse ``"x1,y1 x2,y2 x3,y3 ..."`` (pixels of the source frame) into a list of points.
 
     Points are separated by whitespace, coordinates by one comma; at least three points, each
@@ -45,7 +45,7 @@ def parse_polygon(text: str) -> Polygon:
 
 
 def format_polygon(polygon: Sequence[tuple[int, int]]) -> str:
-    """The inverse of :func:`parse_polygon`."""
+    """The inverse of :func:`parse_pixel_polygon`."""
     return " ".join(f"{x},{y}" for x, y in polygon)
 
 

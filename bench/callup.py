@@ -39,10 +39,10 @@ from connectors.lab import emulated_site
 from vmsbridge.app import Services, running_services
 from vmsbridge.cli.run import supervise
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
+from vmsbridge.config.rules import Rule, RulesConfig
 from vmsbridge.model import EventKind
 from vmsbridge.plugins import build_connectors
 from vmsbridge.rules.runtime import running_rules
-from vmsbridge.rules.spec import Rule, RulesConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 

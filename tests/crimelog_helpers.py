@@ -8,7 +8,8 @@ from vmsbridge.app import Stores
 from vmsbridge.clery.crimelog import draft_from_incident
 from vmsbridge.config import SiteConfig
 from vmsbridge.model import Priority
-from vmsbridge.store.crimelog import CrimeLogChange, CrimeLogEntry
+from vmsbridge.model.crimelog import CrimeLogEntry
+from vmsbridge.model.publiclog import LogChange
 
 
 async def draft_crime(
@@ -24,7 +25,7 @@ async def draft_crime(
     summary: str = "x",
     priority: Priority = Priority.LOW,
     now: datetime | None = None,
-) -> tuple[CrimeLogEntry, CrimeLogChange]:
+) -> tuple[CrimeLogEntry, LogChange]:
     """Open an incident at ``location_id`` and draft its crime-log entry (entry, first change).
 
     ``now`` is the clock of the draft: a report in the future of it is refused.

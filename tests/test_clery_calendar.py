@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vmsbridge.clery.calendar import BusinessCalendar, calendar_for, parse_closures
+from vmsbridge.clery.calendar import BusinessCalendar, calendar_for
 from vmsbridge.config import SiteConfig, parse_site_config
+from vmsbridge.config.clery import parse_closures
 from vmsbridge.errors import ConfigError
 
 CHICAGO = "America/Chicago"

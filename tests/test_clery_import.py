@@ -15,10 +15,10 @@ import pytest
 
 from tests.conftest import _create_pg_database, _drop_pg_database
 from vmsbridge.app import Stores
-from vmsbridge.clery.offenses import OffenseCode
 from vmsbridge.clery.records import import_records, parse_lines
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
+from vmsbridge.model.offenses import OffenseCode
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Sam Poe", "Ann Lee", "Zo\u00eb Li"])

@@ -15,7 +15,7 @@ from vmsbridge.config import CorrelationConfig, SiteDirectory
 from vmsbridge.correlate import CORRELATOR_STAGE, LIVE_QUIET_AFTER, Correlator, choose_incident
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind, IncidentStatus, Priority, StoredEvent
-from vmsbridge.store.incidents import OpenIncidentView
+from vmsbridge.model.incidents import OpenIncidentView
 
 T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=10)

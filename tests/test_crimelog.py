@@ -25,7 +25,8 @@ from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, NotFound
 from vmsbridge.model import Priority
-from vmsbridge.store.crimelog import AlreadyWithheld, CrimeLogEntry, Withholding
+from vmsbridge.model.crimelog import CrimeLogEntry, Withholding
+from vmsbridge.store.crimelog import AlreadyWithheld
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Zo\u00eb Li", "Zoe Li"])

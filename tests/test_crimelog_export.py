@@ -29,7 +29,7 @@ from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError
 from vmsbridge.model import Priority
-from vmsbridge.store.crimelog import CrimeLogEntry
+from vmsbridge.model.crimelog import CrimeLogEntry
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Dana Whitfield", "Sam Library", "Zo\u00eb Li", "Zoe Li"])

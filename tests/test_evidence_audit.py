@@ -18,10 +18,11 @@ from evidence.store import ContentStore, HashingStopped, hash_file
 from evidence.temps import host_tag
 from tests.evidence.conftest import dead_pid
 from vmsbridge.app import Stores
-from vmsbridge.evidence_audit import ScheduledAudit, audit_store, parse_every
+from vmsbridge.config.evidence import parse_every
+from vmsbridge.evidence_audit import ScheduledAudit, audit_store
 from vmsbridge.evidence_service import add_file, dispose, last_verifications
 from vmsbridge.model import Priority
-from vmsbridge.store.evidence import EvidenceItem
+from vmsbridge.model.evidence import EvidenceItem
 
 T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
 DAY_AGO = time.time() - 86_400

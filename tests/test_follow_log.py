@@ -9,7 +9,7 @@ from tests.conftest import PG_ADMIN_DSN
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import validate_payload
-from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.model.events import AcceptedEvent
 
 
 async def test_an_open_transaction_elsewhere_does_not_stall_the_log(

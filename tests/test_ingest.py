@@ -16,7 +16,7 @@ from vmsbridge.bus import BusClosed, InProcessBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import Event, EventKind
-from vmsbridge.store.events import AcceptedEvent, EventKey, RejectedInput
+from vmsbridge.model.events import AcceptedEvent, EventKey, RejectedInput
 
 
 @pytest.fixture

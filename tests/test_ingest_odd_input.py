@@ -26,7 +26,7 @@ from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import Event, IngestOutcome
-from vmsbridge.storable import MAX_DEPTH, MAX_INTEGER_DIGITS
+from vmsbridge.model.storable import MAX_DEPTH, MAX_INTEGER_DIGITS
 from vmsbridge.store.tables import EventRow
 
 WAIT = 60.0  # generous bound on one outcome; a healthy run settles in milliseconds

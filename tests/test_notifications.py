@@ -41,7 +41,8 @@ from vmsbridge.cli.main import main
 from vmsbridge.config import NotificationsConfig, SiteConfig
 from vmsbridge.errors import ConfigError
 from vmsbridge.model import Priority
-from vmsbridge.store.notifications import CapMessage, Delivery, NotificationConflict
+from vmsbridge.model.notifications import CapMessage, NotificationDelivery
+from vmsbridge.store.notifications import NotificationConflict
 
 # No name of a person these tests record may reach a log line (tests/personal_data.py).
 pytestmark = pytest.mark.person_data(names=["Maria Lopez", "Sam Gate", "Ana Ruiz", "Kim Park"])
@@ -682,7 +683,7 @@ async def test_the_service_deliverer_survives_an_unexpected_error(stores: Stores
         notification = await draft(stores, site, kind="test", actor="coord")
         await approve(stores, site, notification_id=notification.id, actor="Chief Ames")
 
-        async def delivered() -> Delivery:
+        async def delivered() -> NotificationDelivery:
             while True:
                 [row] = (await stores.notifications.deliveries([notification.id]))[notification.id]
                 if row.state == "delivered":

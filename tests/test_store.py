@@ -122,7 +122,7 @@ async def test_the_custody_chain_is_append_only_in_the_database(stores: Stores) 
 
 async def test_evidence_items_keep_what_was_recorded_at_acquisition(stores: Stores) -> None:
     from evidence.custody import append
-    from vmsbridge.store.evidence import EvidenceItem
+    from vmsbridge.model.evidence import EvidenceItem
     from vmsbridge.store.tables import EvidenceItemRow
 
     incident = await stores.incidents.open(
@@ -170,7 +170,7 @@ async def test_evidence_items_keep_what_was_recorded_at_acquisition(stores: Stor
 
 
 async def test_evidence_audits_are_append_only(stores: Stores) -> None:
-    from vmsbridge.store.evidence import EvidenceAudit
+    from vmsbridge.model.evidence import EvidenceAudit
     from vmsbridge.store.tables import EvidenceAuditRow
 
     at = datetime(2026, 11, 20, tzinfo=UTC)

@@ -24,7 +24,7 @@ from vmsbridge.store.clery_records import CleryRecordStore
 from vmsbridge.store.crimelog import CrimeLogStore
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import EventStore
-from vmsbridge.store.evidence import EvidenceRepository
+from vmsbridge.store.evidence import EvidenceStore
 from vmsbridge.store.firelog import FireLogStore
 from vmsbridge.store.health import HealthStore
 from vmsbridge.store.incidents import IncidentStore
@@ -48,7 +48,7 @@ class Stores:
     incidents: IncidentStore
     audit: AuditLog
     mask_lifts: MaskLiftStore
-    evidence: EvidenceRepository
+    evidence: EvidenceStore
     crime_log: CrimeLogStore
     fire_log: FireLogStore
     notifications: NotificationStore
@@ -94,7 +94,7 @@ async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Sto
             incidents=IncidentStore(db),
             audit=AuditLog(db),
             mask_lifts=MaskLiftStore(db),
-            evidence=EvidenceRepository(db),
+            evidence=EvidenceStore(db),
             crime_log=CrimeLogStore(db),
             fire_log=FireLogStore(db),
             notifications=NotificationStore(db),

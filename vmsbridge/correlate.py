@@ -30,8 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from vmsbridge.backoff import Backoff
 from vmsbridge.config import CorrelationConfig, SiteDirectory
 from vmsbridge.model import ANALYTICS_SOURCE_PREFIX, EventKind, Priority, StoredEvent
+from vmsbridge.model.incidents import OpenIncidentView
 from vmsbridge.store.event_clock import EventClock
-from vmsbridge.store.incidents import IncidentStore, OpenIncidentView
+from vmsbridge.store.incidents import IncidentStore
 
 log = logging.getLogger(__name__)
 

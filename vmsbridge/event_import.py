@@ -24,7 +24,8 @@ from vmsbridge.bus import EventSink
 from vmsbridge.ingest import MAX_PAYLOAD_CHARS
 from vmsbridge.jsonlines import MAX_LINE_BYTES, LineRefused, numbered_lines, parse_line
 from vmsbridge.model import IngestOutcome
-from vmsbridge.store.events import EventStore, RejectedInput
+from vmsbridge.model.events import RejectedInput
+from vmsbridge.store.events import EventStore
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,6 @@ __all__ = [
 import asyncio
 import contextlib
 import logging
-import re
 import socket
 import threading
 import time
@@ -43,7 +42,8 @@ from evidence.custody import CustodyEntry, verify_chain
 from evidence.store import ContentStore, HashingStopped, hash_file
 from evidence.temps import Removed
 from vmsbridge.app import Stores
-from vmsbridge.store.evidence import EvidenceAudit, EvidenceItem
+from vmsbridge.config.evidence import parse_every
+from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +51,12 @@ ORPHAN_GRACE = timedelta(minutes=10)  # far longer than attaching a stored blob 
 RETRY_AFTER = timedelta(minutes=10)  # a scheduled audit that could not run or be recorded
 SCHEDULED_ACTOR = "scheduled audit"
 ACQUISITIONS = frozenset({"acquired", "derived"})
-_EVERY = re.compile(r"^(?P<n>[1-9][0-9]{0,5})\s*(?P<unit>[smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
-MIN_EVERY = timedelta(minutes=10)
-MAX_EVERY = timedelta(days=366)
 
 Clock = Callable[[], datetime]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def parse_every(text: str) -> timedelta | None:
-    """``"24h"`` -> 24 hours (units s, m, h, d); ``""``/``"off"`` -> None; else a ValueError saying why."""
-    value = text.strip().lower()
-    if value in ("", "off"):
-        return None
-    match = _EVERY.match(value)
-    if match is None:
-        raise ValueError("expected a duration such as '24h', '90m' or '7d', or 'off'")
-    every = timedelta(seconds=int(match["n"]) * _UNITS[match["unit"]])
-    if not MIN_EVERY <= every <= MAX_EVERY:
-        raise ValueError("expected between 10m (a store takes a while to re-hash) and 366d")
-    return every
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.evidence_audit import AuditProblem, record_problems, shown
 from vmsbridge.model import IncidentStatus
+from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import default_data_dir
-from vmsbridge.store.evidence import EvidenceAudit, EvidenceItem
 
 log = logging.getLogger(__name__)
 

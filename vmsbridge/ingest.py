@@ -3,7 +3,7 @@
 An outcome reaches the publisher only after the transaction holding its event has committed,
 so an acknowledged event survives a crash; the unique key ``(source, native_id)`` makes the
 replay that follows a crash harmless. Text no store can hold (NUL, lone surrogates) is escaped
-and the event stored (see :mod:`vmsbridge.storable`). Input that cannot be an event is kept as
+and the event stored (see :mod:`vmsbridge.model.storable`). Input that cannot be an event is kept as
 rejected input (its JSON text) with its reason, counted, and acknowledged as rejected; the good
 events around it are unaffected.
 """
@@ -28,8 +28,9 @@ from vmsbridge.bus import BusClosed, Delivery, EventBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.errors import VmsBridgeError
 from vmsbridge.model import Event, IngestOutcome
-from vmsbridge.storable import escape_text, inspectable_text, unstorable
-from vmsbridge.store.events import AcceptedEvent, EventStore, RejectedInput
+from vmsbridge.model.events import AcceptedEvent, RejectedInput
+from vmsbridge.model.storable import escape_text, inspectable_text, unstorable
+from vmsbridge.store.events import EventStore
 
 log = logging.getLogger(__name__)
 

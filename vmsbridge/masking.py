@@ -6,19 +6,19 @@ __all__ = ["camera_masks", "effective_polygons", "grant_lift"]
 
 from datetime import datetime, timedelta
 
-from analytics.geometry import Polygon, parse_polygon
+from analytics.geometry import Polygon, parse_pixel_polygon
 from privacy.masks import MaskLift, MaskSet, StaticMask, polygons_of
 from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.store.masks import MaskLiftRecord
+from vmsbridge.model.evidence import MaskLiftRecord
 
 
 def camera_masks(site: SiteConfig, camera_id: str) -> list[StaticMask]:
     camera = next((c for c in site.cameras if c.id == camera_id), None)
     if camera is None:
         raise NotFound(f"camera {camera_id!r} is not in the site configuration")
-    return [StaticMask(parse_polygon(m.polygon), m.kind, m.label) for m in camera.masks]
+    return [StaticMask(parse_pixel_polygon(m.polygon), m.kind, m.label) for m in camera.masks]
 
 
 def _lift(record: MaskLiftRecord) -> MaskLift:

@@ -22,8 +22,8 @@ from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, read_notification
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory, resolve_secret
-from vmsbridge.devicetime import DEVICE_TIME, date_event
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
+from vmsbridge.model.devicetime import DEVICE_TIME, date_event
 from vmsbridge.sources import EventSource
 
 log = logging.getLogger(__name__)

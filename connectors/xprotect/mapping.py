@@ -16,8 +16,8 @@ from typing import Any
 
 from connectors.xprotect.client import Inventory
 from vmsbridge.config import SiteDirectory, XProtectSource
-from vmsbridge.devicetime import DeviceTime, date_event
 from vmsbridge.model import Event, EventKind
+from vmsbridge.model.devicetime import DeviceTime, date_event
 
 K = EventKind
 
@@ -136,7 +136,7 @@ class XProtectMap:
 
 def vms_time(sent: object, received_at: datetime) -> DeviceTime:
     """When an event happened that the VMS timed ``sent`` (its ``time`` field) and we received at
-    ``received_at``; a time not to be believed is kept as sent (see :mod:`vmsbridge.devicetime`)."""
+    ``received_at``; a time not to be believed is kept as sent (see :mod:`vmsbridge.model.devicetime`)."""
     if sent is None or sent == "":
         return date_event(None, received_at)
     text = str(sent)

@@ -21,8 +21,8 @@ from connectors.xprotect.mapping import XProtectMap, to_events, vms_time
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource, resolve_secret
-from vmsbridge.devicetime import CLOCK_SUSPECT, DEVICE_TIME
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
+from vmsbridge.model.devicetime import CLOCK_SUSPECT, DEVICE_TIME
 from vmsbridge.sources import EventSource
 
 log = logging.getLogger(__name__)

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.geometry import format_polygon, parse_polygon, polygon_mask
+from analytics.geometry import format_polygon, parse_pixel_polygon, polygon_mask
 
 points = st.tuples(st.integers(0, 100_000), st.integers(0, 100_000))
 
 
 def test_parse_examples() -> None:
-    assert parse_polygon("10,20 30,40 50,60") == [(10, 20), (30, 40), (50, 60)]
-    assert parse_polygon("  0,0\t100,0\n100,100 0,100 ") == [(0, 0), (100, 0), (100, 100), (0, 100)]
+    assert parse_pixel_polygon("10,20 30,40 50,60") == [(10, 20), (30, 40), (50, 60)]
+    assert parse_pixel_polygon("  0,0\t100,0\n100,100 0,100 ") == [(0, 0), (100, 0), (100, 100), (0, 100)]
 
 
 @pytest.mark.parametrize(
@@ -32,19 +32,19 @@ def test_parse_examples() -> None:
 )
 def test_parse_rejects(text: str, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
-        parse_polygon(text)
+        parse_pixel_polygon(text)
 
 
 @given(st.lists(points, min_size=3, max_size=12))
 def test_round_trip(poly: list[tuple[int, int]]) -> None:
-    assert parse_polygon(format_polygon(poly)) == poly
+    assert parse_pixel_polygon(format_polygon(poly)) == poly
 
 
 @given(st.text(max_size=40))
 def test_garbage_is_value_error_or_valid(text: str) -> None:
     # any string either parses into >= 3 non-negative integer points or raises ValueError (nothing else)
     try:
-        poly = parse_polygon(text)
+        poly = parse_pixel_polygon(text)
     except ValueError as exc:
         message = str(exc)
     else:
@@ -57,7 +57,7 @@ def test_garbage_is_value_error_or_valid(text: str) -> None:
 @given(st.lists(st.sampled_from("0123456789, -.x;"), min_size=1, max_size=30).map("".join))
 def test_near_miss_garbage(text: str) -> None:
     try:
-        poly = parse_polygon(text)
+        poly = parse_pixel_polygon(text)
     except ValueError:
         return
     assert format_polygon(poly) == " ".join(

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from analytics.geometry import Polygon, parse_polygon
+from analytics.geometry import Polygon, parse_pixel_polygon
 from analytics.motion import FrameMotion, MotionConfig, MotionDetector, area_downscale, work_size
 
 W, H = 1280, 720  # 4x the default work width: boxes must come back scaled
@@ -70,7 +70,7 @@ def test_box_in_original_coordinates() -> None:
 
 def test_ignore_zone_removes_motion() -> None:
     blob = (700, 300, 60, 150)
-    zone = parse_polygon("650,250 820,250 820,500 650,500")
+    zone = parse_pixel_polygon("650,250 820,250 820,500 650,500")
     other = (200, 100, 60, 150)
     seq = [None] * 12 + [blob, blob]
     assert run(seq)[-1].boxes

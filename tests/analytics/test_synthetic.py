@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from analytics.clip import ClipReport, analyze_clip, write_boxes_csv
-from analytics.geometry import parse_polygon
+from analytics.geometry import parse_pixel_polygon
 from analytics.motion import MotionConfig
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "video"
@@ -145,7 +145,7 @@ def test_report_json_and_csv(report: ClipReport, tmp_path: Path) -> None:
 
 def test_mask_removes_motion_and_progress(truth: dict[str, Any]) -> None:
     calls: list[tuple[int, int | None]] = []
-    left = parse_polygon("0,0 240,0 240,270 0,270")  # the left half of the 480x270 frame
+    left = parse_pixel_polygon("0,0 240,0 240,270 0,270")  # the left half of the 480x270 frame
     masked = analyze_clip(SCENE, masks=[left], progress=lambda n, total: calls.append((n, total)))
     assert masked.boxes
     # nothing is detected wholly inside the mask; walkers on the right are still found

@@ -9,7 +9,7 @@ from vmsbridge.app import Stores
 from vmsbridge.config import SiteConfig
 from vmsbridge.health.service import health_report
 from vmsbridge.model import Event, EventKind, StoredEvent
-from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.model.events import AcceptedEvent
 from vmsbridge.store.health import HealthStore
 
 K = EventKind

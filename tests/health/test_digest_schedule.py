@@ -19,11 +19,12 @@ import pytest
 from vmsbridge.app import Stores, running_services
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig, parse_site_config
+from vmsbridge.config.health import parse_digest_time
 from vmsbridge.errors import ConfigError
 from vmsbridge.health.monitor import DIGEST_ACTOR, DailyDigest
-from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
+from vmsbridge.health.schedule import DigestSchedule
 from vmsbridge.model import Event, EventKind
-from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.model.events import AcceptedEvent
 
 CHICAGO = ZoneInfo("America/Chicago")
 SEVEN = DigestSchedule(time(7, 0), CHICAGO)

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from vmsbridge.app import Stores
 from vmsbridge.cli.main import main
 from vmsbridge.model import Event, EventKind, Priority
-from vmsbridge.store.events import AcceptedEvent
+from vmsbridge.model.events import AcceptedEvent
 from vmsbridge.store.tables import BridgeRunRow, IncidentRow
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)

@@ -10,8 +10,7 @@ from vmsbridge.bus import EventPayload
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
 from vmsbridge.health.monitor import HealthMonitor
 from vmsbridge.model import Event, EventKind, IngestOutcome, StoredEvent
-from vmsbridge.store.events import AcceptedEvent
-from vmsbridge.store.health import LogPosition
+from vmsbridge.model.events import AcceptedEvent, LogPosition
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 POLICY = HealthConfig(offline_after_seconds=300, recover_after_seconds=60, heartbeat_seconds=30)

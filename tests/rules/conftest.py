@@ -17,10 +17,10 @@ from vmsbridge.cli.run import supervise
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.controls import Controls
 from vmsbridge.model import Incident
+from vmsbridge.model.rules import ActionOutcome
 from vmsbridge.plugins import build_connectors
 from vmsbridge.rules.engine import RuleEngine
 from vmsbridge.rules.runtime import running_rules
-from vmsbridge.store.rule_actions import ActionOutcome
 
 CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
 PTZ_VMS_ID = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"

@@ -10,13 +10,13 @@ import pytest
 from tests.rules.conftest import SITE, rules_site
 from vmsbridge.app import running_services
 from vmsbridge.config import SiteConfig, SiteDirectory, parse_site_config
+from vmsbridge.config.rules import TEMPLATE_NAMES, Rule, RulesConfig
 from vmsbridge.controls import Controls
 from vmsbridge.errors import ConfigError
 from vmsbridge.model import EventKind, StoredEvent
 from vmsbridge.rules.cameras import phone_aim, related_cameras
 from vmsbridge.rules.matching import Matcher
 from vmsbridge.rules.runtime import load_rules, reload_from, running_rules
-from vmsbridge.rules.spec import TEMPLATE_NAMES, Rule, RulesConfig
 from vmsbridge.rules.templates import active_rules, template_rule
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)

@@ -36,7 +36,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from vmsbridge.clery.offenses import (
+from vmsbridge.config import Location
+from vmsbridge.model import CleryGeography
+from vmsbridge.model.clery import CleryRecord, Offense
+from vmsbridge.model.offenses import (
     ARREST_SECTIONS,
     CRIMINAL_OFFENSES,
     HATE_CRIME_OFFENSES,
@@ -54,9 +57,6 @@ from vmsbridge.clery.offenses import (
     hate_category,
     hierarchy_rank,
 )
-from vmsbridge.clery.records import CleryRecord, Offense
-from vmsbridge.config import Location
-from vmsbridge.model import CleryGeography
 
 UNFOUNDED = "unfounded"
 Counts = dict[str, dict[str, dict[str, dict[str, int]]]]

@@ -14,7 +14,7 @@ import io
 from html import escape
 
 from vmsbridge.clery.asr import AsrStatistics
-from vmsbridge.clery.offenses import BiasCategory, Geography, OffenseCode, Section, Violation
+from vmsbridge.model.offenses import BiasCategory, Geography, OffenseCode, Section, Violation
 
 SECTION_TITLES = {
     Section.CRIMINAL_OFFENSES: "Criminal offenses",

@@ -8,7 +8,7 @@ institution adds its own closures (the day after Thanksgiving, winter break, sno
 
 from __future__ import annotations
 
-__all__ = ["BusinessCalendar", "calendar_for", "parse_closures"]
+__all__ = ["BusinessCalendar", "calendar_for"]
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
@@ -17,29 +17,13 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from vmsbridge.config.clery import parse_closures
+
 if TYPE_CHECKING:
     from vmsbridge.config import SiteConfig
 
 BUSINESS_DAYS_ALLOWED = 2
 END_OF_DAY = time(23, 59, 59)
-
-
-def parse_closures(entries: Iterable[str]) -> set[date]:
-    """``"2026-11-27"`` or an inclusive range ``"2026-12-21..2027-01-01"``; ValueError names the entry."""
-    days: set[date] = set()
-    for entry in entries:
-        first, sep, last = entry.partition("..")
-        try:
-            start = date.fromisoformat(first.strip())
-            end = date.fromisoformat(last.strip()) if sep else start
-        except ValueError:
-            raise ValueError(f"{entry!r}: expected YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD") from None
-        if end < start:
-            raise ValueError(f"{entry!r}: the range ends before it starts")
-        if (end - start).days > 366:
-            raise ValueError(f"{entry!r}: a closure longer than a year is not a closure")
-        days.update(start + timedelta(days=n) for n in range((end - start).days + 1))
-    return days
 
 
 class BusinessCalendar:

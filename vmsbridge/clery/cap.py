@@ -15,7 +15,6 @@ __all__ = [
     "CapAlert",
     "CapArea",
     "cap_time",
-    "parse_polygon",
     "reference",
     "render",
 ]
@@ -143,27 +142,6 @@ def cap_time(at: datetime, timezone: str) -> str:
 def reference(sender: str, identifier: str, sent: str) -> str:
     """One entry of ``references``: the earlier message as "sender,identifier,sent"."""
     return f"{sender},{identifier},{sent}"
-
-
-def parse_polygon(text: str) -> tuple[tuple[float, float], ...]:
-    """``"lat,lon lat,lon ..."`` (WGS 84): at least 4 points, the last equal to the first."""
-    points: list[tuple[float, float]] = []
-    for n, pair in enumerate(text.split(), start=1):
-        try:
-            lat_text, lon_text = pair.split(",")
-            lat, lon = float(lat_text), float(lon_text)
-        except ValueError:
-            raise ValueError(f"point {n} {pair!r} is not 'lat,lon'") from None
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise ValueError(f"point {n} {pair!r} is outside latitude -90..90 / longitude -180..180")
-        points.append((lat, lon))
-    if len(points) < 4:
-        raise ValueError(
-            f"a CAP polygon needs at least 4 points (the first repeated last), got {len(points)}"
-        )
-    if points[0] != points[-1]:
-        raise ValueError("a CAP polygon must end on its first point")
-    return tuple(points)
 
 
 def _number(value: float) -> str:

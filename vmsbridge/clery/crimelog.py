@@ -43,7 +43,8 @@ from vmsbridge.clery.publiclog import (
 )
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound
-from vmsbridge.store.crimelog import EDITABLE_FIELDS, CrimeLogChange, CrimeLogEntry, Withholding
+from vmsbridge.model.crimelog import CRIME_LOG_EDITABLE_FIELDS, CrimeLogEntry, Withholding
+from vmsbridge.model.publiclog import LogChange
 
 NOUN = "crime-log entry"
 # The columns of the public log (key, heading); see clery.md §1.6 for what real logs publish.
@@ -83,7 +84,7 @@ async def draft_from_incident(
     occurred_to: datetime | None = None,
     disposition: str = "Open",
     now: datetime | None = None,
-) -> tuple[CrimeLogEntry, CrimeLogChange]:
+) -> tuple[CrimeLogEntry, LogChange]:
     """A draft entry for an incident; its general location is the location's public label.
 
     Refused if its text names a person on the incident: a draft is what gets published.
@@ -127,7 +128,7 @@ async def update(
     actor: str,
     received_at: datetime | None = None,
     now: datetime | None = None,
-) -> CrimeLogChange:
+) -> LogChange:
     """Change one field; the deadline runs from when the new information was received.
 
     Past 60 days from the report the change is still recorded, with no deadline (clery.md §1.5).
@@ -168,7 +169,7 @@ async def pending(stores: Stores, *, as_of: datetime) -> list[PendingItem[CrimeL
     return await pending_items(stores.crime_log, as_of=as_of)
 
 
-async def history(stores: Stores, entry_id: int) -> list[CrimeLogChange]:
+async def history(stores: Stores, entry_id: int) -> list[LogChange]:
     """The entry and every change, with info-received, due-by (None: not required) and published."""
     return await entry_changes(stores.crime_log, entry_id)
 
@@ -200,8 +201,10 @@ async def withhold(
     """Keep one field from the public for a legal reason, with a note and a date to review it."""
     at = now or datetime.now(UTC)
     problems = []
-    if field not in EDITABLE_FIELDS:
-        problems.append(ConfigProblem("--field", f"{field!r} is not one of {', '.join(EDITABLE_FIELDS)}"))
+    if field not in CRIME_LOG_EDITABLE_FIELDS:
+        problems.append(
+            ConfigProblem("--field", f"{field!r} is not one of {', '.join(CRIME_LOG_EDITABLE_FIELDS)}")
+        )
     if reason not in WITHHOLDING_REASONS:
         problems.append(
             ConfigProblem("--reason", f"{reason!r} is not one of {', '.join(WITHHOLDING_REASONS)}")

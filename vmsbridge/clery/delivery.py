@@ -51,7 +51,7 @@ from vmsbridge.store.database import default_data_dir
 
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
-    from vmsbridge.store.notifications import CapMessage, Delivery
+    from vmsbridge.model.notifications import CapMessage, NotificationDelivery
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class Deliverer:
         self._initial = initial_delay
         self._maximum = max_delay
 
-    async def deliver_due(self, now: datetime | None = None) -> list[Delivery]:
+    async def deliver_due(self, now: datetime | None = None) -> list[NotificationDelivery]:
         """One attempt for every row due at ``now``; returns the rows as they are afterwards."""
         at = now or datetime.now(UTC)
         results = []
@@ -352,11 +352,11 @@ class Deliverer:
             wait = poll_seconds if due is None else (due - datetime.now(UTC)).total_seconds()
             await asyncio.sleep(min(max(wait, 0.0), poll_seconds))
 
-    async def deliver_until_settled(self, within_seconds: float) -> list[Delivery]:
+    async def deliver_until_settled(self, within_seconds: float) -> list[NotificationDelivery]:
         """Keep delivering (waiting for each retry time) until nothing is pending or time is up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_seconds
-        latest: dict[int, Delivery] = {}
+        latest: dict[int, NotificationDelivery] = {}
         while True:
             for delivery in await self.deliver_due():
                 latest[delivery.id] = delivery

@@ -42,8 +42,8 @@ from vmsbridge.clery.publiclog import (
 )
 from vmsbridge.config import Location, SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
-from vmsbridge.store.firelog import INTEGER_FIELDS, STATISTICS_FIELDS, FireLogEntry
-from vmsbridge.store.publiclog import LogChange
+from vmsbridge.model.firelog import INTEGER_FIELDS, STATISTICS_FIELDS, FireLogEntry
+from vmsbridge.model.publiclog import LogChange
 
 NOUN = "fire-log entry"
 COLUMNS = (

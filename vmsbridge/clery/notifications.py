@@ -34,19 +34,20 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from vmsbridge.app import Stores
-from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, parse_polygon, reference, render
+from vmsbridge.clery.cap import CapAlert, CapArea, cap_time, reference, render
 from vmsbridge.clery.delivery import sink_plan
 from vmsbridge.clery.names import names_in
 from vmsbridge.config import Location, SiteConfig
+from vmsbridge.config.notifications import parse_cap_polygon
 from vmsbridge.errors import ConfigError, ConfigProblem, NotFound, VmsBridgeError
-from vmsbridge.store.notifications import (
+from vmsbridge.model.notifications import (
     CapMessage,
     EmergencyTest,
     NewCapMessage,
     NewNotification,
     Notification,
-    NotificationConflict,
 )
+from vmsbridge.store.notifications import NotificationConflict
 
 KINDS = ("timely_warning", "emergency", "test", "all_clear")
 TEXT_FIELDS = ("headline", "description", "instruction")
@@ -350,7 +351,7 @@ def campus_circle(site: SiteConfig) -> tuple[float, float, float]:
     need a place on the map, and a message that has none is refused rather than sent vague.
     """
     points = [(loc.lat, loc.lon) for loc in site.locations if loc.lat is not None and loc.lon is not None]
-    points += [p for ring in site.notifications.areas.values() for p in parse_polygon(ring)]
+    points += [p for ring in site.notifications.areas.values() for p in parse_cap_polygon(ring)]
     if not points:
         raise _problem(
             "notifications",
@@ -376,7 +377,7 @@ def _area(site: SiteConfig, notification: Notification) -> CapArea:
     if location is not None:
         polygon = site.notifications.areas.get(location.id)
         if polygon is not None:
-            return CapArea(notification.area_desc, polygon=parse_polygon(polygon))
+            return CapArea(notification.area_desc, polygon=parse_cap_polygon(polygon))
         if location.lat is not None and location.lon is not None:
             radius = site.notifications.circle_radius_km
             return CapArea(notification.area_desc, circle=(location.lat, location.lon, radius))

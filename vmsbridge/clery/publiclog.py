@@ -48,7 +48,8 @@ from vmsbridge.clery.calendar import BusinessCalendar, calendar_for
 from vmsbridge.clery.names import names_in
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem, VmsBridgeError
-from vmsbridge.store.publiclog import TIME_FIELDS, LogChange, PublicLogStore
+from vmsbridge.model.publiclog import TIME_FIELDS, LogChange
+from vmsbridge.store.publiclog import PublicLogStore
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,8 @@ the statistics see only knows "person #1", "person #2".
 from __future__ import annotations
 
 __all__ = [
-    "Arrest",
-    "CleryRecord",
     "ImportReport",
-    "ImportedRecord",
     "LineRejection",
-    "Offense",
     "ParsedLines",
     "import_records",
     "parse_lines",
@@ -23,76 +19,28 @@ __all__ = [
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
-from vmsbridge.clery.offenses import ArrestAction, BiasCategory, OffenseCode, Violation
 from vmsbridge.config import format_path
-from vmsbridge.devicetime import duration_text, to_utc
-from vmsbridge.model import MAX_CLOCK_LEAD
+from vmsbridge.model.clery import Arrest, CaseNumber, CleryRecord, ImportedRecord, Offense, StrictModel
+from vmsbridge.model.devicetime import duration_text, to_utc
+from vmsbridge.model.events import MAX_CLOCK_LEAD
+from vmsbridge.model.offenses import ArrestAction, Violation
 
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
     from vmsbridge.config import SiteConfig
 
-CaseNumber = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
-        description="letters, digits, '.', '_', '/' or '-'",
-    ),
-]
 
-
-class _Strict(BaseModel):
-    # strict: "true" is not a bool and 3 is not a string; a records system that sends those is
-    # misconfigured, and guessing would put a wrong number into a federal report.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, str_strip_whitespace=True)
-
-
-class Offense(_Strict):
-    code: OffenseCode
-    attempted: bool = False
-    bias: BiasCategory | None = None
-    nature: str = Field("", max_length=500, description="the records system's own wording")
-
-    @model_validator(mode="after")
-    def _attempt_possible(self) -> Offense:
-        if self.attempted and self.code is OffenseCode.NEGLIGENT_MANSLAUGHTER:
-            raise ValueError("negligent manslaughter cannot be attempted (it is unintended by definition)")
-        return self
-
-
-class Arrest(_Strict):
-    """An arrest or disciplinary referral as the statistics see it: the person only by number."""
-
-    person: int = Field(ge=1, description="1 for the first person named in the record, and so on")
-    violation: Violation
-    action: ArrestAction
-
-
-class CleryRecord(_Strict):
-    case_number: CaseNumber
-    reported_at: AwareDatetime
-    occurred_from: AwareDatetime | None = None
-    occurred_to: AwareDatetime | None = None
-    location: str = Field(min_length=1, max_length=64)
-    offenses: tuple[Offense, ...] = ()
-    arrests: tuple[Arrest, ...] = ()
-    unfounded: bool = False
-    disposition: str = Field("", max_length=200)
-
-
-class _ArrestLine(_Strict):
+class _ArrestLine(StrictModel):
     person: str = Field(min_length=1, max_length=200, description="the person's name (kept restricted)")
     violation: Violation
     action: ArrestAction
 
 
-class _RecordLine(_Strict):
+class _RecordLine(StrictModel):
     """A line exactly as the records system sends it."""
 
     case_number: CaseNumber
@@ -100,8 +48,8 @@ class _RecordLine(_Strict):
     occurred_from: AwareDatetime | None = None
     occurred_to: AwareDatetime | None = None
     location: str = Field(min_length=1, max_length=64)
-    offenses: list[Offense] = []
-    arrests: list[_ArrestLine] = []
+    offenses: list[Offense] = Field(default_factory=list)
+    arrests: list[_ArrestLine] = Field(default_factory=list)
     unfounded: bool = False
     disposition: str = Field("", max_length=200)
 
@@ -114,12 +62,6 @@ class _RecordLine(_Strict):
                 "a record needs at least one offense or arrest (use code 'other' for a log-only crime)"
             )
         return self
-
-
-@dataclass(frozen=True)
-class ImportedRecord:
-    record: CleryRecord
-    persons: tuple[str, ...]  # persons[0] is "person #1"; restricted, never printed
 
 
 @dataclass(frozen=True)

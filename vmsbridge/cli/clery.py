@@ -18,8 +18,8 @@ from vmsbridge.errors import ConfigError, ConfigProblem
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
     from vmsbridge.clery.asr import AsrStatistics, Decision
-    from vmsbridge.clery.records import CleryRecord
     from vmsbridge.config import SiteConfig
+    from vmsbridge.model.clery import CleryRecord
 
 EXIT_REJECTED_LINES = 1
 FIRST_ASR_YEAR = 1992  # the first calendar year the Clery Act's statistics cover

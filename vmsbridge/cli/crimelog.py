@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from vmsbridge.app import Stores
     from vmsbridge.clery.publiclog import PendingItem
     from vmsbridge.config import SiteConfig
-    from vmsbridge.store.crimelog import CrimeLogEntry, Withholding
-    from vmsbridge.store.firelog import FireLogEntry
-    from vmsbridge.store.publiclog import LogChange
+    from vmsbridge.model.crimelog import CrimeLogEntry, Withholding
+    from vmsbridge.model.firelog import FireLogEntry
+    from vmsbridge.model.publiclog import LogChange
 
     Review = tuple[CrimeLogEntry, Withholding]  # a withholding whose review date has passed
 

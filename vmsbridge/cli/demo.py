@@ -87,7 +87,7 @@ async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECO
 
 def demo_site(site: SiteConfig, data_dir: Path, clip_after: float) -> SiteConfig:
     """The site with the blue-light call-up rule on, its clip window, and its files in ``data_dir``."""
-    from vmsbridge.rules.spec import RulesConfig, TemplateOptions
+    from vmsbridge.config.rules import RulesConfig, TemplateOptions
 
     return site.model_copy(
         update={

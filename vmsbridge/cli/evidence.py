@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from evidence.custody import CustodyEntry
     from vmsbridge.evidence_audit import AuditReport
     from vmsbridge.evidence_service import Verification
-    from vmsbridge.store.evidence import EvidenceItem
+    from vmsbridge.model.evidence import EvidenceItem
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -23,7 +23,7 @@ from vmsbridge.cli.logexport import add_export_parser, run_export
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
     from vmsbridge.clery.publiclog import PendingItem
-    from vmsbridge.store.firelog import FireLogEntry
+    from vmsbridge.model.firelog import FireLogEntry
 
 # Kept here too so that --help needs no import of the service layer.
 STATISTICS_FIELD_NAMES = ("cause", "injuries", "deaths", "damage_usd")

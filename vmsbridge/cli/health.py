@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from vmsbridge.config import SiteConfig
     from vmsbridge.health.digest import CurrentState, Digest
     from vmsbridge.health.report import HealthReport
-    from vmsbridge.store.health import ClockSuspect
+    from vmsbridge.model.health import ClockSuspect
 
 DEFAULT_DAYS = 7
 

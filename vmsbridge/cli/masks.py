@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
 
 if TYPE_CHECKING:
-    from vmsbridge.store.masks import MaskLiftRecord
+    from vmsbridge.model.evidence import MaskLiftRecord
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,7 +14,7 @@ from vmsbridge.cli.crimelog import aware_time
 if TYPE_CHECKING:
     from vmsbridge.app import Stores
     from vmsbridge.config import SiteConfig
-    from vmsbridge.store.notifications import Delivery, EmergencyTest, Notification
+    from vmsbridge.model.notifications import EmergencyTest, Notification, NotificationDelivery
 
 # Kept here too so that --help needs no import of the service layer.
 KIND_NAMES = ("timely_warning", "emergency", "test", "all_clear")
@@ -132,7 +132,7 @@ def _texts(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def delivery_dict(delivery: Delivery) -> dict[str, Any]:
+def delivery_dict(delivery: NotificationDelivery) -> dict[str, Any]:
     return {
         "sink": delivery.sink,
         "state": delivery.state,
@@ -145,7 +145,7 @@ def delivery_dict(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def notification_dict(n: Notification, deliveries: list[Delivery]) -> dict[str, Any]:
+def notification_dict(n: Notification, deliveries: list[NotificationDelivery]) -> dict[str, Any]:
     return {
         "id": n.id,
         "kind": n.kind,
@@ -170,7 +170,7 @@ def notification_dict(n: Notification, deliveries: list[Delivery]) -> dict[str, 
     }
 
 
-def _delivery_line(delivery: Delivery, site: SiteConfig) -> str:
+def _delivery_line(delivery: NotificationDelivery, site: SiteConfig) -> str:
     line = f"{delivery.sink}: {delivery.state} ({delivery.attempts}/{delivery.max_attempts} attempts"
     if delivery.state == "pending" and delivery.next_attempt_at is not None:
         line += f", next {local_time(delivery.next_attempt_at, site)}"
@@ -180,7 +180,7 @@ def _delivery_line(delivery: Delivery, site: SiteConfig) -> str:
     return line
 
 
-def _print_deliveries(deliveries: list[Delivery], site: SiteConfig) -> None:
+def _print_deliveries(deliveries: list[NotificationDelivery], site: SiteConfig) -> None:
     for delivery in deliveries:
         print(f"  {_delivery_line(delivery, site)}")
 
@@ -229,7 +229,9 @@ def edit_notification(args: argparse.Namespace) -> int:
 def show_notification(args: argparse.Namespace) -> int:
     from vmsbridge.clery.notifications import preview
 
-    async def work(stores: Stores, site: SiteConfig) -> tuple[Notification, list[Delivery], bytes | None]:
+    async def work(
+        stores: Stores, site: SiteConfig
+    ) -> tuple[Notification, list[NotificationDelivery], bytes | None]:
         notification = await stores.notifications.get(args.notification_id)
         deliveries = (await stores.notifications.deliveries([notification.id]))[notification.id]
         cap = await preview(stores, site, notification.id) if args.cap else None
@@ -258,7 +260,7 @@ def show_notification(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _deliver_now(stores: Stores, site: SiteConfig, wait: float = 0.0) -> list[Delivery]:
+async def _deliver_now(stores: Stores, site: SiteConfig, wait: float = 0.0) -> list[NotificationDelivery]:
     from vmsbridge.clery.delivery import Deliverer, sinks_for
 
     deliverer = Deliverer(stores, sinks_for(site))
@@ -270,7 +272,7 @@ async def _deliver_now(stores: Stores, site: SiteConfig, wait: float = 0.0) -> l
 def approve_notification(args: argparse.Namespace) -> int:
     from vmsbridge.clery.notifications import approve
 
-    async def work(stores: Stores, site: SiteConfig) -> tuple[str, list[Delivery]]:
+    async def work(stores: Stores, site: SiteConfig) -> tuple[str, list[NotificationDelivery]]:
         message = await approve(
             stores, site, notification_id=args.notification_id, actor=args.actor, basis=args.basis
         )
@@ -308,7 +310,7 @@ def decline_notification(args: argparse.Namespace) -> int:
 
 
 def list_notifications(args: argparse.Namespace) -> int:
-    async def work(stores: Stores, _: SiteConfig) -> list[tuple[Notification, list[Delivery]]]:
+    async def work(stores: Stores, _: SiteConfig) -> list[tuple[Notification, list[NotificationDelivery]]]:
         notifications = await stores.notifications.search(limit=args.limit)
         deliveries = await stores.notifications.deliveries([n.id for n in notifications])
         return [(n, deliveries[n.id]) for n in notifications]
@@ -332,7 +334,7 @@ def list_notifications(args: argparse.Namespace) -> int:
 
 
 def deliver_notifications(args: argparse.Namespace) -> int:
-    async def work(stores: Stores, site: SiteConfig) -> tuple[int, list[Delivery]]:
+    async def work(stores: Stores, site: SiteConfig) -> tuple[int, list[NotificationDelivery]]:
         requeued = 0
         if args.requeue is not None:
             await stores.notifications.get(args.requeue)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from vmsbridge.cli.common import load_site, print_json
 
 if TYPE_CHECKING:
-    from vmsbridge.rules.spec import Rule
+    from vmsbridge.config.rules import Rule
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

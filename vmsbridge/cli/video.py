@@ -78,12 +78,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _polygons(texts: list[str]) -> list[Any]:
-    from analytics.geometry import parse_polygon
+    from analytics.geometry import parse_pixel_polygon
 
     polygons, problems = [], []
     for i, text in enumerate(texts):
         try:
-            polygons.append(parse_polygon(text))
+            polygons.append(parse_pixel_polygon(text))
         except ValueError as exc:
             problems.append(ConfigProblem(f"--mask[{i}]", f"{text!r}: {exc}"))
     if problems:

@@ -32,7 +32,7 @@ from vmsbridge.health.coverage import LocationCoverage
 from vmsbridge.health.intervals import State, StateSpan
 from vmsbridge.health.render import LOCATION_STATE_NAMES
 from vmsbridge.health.timeline import CameraTimeline
-from vmsbridge.store.health import ClockSuspect
+from vmsbridge.model.health import ClockSuspect
 
 
 @dataclass(frozen=True)

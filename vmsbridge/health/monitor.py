@@ -37,15 +37,17 @@ from vmsbridge.backoff import Backoff
 from vmsbridge.bus import BusClosed, EventSink, publish_durably
 from vmsbridge.clery.export import write_atomically
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
+from vmsbridge.config.health import parse_digest_time
 from vmsbridge.health.digest import Digest, digest_json, digest_text
 from vmsbridge.health.intervals import State
-from vmsbridge.health.schedule import DigestSchedule, parse_digest_time
+from vmsbridge.health.schedule import DigestSchedule
 from vmsbridge.health.service import current_digest
 from vmsbridge.health.timeline import KIND_EFFECTS
 from vmsbridge.model import Event, EventKind, StoredEvent
+from vmsbridge.model.events import LogPosition
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database, default_data_dir
-from vmsbridge.store.health import HealthStore, LogPosition
+from vmsbridge.store.health import HealthStore
 
 log = logging.getLogger(__name__)
 

@@ -11,30 +11,12 @@ time, which on daylight-saving days needs care:
 
 from __future__ import annotations
 
-__all__ = ["OFF_WORDS", "DigestSchedule", "parse_digest_time"]
+__all__ = ["DigestSchedule"]
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-OFF_WORDS = ("", "off")  # `[health] digest_at` values that turn the daily digest off
-_HH_MM = re.compile(r"^(?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)$")
-
-
-def parse_digest_time(text: str) -> time | None:
-    """``"07:00"`` -> 07:00; ``""``/``"off"`` -> None (off); anything else is a ValueError saying why."""
-    value = text.strip()
-    if value.lower() in OFF_WORDS:
-        return None
-    match = _HH_MM.match(value)
-    if match is None:
-        raise ValueError(
-            "expected a site-local time as HH:MM (24-hour, e.g. '07:00'), or '' or 'off' to turn the "
-            "daily digest off"
-        )
-    return time(int(match["hour"]), int(match["minute"]))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from vmsbridge.health.timeline import (
     unobserved,
 )
 from vmsbridge.model import EventKind, StoredEvent
-from vmsbridge.store.health import ClockSuspect, HealthStore
+from vmsbridge.model.health import ClockSuspect
+from vmsbridge.store.health import HealthStore
 
 # Events before the window are read back this far beyond the start of the run session in force at
 # the window's start: far enough for a connector gap reported late, or a cause learned at start-up.

@@ -30,15 +30,7 @@ from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
 from vmsbridge.clery import notifications
 from vmsbridge.config import Camera, SiteDirectory
-from vmsbridge.controls import Controls
-from vmsbridge.correlate import KIND_LABELS
-from vmsbridge.evidence_service import add_file
-from vmsbridge.health.clip_tamper import publish_clip_tamper
-from vmsbridge.jobs import ClipJobs
-from vmsbridge.masking import effective_polygons
-from vmsbridge.model import StoredEvent
-from vmsbridge.rules.cameras import phone_aim, related_cameras
-from vmsbridge.rules.spec import (
+from vmsbridge.config.rules import (
     Action,
     CaptureClip,
     DraftNotification,
@@ -48,6 +40,14 @@ from vmsbridge.rules.spec import (
     XProtectAlarm,
     XProtectUserEvent,
 )
+from vmsbridge.controls import Controls
+from vmsbridge.correlate import KIND_LABELS
+from vmsbridge.evidence_service import add_file
+from vmsbridge.health.clip_tamper import publish_clip_tamper
+from vmsbridge.jobs import ClipJobs
+from vmsbridge.masking import effective_polygons
+from vmsbridge.model import StoredEvent
+from vmsbridge.rules.cameras import phone_aim, related_cameras
 from vmsbridge.sources import ClipNotFound
 
 log = logging.getLogger(__name__)

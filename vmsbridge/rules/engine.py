@@ -39,14 +39,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventPayload
+from vmsbridge.config.rules import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.ingest import validate_payload
 from vmsbridge.model import Event, IncidentStatus, StoredEvent
+from vmsbridge.model.events import AcceptedEvent, LogPosition
+from vmsbridge.model.rules import INTERRUPTED, ActionOutcome
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
-from vmsbridge.rules.spec import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
-from vmsbridge.store.events import AcceptedEvent, LogPosition
-from vmsbridge.store.rule_actions import INTERRUPTED, ActionOutcome
 
 log = logging.getLogger(__name__)
 

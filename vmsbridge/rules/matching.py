@@ -12,8 +12,8 @@ from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from vmsbridge.config.rules import Rule
 from vmsbridge.model import EventKind, StoredEvent
-from vmsbridge.rules.spec import Rule
 
 FIRED_EVENTS_KEPT = 10_000
 

@@ -16,13 +16,13 @@ import aiohttp
 
 from vmsbridge.app import Services
 from vmsbridge.config import SiteConfig, load_site_config
+from vmsbridge.config.rules import Rule
 from vmsbridge.controls import Controls
 from vmsbridge.errors import ConfigError
 from vmsbridge.evidence_service import content_store
 from vmsbridge.jobs import ClipJobs
 from vmsbridge.rules.actions import RuleContext
 from vmsbridge.rules.engine import RuleEngine
-from vmsbridge.rules.spec import Rule
 from vmsbridge.rules.templates import active_rules
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ __all__ = ["active_rules", "template_rule"]
 
 from typing import Any
 
+from vmsbridge.config.rules import Rule, RulesConfig, TemplateName
 from vmsbridge.model import EventKind, Priority
-from vmsbridge.rules.spec import Rule, RulesConfig, TemplateName
 
 # Each template as the same plain data a site file would hold, so a template reads like a rule a
 # site could have written itself and passes the same validation.

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["AuditEntry", "AuditLog", "record"]
+__all__ = ["AuditLog", "record"]
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vmsbridge.model.audit import AuditEntry
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import AuditRow
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: str
-    details: dict[str, Any]
 
 
 def record(

@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vmsbridge.clery.records import CleryRecord, ImportedRecord
 from vmsbridge.errors import NotFound
+from vmsbridge.model.clery import CleryRecord, ImportedRecord
 from vmsbridge.store.audit import record as audit
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import CleryPersonRow, CleryRecordRow

@@ -2,66 +2,23 @@
 
 from __future__ import annotations
 
-__all__ = [
-    "EDITABLE_FIELDS",
-    "AlreadyWithheld",
-    "CrimeLogChange",
-    "CrimeLogEntry",
-    "CrimeLogStore",
-    "Withholding",
-]
+__all__ = ["AlreadyWithheld", "CrimeLogStore"]
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
 from vmsbridge.errors import NotFound, StoreError
+from vmsbridge.model.crimelog import CRIME_LOG_EDITABLE_FIELDS, CrimeLogEntry, Withholding
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
-from vmsbridge.store.publiclog import LogChange, PublicLogStore
+from vmsbridge.store.publiclog import PublicLogStore
 from vmsbridge.store.tables import CrimeLogChangeRow, CrimeLogEntryRow, CrimeLogWithholdingRow
-
-EDITABLE_FIELDS = ("nature", "occurred_from", "occurred_to", "general_location", "disposition")
-
-
-@dataclass(frozen=True)
-class CrimeLogEntry:
-    id: int
-    incident_id: int | None
-    status: str  # "draft" | "published"
-    nature: str
-    reported_at: datetime
-    occurred_from: datetime | None
-    occurred_to: datetime | None
-    location_id: str
-    general_location: str
-    disposition: str
-    created_at: datetime
-    created_by: str
-    published_at: datetime | None
-
-
-CrimeLogChange = LogChange  # the shared change record, under the name callers already use
 
 
 class AlreadyWithheld(StoreError):
     """The field is withheld already; a second withholding would outlive the release of the first."""
-
-
-@dataclass(frozen=True)
-class Withholding:
-    id: int
-    entry_id: int
-    field: str
-    reason: str
-    note: str
-    actor: str
-    withheld_at: datetime
-    review_by: datetime
-    released_at: datetime | None
-    released_by: str | None
 
 
 def _withholding(row: CrimeLogWithholdingRow) -> Withholding:
@@ -106,7 +63,7 @@ class CrimeLogStore(PublicLogStore[CrimeLogEntryRow, CrimeLogChangeRow, CrimeLog
             audit_prefix="crimelog",
             subject_type="crime_log",
             noun="crime-log entry",
-            editable_fields=EDITABLE_FIELDS,
+            editable_fields=CRIME_LOG_EDITABLE_FIELDS,
         )
 
     def _entry(self, row: CrimeLogEntryRow) -> CrimeLogEntry:

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.model import StoredEvent
-from vmsbridge.store.events import LogPosition
+from vmsbridge.model.events import LogPosition
 from vmsbridge.store.tables import EventRow
 
 LOG_START: LogPosition = (0, 0)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["AcceptedEvent", "EventStore", "LogPosition", "RejectedInput", "follow", "row_to_event"]
+__all__ = ["EventStore", "follow", "row_to_event"]
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -14,26 +13,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vmsbridge.model import Event, EventKind, StoredEvent
+from vmsbridge.model import EventKind, StoredEvent
+from vmsbridge.model.events import AcceptedEvent, EventKey, LogPosition, RejectedInput
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import EventRow, RejectedEventRow, StageCursorRow
-
-
-@dataclass(frozen=True)
-class AcceptedEvent:
-    event: Event
-    location_id: str
-
-
-@dataclass(frozen=True)
-class RejectedInput:
-    source: str | None
-    reason: str
-    payload: str
-
-
-EventKey = tuple[str, str]
-LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
 
 # The oldest transaction still running that could be writing to this database, as a 64-bit
 # transaction id. The server's snapshot lists running transactions of every database; one left

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = [
-    "EDITABLE_FIELDS",
-    "INTEGER_FIELDS",
-    "STATISTICS_FIELDS",
-    "FireLogEntry",
-    "FireLogStore",
-]
+__all__ = ["FireLogStore"]
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
+from vmsbridge.model.firelog import FIRE_LOG_EDITABLE_FIELDS, INTEGER_FIELDS, FireLogEntry
 from vmsbridge.store.database import Database
 from vmsbridge.store.publiclog import PublicLogStore
 from vmsbridge.store.tables import FireLogChangeRow, FireLogEntryRow
-
-# Kept for the annual fire statistics; never shown in the public log.
-STATISTICS_FIELDS = ("cause", "injuries", "deaths", "damage_usd")
-INTEGER_FIELDS = ("injuries", "deaths", "damage_usd")
-EDITABLE_FIELDS = ("nature", "occurred_from", "occurred_to", "general_location", *STATISTICS_FIELDS)
-
-
-@dataclass(frozen=True)
-class FireLogEntry:
-    id: int
-    incident_id: int | None
-    status: str  # "draft" | "published"
-    nature: str
-    reported_at: datetime
-    occurred_from: datetime | None
-    occurred_to: datetime | None
-    location_id: str
-    general_location: str
-    cause: str | None
-    injuries: int
-    deaths: int
-    damage_usd: int
-    created_at: datetime
-    created_by: str
-    published_at: datetime | None
 
 
 def _entry(row: FireLogEntryRow) -> FireLogEntry:
@@ -75,7 +44,7 @@ class FireLogStore(PublicLogStore[FireLogEntryRow, FireLogChangeRow, FireLogEntr
             audit_prefix="firelog",
             subject_type="fire_log",
             noun="fire-log entry",
-            editable_fields=EDITABLE_FIELDS,
+            editable_fields=FIRE_LOG_EDITABLE_FIELDS,
             integer_fields=INTEGER_FIELDS,
         )
 

@@ -2,53 +2,22 @@
 
 from __future__ import annotations
 
-__all__ = ["BridgeRun", "ClockSuspect", "HealthStore", "LogPosition"]
+__all__ = ["HealthStore"]
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from vmsbridge.devicetime import CLOCK_SUSPECT
 from vmsbridge.errors import NotFound
 from vmsbridge.model import EventKind, Incident, IncidentStatus, Priority, StoredEvent
+from vmsbridge.model.devicetime import CLOCK_SUSPECT
+from vmsbridge.model.events import LogPosition
+from vmsbridge.model.health import BridgeRun, ClockSuspect
 from vmsbridge.store.database import Database
-from vmsbridge.store.events import EventStore, LogPosition, row_to_event
+from vmsbridge.store.events import EventStore, row_to_event
 from vmsbridge.store.tables import BridgeRunRow, EventRow, IncidentRow
-
-# A run that stopped without saying so is judged by its last heartbeat; one whose heartbeat is
-# older than this many intervals is dead, not slow.
-LIVE_HEARTBEATS = 3
-
-
-@dataclass(frozen=True)
-class ClockSuspect:
-    """A device some of whose events carried a time the bridge did not believe (``clock_suspect``)."""
-
-    device_id: str
-    events: int
-    last_at: datetime  # the latest such event (dated on receipt)
-
-
-@dataclass(frozen=True)
-class BridgeRun:
-    id: int
-    started_at: datetime
-    heartbeat_at: datetime
-    stopped_at: datetime | None
-    host: str
-    pid: int
-    heartbeat_seconds: int
-
-    def observed_until(self, now: datetime) -> datetime | None:
-        """End of the time this run watched: its stop, its last heartbeat, or None while it lives."""
-        if self.stopped_at is not None:
-            return self.stopped_at
-        if now - self.heartbeat_at <= timedelta(seconds=self.heartbeat_seconds * LIVE_HEARTBEATS):
-            return None
-        return self.heartbeat_at
 
 
 def _run(row: BridgeRunRow) -> BridgeRun:

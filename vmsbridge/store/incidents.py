@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["CorrelationUnit", "IncidentStore", "OpenIncidentView"]
+__all__ = ["CorrelationUnit", "IncidentStore"]
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -21,24 +20,15 @@ from vmsbridge.model import (
     Priority,
     StoredEvent,
 )
+from vmsbridge.model.events import LogPosition
+from vmsbridge.model.incidents import OpenIncidentView
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
 from vmsbridge.store.event_clock import EventClock, catch_up_clock
-from vmsbridge.store.events import EventStore, LogPosition, follow, row_to_event
+from vmsbridge.store.events import EventStore, follow, row_to_event
 from vmsbridge.store.tables import EventRow, IncidentEventRow, IncidentRow, StageCursorRow
 
 SYSTEM_ACTOR = "vmsbridge:correlator"
-
-
-@dataclass(frozen=True)
-class OpenIncidentView:
-    """What correlation needs to know about an open incident."""
-
-    id: int
-    location_id: str
-    priority: Priority
-    started_at: datetime
-    last_event_at: datetime
 
 
 def _quiet_reason(quiet_seconds: int) -> str:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["MaskLiftRecord", "MaskLiftStore"]
+__all__ = ["MaskLiftStore"]
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
+from vmsbridge.model.evidence import MaskLiftRecord
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import MaskLiftRow
-
-
-@dataclass(frozen=True)
-class MaskLiftRecord:
-    camera_id: str
-    mask_label: str
-    actor: str
-    reason: str
-    granted_at: datetime
-    until: datetime
-    id: int | None = None
 
 
 def _record(row: MaskLiftRow) -> MaskLiftRecord:

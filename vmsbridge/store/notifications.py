@@ -6,21 +6,10 @@ together, so an issued alert can never be left without a delivery record (nor th
 
 from __future__ import annotations
 
-__all__ = [
-    "DELIVERY_STATES",
-    "CapMessage",
-    "Delivery",
-    "EmergencyTest",
-    "NewCapMessage",
-    "NewNotification",
-    "Notification",
-    "NotificationConflict",
-    "NotificationStore",
-]
+__all__ = ["NotificationConflict", "NotificationStore"]
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +17,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.errors import NotFound, StoreError
+from vmsbridge.model.notifications import (
+    EDITABLE_TEXT,
+    CapMessage,
+    EmergencyTest,
+    NewCapMessage,
+    NewNotification,
+    Notification,
+    NotificationDelivery,
+)
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import (
@@ -38,101 +36,9 @@ from vmsbridge.store.tables import (
     NotificationRow,
 )
 
-DELIVERY_STATES = ("pending", "delivered", "failed")
-EDITABLE_TEXT = ("headline", "description", "instruction")
-
 
 class NotificationConflict(StoreError):
     """The notification is not in the state the caller expected (decided already, or edited since)."""
-
-
-@dataclass(frozen=True)
-class NewNotification:
-    identifier: str
-    incident_id: int | None
-    kind: str
-    msg_type: str
-    cap_status: str
-    follows_id: int | None
-    location_id: str | None
-    area_desc: str
-    category: str
-    event: str
-    response_type: str
-    urgency: str
-    severity: str
-    certainty: str
-    headline: str
-    description: str
-    instruction: str
-    victim_names_checked: int
-
-
-@dataclass(frozen=True)
-class Notification(NewNotification):
-    id: int
-    status: str  # "draft" | "approved" | "declined"
-    version: int
-    created_at: datetime
-    created_by: str
-    basis: str | None
-    decided_at: datetime | None
-    decided_by: str | None
-    decline_reason: str | None
-
-
-@dataclass(frozen=True)
-class NewCapMessage:
-    identifier: str
-    sender: str
-    sent: str
-    sent_at: datetime
-    status: str
-    msg_type: str
-    references: str | None
-    xml: bytes
-
-
-@dataclass(frozen=True)
-class CapMessage:
-    id: int
-    notification_id: int
-    identifier: str
-    sender: str
-    sent: str
-    sent_at: datetime
-    status: str
-    msg_type: str
-    references: str | None
-    xml: bytes
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    id: int
-    cap_message_id: int
-    sink: str
-    state: str
-    attempts: int
-    max_attempts: int
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_error: str | None
-    delivered_at: datetime | None
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class EmergencyTest:
-    id: int
-    description: str
-    started_at: datetime
-    ended_at: datetime
-    announced: bool
-    notification_id: int | None
-    recorded_at: datetime
-    recorded_by: str
 
 
 _NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewNotification))
@@ -170,8 +76,8 @@ def _cap(row: CapMessageRow) -> CapMessage:
     )
 
 
-def _delivery(row: NotificationDeliveryRow) -> Delivery:
-    return Delivery(
+def _delivery(row: NotificationDeliveryRow) -> NotificationDelivery:
+    return NotificationDelivery(
         row.id,
         row.cap_message_id,
         row.sink,
@@ -421,7 +327,7 @@ class NotificationStore:
             )
             return _cap(row) if row is not None else None
 
-    async def deliveries(self, notification_ids: list[int]) -> dict[int, list[Delivery]]:
+    async def deliveries(self, notification_ids: list[int]) -> dict[int, list[NotificationDelivery]]:
         """Outbox rows per notification id (empty for drafts and declined ones)."""
         if not notification_ids:
             return {}
@@ -432,12 +338,14 @@ class NotificationStore:
                 .where(CapMessageRow.notification_id.in_(notification_ids))
                 .order_by(NotificationDeliveryRow.id)
             )
-            out: dict[int, list[Delivery]] = {n: [] for n in notification_ids}
+            out: dict[int, list[NotificationDelivery]] = {n: [] for n in notification_ids}
             for notification_id, delivery in rows:
                 out[notification_id].append(_delivery(delivery))
             return out
 
-    async def due_deliveries(self, now: datetime, *, limit: int = 100) -> list[tuple[Delivery, CapMessage]]:
+    async def due_deliveries(
+        self, now: datetime, *, limit: int = 100
+    ) -> list[tuple[NotificationDelivery, CapMessage]]:
         """Pending rows whose next attempt is due, oldest first."""
         async with self._db.sessions() as session:
             rows = await session.execute(
@@ -474,7 +382,7 @@ class NotificationStore:
         detail: str | None,
         retry_at: datetime | None,
         now: datetime,
-    ) -> Delivery:
+    ) -> NotificationDelivery:
         """One attempt's outcome: delivered (no ``error``), pending until ``retry_at``, or failed for good."""
         async with self._db.transaction() as session:
             row = await session.get(NotificationDeliveryRow, delivery_id, with_for_update=True)

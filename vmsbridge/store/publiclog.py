@@ -7,17 +7,17 @@ again; ``published_between`` therefore undoes unpublished changes to show what t
 
 from __future__ import annotations
 
-__all__ = ["LogChange", "PublicLogStore"]
+__all__ = ["PublicLogStore"]
 
 import dataclasses
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import select
 
 from vmsbridge.errors import NotFound
+from vmsbridge.model.publiclog import TIME_FIELDS, LogChange
 from vmsbridge.store.audit import record
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import IncidentPersonRow, PublicLogChangeColumns, PublicLogEntryColumns
@@ -29,23 +29,8 @@ EntryRowT = TypeVar("EntryRowT", bound=PublicLogEntryColumns)
 ChangeRowT = TypeVar("ChangeRowT", bound=PublicLogChangeColumns)
 EntryT = TypeVar("EntryT", bound="DataclassInstance")
 
-TIME_FIELDS = ("occurred_from", "occurred_to")
 # The actor of what vmsbridge does by itself (an export hiding a field), not on anyone's command.
 SYSTEM_ACTOR = "vmsbridge"
-
-
-@dataclass(frozen=True)
-class LogChange:
-    id: int
-    entry_id: int
-    field: str  # "entry" for the entry itself
-    old_value: str | None
-    new_value: str | None
-    info_received_at: datetime
-    due_by: datetime | None  # None: the law sets no deadline (entry older than 60 days, or not public)
-    changed_at: datetime
-    actor: str
-    published_at: datetime | None
 
 
 def _change(row: PublicLogChangeColumns) -> LogChange:

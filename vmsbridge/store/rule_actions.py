@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-__all__ = ["INTERRUPTED", "ActionOutcome", "RuleActionStore"]
+__all__ = ["RuleActionStore"]
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
 from vmsbridge.model import StoredEvent
+from vmsbridge.model.rules import INTERRUPTED, ActionOutcome
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import row_to_event
 from vmsbridge.store.tables import EventRow, IncidentActionRow
-
-INTERRUPTED = "cancelled: the bridge stopped"  # the detail of an action cut short by a shutdown
-
-
-@dataclass(frozen=True)
-class ActionOutcome:
-    rule: str
-    action: str
-    ok: bool
-    ms: int
-    detail: str
-    started_at: datetime
-    event_id: int
-    incident_id: int | None = None
 
 
 class RuleActionStore:

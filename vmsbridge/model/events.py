@@ -1,20 +1,24 @@
-"""Core vocabulary shared by connectors, rules and stores.
+"""Events: what connectors produce, what ingest accepts or rejects, and what the store returns.
 
-Connectors produce :class:`Event`; stores return :class:`StoredEvent` and :class:`Incident`.
-Nothing here does I/O.
+Connectors produce :class:`Event`; the store returns :class:`StoredEvent`. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ALARM_STATE_KINDS",
+    "ANALYTICS_SOURCE_PREFIX",
+    "EARLIEST_PLAUSIBLE",
+    "MAX_CLOCK_LEAD",
+    "MAX_ID_LENGTH",
+    "AcceptedEvent",
     "CleryGeography",
     "Event",
+    "EventKey",
     "EventKind",
-    "Incident",
-    "IncidentStatus",
     "IngestOutcome",
-    "Priority",
+    "LogPosition",
+    "RejectedInput",
     "StoredEvent",
 ]
 
@@ -26,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vmsbridge.storable import escape_strings, escape_text
+from vmsbridge.model.storable import escape_strings, escape_text
 
 
 class CleryGeography(StrEnum):
@@ -97,28 +101,6 @@ ALARM_STATE_KINDS = frozenset(
 ANALYTICS_SOURCE_PREFIX = "analytics:"
 
 
-class Priority(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-    @property
-    def rank(self) -> int:
-        return _PRIORITY_RANK[self]
-
-    @classmethod
-    def highest(cls, priorities: list[Priority]) -> Priority:
-        return max(priorities, key=lambda p: p.rank)
-
-
-_PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2}
-
-
-class IncidentStatus(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-
-
 # A device clock more than a day ahead of our receipt time is broken, not early; and nothing a
 # campus system reports predates this project's oldest plausible footage.
 MAX_CLOCK_LEAD = timedelta(days=1)
@@ -131,7 +113,7 @@ class Event(BaseModel):
 
     ``(source, native_id)`` identifies it across replays: a connector that re-sends an event
     (reconnect, re-sync, crash recovery) must give it the same ``native_id``. Its text is what
-    every store can hold: NUL and lone surrogates are escaped (see :mod:`vmsbridge.storable`).
+    every store can hold: NUL and lone surrogates are escaped (see :mod:`vmsbridge.model.storable`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
@@ -205,27 +187,26 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
-class Incident:
-    id: int
-    location_id: str
-    status: IncidentStatus
-    priority: Priority
-    summary: str
-    started_at: datetime
-    last_event_at: datetime
-    opened_by: str
-    closed_at: datetime | None = None
-    close_reason: str | None = None
-    event_kinds: tuple[EventKind, ...] = ()
-    event_ids: tuple[int, ...] = ()
-    victim_sensitive: bool = False  # public outputs and exports handle it with extra care
-    legal_hold: bool = False  # its evidence cannot be disposed of
-
-
-@dataclass(frozen=True)
 class IngestOutcome:
     """What the ingest stage did with one published payload; given only once it is durable."""
 
     status: Literal["stored", "duplicate", "rejected"]
     event_id: int | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    event: Event
+    location_id: str
+
+
+@dataclass(frozen=True)
+class RejectedInput:
+    source: str | None
+    reason: str
+    payload: str
+
+
+EventKey = tuple[str, str]
+LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
