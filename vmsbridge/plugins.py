@@ -26,21 +26,22 @@ __all__ = [
 
 import argparse
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from vmsbridge.entry_points import CONNECTORS, load_group
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     from vmsbridge.config import SiteConfig, SiteDirectory
+    from vmsbridge.config.connectors import ConnectorConfig
     from vmsbridge.controls import Controls
     from vmsbridge.sources import EventSource
 
-GROUP = "vmsbridge.connectors"
+GROUP = CONNECTORS
 LAB_USER = "vmsbridge-lab"  # the user every emulator accepts; its password is made per run
 
 SubParsers = argparse._SubParsersAction  # argparse has no public name for it
@@ -58,7 +59,7 @@ class ConnectorSet:
 class EmulatedConnectors:
     """One plug-in's emulators, started, and its site connectors pointed at them."""
 
-    connectors: Sequence[Any]  # the site's [[connectors.<kind>]] entries, repointed (same model type)
+    connectors: Sequence[ConnectorConfig]  # the site's [[connectors.<kind>]] entries, repointed
     emulator: Any  # the plug-in's own handle: device-level access for the demo, tests and bench
     devices: Mapping[str, Any] = field(default_factory=dict)  # connector id -> the emulated device
 
@@ -73,6 +74,14 @@ class ConnectorPlugin(Protocol):
     kind: str  # the key in [[connectors.<kind>]] and the entry point's name
     summary: str  # one line for listings
     capabilities: frozenset[str]  # a subset of {"events", "ptz", "alarms", "clips", "health"}
+
+    def config_model(self) -> type[ConnectorConfig]:
+        """The model of one ``[[connectors.<kind>]]`` table (imported when called)."""
+        ...
+
+    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
+        """Problems only this kind knows about, once the whole site file has been read."""
+        ...
 
     def build(self, site: SiteConfig, directory: SiteDirectory, work_dir: Path) -> ConnectorSet:
         """Sources and controls for every connector of this kind the site configures."""
@@ -94,55 +103,19 @@ class ConnectorPlugin(Protocol):
         ...
 
 
-def _distribution(entry: EntryPoint) -> str:
-    dist = entry.dist
-    return f"{dist.name} {dist.version}" if dist is not None else "an unnamed distribution"
-
-
 def load_plugins() -> dict[str, ConnectorPlugin]:
     """Every installed connector plug-in by kind, sorted; a clash or a broken one is a ConfigError
     naming the distribution that ships it."""
-    loaded: dict[str, tuple[ConnectorPlugin, str]] = {}
-    problems: list[ConfigProblem] = []
-    for entry in sorted(entry_points(group=GROUP), key=lambda e: (e.name, _distribution(e))):
-        where = f"{GROUP}: {entry.name}"
-        shipped_by = _distribution(entry)
-        if entry.name in loaded:
-            problems.append(ConfigProblem(where, f"offered by both {loaded[entry.name][1]} and {shipped_by}"))
-            continue
-        try:
-            plugin = entry.load()
-        except Exception as exc:  # a third party's import error must name its package, not crash us
-            problems.append(
-                ConfigProblem(
-                    where, f"{entry.value} from {shipped_by} failed to load: {type(exc).__name__}: {exc}"
-                )
-            )
-            continue
-        if getattr(plugin, "kind", None) != entry.name:
-            problems.append(
-                ConfigProblem(
-                    where,
-                    f"{entry.value} from {shipped_by} says its kind is {getattr(plugin, 'kind', None)!r}, "
-                    f"not {entry.name!r}",
-                )
-            )
-            continue
-        loaded[entry.name] = (plugin, shipped_by)
-    if problems:
-        raise ConfigError("connector plug-ins", problems)
-    return {kind: plugin for kind, (plugin, _) in loaded.items()}
+    return cast("dict[str, ConnectorPlugin]", load_group(GROUP))
 
 
-def configured_connectors(site: SiteConfig) -> dict[str, Sequence[Any]]:
+def configured_connectors(site: SiteConfig) -> dict[str, tuple[ConnectorConfig, ...]]:
     """The site's non-empty ``[[connectors.<kind>]]`` lists, by kind."""
-    tables = site.connectors
-    return {kind: found for kind in type(tables).model_fields if (found := getattr(tables, kind))}
+    return site.connectors.configured()
 
 
-def _with_connectors(site: SiteConfig, by_kind: Mapping[str, Sequence[Any]]) -> SiteConfig:
-    connectors = site.connectors.model_copy(update={kind: list(found) for kind, found in by_kind.items()})
-    return site.model_copy(update={"connectors": connectors})
+def _with_connectors(site: SiteConfig, by_kind: Mapping[str, Sequence[ConnectorConfig]]) -> SiteConfig:
+    return site.model_copy(update={"connectors": site.connectors.replacing(dict(by_kind))})
 
 
 def _runnable(site: SiteConfig, plugins: Mapping[str, ConnectorPlugin]) -> list[ConnectorPlugin]:
@@ -235,7 +208,7 @@ async def emulated_site(
     async with AsyncExitStack() as stack:
         emulators: dict[str, Any] = {}
         devices: dict[str, Any] = {}
-        repointed: dict[str, Sequence[Any]] = {}
+        repointed: dict[str, Sequence[ConnectorConfig]] = {}
         for kind, plugin in plugins.items():
             emulating = plugin.emulate(site, clip, secret_file, LAB_USER)
             if emulating is None:

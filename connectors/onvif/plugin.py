@@ -9,12 +9,14 @@ from __future__ import annotations
 __all__ = ["PLUGIN", "OnvifPlugin"]
 
 import argparse
+from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmsbridge.config import SiteConfig, SiteDirectory
+    from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory
+    from vmsbridge.errors import ConfigProblem
     from vmsbridge.plugins import ConnectorPlugin, ConnectorSet, EmulatedConnectors
 
 
@@ -22,6 +24,14 @@ class OnvifPlugin:
     kind = "onvif"
     summary = "ONVIF devices: PullPoint events, PTZ presets, device I/O and doors, recorded clips"
     capabilities = frozenset({"events", "ptz", "clips", "health"})
+
+    def config_model(self) -> type[OnvifSource]:
+        from vmsbridge.config import OnvifSource
+
+        return OnvifSource
+
+    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
+        return ()  # vmsbridge.config reads and checks [[connectors.onvif]] itself
 
     def build(self, site: SiteConfig, directory: SiteDirectory, work_dir: Path) -> ConnectorSet:
         from connectors.onvif.control import build_onvif_controls

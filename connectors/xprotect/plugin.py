@@ -9,12 +9,14 @@ from __future__ import annotations
 __all__ = ["PLUGIN", "XProtectPlugin"]
 
 import argparse
+from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmsbridge.config import SiteConfig, SiteDirectory
+    from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
+    from vmsbridge.errors import ConfigProblem
     from vmsbridge.plugins import ConnectorPlugin, ConnectorSet, EmulatedConnectors
 
 
@@ -22,6 +24,14 @@ class XProtectPlugin:
     kind = "xprotect"
     summary = "Milestone XProtect API Gateway: Events & State, alarms, user-defined events, PTZ, exports"
     capabilities = frozenset({"events", "ptz", "alarms", "clips"})
+
+    def config_model(self) -> type[XProtectSource]:
+        from vmsbridge.config import XProtectSource
+
+        return XProtectSource
+
+    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
+        return ()  # vmsbridge.config reads and checks [[connectors.xprotect]] itself
 
     def build(self, site: SiteConfig, directory: SiteDirectory, work_dir: Path) -> ConnectorSet:
         from connectors.xprotect.control import build_xprotect_controls

@@ -44,6 +44,8 @@ class NoEmulator:
         self._real = real
         self.summary = real.summary
         self.capabilities = real.capabilities
+        self.config_model = real.config_model
+        self.check = real.check
         self.build = real.build
         self.add_cli = real.add_cli
         self.add_emulate_cli = real.add_emulate_cli

@@ -13,8 +13,9 @@ from tests.conftest import ROOT
 from tests.plugins.distributions import write_distribution
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteDirectory, default_config_path, load_site_config
+from vmsbridge.config.connectors import ConnectorConfig
 from vmsbridge.controls import Controls
-from vmsbridge.errors import ConfigError
+from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.plugins import ConnectorPlugin, ConnectorSet, build_connectors, load_plugins
 
 HEAVY = ("sqlalchemy", "aiohttp", "numpy", "cv2", "av", "alembic", "pydantic", "zeep", "lxml")
@@ -141,6 +142,12 @@ class Recorder:
     def __init__(self, kind: str, built: list[str]) -> None:
         self.kind = kind
         self._built = built
+
+    def config_model(self) -> type[ConnectorConfig]:
+        return ConnectorConfig
+
+    def check(self, site: object) -> list[ConfigProblem]:
+        return []
 
     def build(self, site: object, directory: object, work_dir: Path) -> ConnectorSet:
         self._built.append(self.kind)
