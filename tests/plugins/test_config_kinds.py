@@ -8,7 +8,8 @@ import pytest
 from pydantic import Field
 
 from vmsbridge.config import SiteConfig, parse_site_config
-from vmsbridge.config.connectors import ConnectorConfig, ConnectorKind
+from vmsbridge.config.connectors import ConnectorConfig
+from vmsbridge.config.load import ConnectorKind
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 BASE = """

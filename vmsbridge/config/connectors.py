@@ -1,8 +1,8 @@
 """``[[connectors.*]]``: the devices and VMSs the bridge talks to, and how it logs in.
 
 ONVIF and XProtect tables are read by the models here. Any other ``[[connectors.<kind>]]`` is read
-by the model of the installed plug-in of that kind (:class:`ConnectorKind`, found by entry point):
-it extends :class:`ConnectorConfig`.
+by the model of the installed plug-in of that kind (``vmsbridge.config.load.ConnectorKind``, found
+by entry point): it extends :class:`ConnectorConfig`.
 """
 
 from __future__ import annotations
@@ -10,23 +10,17 @@ from __future__ import annotations
 __all__ = [
     "BUILT_IN_KINDS",
     "ConnectorConfig",
-    "ConnectorKind",
     "ConnectorsConfig",
     "OnvifSource",
     "XProtectSource",
 ]
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from pydantic import Field, SerializeAsAny
 
 from vmsbridge.config.base import ConfigModel, Identifier, SecretSource
-from vmsbridge.errors import ConfigProblem
-
-if TYPE_CHECKING:
-    from vmsbridge.config.site import SiteConfig
 
 BUILT_IN_KINDS = ("onvif", "xprotect")  # read by the models here; every other kind by its plug-in's
 
@@ -36,20 +30,6 @@ class ConnectorConfig(SecretSource):
 
     id: Identifier
     location: Identifier | None = Field(None, description="where the connector's own events are filed")
-
-
-class ConnectorKind(Protocol):
-    """What reading a site file needs of a connector plug-in (``vmsbridge.plugins.ConnectorPlugin``)."""
-
-    kind: str
-
-    def config_model(self) -> type[ConnectorConfig]:
-        """The model of one ``[[connectors.<kind>]]`` table."""
-        ...
-
-    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
-        """Problems only this kind knows about, once every section has been read."""
-        ...
 
 
 class OnvifSource(ConnectorConfig):

@@ -6,25 +6,39 @@ Every problem in a file is reported at once, each addressed by its key path
 
 from __future__ import annotations
 
-__all__ = ["default_config_path", "load_site_config", "parse_site_config"]
+__all__ = ["ConnectorKind", "default_config_path", "installed_kinds", "load_site_config", "parse_site_config"]
 
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
 from vmsbridge.config.base import format_path
-from vmsbridge.config.connectors import BUILT_IN_KINDS, ConnectorConfig, ConnectorKind
+from vmsbridge.config.connectors import BUILT_IN_KINDS, ConnectorConfig
 from vmsbridge.config.rules import CaptureClip, PtzGoto, XProtectAlarm, XProtectUserEvent
 from vmsbridge.config.site import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import CleryGeography
 
 _SECRET_WORDS = ("password", "secret", "token_value", "api_key", "apikey")
+
+
+class ConnectorKind(Protocol):
+    """What reading a site file needs of a connector plug-in (``vmsbridge.plugins.ConnectorPlugin``)."""
+
+    kind: str
+
+    def config_model(self) -> type[ConnectorConfig]:
+        """The model of one ``[[connectors.<kind>]]`` table."""
+        ...
+
+    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
+        """Problems only this kind knows about, once every section has been read."""
+        ...
 
 
 def default_config_path() -> Path:
