@@ -1,4 +1,4 @@
-"""Motion analytics on decoded luma frames. Standalone: never imports ``vmsbridge`` (issue #5).
+"""Motion analytics on decoded luma frames. Standalone: never imports ``vmsbridge``.
 
 - :mod:`analytics.decode` -- threaded PyAV decode; ``Frame.luma`` is the decoder's Y plane (no BGR);
   truncated clips yield what decodes and record the error; ``DecodeError`` names the file.

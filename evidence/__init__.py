@@ -1,4 +1,4 @@
-"""Evidence hashing, content-addressed store, custody chain and BagIt packets (issue #6).
+"""Evidence hashing, content-addressed store, custody chain and BagIt packets.
 
 Standalone: never imports ``vmsbridge``. Modules:
 
@@ -6,6 +6,8 @@ Standalone: never imports ``vmsbridge``. Modules:
   ``put_file`` / ``put_stream`` hash SHA-256 and SHA-512 in one constant-memory pass and publish
   atomically (locked temp file, fsync, rename, fsync dir, mode 0o444); ``open``, ``verify``,
   ``strays``, ``cleanup_temp`` (safe while others write).
+- :mod:`evidence.atomic`: files that are whole or absent (``write_atomically``, ``atomic_output``:
+  temp file beside the target, fsync, rename); the other standalone packages and the service use it.
 - :mod:`evidence.temps`: temporaries named after their host and process and locked while in use;
   ``sweep`` removes the stale ones (a crashed writer's on this host, or a day old and unlocked).
 - :mod:`evidence.custody`: frozen ``CustodyEntry`` records chained by SHA-256; ``append`` makes the

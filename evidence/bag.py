@@ -46,6 +46,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from evidence.atomic import fsync_dir
 from evidence.custody import CustodyEntry, parse_jsonl, to_jsonl, verify_chain
 from evidence.store import hash_file
 from evidence.temps import claim, hold, name_prefix, sweep
@@ -332,19 +333,11 @@ def build_bag(
             else:
                 _fsync_tree(staging)
             os.rename(staging, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         os.close(lock)
     return final
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _zip_dir(bag_dir: Path, zip_path: Path) -> None:

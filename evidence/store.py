@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from evidence.atomic import fsync_dir
 from evidence.temps import Removed, hold, name_prefix, sweep
 
 __all__ = [
@@ -93,14 +94,6 @@ def _regular(path: Path) -> bool:
     return stat.S_ISREG(path.lstat().st_mode)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ContentStore:
     """Blobs addressed by SHA-256 under ``root`` (created if missing)."""
 
@@ -155,8 +148,8 @@ class ContentStore:
                 os.chmod(tmp, 0o444)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(tmp, final)
-                _fsync_dir(final.parent)
-                _fsync_dir(self.tmp)
+                fsync_dir(final.parent)
+                fsync_dir(self.tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -187,7 +180,7 @@ class ContentStore:
             path.unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def cleanup_temp(self) -> list[Removed]:

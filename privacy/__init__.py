@@ -1,4 +1,4 @@
-"""Privacy masks and people/face anonymization. Standalone: never imports ``vmsbridge`` (issue #5).
+"""Privacy masks and people/face anonymization. Standalone: never imports ``vmsbridge``.
 
 - :mod:`privacy.masks`: static polygon masks per camera, permanent or liftable, and time-bounded
   lifts that carry who, why and until (the service layer writes the audit record).

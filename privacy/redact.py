@@ -20,7 +20,6 @@ import hashlib
 import itertools
 import math
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -34,6 +33,7 @@ import av
 from analytics.decode import DecodeError, Frame, FrameReader
 from analytics.geometry import Polygon, polygon_mask
 from analytics.motion import MotionConfig
+from evidence.atomic import atomic_output
 from privacy.faces import FaceMasker
 from privacy.people import (
     PEOPLE_MOTION,
@@ -299,70 +299,66 @@ def _redact(
     started = time.perf_counter()
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # the derivative names its original (MP4 comment tag), as the report does
-    encoder = _Encoder(tmp, width, height, info.fps, options, comment=f"{DERIVATIVE_TAG}{digest}")
+    # Not fsynced: a derivative can be made again from its original, and the evidence store
+    # fsyncs its own copy.
+    with atomic_output(output, mode=0o644, fsync=False) as tmp:
+        # the derivative names its original (MP4 comment tag), as the report does
+        encoder = _Encoder(tmp, width, height, info.fps, options, comment=f"{DERIVATIVE_TAG}{digest}")
 
-    def emit() -> None:
-        item = pending.popleft()
-        with stages.time("mask"):
-            yuv = YuvFrame.from_av(item.av_frame)
-            if tracker is not None and people_mode is not None:
-                anonymize_region(yuv, tracker.release(), people_mode)
-            if faces is not None:
-                # faces held forward by FaceMasker, and backward from frames already buffered
-                face_boxes = list(item.faces)
-                for later in itertools.islice(pending, face_hold):
-                    face_boxes.extend(later.faces)
-                if face_boxes:
-                    anonymize(yuv, face_boxes, face_mode)
-            fill_mask(yuv, static, SOLID_STATIC)
-        with stages.time("encode"):
-            encoder.write(yuv, item.frame.pts, item.av_frame.time_base)
-        if progress is not None:
-            progress(encoder.frames, hint)
+        def emit() -> None:
+            item = pending.popleft()
+            with stages.time("mask"):
+                yuv = YuvFrame.from_av(item.av_frame)
+                if tracker is not None and people_mode is not None:
+                    anonymize_region(yuv, tracker.release(), people_mode)
+                if faces is not None:
+                    # faces held forward by FaceMasker, and backward from frames already buffered
+                    face_boxes = list(item.faces)
+                    for later in itertools.islice(pending, face_hold):
+                        face_boxes.extend(later.faces)
+                    if face_boxes:
+                        anonymize(yuv, face_boxes, face_mode)
+                fill_mask(yuv, static, SOLID_STATIC)
+            with stages.time("encode"):
+                encoder.write(yuv, item.frame.pts, item.av_frame.time_base)
+            if progress is not None:
+                progress(encoder.frames, hint)
 
-    try:
-        frames = reader.av_frames()
-        while True:
-            with stages.time("decode"):
-                nxt = next(frames, None)
-            if nxt is None:
-                break
-            frame, av_frame = nxt
-            if (av_frame.width, av_frame.height) != (width, height):
-                # one output stream has one size: stop here, as at a truncation
-                stopped = (
-                    f"frame size changed at frame {frames_read} ({width}x{height} -> "
-                    f"{av_frame.width}x{av_frame.height}); stopped there"
-                )
-                break
-            frames_read += 1
-            if tracker is not None:
-                with stages.time("motion"):
-                    tracker.observe(frame.luma, frame.time_s)
-            face_boxes: list[Box] = []
-            if faces is not None:
-                with stages.time("faces"):
-                    face_boxes = faces.update(av_frame.to_ndarray(format="bgr24"))
-            pending.append(_Pending(frame, av_frame, face_boxes))
-            while pending and (tracker is None or tracker.ready) and len(pending) > face_hold:
+        try:
+            frames = reader.av_frames()
+            while True:
+                with stages.time("decode"):
+                    nxt = next(frames, None)
+                if nxt is None:
+                    break
+                frame, av_frame = nxt
+                if (av_frame.width, av_frame.height) != (width, height):
+                    # one output stream has one size: stop here, as at a truncation
+                    stopped = (
+                        f"frame size changed at frame {frames_read} ({width}x{height} -> "
+                        f"{av_frame.width}x{av_frame.height}); stopped there"
+                    )
+                    break
+                frames_read += 1
+                if tracker is not None:
+                    with stages.time("motion"):
+                        tracker.observe(frame.luma, frame.time_s)
+                face_boxes: list[Box] = []
+                if faces is not None:
+                    with stages.time("faces"):
+                        face_boxes = faces.update(av_frame.to_ndarray(format="bgr24"))
+                pending.append(_Pending(frame, av_frame, face_boxes))
+                while pending and (tracker is None or tracker.ready) and len(pending) > face_hold:
+                    emit()
+            while pending:
                 emit()
-        while pending:
-            emit()
-        if encoder.frames == 0:
-            raise DecodeError(source, reader.error or "no frame could be decoded")
-        with stages.time("encode"):
-            encoder.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        encoder.abort()
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+            if encoder.frames == 0:
+                raise DecodeError(source, reader.error or "no frame could be decoded")
+            with stages.time("encode"):
+                encoder.close()
+        except BaseException:
+            encoder.abort()
+            raise
 
     elapsed = time.perf_counter() - started
     stage_fps = stages.fps(encoder.frames)

@@ -23,7 +23,7 @@ from vmsbridge.clery.crimelog import (
 from vmsbridge.clery.publiclog import NamesAPerson
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig
-from vmsbridge.errors import ConfigError, NotFound
+from vmsbridge.errors import NotFound, ValidationFailed
 from vmsbridge.model import Priority
 from vmsbridge.model.crimelog import CrimeLogEntry, Withholding
 from vmsbridge.store.crimelog import AlreadyWithheld
@@ -87,9 +87,9 @@ async def test_a_draft_gets_its_deadline_and_each_update_its_own(stores: Stores,
     assert actions == ["crimelog.drafted", "crimelog.published", "crimelog.changed", "crimelog.published"]
 
 
-async def test_bad_input_is_refused_with_the_option_named(stores: Stores, site: SiteConfig) -> None:
+async def test_bad_input_is_refused_with_the_field_named(stores: Stores, site: SiteConfig) -> None:
     incident = await stores.incidents.open(location_id="quad", summary="x", priority=Priority.LOW, actor="op")
-    with pytest.raises(ConfigError, match="--reported-at"):
+    with pytest.raises(ValidationFailed) as info:
         await draft_from_incident(
             stores,
             site,
@@ -98,6 +98,7 @@ async def test_bad_input_is_refused_with_the_option_named(stores: Stores, site: 
             reported_at=datetime(2026, 11, 25, 8, 0),
             actor="c",
         )
+    assert info.value.fields == {"reported_at"}
     entry, _ = await draft_from_incident(
         stores,
         site,
@@ -106,10 +107,12 @@ async def test_bad_input_is_refused_with_the_option_named(stores: Stores, site: 
         reported_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
         actor="c",
     )
-    with pytest.raises(ConfigError, match="'victim_name' is not one of"):
+    with pytest.raises(ValidationFailed, match="'victim_name' is not one of") as info:
         await update(stores, site, entry_id=entry.id, field="victim_name", value="x", actor="c")
-    with pytest.raises(ConfigError, match="not an ISO 8601 time"):
+    assert info.value.fields == {"field"}
+    with pytest.raises(ValidationFailed, match="not an ISO 8601 time") as info:
         await update(stores, site, entry_id=entry.id, field="occurred_from", value="yesterday", actor="c")
+    assert info.value.fields == {"value"}
 
 
 def test_crimelog_cli_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -191,7 +194,7 @@ async def test_a_withheld_field_needs_a_legal_reason_shows_as_withheld_and_is_re
         priority=Priority.HIGH,
     )
     now = datetime(2026, 11, 25, 9, 0, tzinfo=CT)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ValidationFailed) as info:
         await withhold(
             stores,
             entry_id=entry.id,
@@ -202,7 +205,7 @@ async def test_a_withheld_field_needs_a_legal_reason_shows_as_withheld_and_is_re
             review_by=now - timedelta(days=1),
             now=now,
         )
-    assert sorted(p.path for p in info.value.problems) == ["--note", "--reason", "--review-by"]
+    assert info.value.fields == {"note", "reason", "review_by"}
     kept = await withhold(
         stores,
         entry_id=entry.id,
@@ -322,12 +325,18 @@ async def test_times_in_the_future_or_before_the_report_are_refused(stores: Stor
         )
         return entry
 
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ValidationFailed) as info:
         await draft_at(now + timedelta(hours=1), occurred_from=now + timedelta(days=1))
-    assert [p.path for p in info.value.problems] == ["--reported-at", "--occurred-from"]
+    assert [p.field for p in info.value.problems] == ["reported_at", "occurred_from"]
     assert "is in the future" in str(info.value.problems[0])
-    with pytest.raises(ConfigError, match="--occurred-to"):
+    with pytest.raises(ValidationFailed) as info:
         await draft_at(now, occurred_from=now - timedelta(hours=1), occurred_to=now - timedelta(hours=2))
+    [inverted] = info.value.problems
+    assert (inverted.field, inverted.reason, inverted.related) == (
+        "occurred_to",
+        "is before occurred_from",
+        ("occurred_from",),
+    )
     entry = await draft_at(now + timedelta(minutes=4))  # a workstation clock a little ahead is fine
 
     async def change(field: str, value: str, received: datetime | None = None) -> None:
@@ -342,22 +351,27 @@ async def test_times_in_the_future_or_before_the_report_are_refused(stores: Stor
             now=now,
         )
 
-    with pytest.raises(ConfigError, match="--received-at") as info:
+    with pytest.raises(ValidationFailed) as info:
         await change("disposition", "Closed", now + timedelta(days=2))
+    assert info.value.fields == {"received_at"}
     assert "in the future" in str(info.value.problems[0])
-    with pytest.raises(ConfigError, match="--received-at") as info:
+    with pytest.raises(ValidationFailed) as info:
         await change("disposition", "Closed", datetime(2020, 1, 1, tzinfo=UTC))
+    assert info.value.fields == {"received_at"}
     assert "before the entry was reported" in str(info.value.problems[0])
-    with pytest.raises(ConfigError, match="--value"):
+    with pytest.raises(ValidationFailed) as info:
         await change("occurred_from", (now + timedelta(days=1)).isoformat())
+    assert info.value.fields == {"value"}
     # An inverted range is refused whichever end is changed, as the draft refuses it.
     await change("occurred_from", "2026-11-25T10:00:00-06:00")
-    with pytest.raises(ConfigError, match="--value") as info:
+    with pytest.raises(ValidationFailed) as info:
         await change("occurred_to", "2026-11-25T09:00:00-06:00")
+    assert info.value.fields == {"value"}
     assert "would be before occurred_from" in str(info.value.problems[0])
     await change("occurred_to", "2026-11-25T11:00:00-06:00")
-    with pytest.raises(ConfigError, match="--value"):
+    with pytest.raises(ValidationFailed) as info:
         await change("occurred_from", "2026-11-25T11:30:00-06:00")
+    assert info.value.fields == {"value"}
     assert [c.field for c in await stores.crime_log.changes(entry.id)] == [
         "entry",
         "occurred_from",
@@ -366,10 +380,10 @@ async def test_times_in_the_future_or_before_the_report_are_refused(stores: Stor
 
 
 async def test_an_occurrence_cannot_start_after_it_was_reported(stores: Stores, site: SiteConfig) -> None:
-    """Before: --occurred-from later than --reported-at was accepted, by draft and by update."""
+    """Before: an occurrence starting after the report was accepted, by draft and by update."""
     now = datetime(2026, 11, 25, 12, 0, tzinfo=CT)
     reported = datetime(2026, 11, 25, 8, 0, tzinfo=CT)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ValidationFailed) as info:
         await draft_crime(
             stores,
             site,
@@ -379,12 +393,13 @@ async def test_an_occurrence_cannot_start_after_it_was_reported(stores: Stores, 
             occurred_from=reported + timedelta(hours=1),
             now=now,
         )
-    assert [p.path for p in info.value.problems] == ["--occurred-from"]
-    assert "after --reported-at" in str(info.value.problems[0])
+    [late] = info.value.problems
+    assert (late.field, late.related) == ("occurred_from", ("reported_at",))
+    assert "after reported_at" in late.reason
     entry, _ = await draft_crime(
         stores, site, "quad", nature="Theft", reported_at=reported, occurred_from=reported, now=now
     )
-    with pytest.raises(ConfigError, match="--value") as info:
+    with pytest.raises(ValidationFailed) as info:
         await update(
             stores,
             site,
@@ -394,6 +409,7 @@ async def test_an_occurrence_cannot_start_after_it_was_reported(stores: Stores, 
             actor="c",
             now=now,
         )
+    assert info.value.fields == {"value"}
     assert "would be after the entry was reported" in str(info.value.problems[0])
     assert [c.field for c in await stores.crime_log.changes(entry.id)] == ["entry"]
 

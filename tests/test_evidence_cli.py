@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -20,10 +21,12 @@ import bagit
 import pytest
 
 from evidence.store import CHUNK_SIZE, ContentStore
-from evidence.temps import host_tag, maker
+from evidence.temps import Removed, host_tag, maker
 from tests.conftest import ROOT
 from tests.rules.conftest import SITE
 from vmsbridge.cli.main import main
+from vmsbridge.config import SiteConfig
+from vmsbridge.evidence_service import open_content_store
 
 SCENE = ROOT / "fixtures" / "video" / "scene.mp4"
 PARTIAL = ROOT / "fixtures" / "video" / "scene_truncated.mp4"
@@ -567,3 +570,23 @@ def test_a_running_bridge_audits_the_store_and_logs_what_it_finds(
     assert isinstance(listed, dict)
     verified = listed["items"][0]["last_verified"]
     assert (verified["by"], verified["outcome"]) == ("audit", "altered")
+
+
+async def test_the_store_is_opened_and_swept_off_the_event_loop(
+    site: SiteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    swept_on: list[threading.Thread] = []
+    sweep = ContentStore.cleanup_temp
+
+    def noting(self: ContentStore) -> list[Removed]:
+        swept_on.append(threading.current_thread())
+        return sweep(self)
+
+    monkeypatch.setattr(ContentStore, "cleanup_temp", noting)
+    evidence = site.evidence.model_copy(update={"store_dir": tmp_path / "ev"})
+    here = site.model_copy(update={"evidence": evidence})
+    store = await open_content_store(here)
+    assert store.root == tmp_path / "ev"
+    assert store.root.is_dir()
+    assert swept_on
+    assert threading.main_thread() not in swept_on

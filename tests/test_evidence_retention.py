@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import event
+
 from evidence.custody import verify_chain
 from tests.conftest import ROOT
 from vmsbridge.app import Stores
@@ -49,3 +51,64 @@ async def test_expired_items_of_closed_incidents_are_disposed_others_kept(
     chain = await stores.evidence.chain(closed.id)
     assert [e.action for e in chain][-2:] == ["disposed", "disposed"]
     assert verify_chain(chain) == []
+
+
+async def test_a_sweep_reads_the_database_a_fixed_number_of_times_plus_each_disposal(
+    stores: Stores, site: SiteConfig, tmp_path: Path
+) -> None:
+    from evidence.store import ContentStore
+
+    store = ContentStore(tmp_path / "store")
+    files = tmp_path / "files"
+    files.mkdir()
+
+    def file(name: str) -> Path:
+        path = files / f"{name}.txt"
+        path.write_text(f"content of {name}\n", encoding="utf-8")
+        return path
+
+    closed = [
+        await stores.incidents.open(
+            location_id="quad", summary=f"c{n}", priority=Priority.LOW, actor="op", at=T0
+        )
+        for n in range(10)
+    ]
+    still_open = await stores.incidents.open(
+        location_id="quad", summary="open", priority=Priority.LOW, actor="op", at=T0
+    )
+    for n, incident in enumerate(closed):
+        for k in range(4):
+            await add_file(
+                stores, store, incident_id=incident.id, path=file(f"{n}-{k}"), actor="op", how="t", now=T0
+            )
+        # Shared by two closed incidents (the bytes go with the second), and by the open one (they stay).
+        shared = file("two-closed" if n < 2 else "kept-by-open" if n == 2 else f"{n}-4")
+        await add_file(stores, store, incident_id=incident.id, path=shared, actor="op", how="t", now=T0)
+        await stores.incidents.close(incident.id, actor="op", reason="done", at=T0)
+    kept = await add_file(
+        stores, store, incident_id=still_open.id, path=file("kept-by-open"), actor="op", how="t", now=T0
+    )
+    two_closed = (await stores.evidence.items(closed[0].id))[-1].sha256
+
+    statements: list[str] = []
+
+    def note(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    sync_engine = stores.db.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", note)
+    later = T0 + timedelta(
+        days=max(site.evidence.retention.original_days, site.evidence.retention.derived_days) + 1
+    )
+    try:
+        done = await dispose_expired(stores, site, store, actor="records", now=later)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", note)
+
+    assert len(done) == 50
+    # Per disposal: the chain is read and the item row locked (two SELECTs); the sweep itself: two.
+    assert statements.count("SELECT") <= 2 + 2 * len(done), statements
+    assert two_closed not in store
+    assert kept[0].sha256 in store
+    details = [e.details for e in await stores.evidence.chain(closed[0].id) if e.action == "disposed"]
+    assert {"file_name": "two-closed.txt", "bytes_removed": False} in details

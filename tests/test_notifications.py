@@ -39,7 +39,7 @@ from vmsbridge.clery.notifications import (
 )
 from vmsbridge.cli.main import main
 from vmsbridge.config import NotificationsConfig, SiteConfig
-from vmsbridge.errors import ConfigError
+from vmsbridge.errors import ConfigError, ValidationFailed
 from vmsbridge.model import Priority
 from vmsbridge.model.notifications import CapMessage, NotificationDelivery
 from vmsbridge.store.notifications import NotificationConflict
@@ -60,7 +60,7 @@ def cap_field(xml: bytes, path: str) -> str | None:
 
 
 def assert_placed(xml: bytes) -> None:
-    """The area has its description and a circle or a polygon (the issue's requirement)."""
+    """The area has its description and a circle or a polygon."""
     assert cap_field(xml, "c:info/c:area/c:areaDesc")
     shapes = [cap_field(xml, f"c:info/c:area/c:{shape}") for shape in ("circle", "polygon")]
     assert any(shapes), xml.decode()
@@ -218,10 +218,12 @@ async def test_decisions_need_an_actor_and_are_recorded(stores: Stores, site: Si
         location_id="quad", summary="Assault", priority=Priority.HIGH, actor="op"
     )
     first = await draft(stores, site, kind="timely_warning", incident_id=incident.id, actor="coord")
-    with pytest.raises(ConfigError, match="--actor"):
+    with pytest.raises(ValidationFailed) as info:
         await approve(stores, site, notification_id=first.id, actor="  ")
-    with pytest.raises(ConfigError, match="--reason"):
+    assert info.value.fields == {"actor"}
+    with pytest.raises(ValidationFailed) as info:
         await decline(stores, notification_id=first.id, actor="Lt. Rivera", reason="")
+    assert info.value.fields == {"reason"}
     when = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
     declined = await decline(
         stores,
@@ -456,7 +458,7 @@ async def test_emergency_tests_are_listed_by_the_institutions_year(stores: Store
         True,
         "Campus-wide siren test",
     )
-    with pytest.raises(ConfigError, match="--end"):
+    with pytest.raises(ValidationFailed) as info:
         await record_test(
             stores,
             site,
@@ -466,6 +468,9 @@ async def test_emergency_tests_are_listed_by_the_institutions_year(stores: Store
             announced=True,
             actor="a",
         )
+    assert [p.as_dict() for p in info.value.problems] == [
+        {"field": "ended_at", "reason": "must be after started_at", "related": ["started_at"]}
+    ]
 
 
 def test_notify_cli_round_trip(
@@ -652,9 +657,9 @@ async def test_an_all_clear_ends_the_latest_warning_still_in_force(stores: Store
     assert clear.follows_id == alert
     await approve(stores, site, notification_id=clear.id, actor="Lt. Rivera", now=t0 + timedelta(minutes=4))
 
-    with pytest.raises(ConfigError, match="still in force") as info:
+    with pytest.raises(ValidationFailed, match="still in force") as refused:
         await draft(stores, site, kind="all_clear", incident_id=incident.id, actor="coord")
-    assert info.value.problems[0].path == "--kind"
+    assert (refused.value.problems[0].field, refused.value.problems[0].related) == ("kind", ("follows",))
     update = await issue(5, "emergency", follows=alert)  # the threat is back: an Update is in force
     again = await draft(stores, site, kind="all_clear", incident_id=incident.id, actor="coord")
     assert again.follows_id == update

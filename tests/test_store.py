@@ -34,9 +34,11 @@ async def test_upgrade_from_empty_reaches_head_and_matches_the_models(db_url: st
 
 
 async def test_store_refuses_an_unmigrated_database(db_url: str) -> None:
-    with pytest.raises(DatabaseNotReady, match="vmsbridge db upgrade"):
+    with pytest.raises(DatabaseNotReady) as info:
         async with open_store(db_url):
             pass
+    assert info.value.state == "has no vmsbridge schema"
+    assert str(info.value) == f"database {info.value.url} has no vmsbridge schema"
 
 
 async def test_audit_log_is_append_only_in_the_database(stores: Stores) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "incident_document",
     "last_verifications",
     "log_access",
+    "open_content_store",
 ]
 
 import asyncio
@@ -22,9 +23,10 @@ import logging
 import mimetypes
 import random
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +71,12 @@ def content_store(site: SiteConfig, *, clean: bool = True) -> ContentStore:
     for removed in store.cleanup_temp() if clean else []:
         log.warning("removed stale temporary %s (%d bytes): %s", removed.path, removed.size, removed.reason)
     return store
+
+
+async def open_content_store(site: SiteConfig, *, clean: bool = True) -> ContentStore:
+    """:func:`content_store` from a running loop: the directory work (making it, sweeping stale
+    temporaries) runs in a worker thread."""
+    return await asyncio.to_thread(content_store, site, clean=clean)
 
 
 async def add_file(
@@ -447,9 +455,25 @@ async def dispose(
         other.sha256 == sha256 and other.incident_id != incident_id
         for other in await stores.evidence.live_items()
     )
+    await _dispose_item(
+        stores, store, item, still_needed, actor=actor, reason=reason, at=now or datetime.now(UTC)
+    )
+
+
+async def _dispose_item(
+    stores: Stores,
+    store: ContentStore,
+    item: EvidenceItem,
+    still_needed: bool,
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+) -> None:
+    """Remove the bytes unless ``still_needed`` by another incident, then record the disposal."""
+    incident_id, sha256 = item.incident_id, item.sha256
     if not still_needed:
         await asyncio.to_thread(store.discard, sha256)
-    at = now or datetime.now(UTC)
     details = {"file_name": item.file_name, "bytes_removed": not still_needed}
 
     async def mark(entry: CustodyEntry) -> None:
@@ -468,26 +492,32 @@ async def dispose(
 async def dispose_expired(
     stores: Stores, site: SiteConfig, store: ContentStore, *, actor: str, now: datetime | None = None
 ) -> list[tuple[int, str]]:
-    """Dispose of items past their retention whose incident is closed and not on hold."""
+    """Dispose of items past their retention whose incident is closed and not on hold.
+
+    Linear: one query finds the expired items, one the live ones (whose count per digest says
+    whether another incident still needs the bytes), then one custody append per item.
+    """
     at = now or datetime.now(UTC)
     keep = site.evidence.retention
+    expired = await stores.evidence.expired_items(
+        at, original_days=keep.original_days, derived_days=keep.derived_days
+    )
+    if not expired:
+        return []
+    holders = Counter(item.sha256 for item in await stores.evidence.live_items())  # incidents per digest
     done: list[tuple[int, str]] = []
-    for item in await stores.evidence.live_items():
+    for item in expired:
         days = keep.original_days if item.role == "original" else keep.derived_days
-        if item.acquired_at + timedelta(days=days) > at:
-            continue
-        incident = await stores.incidents.get(item.incident_id)
-        if incident.status is IncidentStatus.OPEN or incident.legal_hold:
-            continue
-        await dispose(
+        await _dispose_item(
             stores,
             store,
-            incident_id=item.incident_id,
-            sha256=item.sha256,
+            item,
+            holders[item.sha256] > 1,
             actor=actor,
             reason=f"retention of {days} days for {item.role} items ended",
-            now=at,
+            at=at,
         )
+        holders[item.sha256] -= 1
         done.append((item.incident_id, item.sha256))
     return done
 

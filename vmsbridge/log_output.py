@@ -8,7 +8,7 @@ record's first line starts at the margin.
 
 Some libraries log data at DEBUG: zeep whole SOAP envelopes (digests, nonces, the personal data
 in events), aiosqlite every database call with its parameters (names of people, on SQLite).
-:data:`LIBRARY_FLOORS` keeps them above that whatever ``--log-level``. (SQLAlchemy keeps its own
+:data:`LIBRARY_FLOORS` keeps them above that whatever level is configured. (SQLAlchemy keeps its own
 loggers at WARNING unless told otherwise, and its engines hide parameters, see
 :mod:`vmsbridge.store.db_errors`.)
 """

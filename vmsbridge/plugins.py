@@ -22,9 +22,11 @@ __all__ = [
     "configured_connectors",
     "emulated_site",
     "load_plugins",
+    "write_secret",
 ]
 
 import argparse
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -180,9 +182,12 @@ class EmulatedSite:
             ) from None
 
 
-def _write_secret(secret_file: Path, password: str) -> None:
-    secret_file.write_text(password + "\n", encoding="utf-8")
-    secret_file.chmod(0o600)
+def write_secret(path: Path, secret: str) -> None:
+    """``secret`` and a newline in ``path``, readable by its owner only from the start."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file already there keeps its mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
 
 
 @asynccontextmanager
@@ -203,7 +208,7 @@ async def emulated_site(
     _runnable(site, plugins)
     password = secrets.token_urlsafe(18)
     secret_file = secrets_dir / "lab-password"
-    await asyncio.to_thread(_write_secret, secret_file, password)
+    await asyncio.to_thread(write_secret, secret_file, password)
     configured = configured_connectors(site)
     async with AsyncExitStack() as stack:
         emulators: dict[str, Any] = {}

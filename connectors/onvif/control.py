@@ -10,7 +10,6 @@ __all__ = ["OnvifControl", "build_onvif_controls"]
 
 import asyncio
 import logging
-import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
@@ -83,7 +82,8 @@ class OnvifControl:
             )
         params = {"start": start.astimezone(UTC).isoformat(), "end": end.astimezone(UTC).isoformat()}
         # A folder of its own per download: two rules clipping the same camera and window at once
-        # must not write, or later clean up, each other's file.
+        # must not write, or later clean up, each other's file. Nobody else looks in it, and it
+        # goes whole if the download fails, so the clip is complete or absent without a rename.
         folder = Path(await asyncio.to_thread(_download_folder, self._work_dir, camera_id))
         target = folder / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
         try:
@@ -91,12 +91,10 @@ class OnvifControl:
                 if response.status != 200:
                     text = (await response.text())[:200].strip()
                     raise ClipNotFound(f"camera {camera_id}: playback answered {response.status}: {text}")
-                partial = target.with_suffix(".part")
-                out = await asyncio.to_thread(partial.open, "wb")
+                out = await asyncio.to_thread(target.open, "wb")
                 with out:
                     async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
                         await asyncio.to_thread(out.write, chunk)  # large clips: off the loop
-                await asyncio.to_thread(os.replace, partial, target)
         except BaseException as exc:
             await asyncio.to_thread(shutil.rmtree, folder, True)
             if isinstance(exc, aiohttp.ClientError | OSError):

@@ -50,10 +50,6 @@ class CommHealth:
         self._first_failure: datetime | None = None
         self._lost_since: datetime | None = None
 
-    @property
-    def is_lost(self) -> bool:
-        return self._lost_since is not None
-
     def _subjects(self) -> list[str]:
         return self._map.camera_ids or [self._map.fallback_device]
 

@@ -5,11 +5,17 @@ with the old ``sessionId`` and the id of the last event received gets status 200
 what was missed, so there is no gap and (with idempotent ingest) no duplicate. Past the window
 the server starts a new session (201): the connector subscribes again, asks ``getState`` for the
 current states, and reports the time it could not see as a ``vms.gap``.
+
+Pushed events wait in a bounded buffer for the handler (which stores them). When the handler falls
+behind, the reader stops reading the socket, so TCP backpressure reaches the gateway instead of
+memory growing here. While a command waits for its reply the reader reads on regardless: the
+reply (to ``startSession``, ``addSubscription``, ``getState``) arrives on the same socket behind
+any events pushed meanwhile, and the handler only starts once the session is set up.
 """
 
 from __future__ import annotations
 
-__all__ = ["ALL_EVENTS", "EssLoop", "EssStats"]
+__all__ = ["ALL_EVENTS", "EVENT_BATCHES_QUEUED", "EssLoop", "EssStats"]
 
 import asyncio
 import contextlib
@@ -17,7 +23,7 @@ import itertools
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 
 ALL_EVENTS = [{"modifier": "include", "resourceTypes": ["*"], "sourceIds": ["*"], "eventTypes": ["*"]}]
 COMMAND_SECONDS = 15.0
+EVENT_BATCHES_QUEUED = 64  # pushed frames read ahead of the handler, unless a reply is awaited
 
 Json = dict[str, Any]
 EventsHandler = Callable[[list[Json], str], Awaitable[None]]  # (events, why: "live" | "replay" | "state")
@@ -75,7 +82,10 @@ class EssConnection:
         self._stats = stats
         self._ids = itertools.count(1)
         self._replies: dict[int, asyncio.Future[Json]] = {}
-        self._events: asyncio.Queue[list[Json] | None] = asyncio.Queue()
+        self._batches: deque[list[Json]] = deque()
+        self._has_batch = asyncio.Event()  # a batch is buffered, or the socket has closed
+        self._has_room = asyncio.Event()
+        self._closed = False
         self._reader: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> EssConnection:
@@ -93,6 +103,7 @@ class EssConnection:
         command_id = next(self._ids)
         reply: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
         self._replies[command_id] = reply
+        self._has_room.set()  # a reader held back by the bound reads on to the reply
         try:
             await self._ws.send_str(json.dumps({"command": name, "commandId": command_id, **fields}))
             answer = await asyncio.wait_for(reply, COMMAND_SECONDS)
@@ -112,8 +123,22 @@ class EssConnection:
             raise ProtocolError(self._gateway, f"{name} refused: status {status}: {text or answer}")
         return answer
 
+    @property
+    def queued(self) -> int:
+        """Event batches read from the socket and not yet taken by :meth:`events`."""
+        return len(self._batches)
+
     async def events(self) -> AsyncIterator[list[Json]]:
-        while (batch := await self._events.get()) is not None:
+        """The pushed event batches in order, until the socket closes."""
+        while True:
+            while not self._batches:
+                if self._closed:
+                    return
+                self._has_batch.clear()
+                await self._has_batch.wait()
+            batch = self._batches.popleft()
+            if len(self._batches) < EVENT_BATCHES_QUEUED:
+                self._has_room.set()
             yield batch
 
     async def _read(self) -> None:
@@ -127,40 +152,53 @@ class EssConnection:
                     continue
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     continue
-                self._dispatch(message.data)
+                batch = self._dispatch(message.data)
+                if batch:
+                    await self._keep(batch)
         finally:
             closed = GatewayUnreachable(self._gateway, "events socket closed")
             for reply in self._replies.values():
                 if not reply.done():
                     reply.set_exception(closed)
-            self._events.put_nowait(None)
+            self._closed = True
+            self._has_batch.set()
 
-    def _dispatch(self, text: str) -> None:
+    async def _keep(self, batch: list[Json]) -> None:
+        # Waiting here stops the reading of the socket: aiohttp then stops reading from TCP.
+        while not self._replies and len(self._batches) >= EVENT_BATCHES_QUEUED:
+            self._has_room.clear()
+            await self._has_room.wait()
+        self._batches.append(batch)
+        self._has_batch.set()
+
+    def _dispatch(self, text: str) -> list[Json] | None:
+        """Settle a command's reply, or return the pushed events the frame carries."""
         try:
             message = json.loads(text)
         except ValueError:
             self._malformed(text, "not JSON")
-            return
+            return None
         except RecursionError:
             self._malformed(text, "nested too deeply to read")
-            return
+            return None
         if not isinstance(message, dict):
             self._malformed(text, "not a JSON object")
-            return
+            return None
         command_id = message.get("commandId")
         if command_id is not None and command_id in self._replies:
-            if not self._replies[command_id].done():
-                self._replies[command_id].set_result(message)
-            return
+            # Settled and forgotten at once: with no reply awaited, the bound applies again.
+            reply = self._replies.pop(command_id)
+            if not reply.done():
+                reply.set_result(message)
+            return None
         events = message.get("events")
         if not isinstance(events, list):
             self._malformed(text, "no 'events' list")
-            return
+            return None
         good, problem = _usable_events(events)
         if problem:
             self._malformed(text, problem)
-        if good:
-            self._events.put_nowait(good)
+        return good
 
     def _malformed(self, text: str, why: str) -> None:
         self._stats.malformed_frames += 1

@@ -1,4 +1,4 @@
-"""A short report over a long-running bridge reads the window, not the whole log (review of #9)."""
+"""A short report over a long-running bridge reads the window, not the whole log."""
 
 from __future__ import annotations
 

@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from evidence.atomic import write_atomically
 from vmsbridge.app import Stores, running_services
 from vmsbridge.cli.main import main
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.config.health import parse_digest_time
 from vmsbridge.errors import ConfigError
+from vmsbridge.health import monitor
 from vmsbridge.health.monitor import DIGEST_ACTOR, DailyDigest
 from vmsbridge.health.schedule import DigestSchedule
 from vmsbridge.model import Event, EventKind
@@ -242,6 +245,37 @@ async def test_a_just_started_bridge_waits_to_settle_before_its_digest(
     clock.now = utc(2026, 3, 10, 12, 3)
     assert await daily.step() == date(2026, 3, 10)
     assert daily.next_step_at(clock.now) == utc(2026, 3, 11, 12, 0)
+
+
+async def test_the_files_are_looked_for_and_written_off_the_event_loop(
+    stores: Stores, site: SiteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "digests"  # not there yet: made when the first digest is written
+    clock = Clock(utc(2026, 3, 10, 12, 0))
+    await live_bridge(stores, utc(2026, 3, 10, 11, 0), clock.now, boathouse_down=False)
+    on_loop: list[str] = []  # file work seen on the loop's thread
+
+    def note(what: str) -> None:
+        if threading.current_thread() is threading.main_thread():
+            on_loop.append(what)
+
+    def write(path: Path, data: str | bytes, **kw: bool) -> bool:
+        note(f"write {path.name}")
+        return write_atomically(path, data, **kw)
+
+    looked_for = DailyDigest.written
+
+    def written(self: DailyDigest, day: date) -> bool:
+        note(f"look for {day}")
+        return looked_for(self, day)
+
+    monkeypatch.setattr(monitor, "write_atomically", write)
+    monkeypatch.setattr(DailyDigest, "written", written)
+    daily = writer(stores, site, out, clock, settle=timedelta(0))
+    assert await daily.step() == date(2026, 3, 10)
+    assert await daily.step() is None
+    assert on_loop == []
+    assert sorted(p.name for p in out.iterdir()) == ["2026-03-10.json", "2026-03-10.txt"]
 
 
 async def test_the_files_hold_what_health_digest_prints(

@@ -142,7 +142,7 @@ async def test_report_csv_and_html_files(
     assert ("library", "gap", "30.0") in gaps
     assert ("lot-b", "gap", "15.0") in gaps
     assert [r["incident"] for r in rows if r["section"] == "incident"] == ["1"]
-    # Per-location totals, as JSON and HTML have them (review of #9: CSV lacked them).
+    # Per-location totals, as JSON and HTML have them.
     totals = {r["location"]: r for r in rows if r["section"] == "location"}
     assert (totals["library"]["gap_minutes"], totals["lot-b"]["gap_minutes"]) == ("30.0", "15.0")
     assert {"degraded_minutes", "unknown_minutes", "start", "end"} <= set(totals["library"])

@@ -1,4 +1,4 @@
-"""Review of #9: an interval still going on at the window's end is shown open in every format, and
+"""An interval still going on at the window's end is shown open in every format, and
 down evidence recorded while the bridge was not running counts as down (uptime, gaps, incidents)."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The product's main flow, end to end over loopback: a blue-light phone picked up on the ONVIF
 I/O module -> PTZ to the phone's preset -> XProtect alarm showing that camera -> clip from the
 camera's recording -> hashed evidence + motion report + redacted copy -> one incident with every
-action's outcome; a forced door next door joins it. Then the failure cases the issue names."""
+action's outcome; a forced door next door joins it. Then what still holds when a camera, the VMS
+or a clip fails, on re-synced duplicates, and across a restart."""
 
 from __future__ import annotations
 

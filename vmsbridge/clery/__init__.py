@@ -1,1 +1,2 @@
-"""Clery Act records: the institution's business-day calendar (more of issue #7 to come)."""
+"""Clery Act records: the business-day calendar, crime and fire logs, ASR statistics, timely warnings and
+emergency notifications (CAP), and the public exports."""

@@ -30,7 +30,6 @@ class BusinessCalendar:
     def __init__(self, timezone: str, closures: Iterable[date] = (), *, country: str = "US") -> None:
         self.zone = ZoneInfo(timezone)
         self._closures = frozenset(closures)
-        self._country = country
         self._holidays: holidays.HolidayBase = holidays.country_holidays(country)  # years filled on demand
 
     def closed_because(self, day: date) -> str | None:

@@ -42,7 +42,7 @@ from vmsbridge.clery.publiclog import (
     update_field,
 )
 from vmsbridge.config import SiteConfig
-from vmsbridge.errors import ConfigError, ConfigProblem, NotFound
+from vmsbridge.errors import NotFound, ValidationFailed, ValidationProblem
 from vmsbridge.model.crimelog import CRIME_LOG_EDITABLE_FIELDS, CrimeLogEntry, Withholding
 from vmsbridge.model.publiclog import LogChange
 
@@ -92,8 +92,8 @@ async def draft_from_incident(
     at = now or datetime.now(UTC)
     check_entry_times(reported_at, occurred_from, occurred_to, now=at)
     if not nature.strip():
-        raise ConfigError(
-            "--nature", [ConfigProblem("--nature", "plain-language nature of the crime is required")]
+        raise ValidationFailed(
+            [ValidationProblem("nature", "plain-language nature of the crime is required")]
         )
     incident = await stores.incidents.get(incident_id)
     location = next((loc for loc in site.locations if loc.id == incident.location_id), None)
@@ -203,19 +203,19 @@ async def withhold(
     problems = []
     if field not in CRIME_LOG_EDITABLE_FIELDS:
         problems.append(
-            ConfigProblem("--field", f"{field!r} is not one of {', '.join(CRIME_LOG_EDITABLE_FIELDS)}")
+            ValidationProblem("field", f"{field!r} is not one of {', '.join(CRIME_LOG_EDITABLE_FIELDS)}")
         )
     if reason not in WITHHOLDING_REASONS:
         problems.append(
-            ConfigProblem("--reason", f"{reason!r} is not one of {', '.join(WITHHOLDING_REASONS)}")
+            ValidationProblem("reason", f"{reason!r} is not one of {', '.join(WITHHOLDING_REASONS)}")
         )
     if not note.strip():
-        problems.append(ConfigProblem("--note", "a note on the evidence for withholding is required"))
-    require_aware("--review-by", review_by)
+        problems.append(ValidationProblem("note", "a note on the evidence for withholding is required"))
+    require_aware("review_by", review_by)
     if review_by <= at:
-        problems.append(ConfigProblem("--review-by", "must be in the future"))
+        problems.append(ValidationProblem("review_by", "must be in the future"))
     if problems:
-        raise ConfigError("withholding", problems)
+        raise ValidationFailed(problems, subject="withholding")
     return await stores.crime_log.withhold(
         entry_id, field=field, reason=reason, note=note.strip(), actor=actor, review_by=review_by, now=at
     )

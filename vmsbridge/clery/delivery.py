@@ -32,7 +32,6 @@ import logging
 import os
 import re
 import smtplib
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -43,6 +42,7 @@ import aiohttp
 from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 
+from evidence.atomic import write_atomically
 from vmsbridge.backoff import Backoff
 from vmsbridge.clery.cap import CAP_NAMESPACE
 from vmsbridge.config import SiteConfig, SmtpSinkConfig
@@ -109,18 +109,8 @@ class DirectorySink:
     def _write(self, message: CapMessage) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / _file_name(message.identifier)
-        if target.exists() and target.read_bytes() == message.xml:
+        if not write_atomically(target, message.xml, unless_same=True):
             return f"{target} (already there)"
-        fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".cap-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(message.xml)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
         return str(target)
 
 

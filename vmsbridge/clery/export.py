@@ -17,22 +17,18 @@ __all__ = [
     "when_text",
     "window_ending",
     "window_for_request",
-    "write_atomically",
 ]
 
 import csv
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.errors import ValidationFailed, ValidationProblem
 
 PUBLIC_WINDOW_DAYS = 60
 FORMATS = ("csv", "html", "json")
@@ -66,7 +62,9 @@ def window_ending(as_of: date) -> ExportWindow:
 
 def window_for_request(first: date, last: date) -> ExportWindow:
     if last < first:
-        raise ConfigError("--to", [ConfigProblem("--to", f"{last} is before --from {first}")])
+        raise ValidationFailed(
+            [ValidationProblem("last", f"{last} is before first {first}", related=("first",))]
+        )
     return ExportWindow(first, last, "request")
 
 
@@ -151,22 +149,7 @@ def render(log: PublicLog, fmt: str) -> str:
         return _json(log)
     if fmt == "html":
         return _html(log)
-    raise ConfigError("--format", [ConfigProblem("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")])
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the whole new one, never a part."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    raise ValidationFailed([ValidationProblem("fmt", f"{fmt!r} is not one of {', '.join(FORMATS)}")])
 
 
 def when_text(value: datetime | str | None, zone: ZoneInfo) -> str:

@@ -41,7 +41,7 @@ from vmsbridge.clery.publiclog import (
     update_field,
 )
 from vmsbridge.config import Location, SiteConfig
-from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.errors import ValidationFailed, ValidationProblem
 from vmsbridge.model.firelog import INTEGER_FIELDS, STATISTICS_FIELDS, FireLogEntry
 from vmsbridge.model.publiclog import LogChange
 
@@ -58,7 +58,7 @@ UNRECORDED_CAUSE = "not recorded"
 
 
 def housing_location(site: SiteConfig, location_id: str) -> Location:
-    """The student-housing location ``location_id``; ConfigError says why any other is refused."""
+    """The student-housing location ``location_id``; ValidationFailed says why any other is refused."""
     housing = [loc.id for loc in site.locations if loc.student_housing]
     location = next((loc for loc in site.locations if loc.id == location_id), None)
     if location is None:
@@ -73,7 +73,7 @@ def housing_location(site: SiteConfig, location_id: str) -> Location:
         )
     else:
         return location
-    raise ConfigError("--location", [ConfigProblem("--location", why)])
+    raise ValidationFailed([ValidationProblem("location_id", why)])
 
 
 async def draft(
@@ -102,12 +102,12 @@ async def draft(
     check_entry_times(reported_at, occurred_from, occurred_to, now=at)
     problems = []
     if not nature.strip():
-        problems.append(ConfigProblem("--nature", "plain-language nature of the fire is required"))
-    for option, count in (("--injuries", injuries), ("--deaths", deaths), ("--damage", damage_usd)):
+        problems.append(ValidationProblem("nature", "plain-language nature of the fire is required"))
+    for name, count in (("injuries", injuries), ("deaths", deaths), ("damage_usd", damage_usd)):
         if count < 0:
-            problems.append(ConfigProblem(option, f"must be a whole number >= 0, not {count}"))
+            problems.append(ValidationProblem(name, f"must be a whole number >= 0, not {count}"))
     if problems:
-        raise ConfigError("fire log", problems)
+        raise ValidationFailed(problems, subject="fire log")
     if incident_id is not None:
         await stores.incidents.get(incident_id)  # NotFound names it
     text = {"nature": nature.strip(), "general_location": location.public_label}

@@ -39,7 +39,14 @@ from vmsbridge.clery.delivery import sink_plan
 from vmsbridge.clery.names import names_in
 from vmsbridge.config import Location, SiteConfig
 from vmsbridge.config.notifications import parse_cap_polygon
-from vmsbridge.errors import ConfigError, ConfigProblem, NotFound, VmsBridgeError
+from vmsbridge.errors import (
+    ConfigError,
+    ConfigProblem,
+    NotFound,
+    ValidationFailed,
+    ValidationProblem,
+    VmsBridgeError,
+)
 from vmsbridge.model.notifications import (
     CapMessage,
     EmergencyTest,
@@ -204,8 +211,8 @@ def _location(site: SiteConfig, location_id: str) -> Location:
     raise NotFound(f"location {location_id!r} is not a location of this site")
 
 
-def _problem(option: str, message: str) -> ConfigError:
-    return ConfigError(option, [ConfigProblem(option, message)])
+def _problem(field: str, reason: str, related: tuple[str, ...] = ()) -> ValidationFailed:
+    return ValidationFailed([ValidationProblem(field, reason, related)])
 
 
 async def draft(
@@ -230,9 +237,9 @@ async def draft(
     """
     at = now or datetime.now(UTC)
     if kind not in KINDS:
-        raise _problem("--kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+        raise _problem("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     if follows is not None and cancels is not None:
-        raise _problem("--cancels", "a message either follows (updates) or cancels another, not both")
+        raise _problem("cancels", "a message either follows (updates) or cancels another, not both")
     profile = PROFILES[kind]
     earlier_id = follows if follows is not None else cancels
     if earlier_id is not None and incident_id is None:
@@ -246,28 +253,33 @@ async def draft(
         nature = nature or incident.summary
         started = incident.started_at
     elif kind in ("timely_warning", "emergency", "all_clear") and not (nature and location_id):
-        raise _problem("--incident", f"a {kind} drafted by hand needs --location and --nature")
+        raise _problem(
+            "incident_id",
+            f"a {kind} drafted by hand needs location_id and nature",
+            related=("location_id", "nature"),
+        )
     place = _location(site, location_id).public_label if location_id else site.site.name
     nature = (nature or profile.event).strip()
 
     if kind == "all_clear" and follows is None and cancels is None:
         if incident_id is None:
-            raise _problem("--follows", "an all-clear drafted by hand must name the notification it clears")
+            raise _problem("follows", "an all-clear drafted by hand must name the notification it clears")
         earlier = await stores.notifications.latest_to_clear(incident_id)
         if earlier is None:
             raise _problem(
-                "--kind",
+                "kind",
                 f"incident {incident_id} has no issued timely warning or emergency notification that "
                 "is still in force (not a test, not cancelled, not already cleared) for an all-clear "
-                "to end; name one with --follows if you mean it",
+                "to end; name one with follows if you mean it",
+                related=("follows",),
             )
         follows = earlier.id
     msg_type = "Alert"
-    for option, earlier_id, msg in (("--follows", follows, "Update"), ("--cancels", cancels, "Cancel")):
+    for field, earlier_id, msg in (("follows", follows, "Update"), ("cancels", cancels, "Cancel")):
         if earlier_id is not None:
             if await stores.notifications.cap_message(earlier_id) is None:
                 raise _problem(
-                    option, f"notification {earlier_id} has not been issued, so nothing refers to it"
+                    field, f"notification {earlier_id} has not been issued, so nothing refers to it"
                 )
             msg_type = msg
 
@@ -318,10 +330,12 @@ async def edit(
     at = now or datetime.now(UTC)
     texts = {k: v.strip() for k, v in changes.items() if v is not None}
     if not texts:
-        raise _problem("--headline", "give at least one of --headline, --description, --instruction")
+        raise _problem(
+            "headline", "give at least one of headline, description, instruction", related=TEXT_FIELDS
+        )
     empty = [k for k, v in texts.items() if not v]
     if empty:
-        raise _problem(f"--{empty[0]}", "must not be empty")
+        raise _problem(empty[0], "must not be empty")
     current = await stores.notifications.get(notification_id)
     await _check_victims(
         stores, incident_id=current.incident_id, kind=current.kind, texts=texts, actor=actor, now=at
@@ -353,10 +367,16 @@ def campus_circle(site: SiteConfig) -> tuple[float, float, float]:
     points = [(loc.lat, loc.lon) for loc in site.locations if loc.lat is not None and loc.lon is not None]
     points += [p for ring in site.notifications.areas.values() for p in parse_cap_polygon(ring)]
     if not points:
-        raise _problem(
+        # The site file is what lacks it, so this is a configuration error, not a bad request.
+        raise ConfigError(
             "notifications",
-            "no location has lat/lon and no [notifications.areas] polygon is set: a CAP area needs a "
-            "circle or polygon; give the locations their coordinates",
+            [
+                ConfigProblem(
+                    "notifications",
+                    "no location has lat/lon and no [notifications.areas] polygon is set: a CAP area "
+                    "needs a circle or polygon; give the locations their coordinates",
+                )
+            ],
         )
     centre = (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
     farthest = max(distance_km(centre, p) for p in points)
@@ -438,9 +458,9 @@ async def preview(
 # -- decisions -------------------------------------------------------------------------------
 
 
-def _require(option: str, value: str | None, what: str) -> str:
+def _require(field: str, value: str | None, what: str) -> str:
     if value is None or not value.strip():
-        raise _problem(option, f"{what} is required")
+        raise _problem(field, f"{what} is required")
     return value.strip()
 
 
@@ -454,7 +474,7 @@ async def approve(
     now: datetime | None = None,
 ) -> CapMessage:
     """Issue a draft: re-check victims, render CAP, store it and queue it for every sink, at once."""
-    approver = _require("--actor", actor, "the approving actor")
+    approver = _require("actor", actor, "the approving actor")
     at = now or datetime.now(UTC)
     notification = await stores.notifications.get(notification_id)
     if notification.status != "draft":
@@ -496,8 +516,8 @@ async def decline(
     """Decide not to issue, with the reason (e.g. issuing would compromise efforts to contain it)."""
     return await stores.notifications.decline(
         notification_id,
-        reason=_require("--reason", reason, "the reason for not issuing"),
-        actor=_require("--actor", actor, "the deciding actor"),
+        reason=_require("reason", reason, "the reason for not issuing"),
+        actor=_require("actor", actor, "the deciding actor"),
         now=now or datetime.now(UTC),
     )
 
@@ -519,13 +539,13 @@ async def record_test(
 ) -> tuple[EmergencyTest, CapMessage | None]:
     """Record a test; ``with_cap`` also issues a CAP status=Exercise message through approval."""
     at = now or datetime.now(UTC)
-    what = _require("--description", description, "a description of the exercise")
-    recorder = _require("--actor", actor, "who records the test")
-    for option, value in (("--start", started_at), ("--end", ended_at)):
+    what = _require("description", description, "a description of the exercise")
+    recorder = _require("actor", actor, "who records the test")
+    for field, value in (("started_at", started_at), ("ended_at", ended_at)):
         if value.tzinfo is None:
-            raise _problem(option, "needs a time zone (add Z or +hh:mm)")
+            raise _problem(field, "needs a time zone (add Z or +hh:mm)")
     if ended_at <= started_at:
-        raise _problem("--end", "must be after --start")
+        raise _problem("ended_at", "must be after started_at", related=("started_at",))
     message = None
     if with_cap:
         exercise = await draft(

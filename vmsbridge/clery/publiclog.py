@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 from vmsbridge.clery.calendar import BusinessCalendar, calendar_for
 from vmsbridge.clery.names import names_in
 from vmsbridge.config import SiteConfig
-from vmsbridge.errors import ConfigError, ConfigProblem, VmsBridgeError
+from vmsbridge.errors import ValidationFailed, ValidationProblem, VmsBridgeError
 from vmsbridge.model.publiclog import TIME_FIELDS, LogChange
 from vmsbridge.store.publiclog import PublicLogStore
 
@@ -85,14 +85,14 @@ class PendingItem(Generic[EntryT]):
     overdue: bool
 
 
-def require_aware(option: str, value: datetime | None) -> None:
+def require_aware(field: str, value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
-        raise ConfigError(option, [ConfigProblem(option, "needs a time zone (add Z or +hh:mm)")])
+        raise ValidationFailed([ValidationProblem(field, "needs a time zone (add Z or +hh:mm)")])
 
 
-def _not_future(option: str, value: datetime | None, now: datetime) -> list[ConfigProblem]:
+def _not_future(field: str, value: datetime | None, now: datetime) -> list[ValidationProblem]:
     if value is not None and value > now + CLOCK_SKEW:
-        return [ConfigProblem(option, f"{value.isoformat()} is in the future")]
+        return [ValidationProblem(field, f"{value.isoformat()} is in the future")]
     return []
 
 
@@ -105,28 +105,31 @@ def check_entry_times(
 ) -> None:
     """A new entry's times: each with its time zone, none in the future, the range in order.
 
-    ConfigError names each option that is wrong.
+    ValidationFailed names each field that is wrong.
     """
-    options = (
-        ("--reported-at", reported_at),
-        ("--occurred-from", occurred_from),
-        ("--occurred-to", occurred_to),
+    times = (
+        ("reported_at", reported_at),
+        ("occurred_from", occurred_from),
+        ("occurred_to", occurred_to),
     )
-    for option, value in options:
-        require_aware(option, value)
-    problems = [p for option, value in options for p in _not_future(option, value, now)]
+    for field, value in times:
+        require_aware(field, value)
+    problems = [p for field, value in times for p in _not_future(field, value, now)]
     if occurred_from and occurred_to and occurred_to < occurred_from:
-        problems.append(ConfigProblem("--occurred-to", "is before --occurred-from"))
+        problems.append(
+            ValidationProblem("occurred_to", "is before occurred_from", related=("occurred_from",))
+        )
     if occurred_from and occurred_from > reported_at and not _not_future("", occurred_from, now):
         problems.append(
-            ConfigProblem(
-                "--occurred-from",
-                f"{occurred_from.isoformat()} is after --reported-at {reported_at.isoformat()}: "
+            ValidationProblem(
+                "occurred_from",
+                f"{occurred_from.isoformat()} is after reported_at {reported_at.isoformat()}: "
                 "a crime or fire cannot start after it was reported",
+                related=("reported_at",),
             )
         )
     if problems:
-        raise ConfigError("times", problems)
+        raise ValidationFailed(problems, subject="times")
 
 
 def update_due_by(
@@ -152,15 +155,16 @@ def deadline_text(change: LogChange, zone: ZoneInfo, *, not_public: Sequence[str
 
 
 def parse_field_value(field: str, value: str, *, integer_fields: Sequence[str] = ()) -> object:
-    """The typed value of ``--value`` for ``field``; ConfigError says what was expected."""
+    """The typed ``value`` for the entry's ``field``; ValidationFailed (field ``value``) says what was
+    expected."""
     if field in TIME_FIELDS:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(
-                "--value", [ConfigProblem("--value", f"{value!r} is not an ISO 8601 time")]
+            raise ValidationFailed(
+                [ValidationProblem("value", f"{value!r} is not an ISO 8601 time")]
             ) from None
-        require_aware("--value", parsed)
+        require_aware("value", parsed)
         return parsed
     if field in integer_fields:
         try:
@@ -168,12 +172,12 @@ def parse_field_value(field: str, value: str, *, integer_fields: Sequence[str] =
         except ValueError:
             number = -1
         if number < 0:
-            raise ConfigError(
-                "--value", [ConfigProblem("--value", f"{field} must be a whole number >= 0, not {value!r}")]
+            raise ValidationFailed(
+                [ValidationProblem("value", f"{field} must be a whole number >= 0, not {value!r}")]
             )
         return number
     if not value.strip():
-        raise ConfigError("--value", [ConfigProblem("--value", f"{field} cannot be empty")])
+        raise ValidationFailed([ValidationProblem("value", f"{field} cannot be empty")])
     return value.strip()
 
 
@@ -206,45 +210,44 @@ async def update_field(
     name a person.
     """
     if field not in store.editable_fields:
-        raise ConfigError(
-            "--field",
-            [ConfigProblem("--field", f"{field!r} is not one of {', '.join(store.editable_fields)}")],
+        raise ValidationFailed(
+            [ValidationProblem("field", f"{field!r} is not one of {', '.join(store.editable_fields)}")]
         )
     parsed = parse_field_value(field, value, integer_fields=integer_fields)
     at = now or datetime.now(UTC)
-    require_aware("--received-at", received_at)
+    require_aware("received_at", received_at)
     entry = await store.get(entry_id)
     # By default the information came in now, but never before the report: a report time a few
     # minutes ahead (clock skew, allowed above) must not make an immediate update look impossible.
     received = received_at or max(at, entry.reported_at)
-    problems = _not_future("--received-at", received, at)
+    problems = _not_future("received_at", received, at)
     if received < entry.reported_at:
         problems.append(
-            ConfigProblem(
-                "--received-at",
+            ValidationProblem(
+                "received_at",
                 f"{received.isoformat()} is before the entry was reported ({entry.reported_at.isoformat()})",
             )
         )
     if isinstance(parsed, datetime):
-        problems += _not_future("--value", parsed, at)
+        problems += _not_future("value", parsed, at)
     changed = dataclasses.replace(entry, **{field: parsed})
     start, end = (getattr(changed, f) for f in TIME_FIELDS)
     if field in TIME_FIELDS and start is not None and end is not None and end < start:
         problems.append(
-            ConfigProblem(
-                "--value", f"occurred_to {end.isoformat()} would be before occurred_from {start.isoformat()}"
+            ValidationProblem(
+                "value", f"occurred_to {end.isoformat()} would be before occurred_from {start.isoformat()}"
             )
         )
     if field == "occurred_from" and start is not None and start > entry.reported_at:
         problems.append(
-            ConfigProblem(
-                "--value",
+            ValidationProblem(
+                "value",
                 f"occurred_from {start.isoformat()} would be after the entry was reported "
                 f"({entry.reported_at.isoformat()})",
             )
         )
     if problems:
-        raise ConfigError("update", problems)
+        raise ValidationFailed(problems, subject="update")
     await check_public(changed)
     due_by = None
     if field not in no_deadline_fields:

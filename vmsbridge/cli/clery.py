@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from evidence.atomic import write_atomically
 from vmsbridge.cli.common import add_common_options, local_time, print_json, with_stores
 from vmsbridge.errors import ConfigError, ConfigProblem
 
@@ -146,13 +145,8 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    # Written beside the target and renamed: a reader never sees half a report.
     try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=output.parent or ".", prefix=f".{output.name}.", delete=False
-        ) as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, output)
+        write_atomically(output, text)  # a reader never sees half a report
     except OSError as exc:
         raise ConfigError("--output", [ConfigProblem("--output", f"cannot write {output}: {exc}")]) from None
     print(f"wrote {output}", file=sys.stderr)

@@ -58,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     draft.add_argument("--actor", default="clery-coordinator", help="who drafts it")
     draft.add_argument("--json", action="store_true", help="print {id, due_by, ...}")
     draft.set_defaults(handler=draft_entry)
+    draft.set_defaults(field_flags={"incident_id": "--incident"})
 
     upd = actions.add_parser("update", help="change a field (the change gets its own deadline)")
     add_common_options(upd)

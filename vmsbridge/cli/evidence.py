@@ -129,7 +129,7 @@ def add_evidence(args: argparse.Namespace) -> int:
     import asyncio
 
     from vmsbridge.app import open_store
-    from vmsbridge.evidence_service import add_file, content_store
+    from vmsbridge.evidence_service import add_file, open_content_store
 
     site = load_site(args)
     if not args.file.is_file():
@@ -140,7 +140,7 @@ def add_evidence(args: argparse.Namespace) -> int:
         async with open_store(db_url_for(args, site)) as stores:
             return await add_file(
                 stores,
-                content_store(site),
+                await open_content_store(site),
                 incident_id=args.incident_id,
                 path=args.file,
                 actor=args.actor,
@@ -218,13 +218,14 @@ def audit_evidence(args: argparse.Namespace) -> int:
 
     from vmsbridge.app import open_store
     from vmsbridge.evidence_audit import audit_store
-    from vmsbridge.evidence_service import content_store
+    from vmsbridge.evidence_service import open_content_store
 
     site = load_site(args)
 
     async def go() -> AuditReport:
         async with open_store(db_url_for(args, site)) as stores:
-            store = content_store(site, clean=False)  # the audit's own sweep reports what it removes
+            # No cleaning here: the audit's own sweep reports what it removes.
+            store = await open_content_store(site, clean=False)
             report = await audit_store(stores, store, incident_id=args.incident)
             await stores.evidence.record_audit(report.record(args.actor))
             return report
@@ -250,7 +251,7 @@ def export_evidence(args: argparse.Namespace) -> int:
     import asyncio
 
     from vmsbridge.app import open_store
-    from vmsbridge.evidence_service import content_store, export_packet
+    from vmsbridge.evidence_service import export_packet, open_content_store
 
     site = load_site(args)
 
@@ -259,7 +260,7 @@ def export_evidence(args: argparse.Namespace) -> int:
             return await export_packet(
                 stores,
                 site,
-                content_store(site),
+                await open_content_store(site),
                 incident_id=args.incident_id,
                 out=args.out,
                 actor=args.actor,
@@ -307,7 +308,7 @@ def dispose_evidence(args: argparse.Namespace) -> int:
     import asyncio
 
     from vmsbridge.app import open_store
-    from vmsbridge.evidence_service import content_store, dispose
+    from vmsbridge.evidence_service import dispose, open_content_store
 
     site = load_site(args)
 
@@ -315,7 +316,7 @@ def dispose_evidence(args: argparse.Namespace) -> int:
         async with open_store(db_url_for(args, site)) as stores:
             await dispose(
                 stores,
-                content_store(site),
+                await open_content_store(site),
                 incident_id=args.incident_id,
                 sha256=args.sha256,
                 actor=args.actor,
@@ -331,13 +332,13 @@ def expire_evidence(args: argparse.Namespace) -> int:
     import asyncio
 
     from vmsbridge.app import open_store
-    from vmsbridge.evidence_service import content_store, dispose_expired
+    from vmsbridge.evidence_service import dispose_expired, open_content_store
 
     site = load_site(args)
 
     async def go() -> list[tuple[int, str]]:
         async with open_store(db_url_for(args, site)) as stores:
-            return await dispose_expired(stores, site, content_store(site), actor=args.actor)
+            return await dispose_expired(stores, site, await open_content_store(site), actor=args.actor)
 
     done = asyncio.run(go())
     for incident_id, sha256 in done:

@@ -73,6 +73,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     draft.add_argument("--actor", default="fire-safety-officer", help="who drafts it")
     draft.add_argument("--json", action="store_true", help="print {id, due_by, ...}")
     draft.set_defaults(handler=draft_entry)
+    draft.set_defaults(
+        field_flags={"location_id": "--location", "incident_id": "--incident", "damage_usd": "--damage"}
+    )
 
     upd = actions.add_parser("update", help="change a field (public fields get their own deadline)")
     add_common_options(upd)

@@ -48,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--output", type=Path, default=None, metavar="FILE", help="write here instead of stdout"
     )
     report.set_defaults(handler=health_report)
+    report.set_defaults(field_flags={"window": "--from/--to"})
 
     now = actions.add_parser("now", help="every camera's and location's state now, with since-when")
     add_common_options(now)

@@ -56,6 +56,7 @@ def add_export_parser(
     export.add_argument(
         "--output", type=Path, default=None, metavar="FILE", help="write here (atomically); default: stdout"
     )
+    export.set_defaults(field_flags={"first": "--from", "last": "--to", "fmt": "--format"})
     return export
 
 
@@ -85,7 +86,7 @@ def export_window(args: argparse.Namespace, site: SiteConfig) -> ExportWindow:
 
 
 def write_export(args: argparse.Namespace, text: str, rows: int) -> None:
-    from vmsbridge.clery.export import write_atomically
+    from evidence.atomic import write_atomically
 
     if args.output is None:
         sys.stdout.write(text)

@@ -27,7 +27,15 @@ from vmsbridge.cli import (
     run,
     video,
 )
-from vmsbridge.errors import ConfigError, ConfigProblem, NotFound, VmsBridgeError
+from vmsbridge.cli import errors as cli_errors
+from vmsbridge.errors import (
+    ConfigError,
+    ConfigProblem,
+    DatabaseNotReady,
+    NotFound,
+    ValidationFailed,
+    VmsBridgeError,
+)
 from vmsbridge.plugins import ConnectorPlugin, load_plugins
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -89,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # a broken or clashing connector plug-in: nothing can be parsed
         print(f"vmsbridge: configuration error in {exc}", file=sys.stderr)
         return EXIT_USAGE
+    cli_errors.remember_parsers(parser)
     args = parser.parse_args(argv)
     log_output.configure(getattr(args, "log_level", "WARNING"), sys.stderr)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -97,6 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vmsbridge: configuration error in {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ValidationFailed as exc:
+        flags = cli_errors.FlagNames.of(args)
+        print(f"vmsbridge: configuration error in {cli_errors.as_config_error(exc, flags)}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseNotReady as exc:
+        print(f"vmsbridge: {exc}: run `vmsbridge db upgrade --db {exc.url}`", file=sys.stderr)
+        return EXIT_FAILED
     except NotFound as exc:
         print(f"vmsbridge: {exc}", file=sys.stderr)
         return EXIT_FAILED

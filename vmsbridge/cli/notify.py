@@ -46,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     drf.add_argument("--actor", default=None, help="who drafts it (default: the login name)")
     drf.add_argument("--json", action="store_true", help="print {id, cap, ...}: cap is what approval sends")
     drf.set_defaults(handler=draft_notification)
+    drf.set_defaults(field_flags={"incident_id": "--incident", "location_id": "--location"})
 
     edt = actions.add_parser("edit", help="change a draft's text (checked for victim names again)")
     add_common_options(edt)
@@ -112,6 +113,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rec.add_argument("--actor", required=True, help="who records (and approves its CAP message)")
     rec.add_argument("--json", action="store_true")
     rec.set_defaults(handler=record_emergency_test)
+    rec.set_defaults(field_flags={"started_at": "--start", "ended_at": "--end"})
 
     tst = actions.add_parser("tests", help="the emergency-response tests of a year")
     add_common_options(tst)

@@ -193,3 +193,6 @@ class RulesConfig(_Spec):
     )
     clip: TemplateOptions = TemplateOptions()
     custom: list[Rule] = Field(default_factory=list)
+    max_concurrent_firings: int = Field(
+        64, ge=1, description="firings whose actions run at once; later ones wait their turn, none is dropped"
+    )

@@ -1,1 +1,1 @@
-"""Camera health: state timelines per camera, coverage gaps per location, alerts and reports (issue #9)."""
+"""Camera health: state timelines per camera, coverage gaps per location, alerts and reports."""

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from vmsbridge.config import SiteConfig
 from vmsbridge.health.coverage import LocationCoverage
 from vmsbridge.health.intervals import State, StateSpan
-from vmsbridge.health.render import LOCATION_STATE_NAMES
+from vmsbridge.health.render.common import LOCATION_STATE_NAMES
 from vmsbridge.health.timeline import CameraTimeline
 from vmsbridge.model.health import ClockSuspect
 
@@ -199,7 +199,7 @@ def digest_dict(digest: Digest) -> dict[str, Any]:
 
 
 def digest_json(digest: Digest) -> str:
-    """The JSON document as ``health digest --json`` prints it and the daily ``.json`` file holds it."""
+    """The JSON document the ``health digest`` command prints and the daily ``.json`` file holds."""
     return json.dumps(digest_dict(digest), indent=2, default=str) + "\n"
 
 

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from evidence.atomic import write_atomically
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import BusClosed, EventSink, publish_durably
-from vmsbridge.clery.export import write_atomically
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
 from vmsbridge.config.health import parse_digest_time
 from vmsbridge.health.digest import Digest, digest_json, digest_text
@@ -397,6 +397,7 @@ class DailyDigest:
     and marks the day done, so a day is never written twice; after a crash between the two files the
     day is written again, whole. On start, a day missed while the bridge was down is written as soon
     as the bridge has settled (``DIGEST_SETTLE``), as is a day whose time came while it was settling.
+    The files are looked for and written in a worker thread: a slow disk never holds up the loop.
     """
 
     def __init__(
@@ -446,7 +447,7 @@ class DailyDigest:
         now = self._clock()
         if now < self.ready_at:
             return None
-        day = self.schedule.due(now, self.written)
+        day = await asyncio.to_thread(self.schedule.due, now, self.written)
         if day is not None:
             await self.write(day, now)
         return day
@@ -461,9 +462,7 @@ class DailyDigest:
         """``day``'s files with the open problems at ``now``, then the audit entry and one log line."""
         digest = await current_digest(self._health, self._site, now)
         json_path, text_path = self.paths(day)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        write_atomically(text_path, digest_text(digest))
-        write_atomically(json_path, digest_json(digest))  # last: it marks the day written
+        await asyncio.to_thread(self._write_files, digest, json_path, text_path)
         counts = {
             "cameras_with_problems": len(digest.cameras),
             "cameras_total": digest.cameras_total,
@@ -500,6 +499,11 @@ class DailyDigest:
         )
         return digest
 
+    def _write_files(self, digest: Digest, json_path: Path, text_path: Path) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        write_atomically(text_path, digest_text(digest))
+        write_atomically(json_path, digest_json(digest))  # last: it marks the day written
+
     async def run(self) -> None:
         """Until :meth:`stop`: a missed day's digest first, then each day's at its time.
 
@@ -511,7 +515,8 @@ class DailyDigest:
                 await self.step()
                 backoff.reset()
                 now = self._clock()
-                wait = min(max((self.next_step_at(now) - now).total_seconds(), 0.0), DIGEST_NAP_SECONDS)
+                next_at = await asyncio.to_thread(self.next_step_at, now)
+                wait = min(max((next_at - now).total_seconds(), 0.0), DIGEST_NAP_SECONDS)
             except (SQLAlchemyError, OSError) as exc:
                 wait = backoff.next()
                 log.error("daily health digest not written, retrying in %.0f s: %s", wait, exc)

@@ -15,7 +15,7 @@ __all__ = [
 from datetime import datetime, timedelta
 
 from vmsbridge.config import SiteConfig
-from vmsbridge.errors import ConfigError, ConfigProblem
+from vmsbridge.errors import ValidationFailed, ValidationProblem
 from vmsbridge.health.coverage import LocationCoverage, location_coverage
 from vmsbridge.health.digest import Digest, build_digest
 from vmsbridge.health.intervals import Interval
@@ -94,9 +94,9 @@ async def health_report(
     """The report over ``[start, min(end, now))``: the future has not been observed."""
     end = min(end, now)
     if end <= start:
-        raise ConfigError(
-            "health report",
-            [ConfigProblem("--from/--to", f"empty window: {start.isoformat()} to {end.isoformat()}")],
+        raise ValidationFailed(
+            [ValidationProblem("window", f"empty window: {start.isoformat()} to {end.isoformat()}")],
+            subject="health report",
         )
     window = Interval(start, end)
     timelines = await load_timelines(store, site, window, now)

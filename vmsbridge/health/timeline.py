@@ -120,13 +120,6 @@ class CameraTimeline:
     causes: list[CauseInterval] = field(default_factory=list)
     spans: list[StateSpan] = field(default_factory=list)  # non-up spans
 
-    def state_at(self, at: datetime) -> StateSpan | None:
-        """The span covering ``at``, or None if the camera was up then."""
-        for span in self.spans:
-            if span.interval.contains(at):
-                return span
-        return None
-
 
 def order_events(events: Iterable[StoredEvent]) -> list[StoredEvent]:
     """Duplicates (same source and native id) dropped; sorted by occurrence, then receipt, then id."""

@@ -14,6 +14,10 @@ before it is stored: a camera turning to a caller should not wait for a disk. Ev
 about that firing (the incident, the clip, the record of the move) waits for the stored event,
 as above.
 
+At most ``[rules] max_concurrent_firings`` firings run their actions at once (a storm of events
+must not start thousands of clip downloads); later firings wait in order and start as earlier
+ones end, none is dropped. Fast-path PTZ moves do not count against the limit.
+
 After a crash the engine resumes from the last saved position: events it had read but not yet
 saved (the last few milliseconds) are considered again. On start it recalls the firings recorded
 on incidents (``recall_firings``), so cooldowns and the replay check span a restart; only a
@@ -31,9 +35,11 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,7 +48,7 @@ from vmsbridge.bus import EventPayload
 from vmsbridge.config.rules import Action, OpenIncident, PtzGoto, Rule, XProtectAlarm
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.ingest import validate_payload
-from vmsbridge.model import Event, IncidentStatus, StoredEvent
+from vmsbridge.model import Event, StoredEvent
 from vmsbridge.model.events import AcceptedEvent, LogPosition
 from vmsbridge.model.rules import INTERRUPTED, ActionOutcome
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
@@ -61,6 +67,15 @@ HELD_BACK_RETRY_SECONDS = 0.05
 class _EarlyMoves:
     started: datetime
     tasks: list[asyncio.Task[tuple[bool, str, int]]]
+
+
+@dataclass(frozen=True)
+class _Work:
+    """A firing waiting for its turn: how to run it, and how to record it if a stop comes first."""
+
+    name: str
+    run: Callable[[], Coroutine[Any, Any, None]]
+    interrupted: Callable[[], Coroutine[Any, Any, None]]
 
 
 def _fast_kinds(rules: list[Rule]) -> frozenset[str]:
@@ -87,7 +102,9 @@ class RuleEngine:
         *,
         batch_size: int = 500,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_firings: int | None = None,
     ) -> None:
+        """``max_firings`` defaults to the site's ``[rules] max_concurrent_firings``."""
         self.ctx = ctx
         self.matcher = Matcher(rules)
         self._fast_kinds = _fast_kinds(rules)
@@ -97,6 +114,13 @@ class RuleEngine:
         self._wake = asyncio.Event()
         self._stopping = False
         self._firings: set[asyncio.Task[None]] = set()
+        if max_firings is None:
+            max_firings = ctx.directory.site.rules.max_concurrent_firings
+        self._max_firings = max_firings
+        self._waiting: deque[_Work] = deque()
+        # Every fast-path move still running, whether or not its stored event has claimed it: a
+        # stop waits for them and then cancels them, as it does firings.
+        self._early_tasks: set[asyncio.Task[tuple[bool, str, int]]] = set()
         # The latest firings as (rule, event id), and how many there were: a long-running
         # bridge keeps a bounded window, not every firing since it started.
         self.fired: deque[tuple[str, int]] = deque(maxlen=RECENT_FIRINGS)
@@ -149,7 +173,15 @@ class RuleEngine:
                     continue
                 firing = Firing(rule, provisional, asyncio.get_running_loop().create_future())
                 started = self._clock()
-                tasks = [asyncio.create_task(self._timed(a, firing)) for a in moves]
+                tasks = [
+                    asyncio.create_task(
+                        self._timed(a, firing), name=f"rule-early:{rule.name}:{event.native_id}"
+                    )
+                    for a in moves
+                ]
+                for task in tasks:
+                    self._early_tasks.add(task)
+                    task.add_done_callback(self._early_tasks.discard)
                 self._early[key] = _EarlyMoves(started, tasks)
                 log.info(
                     "rule %s moves PTZ for %s %s before it is stored",
@@ -255,26 +287,54 @@ class RuleEngine:
     def _start(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
         self.fired.append((rule.name, event.id))
         self.fire_count += 1
-        task = asyncio.create_task(self._fire(rule, event, early), name=f"rule:{rule.name}:{event.id}")
+        self._submit(
+            _Work(
+                f"rule:{rule.name}:{event.id}",
+                partial(self._fire, rule, event, early),
+                partial(self._fire, rule, event, early, interrupted=True),
+            )
+        )
+
+    def _submit(self, work: _Work) -> None:
+        if len(self._firings) < self._max_firings:
+            self._launch(work)
+            return
+        if not self._waiting:
+            log.warning(
+                "%d rule firings are running, the limit; later ones wait their turn", len(self._firings)
+            )
+        self._waiting.append(work)
+
+    def _launch(self, work: _Work) -> None:
+        task = asyncio.create_task(work.run(), name=work.name)
         self._firings.add(task)
-        task.add_done_callback(self._firings.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._firings.discard(task)
+        while self._waiting and len(self._firings) < self._max_firings:
+            self._launch(self._waiting.popleft())
 
     async def _open_incident_before(self, event: StoredEvent) -> bool:
         """An open incident at the event's place that began before it (not one the event opened)."""
-        for incident in await self.ctx.stores.incidents.search(IncidentStatus.OPEN):
-            if incident.location_id == event.location_id and incident.started_at < event.occurred_at:
-                return True
-        return False
+        return await self.ctx.stores.incidents.open_before(event.location_id, event.occurred_at)
 
-    async def _fire(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
+    async def _fire(
+        self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None, *, interrupted: bool = False
+    ) -> None:
+        """Run the firing's actions; ``interrupted``: a stop came while it waited its turn, so its
+        incident is still found (or opened) and each action is recorded as interrupted."""
         loop = asyncio.get_running_loop()
         firing = Firing(rule, event, loop.create_future())
         opener = next((a for a in rule.actions if isinstance(a, OpenIncident)), None)
         others = [a for a in rule.actions if not isinstance(a, OpenIncident)]
         if early is not None:
             others = [a for a in others if not isinstance(a, PtzGoto)]
-        # The side effects go first: the incident lookup below waits for the database.
-        tasks = [asyncio.create_task(self._run_one(a, firing)) for a in others]
+        if interrupted:
+            tasks = [asyncio.create_task(self._record_interrupted(firing, a)) for a in others]
+        else:
+            # The side effects go first: the incident lookup below waits for the database.
+            tasks = [asyncio.create_task(self._run_one(a, firing)) for a in others]
         if early is not None:
             tasks.append(asyncio.create_task(self._record_early(firing, early)))
         # Shielded: a stop cancels the actions, and each cancelled action still records itself as
@@ -345,7 +405,14 @@ class RuleEngine:
     async def _record_early(self, firing: Firing, early: _EarlyMoves) -> None:
         moves = [a for a in firing.rule.actions if isinstance(a, PtzGoto)]
         for action, task in zip(moves, early.tasks, strict=True):
-            ok, detail, ms = await task
+            try:
+                ok, detail, ms = await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this firing is being cancelled, not just the move
+                ms = round((self._clock() - early.started).total_seconds() * 1000)
+                ok, detail = False, INTERRUPTED
             outcome = ActionOutcome(
                 firing.rule.name, action.type, ok, ms, detail, early.started, firing.event.id
             )
@@ -356,11 +423,16 @@ class RuleEngine:
                 log.error("could not record ptz_goto of rule %s: %s (%s)", firing.rule.name, exc, detail)
 
     def _forget_stale_early(self) -> None:
-        """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them."""
+        """Fast-path moves whose event never got stored (a duplicate, a refused row): drop them,
+        cancelling a move still under way (nothing will ever record it)."""
         cutoff = self._clock() - EARLY_KEEP
         for key, early in list(self._early.items()):
             if early.started < cutoff:
                 del self._early[key]
+                for task in early.tasks:
+                    if not task.done():
+                        log.warning("cancelling a PTZ move whose event was never stored: %s", task.get_name())
+                        task.cancel()
 
     async def _run_one(self, action: Action, firing: Firing) -> None:
         started, t0 = self._clock(), time.perf_counter()
@@ -391,6 +463,9 @@ class RuleEngine:
                 exc,
                 detail,
             )
+
+    async def _record_interrupted(self, firing: Firing, action: Action) -> None:
+        await self._record(firing, action, self._clock(), time.perf_counter(), ok=False, detail=INTERRUPTED)
 
     async def recall_firings(self) -> int:
         """Remember the firings of earlier runs that cooldowns and the replay check can still
@@ -434,22 +509,35 @@ class RuleEngine:
                 rule.name,
                 event.id,
             )
-            task = asyncio.create_task(
-                self._run_one(alarm, firing), name=f"rule:{rule.name}:{event.id}:resumed"
+            self._submit(
+                _Work(
+                    f"rule:{rule.name}:{event.id}:resumed",
+                    partial(self._run_one, alarm, firing),
+                    partial(self._record_interrupted, firing, alarm),
+                )
             )
-            self._firings.add(task)
-            task.add_done_callback(self._firings.discard)
             resumed += 1
         return resumed
 
     async def drain(self, seconds: float) -> bool:
-        """Wait for running firings to finish; True if all did."""
-        if not self._firings:
-            return True
-        _, pending = await asyncio.wait(set(self._firings), timeout=seconds)
-        return not pending
+        """Wait for firings (running and waiting) and fast-path moves to finish; True if all did."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while running := self._firings | self._early_tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            # A firing ending starts a waiting one (its done callback runs before this returns).
+            await asyncio.wait(running, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        return not self._waiting
 
     async def cancel_firings(self) -> None:
-        for task in list(self._firings):
+        """Cancel the firings and fast-path moves still running, record the waiting firings as
+        interrupted, and wait until all of that has ended."""
+        waiting = list(self._waiting)
+        self._waiting.clear()
+        running = self._firings | self._early_tasks
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._firings, return_exceptions=True)
+        recorders = [asyncio.create_task(w.interrupted(), name=f"{w.name}:interrupted") for w in waiting]
+        await asyncio.gather(*running, *recorders, return_exceptions=True)

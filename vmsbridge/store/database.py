@@ -30,12 +30,15 @@ def default_data_dir() -> Path:
     return Path(base) / "vmsbridge"
 
 
-def resolve_db_url(cli_url: str | None, config_url: str | None = None, data_dir: Path | None = None) -> str:
-    """``--db`` beats ``VMSBRIDGE_DB`` beats the config file beats SQLite in the data directory.
+def resolve_db_url(
+    explicit_url: str | None, config_url: str | None = None, data_dir: Path | None = None
+) -> str:
+    """A URL given explicitly (the command line's) beats ``VMSBRIDGE_DB`` beats the config file
+    beats SQLite in the data directory.
 
     Plain ``postgresql://`` and ``sqlite://`` URLs are given their async drivers.
     """
-    url = cli_url or os.environ.get(DB_ENV) or config_url
+    url = explicit_url or os.environ.get(DB_ENV) or config_url
     if not url:
         directory = data_dir or default_data_dir()
         directory.mkdir(parents=True, exist_ok=True)

@@ -6,15 +6,16 @@ __all__ = ["EvidenceStore"]
 
 import asyncio
 import weakref
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.custody import CustodyEntry
+from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import Database
-from vmsbridge.store.tables import CustodyEntryRow, EvidenceAuditRow, EvidenceItemRow
+from vmsbridge.store.tables import CustodyEntryRow, EvidenceAuditRow, EvidenceItemRow, IncidentRow
 
 
 def _audit(row: EvidenceAuditRow) -> EvidenceAudit:
@@ -116,6 +117,30 @@ class EvidenceStore:
                 .order_by(EvidenceItemRow.id)
             )
             return [_item(r) for r in rows]
+
+    async def expired_items(
+        self, now: datetime, *, original_days: int, derived_days: int
+    ) -> list[EvidenceItem]:
+        """Items not disposed of whose retention (by role) has ended at ``now``, of incidents
+        that are closed and not on legal hold: one query, for retention sweeps."""
+        original_before = now - timedelta(days=original_days)
+        derived_before = now - timedelta(days=derived_days)
+        query = (
+            select(EvidenceItemRow)
+            .join(IncidentRow, IncidentRow.id == EvidenceItemRow.incident_id)
+            .where(
+                EvidenceItemRow.disposed_at.is_(None),
+                IncidentRow.status != IncidentStatus.OPEN.value,
+                IncidentRow.legal_hold.is_(False),
+                or_(
+                    and_(EvidenceItemRow.role == "original", EvidenceItemRow.acquired_at <= original_before),
+                    and_(EvidenceItemRow.role != "original", EvidenceItemRow.acquired_at <= derived_before),
+                ),
+            )
+            .order_by(EvidenceItemRow.id)
+        )
+        async with self._db.sessions() as session:
+            return [_item(r) for r in await session.scalars(query)]
 
     async def mark_disposed(self, incident_id: int, sha256: str, entry: CustodyEntry) -> None:
         """The item's disposal time and its custody entry, in one transaction."""

@@ -75,16 +75,6 @@ class HealthStore:
         async with self._db.sessions() as session:
             return [_run(r) for r in await session.scalars(query)]
 
-    async def last_run_before(self, at: datetime) -> BridgeRun | None:
-        async with self._db.sessions() as session:
-            row = await session.scalar(
-                select(BridgeRunRow)
-                .where(BridgeRunRow.started_at <= at)
-                .order_by(BridgeRunRow.started_at.desc(), BridgeRunRow.id.desc())
-                .limit(1)
-            )
-        return None if row is None else _run(row)
-
     # -- events ---------------------------------------------------------------------------------
 
     async def events_between(

@@ -64,6 +64,20 @@ class IncidentStore:
             links = await self._links(session, [incident_id])
         return self._to_model(row, links.get(incident_id, []))
 
+    async def open_before(self, location_id: str, before: datetime) -> bool:
+        """Whether an incident at ``location_id`` that began before ``before`` is still open."""
+        query = select(
+            select(IncidentRow.id)
+            .where(
+                IncidentRow.status == IncidentStatus.OPEN.value,
+                IncidentRow.location_id == location_id,
+                IncidentRow.started_at < before,
+            )
+            .exists()
+        )
+        async with self._db.sessions() as session:
+            return bool(await session.scalar(query))
+
     async def events_of(self, incident_id: int) -> list[StoredEvent]:
         async with self._db.sessions() as session:
             rows = await session.scalars(

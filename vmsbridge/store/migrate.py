@@ -56,6 +56,4 @@ async def require_current_schema(db: Database) -> None:
         state = (
             "has no vmsbridge schema" if have is None else f"is at revision {have}, this version needs {want}"
         )
-        raise DatabaseNotReady(
-            f"database {db.display_url} {state}: run `vmsbridge db upgrade --db {db.display_url}`"
-        )
+        raise DatabaseNotReady(db.display_url, state)

@@ -217,8 +217,8 @@ def test_a_cleared_alarm_is_tracked_but_not_reported() -> None:
 def test_a_tamper_alarm_going_off_is_reported_as_cleared(
     topic: str, source: dict[str, str], item: str, detector: str
 ) -> None:
-    # Camera health closes the tampered interval on the clear (issue #9); before, the clear was
-    # tracked but not reported and the view counted as tampered for a guessed 10 minutes.
+    # Camera health closes the tampered interval on the clear, so the clear must be reported: a
+    # view is not counted as tampered for a guessed time.
     on = read_notification(Notification(topic, None, "Changed", source, {item: "true"}))
     off = read_notification(Notification(topic, None, "Changed", source, {item: "false"}))
     assert (on.kind, on.attributes["state"], on.attributes["detector"]) == (

@@ -1,30 +1,17 @@
-"""The health report as JSON (a plain dict), CSV, or one self-contained HTML page.
-
-An interval that had not ended by the window's end is *open*: JSON ``"end": null`` and
-``"open": true``, CSV ``open`` = ``true`` and an empty ``end``, HTML "ongoing" (the window ends now)
-or "open at window end" (a past window), and a ▸ at the end of its bar. ``counted_until`` (JSON and
-CSV) is the time its ``minutes`` are counted to: its end, or the window's end while open.
-
-The HTML page needs nothing else: an inline SVG timeline (one row per camera, trouble coloured by
-cause, a legend, axis labels in the site's time zone) and tables; no script, no external asset.
-Every text that comes from configuration or events is escaped.
-"""
+"""The health report as one self-contained HTML page: an inline SVG timeline and tables."""
 
 from __future__ import annotations
 
-__all__ = ["CAUSE_COLOURS", "render_csv", "render_html", "report_dict", "write_json"]
+__all__ = ["CAUSE_COLOURS", "render_html"]
 
-import csv
-import io
-import json
-import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any, TextIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from vmsbridge.health.intervals import State, StateSpan
+from vmsbridge.health.render.common import LOCATION_STATE_NAMES, minutes, natural_key
 from vmsbridge.health.report import CameraReport, HealthReport
 
 # Colour per cause family; the legend shows the ones present. Red shades: no picture; amber and
@@ -53,208 +40,6 @@ LOCATION_ROW_COLOUR = "#d9ecd9"
 MAX_CHART_CAMERAS = 300
 MAX_HTML_ROWS = 2_000  # longer lists belong in the CSV/JSON export; the chart still shows everything
 MAX_TOOLTIPS = 20_000  # per-bar hover text, only while the page stays small
-
-LOCATION_STATE_NAMES = {State.DOWN: "gap", State.DEGRADED: "degraded", State.UNKNOWN: "unknown"}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _minutes(span: StateSpan, until: datetime) -> float:
-    return round(span.interval.seconds(until) / 60.0, 3)
-
-
-def _counted_until(end: datetime | None, until: datetime) -> datetime:
-    return until if end is None else min(end, until)
-
-
-def _span_dict(span: StateSpan, until: datetime, *, location: bool = False) -> dict[str, Any]:
-    return {
-        "state": LOCATION_STATE_NAMES[span.state] if location else span.state.value,
-        "start": _iso(span.start),
-        "end": _iso(span.end),  # None: not ended by the window's end
-        "open": span.end is None,
-        "counted_until": _iso(_counted_until(span.end, until)),
-        "minutes": _minutes(span, until),
-        "causes": sorted(span.causes),
-    }
-
-
-def report_dict(report: HealthReport) -> dict[str, Any]:
-    return {
-        **_head(report),
-        "cameras": [_camera_dict(c, report.window_end) for c in report.cameras],
-        **_tail(report),
-    }
-
-
-def write_json(report: HealthReport, out: TextIO) -> None:
-    """The same document as ``json.dumps(report_dict(report))``, one camera at a time: a month of a
-    large campus is hundreds of megabytes, and only one camera's part is ever in memory."""
-    until = report.window_end
-    head = json.dumps(_head(report))
-    out.write(head[:-1] + ', "cameras": [')
-    for n, camera in enumerate(report.cameras):
-        out.write((", " if n else "") + json.dumps(_camera_dict(camera, until)))
-    out.write("], " + json.dumps(_tail(report))[1:] + "\n")
-
-
-def _head(report: HealthReport) -> dict[str, Any]:
-    return {
-        "site": report.site_name,
-        "timezone": report.timezone,
-        "from": _iso(report.window.start),
-        "to": _iso(report.window.end),
-        "generated_at": _iso(report.generated_at),
-    }
-
-
-def _camera_dict(c: CameraReport, until: datetime) -> dict[str, Any]:
-    return {
-        "id": c.camera_id,
-        "name": c.name,
-        "location": c.location_id,
-        "uptime_pct": c.uptime_pct,
-        "up_minutes": round(c.up_seconds / 60.0, 3),
-        "down_minutes": round(c.down_seconds / 60.0, 3),
-        "degraded_minutes": round(c.degraded_seconds / 60.0, 3),
-        "unknown_minutes": round(c.unknown_seconds / 60.0, 3),
-        "intervals": [_span_dict(s, until) for s in c.spans],
-        "evidence": [
-            {
-                "cause": e.cause,
-                "state": e.state.value,
-                "start": _iso(e.start),
-                "end": _iso(e.end),
-                "open": e.end is None,
-                "opened_by_event": e.opened_by,
-                "closed_by_event": e.closed_by,
-                "detail": e.detail,
-            }
-            for e in c.causes
-        ],
-    }
-
-
-def _tail(report: HealthReport) -> dict[str, Any]:
-    until = report.window_end
-    return {
-        "locations": [
-            {
-                "id": loc.location_id,
-                "name": loc.name,
-                "clery_geography": loc.clery_geography,
-                "cameras": loc.camera_ids,
-                "gap_minutes": loc.gap_minutes,
-                "degraded_minutes": loc.degraded_minutes,
-                "unknown_minutes": loc.unknown_minutes,
-                "gaps": [_span_dict(s, until, location=True) for s in loc.gaps],
-                "degraded": [_span_dict(s, until, location=True) for s in loc.degraded],
-                "unknown": [_span_dict(s, until, location=True) for s in loc.unknown],
-            }
-            for loc in report.locations
-        ],
-        "incidents_in_gaps": [
-            {
-                "incident": i.incident_id,
-                "location": i.location_id,
-                "started_at": _iso(i.started_at),
-                "last_event_at": _iso(i.last_event_at),
-                "priority": i.priority,
-                "summary": i.summary,
-                "in_gap": i.in_gap,
-                "overlaps": [_span_dict(s, until, location=True) for s in i.overlaps],
-            }
-            for i in report.incidents
-        ],
-        "locations_without_cameras": report.locations_without_cameras,
-    }
-
-
-CSV_COLUMNS = [
-    "section",
-    "camera",
-    "location",
-    "incident",
-    "state",
-    "start",
-    "end",
-    "open",
-    "counted_until",
-    "minutes",
-    "uptime_pct",
-    "up_minutes",
-    "down_minutes",
-    "degraded_minutes",
-    "unknown_minutes",
-    "causes",
-    "gap_minutes",
-]
-
-
-def render_csv(report: HealthReport) -> str:
-    """One table: a ``camera`` summary row per camera and a ``location`` one per location (its total
-    gap, degraded and unknown minutes over the window), then ``interval``, ``location_gap`` and
-    ``incident`` rows (times ISO 8601 UTC; causes joined with ``; ``). An interval not ended by the
-    window's end has an empty ``end`` and ``open`` = ``true``; ``counted_until`` is what its
-    ``minutes`` count to."""
-    until = report.window_end
-    out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    window = {"start": _iso(report.window.start), "end": _iso(report.window.end)}
-
-    def row(**values: Any) -> None:
-        writer.writerow({k: ("" if v is None else v) for k, v in values.items()})
-
-    for cam in report.cameras:
-        row(
-            section="camera",
-            camera=cam.camera_id,
-            location=cam.location_id,
-            uptime_pct=cam.uptime_pct,
-            up_minutes=round(cam.up_seconds / 60.0, 3),
-            down_minutes=round(cam.down_seconds / 60.0, 3),
-            degraded_minutes=round(cam.degraded_seconds / 60.0, 3),
-            unknown_minutes=round(cam.unknown_seconds / 60.0, 3),
-            **window,
-        )
-    for loc in report.locations:
-        row(
-            section="location",
-            location=loc.location_id,
-            gap_minutes=loc.gap_minutes,
-            degraded_minutes=loc.degraded_minutes,
-            unknown_minutes=loc.unknown_minutes,
-            **window,
-        )
-    for cam in report.cameras:
-        for span in cam.spans:
-            row(section="interval", camera=cam.camera_id, location=cam.location_id, **_csv_span(span, until))
-    for loc in report.locations:
-        for span in sorted([*loc.gaps, *loc.degraded, *loc.unknown], key=lambda s: s.start):
-            row(section="location_gap", location=loc.location_id, **_csv_span(span, until, location=True))
-    for inc in report.incidents:
-        for span in inc.overlaps:
-            row(
-                section="incident",
-                location=inc.location_id,
-                incident=inc.incident_id,
-                **_csv_span(span, until, location=True),
-            )
-    return out.getvalue()
-
-
-def _csv_span(span: StateSpan, until: datetime, *, location: bool = False) -> dict[str, Any]:
-    data = _span_dict(span, until, location=location)
-    data["causes"] = "; ".join(data["causes"])
-    data["open"] = "true" if data["open"] else "false"
-    return data
-
-
-# ---------------------------------------------------------------------------------------------
-# HTML
 
 
 def _family(cause: str) -> str:
@@ -311,11 +96,6 @@ def _ticks(start: datetime, end: datetime, zone: ZoneInfo) -> list[datetime]:
         # Step in local wall time, so midnight stays midnight across a DST change.
         at = (at.replace(tzinfo=None) + step).replace(tzinfo=zone)
     return out
-
-
-def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """cam-2 before cam-10: digit runs compare as numbers."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
 def _had_problems(camera: CameraReport) -> bool:
@@ -480,7 +260,7 @@ def render_html(report: HealthReport) -> str:
             LOCATION_STATE_NAMES[s.state],
             _local(s.start, zone),
             _local(s.end, zone, still),
-            _minutes(s, until),
+            minutes(s, until),
             "; ".join(sorted(s.causes)),
         ]
         for loc in report.locations
@@ -523,7 +303,7 @@ def render_html(report: HealthReport) -> str:
             s.state.value,
             _local(s.start, zone),
             _local(s.end, zone, still),
-            _minutes(s, until),
+            minutes(s, until),
             "; ".join(sorted(s.causes)),
         ]
         for c in report.cameras

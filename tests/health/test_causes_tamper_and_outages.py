@@ -1,4 +1,5 @@
-"""Review fixes for issue #9: sources keep their own causes, stateful tamper ends on its clear."""
+"""Each source keeps its own causes, stateful tamper ends on its clear, outage alerts survive a
+restart, and the HTML chart orders and caps its rows."""
 
 from __future__ import annotations
 
@@ -8,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from vmsbridge.config import HealthConfig, SiteConfig, SiteDirectory
-from vmsbridge.health import render
 from vmsbridge.health.coverage import location_coverage
 from vmsbridge.health.digest import build_digest, current_states, location_states
 from vmsbridge.health.intervals import Interval, State
 from vmsbridge.health.monitor import RESUME_SETTLE, HealthMonitor
-from vmsbridge.health.render import render_html
+from vmsbridge.health.render import as_html, render_html
 from vmsbridge.health.report import build_report
 from vmsbridge.health.timeline import TAMPER_HOLD, camera_timeline
 from vmsbridge.model import Event, EventKind, StoredEvent
@@ -251,7 +251,7 @@ def test_chart_rows_are_grouped_by_location_in_natural_order() -> None:
 def test_a_large_site_chart_draws_locations_and_only_cameras_with_trouble(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(render, "MAX_CHART_CAMERAS", 4)
+    monkeypatch.setattr(as_html, "MAX_CHART_CAMERAS", 4)
     site = chart_site(6)
     window = Interval(m(0), m(60))
     events = [
