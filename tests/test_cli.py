@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, _create_pg_database, _drop_pg_database
+from vmsbridge.cli.incidents import PRIORITIES
 from vmsbridge.cli.main import build_parser, main
 from vmsbridge.ingest import IngestStage
+from vmsbridge.model import Priority
 from vmsbridge.runtime import RestartPolicy
 
 
@@ -307,10 +309,27 @@ def test_a_password_file_that_is_not_utf8_is_a_config_error_naming_key_and_file(
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["demo"], ["run"], ["check-config"], ["db", "upgrade"], ["incidents", "open"], ["events", "import"]],
+    [
+        [],
+        ["demo"],
+        ["run"],
+        ["check-config"],
+        ["db", "upgrade"],
+        ["incidents", "open"],
+        ["events", "import"],
+        ["onvif", "watch"],
+        ["xprotect", "probe"],
+        ["emulate", "onvif"],
+        ["emulate", "xprotect"],
+    ],
 )
 def test_help_is_there_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args([*command, "--help"])
     assert info.value.code == 0
     assert "usage: vmsbridge" in capsys.readouterr().out
+
+
+def test_the_priorities_offered_are_the_models() -> None:
+    # Spelled out in the CLI so that building the parser loads no model: they must not drift.
+    assert tuple(p.value for p in Priority) == PRIORITIES

@@ -58,6 +58,11 @@ def _build_wheel(tmp: Path) -> Path:
     return wheel
 
 
+def _dist_info(names: set[str]) -> str:
+    (folder,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")}
+    return folder
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -80,6 +85,12 @@ def test_the_wheel_ships_the_demo_clip_site_file_migrations_and_type_marker(tmp_
     assert _sha256(shipped["clip"]) == _sha256(DEMO_CLIP.read_bytes())
     assert _sha256(shipped["site"]) == _sha256(default_config_path().read_bytes())
     assert not [n for n in names if n.startswith(("fixtures/", "tests/", "bench/"))]
+    # The connectors are found by entry point only, so a wheel without these would run none.
+    entry_points = metadata.PathDistribution(zipfile.Path(wheel, f"{_dist_info(names)}/")).entry_points
+    assert sorted((e.name, e.value) for e in entry_points.select(group="vmsbridge.connectors")) == [
+        ("onvif", "connectors.onvif.plugin:PLUGIN"),
+        ("xprotect", "connectors.xprotect.plugin:PLUGIN"),
+    ]
 
 
 def test_the_demo_clip_and_site_file_are_read_from_the_installed_package() -> None:

@@ -10,19 +10,20 @@ import pytest
 
 from connectors import lab
 from tests.rules.conftest import rules_site
+from vmsbridge import plugins
 
 
 async def test_the_password_file_is_written_off_the_loop_for_its_owner_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written_on: list[threading.Thread] = []
-    write = lab.write_secret
+    write = plugins.write_secret
 
     def noting(path: Path, secret: str) -> None:
         written_on.append(threading.current_thread())
         write(path, secret)
 
-    monkeypatch.setattr(lab, "write_secret", noting)
+    monkeypatch.setattr(plugins, "write_secret", noting)
     secret = tmp_path / "lab-password"
     secret.write_text("an older password\n", encoding="utf-8")
     secret.chmod(0o644)

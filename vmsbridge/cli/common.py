@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -15,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from vmsbridge.bus import EventPayload
-from vmsbridge.config import SiteConfig, default_config_path, load_site_config, read_secret_file
 from vmsbridge.errors import ConfigError, ConfigProblem
-from vmsbridge.model import Event, IngestOutcome
-from vmsbridge.store.database import resolve_db_url
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Awaitable, Callable
 
+    from vmsbridge.bus import EventPayload
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.model import IngestOutcome
     from vmsbridge.store.stores import Stores
 
 T = TypeVar("T")
@@ -54,15 +53,21 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def load_site(args: argparse.Namespace) -> SiteConfig:
+    from vmsbridge.config import default_config_path, load_site_config
+
     return load_site_config(args.config or default_config_path())
 
 
 def db_url_for(args: argparse.Namespace, site: SiteConfig) -> str:
+    from vmsbridge.store.database import resolve_db_url
+
     return resolve_db_url(args.db, site.storage.db_url, site.storage.data_dir)
 
 
 def with_stores(args: argparse.Namespace, work: Callable[[Stores, SiteConfig], Awaitable[T]]) -> T:
     """Run ``work`` against the stores of ``--db``/``--config``: the one way a command reaches data."""
+    import asyncio
+
     from vmsbridge.store.stores import open_store
 
     site = load_site(args)
@@ -114,6 +119,8 @@ def add_password_options(parser: argparse.ArgumentParser, default_env: str) -> N
 
 
 def password_from(args: argparse.Namespace) -> str:
+    from vmsbridge.config import read_secret_file
+
     if args.password_file is not None:
         try:
             return read_secret_file(args.password_file)
@@ -134,6 +141,8 @@ async def until_stopped(duration: float | None, stop: asyncio.Event | None = Non
     A signal does not set ``stop``: callers read ``stop`` afterwards to tell a failure (a stage
     died) from an ordinary shutdown.
     """
+    import asyncio
+
     signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -157,6 +166,10 @@ class PrintingSink:
         self._json = as_json
 
     async def submit(self, payload: EventPayload) -> asyncio.Future[IngestOutcome]:
+        import asyncio
+
+        from vmsbridge.model import Event, IngestOutcome
+
         if isinstance(payload, Event):
             if self._json:
                 print(payload.model_dump_json(exclude={"raw"}), flush=True)
@@ -171,6 +184,8 @@ class PrintingSink:
 
 async def watch_source(run: Any, duration: float | None, as_json: bool) -> None:
     """Run a source's ``run(sink)`` against a printing sink until stopped."""
+    import asyncio
+
     task = asyncio.create_task(run(PrintingSink(as_json)))
     try:
         await until_stopped(duration)

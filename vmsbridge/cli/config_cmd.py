@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vmsbridge.config import SiteDirectory, load_site_config, resolve_secret
 from vmsbridge.errors import ConfigError
 
 
@@ -22,17 +21,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def check_config(args: argparse.Namespace) -> int:
+    from vmsbridge.config import SiteDirectory, load_site_config, resolve_secret
+
     site = load_site_config(args.file)  # raises ConfigError -> exit 2 with every problem listed
     directory = SiteDirectory(site)
     warnings: list[str] = []
-    sections = (
-        ("connectors.onvif", site.connectors.onvif),
-        ("connectors.xprotect", site.connectors.xprotect),
-    )
-    for section, sources in sections:
+    for kind, sources in site.connectors.configured().items():
         for i, src in enumerate(sources):
             try:
-                resolve_secret(f"{section}[{i}]", src)
+                resolve_secret(f"connectors.{kind}[{i}]", src)
             except ConfigError as exc:
                 warnings.extend(str(p) for p in exc.problems)
     print(
@@ -40,6 +37,7 @@ def check_config(args: argparse.Namespace) -> int:
         f"{len(directory.devices)} devices ({len(site.cameras)} cameras, {len(site.phones)} phones, "
         f"{len(site.doors)} doors, {len(site.io_modules)} I/O modules), "
         f"{len(site.connectors.onvif)} ONVIF and {len(site.connectors.xprotect)} XProtect sources"
+        + "".join(f", {len(found)} {kind}" for kind, found in site.connectors.by_kind.items())
     )
     for warning in warnings:
         print(f"  warning: {warning} (needed when the connector starts)")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site
-from vmsbridge.store.database import Database
-from vmsbridge.store.migrate import current_revision, head_revision, upgrade
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +19,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.store.database import Database
+    from vmsbridge.store.migrate import head_revision, upgrade
+
     url = db_url_for(args, load_site(args))
 
     async def go() -> tuple[str, str]:
@@ -34,6 +36,11 @@ def db_upgrade(args: argparse.Namespace) -> int:
 
 
 def db_current(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.store.database import Database
+    from vmsbridge.store.migrate import current_revision, head_revision
+
     url = db_url_for(args, load_site(args))
 
     async def go() -> str | None:

@@ -11,18 +11,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import load_site, local_time, print_json
 from vmsbridge.cli.incidents import event_dict, incident_dict, incident_line
-from vmsbridge.config import SiteConfig, SiteDirectory
-from vmsbridge.config.rules import RulesConfig, TemplateOptions
 from vmsbridge.errors import VmsBridgeError
-from vmsbridge.runtime import BridgeOptions, build_bridge
-from vmsbridge.scenario import ScenarioSource
-from vmsbridge.store.database import default_data_dir, resolve_db_url
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.runtime import BridgeOptions
 
 # The synthetic campus scene (fixtures/video/generate.py), shipped in the package: what every emulated
 # camera "recorded".
@@ -88,6 +85,8 @@ async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECO
 
 def demo_site(site: SiteConfig, data_dir: Path, clip_after: float) -> SiteConfig:
     """The site with the blue-light call-up rule on, its clip window, and its files in ``data_dir``."""
+    from vmsbridge.config.rules import RulesConfig, TemplateOptions
+
     return site.model_copy(
         update={
             "rules": RulesConfig(
@@ -101,6 +100,8 @@ def demo_site(site: SiteConfig, data_dir: Path, clip_after: float) -> SiteConfig
 
 def bridge_options(db_url: str, data_dir: Path) -> BridgeOptions:
     """The demo's bridge: its own database, and its clips worked on under ``data_dir``."""
+    from vmsbridge.runtime import BridgeOptions
+
     return BridgeOptions(db_url=db_url, work_dir=data_dir / "work")
 
 
@@ -113,7 +114,12 @@ async def run_demo(
     clip_after: float = CLIP_AFTER_SECONDS,
 ) -> dict[str, Any]:
     """The scripted history, then a live blue-light call on the emulated devices, end to end."""
-    from connectors.lab import emulated_site
+    from sqlalchemy.engine import make_url
+
+    from vmsbridge.config import SiteDirectory
+    from vmsbridge.plugins import emulated_site
+    from vmsbridge.runtime import build_bridge
+    from vmsbridge.scenario import ScenarioSource
 
     now = now or datetime.now(UTC)
     site = demo_site(site, data_dir, clip_after)
@@ -227,6 +233,8 @@ async def run_demo(
 
 
 def demo(args: argparse.Namespace) -> int:
+    from vmsbridge.store.database import default_data_dir, resolve_db_url
+
     site = load_site(args)
 
     def say(text: str) -> None:

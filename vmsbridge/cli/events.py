@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
-
-from pydantic import ValidationError
+from typing import IO, TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time
 from vmsbridge.cli.incidents import event_dict
-from vmsbridge.config import SiteConfig
-from vmsbridge.event_import import import_lines
 from vmsbridge.log_output import escape_controls
-from vmsbridge.model import Event, IngestOutcome, StoredEvent
-from vmsbridge.model.storable import escape_text
-from vmsbridge.runtime import running_services
-from vmsbridge.store.stores import open_store
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.model import IngestOutcome, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +67,10 @@ def event_line(event: StoredEvent, site: SiteConfig) -> str:
 
 
 def tail_events(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.store.stores import open_store
+
     site = load_site(args)
 
     def show(events: list[StoredEvent]) -> None:
@@ -95,6 +94,11 @@ def tail_events(args: argparse.Namespace) -> int:
 
 
 def import_events(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.event_import import import_lines
+    from vmsbridge.runtime import running_services
+
     site = load_site(args)
     counts: Counter[str] = Counter()
     unprinted: list[int] = []  # lines whose acknowledgement could not be printed
@@ -150,6 +154,11 @@ def _stored_key(payload: Any) -> str:
     """``<source> <native_id>`` as the store keeps them (the event model escapes NUL and lone
     surrogates and strips whitespace), control characters escaped, so each acknowledgement is one
     line that a terminal shows as it is. A payload that is no event shows its own values."""
+    from pydantic import ValidationError
+
+    from vmsbridge.model import Event
+    from vmsbridge.model.storable import escape_text
+
     try:
         event = Event.model_validate(payload)
     except ValidationError:
@@ -161,6 +170,10 @@ def _stored_key(payload: Any) -> str:
 
 
 def show_rejected(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.store.stores import open_store
+
     site = load_site(args)
 
     async def go() -> None:

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evidence.custody import CustodyEntry, verify_chain
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.log_output import escape_controls
-from vmsbridge.model.evidence import EvidenceItem
-from vmsbridge.store.stores import open_store
 
 if TYPE_CHECKING:
+    from evidence.custody import CustodyEntry
     from vmsbridge.evidence_audit import AuditReport
     from vmsbridge.evidence_service import Verification
+    from vmsbridge.model.evidence import EvidenceItem
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -129,7 +127,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def add_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_service import add_file, open_content_store
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
     if not args.file.is_file():
@@ -160,7 +161,11 @@ def add_evidence(args: argparse.Namespace) -> int:
 
 
 def list_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from evidence.custody import verify_chain
     from vmsbridge.evidence_service import last_verifications
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
 
@@ -211,8 +216,11 @@ def _verified(item: EvidenceItem, check: Verification | None) -> str:
 
 
 def audit_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_audit import audit_store
     from vmsbridge.evidence_service import open_content_store
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
 
@@ -242,7 +250,10 @@ def audit_evidence(args: argparse.Namespace) -> int:
 
 
 def export_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_service import export_packet, open_content_store
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
 
@@ -296,7 +307,10 @@ def keygen_evidence(args: argparse.Namespace) -> int:
 
 
 def dispose_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_service import dispose, open_content_store
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
 
@@ -317,7 +331,10 @@ def dispose_evidence(args: argparse.Namespace) -> int:
 
 
 def expire_evidence(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_service import dispose_expired, open_content_store
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
 
@@ -354,7 +371,10 @@ def _window(start: str | None, end: str | None) -> tuple[datetime, datetime] | N
 
 
 def log_custody(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_service import log_access
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
     details = {"to": args.recipient} if args.recipient else {}

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import (
     add_common_options,
@@ -15,10 +14,14 @@ from vmsbridge.cli.common import (
     print_json,
     with_stores,
 )
-from vmsbridge.config import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
-from vmsbridge.model import Incident, IncidentStatus, Priority, StoredEvent
-from vmsbridge.store.stores import open_store
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.model import Incident, StoredEvent
+
+# vmsbridge.model.Priority's values, spelled out so that building the parser loads no model.
+PRIORITIES = ("low", "medium", "high")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--location", required=True, metavar="ID", help="a location id from the site configuration"
     )
     opn.add_argument("--summary", required=True, metavar="TEXT")
-    opn.add_argument("--priority", choices=[p.value for p in Priority], default=Priority.MEDIUM.value)
+    opn.add_argument("--priority", choices=PRIORITIES, default="medium")
     opn.add_argument("--actor", default=None, help="who is opening it (default: the login name)")
     opn.add_argument("--json", action="store_true", help='print {"id": ...} only')
     opn.set_defaults(handler=open_incident)
@@ -121,6 +124,8 @@ def event_dict(event: StoredEvent) -> dict[str, Any]:
 
 
 def incident_line(incident: Incident, site: SiteConfig) -> str:
+    from vmsbridge.model import IncidentStatus
+
     state = incident.status.value
     if incident.status is IncidentStatus.CLOSED:
         state = f"closed ({incident.close_reason})"
@@ -137,6 +142,8 @@ def _actor(args: argparse.Namespace) -> str:
 
 
 def list_incidents(args: argparse.Namespace) -> int:
+    from vmsbridge.model import IncidentStatus
+
     site = load_site(args)
     status = None if args.status == "all" else IncidentStatus(args.status)
 
@@ -155,6 +162,10 @@ def list_incidents(args: argparse.Namespace) -> int:
 
 
 def show_incident(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.store.stores import open_store
+
     site = load_site(args)
 
     async def go() -> tuple[Incident, list[StoredEvent], dict[str, int]]:
@@ -176,6 +187,8 @@ def show_incident(args: argparse.Namespace) -> int:
 
 
 def open_incident(args: argparse.Namespace) -> int:
+    from vmsbridge.model import Priority
+
     site = load_site(args)
     known = {loc.id for loc in site.locations}
     if args.location not in known:

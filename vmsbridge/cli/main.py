@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from vmsbridge import __version__, log_output
 from vmsbridge.cli import (
@@ -23,14 +23,20 @@ from vmsbridge.cli import (
     incidents,
     masks,
     notify,
-    onvif,
     rules,
     run,
     video,
-    xprotect,
 )
 from vmsbridge.cli import errors as cli_errors
-from vmsbridge.errors import ConfigError, DatabaseNotReady, NotFound, ValidationFailed, VmsBridgeError
+from vmsbridge.errors import (
+    ConfigError,
+    ConfigProblem,
+    DatabaseNotReady,
+    NotFound,
+    ValidationFailed,
+    VmsBridgeError,
+)
+from vmsbridge.plugins import ConnectorPlugin, load_plugins
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -45,7 +51,9 @@ start here:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: Mapping[str, ConnectorPlugin] | None = None) -> argparse.ArgumentParser:
+    """Every command, with each installed connector plug-in's (``vmsbridge <kind> ...``)."""
+    plugins = load_plugins() if plugins is None else plugins
     parser = argparse.ArgumentParser(
         prog="vmsbridge",
         description="Bridge between a campus VMS, its cameras and emergency phones, and the records "
@@ -68,19 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
         clery,
         notify,
         health,
-        onvif,
-        xprotect,
-        emulate,
-        video,
-        masks,
-        evidence,
     ):
+        module.add_parser(sub)
+    for kind, plugin in plugins.items():
+        try:
+            plugin.add_cli(sub)
+        except argparse.ArgumentError as exc:
+            raise ConfigError(
+                "connector plug-ins", [ConfigProblem(f"vmsbridge.connectors: {kind}", str(exc))]
+            ) from None
+    emulate.add_parser(sub, plugins)
+    for module in (video, masks, evidence):
         module.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ConfigError as exc:  # a broken or clashing connector plug-in: nothing can be parsed
+        print(f"vmsbridge: configuration error in {exc}", file=sys.stderr)
+        return EXIT_USAGE
     cli_errors.remember_parsers(parser)
     args = parser.parse_args(argv)
     log_output.configure(getattr(args, "log_level", "WARNING"), sys.stderr)

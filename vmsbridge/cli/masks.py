@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, local_time, print_json
-from vmsbridge.model.evidence import MaskLiftRecord
-from vmsbridge.store.stores import open_store
+
+if TYPE_CHECKING:
+    from vmsbridge.model.evidence import MaskLiftRecord
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +43,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def list_masks(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.masking import camera_masks
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
     masks = camera_masks(site, args.camera)
@@ -82,8 +86,11 @@ def list_masks(args: argparse.Namespace) -> int:
 
 
 def lift_mask(args: argparse.Namespace) -> int:
+    import asyncio
+
     from vmsbridge.evidence_service import log_access
     from vmsbridge.masking import grant_lift
+    from vmsbridge.store.stores import open_store
 
     site = load_site(args)
     actor = str(args.actor or getpass.getuser())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import load_site, print_json
-from vmsbridge.config.rules import Rule
-from vmsbridge.runtime import load_rules
+
+if TYPE_CHECKING:
+    from vmsbridge.config.rules import Rule
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,6 +48,8 @@ def describe(rule: Rule) -> list[str]:
 
 
 def list_rules(args: argparse.Namespace) -> int:
+    from vmsbridge.runtime import load_rules
+
     site = load_site(args)
     rules = load_rules(site)
     if args.json:

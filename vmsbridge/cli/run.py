@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vmsbridge.cli.common import add_common_options, add_duration_option, db_url_for, load_site, until_stopped
-from vmsbridge.config import SiteConfig, SiteDirectory, default_config_path
-from vmsbridge.runtime import BridgeOptions, build_bridge
-from vmsbridge.scenario import ScenarioSource
-from vmsbridge.sources import EventSource
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteConfig
+    from vmsbridge.runtime import BridgeOptions
+    from vmsbridge.sources import EventSource
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def bridge_options(args: argparse.Namespace, site: SiteConfig) -> BridgeOptions:
     """The service's bridge: the database of ``--db``/``--config``, rules re-read from the site file."""
+    from vmsbridge.config import SiteDirectory, default_config_path
+    from vmsbridge.runtime import BridgeOptions
+    from vmsbridge.scenario import ScenarioSource
+
     extra: tuple[EventSource, ...] = ()
     if getattr(args, "scenario", False):
         now = datetime.now(UTC)
@@ -52,6 +57,8 @@ def bridge_options(args: argparse.Namespace, site: SiteConfig) -> BridgeOptions:
 
 async def serve(site: SiteConfig, options: BridgeOptions, *, duration: float | None) -> bool:
     """Run until stopped; False if a stage kept dying and was given up (the exit code says so)."""
+    from vmsbridge.runtime import build_bridge
+
     async with build_bridge(site, options) as bridge:
         await until_stopped(duration, bridge.failed)
     stats = bridge.ingest.stats
@@ -64,6 +71,8 @@ async def serve(site: SiteConfig, options: BridgeOptions, *, duration: float | N
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     site = load_site(args)
     healthy = asyncio.run(serve(site, bridge_options(args, site), duration=args.duration))
     return 0 if healthy else 1

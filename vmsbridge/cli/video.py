@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
 from datetime import UTC, datetime
@@ -155,6 +154,8 @@ async def _audit_redaction(args: argparse.Namespace, report: dict[str, Any]) -> 
 
 
 def run_redact(args: argparse.Namespace) -> int:
+    import asyncio
+
     from analytics.decode import DecodeError
     from privacy.redact import RedactOptions, redact_clip
 

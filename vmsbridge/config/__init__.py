@@ -22,6 +22,7 @@ __all__ = [
     "CaptureClip",
     "CleryConfig",
     "ConfigModel",
+    "ConnectorConfig",
     "ConnectorsConfig",
     "CorrelationConfig",
     "CountCondition",
@@ -73,7 +74,7 @@ from vmsbridge.config.base import (
     resolve_secret,
 )
 from vmsbridge.config.clery import CleryConfig
-from vmsbridge.config.connectors import ConnectorsConfig, OnvifSource, XProtectSource
+from vmsbridge.config.connectors import ConnectorConfig, ConnectorsConfig, OnvifSource, XProtectSource
 from vmsbridge.config.devices import (
     Camera,
     CameraMask,

@@ -1,17 +1,38 @@
-"""``[[connectors.*]]``: the devices and VMSs the bridge talks to, and how it logs in."""
+"""``[[connectors.*]]``: the devices and VMSs the bridge talks to, and how it logs in.
+
+ONVIF and XProtect tables are read by the models here. Any other ``[[connectors.<kind>]]`` is read
+by the model of the installed plug-in of that kind (``vmsbridge.config.load.ConnectorKind``, found
+by entry point): it extends :class:`ConnectorConfig`.
+"""
 
 from __future__ import annotations
 
-__all__ = ["ConnectorsConfig", "OnvifSource", "XProtectSource"]
+__all__ = [
+    "BUILT_IN_KINDS",
+    "ConnectorConfig",
+    "ConnectorsConfig",
+    "OnvifSource",
+    "XProtectSource",
+]
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SerializeAsAny
 
 from vmsbridge.config.base import ConfigModel, Identifier, SecretSource
 
+BUILT_IN_KINDS = ("onvif", "xprotect")  # read by the models here; every other kind by its plug-in's
 
-class OnvifSource(SecretSource):
+
+class ConnectorConfig(SecretSource):
+    """What every ``[[connectors.<kind>]]`` table has: an id, a password source, where it is."""
+
+    id: Identifier
+    location: Identifier | None = Field(None, description="where the connector's own events are filed")
+
+
+class OnvifSource(ConnectorConfig):
     id: Identifier
     host: str = Field(min_length=1)
     port: int = Field(80, ge=1, le=65_535)
@@ -25,7 +46,7 @@ class OnvifSource(SecretSource):
     health_interval_seconds: float = Field(30, ge=0.05, le=3_600, description="seconds between health probes")
 
 
-class XProtectSource(SecretSource):
+class XProtectSource(ConnectorConfig):
     id: Identifier
     url: str = Field(pattern=r"^https?://", description="API Gateway base URL")
     username: str = Field(min_length=1)
@@ -49,3 +70,22 @@ class XProtectSource(SecretSource):
 class ConnectorsConfig(ConfigModel):
     onvif: list[OnvifSource] = Field(default_factory=list)
     xprotect: list[XProtectSource] = Field(default_factory=list)
+    # Every other kind, as its plug-in's model read it; never read from the file under this name.
+    by_kind: dict[str, tuple[SerializeAsAny[ConnectorConfig], ...]] = Field(default_factory=dict)
+
+    def configured(self) -> dict[str, tuple[ConnectorConfig, ...]]:
+        """Every kind the site has connectors of, with them, built-in kinds first."""
+        every: dict[str, tuple[ConnectorConfig, ...]] = {
+            "onvif": tuple(self.onvif),
+            "xprotect": tuple(self.xprotect),
+        }
+        every |= self.by_kind
+        return {kind: found for kind, found in every.items() if found}
+
+    def replacing(self, by_kind: dict[str, Sequence[ConnectorConfig]]) -> ConnectorsConfig:
+        """A copy with the connectors of each kind in ``by_kind`` replaced (e.g. pointed at emulators)."""
+        update: dict[str, object] = {k: list(v) for k, v in by_kind.items() if k in BUILT_IN_KINDS}
+        others = {k: tuple(v) for k, v in by_kind.items() if k not in BUILT_IN_KINDS}
+        if others:
+            update["by_kind"] = self.by_kind | others
+        return self.model_copy(update=update)

@@ -35,10 +35,12 @@ class SiteDirectory:
         entries += [DeviceEntry(p.id, "phone", p.location) for p in site.phones]
         entries += [DeviceEntry(d.id, "door", d.location) for d in site.doors]
         entries += [DeviceEntry(m.id, "io_module", m.location) for m in site.io_modules]
-        # An ONVIF device reports things about itself too (unknown topics); with a location it can.
-        entries += [DeviceEntry(o.id, "connector", o.location) for o in site.connectors.onvif if o.location]
+        # A connector reports things about itself too (ONVIF: unknown topics); with a location it can.
         entries += [
-            DeviceEntry(x.id, "connector", x.location) for x in site.connectors.xprotect if x.location
+            DeviceEntry(c.id, "connector", c.location)
+            for found in site.connectors.configured().values()
+            for c in found
+            if c.location
         ]
         self.devices = {e.id: e for e in entries}
         self.device_names: dict[str, str] = {c.id: c.name for c in site.cameras}

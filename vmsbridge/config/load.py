@@ -6,24 +6,39 @@ Every problem in a file is reported at once, each addressed by its key path
 
 from __future__ import annotations
 
-__all__ = ["default_config_path", "load_site_config", "parse_site_config"]
+__all__ = ["ConnectorKind", "default_config_path", "installed_kinds", "load_site_config", "parse_site_config"]
 
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
 from vmsbridge.config.base import format_path
+from vmsbridge.config.connectors import BUILT_IN_KINDS, ConnectorConfig
 from vmsbridge.config.rules import CaptureClip, PtzGoto, XProtectAlarm, XProtectUserEvent
 from vmsbridge.config.site import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.model import CleryGeography
 
 _SECRET_WORDS = ("password", "secret", "token_value", "api_key", "apikey")
+
+
+class ConnectorKind(Protocol):
+    """What reading a site file needs of a connector plug-in (``vmsbridge.plugins.ConnectorPlugin``)."""
+
+    kind: str
+
+    def config_model(self) -> type[ConnectorConfig]:
+        """The model of one ``[[connectors.<kind>]]`` table."""
+        ...
+
+    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
+        """Problems only this kind knows about, once every section has been read."""
+        ...
 
 
 def default_config_path() -> Path:
@@ -42,7 +57,11 @@ def load_site_config(path: Path) -> SiteConfig:
     return parse_site_config(text, source)
 
 
-def parse_site_config(text: str, source: str = "<config>") -> SiteConfig:
+def parse_site_config(
+    text: str, source: str = "<config>", kinds: Mapping[str, ConnectorKind] | None = None
+) -> SiteConfig:
+    """A checked site; ``[[connectors.<kind>]]`` of a kind not built in is read by the installed
+    plug-in of that kind (or the one in ``kinds``)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -51,14 +70,66 @@ def parse_site_config(text: str, source: str = "<config>") -> SiteConfig:
         raise ConfigError(
             source, [ConfigProblem("", "arrays or inline tables nested too deeply to read")]
         ) from None
+    tables = _plugin_tables(data)
+    if tables and kinds is None:
+        kinds = installed_kinds()
+    problems: list[ConfigProblem] = []
+    by_kind: dict[str, tuple[ConnectorConfig, ...]] = {}
     try:
         site = SiteConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_problem_from_pydantic(err) for err in exc.errors()]) from None
+        problems += [_problem_from_pydantic(err) for err in exc.errors()]
+    for kind, found in tables.items():
+        by_kind[kind] = _parse_kind(kind, found, kinds or {}, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    if by_kind:
+        site = site.model_copy(update={"connectors": site.connectors.replacing(dict(by_kind))})
     problems = [*_cross_check(site), *_check_rules(site)]
+    for kind in site.connectors.by_kind:
+        problems += (kinds or {})[kind].check(site)
     if problems:
         raise ConfigError(source, problems)
     return site
+
+
+def installed_kinds() -> dict[str, ConnectorKind]:
+    """The installed connector plug-ins, as reading a site file needs them."""
+    from vmsbridge.entry_points import CONNECTORS, load_group
+
+    return cast("dict[str, ConnectorKind]", load_group(CONNECTORS))
+
+
+def _plugin_tables(data: dict[str, Any]) -> dict[str, Any]:
+    """Take the ``[[connectors.<kind>]]`` of kinds that are not built in out of ``data``."""
+    connectors = data.get("connectors")
+    if not isinstance(connectors, dict):
+        return {}  # absent, or not a table: the built-in model says what is wrong
+    return {kind: connectors.pop(kind) for kind in list(connectors) if kind not in BUILT_IN_KINDS}
+
+
+def _parse_kind(
+    kind: str, found: Any, kinds: Mapping[str, ConnectorKind], problems: list[ConfigProblem]
+) -> tuple[ConnectorConfig, ...]:
+    plugin = kinds.get(kind)
+    if plugin is None:
+        known = ", ".join(sorted({*BUILT_IN_KINDS, *kinds}))
+        problems.append(ConfigProblem(f"connectors.{kind}", f"unknown connector kind (installed: {known})"))
+        return ()
+    if not isinstance(found, list) or not all(isinstance(table, dict) for table in found):
+        problems.append(ConfigProblem(f"connectors.{kind}", f"expected [[connectors.{kind}]] tables"))
+        return ()
+    model = plugin.config_model()
+    parsed = []
+    for i, table in enumerate(found):
+        try:
+            parsed.append(model.model_validate(table))
+        except ValidationError as exc:
+            problems += [
+                _problem_from_pydantic({**err, "loc": ("connectors", kind, i, *err["loc"])})
+                for err in exc.errors()
+            ]
+    return tuple(parsed)
 
 
 def _problem_from_pydantic(err: Any) -> ConfigProblem:
@@ -171,24 +242,20 @@ def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
 
     onvif_ids = {s.id for s in site.connectors.onvif}
     xprotect_ids = {s.id for s in site.connectors.xprotect}
-    connector_ids = onvif_ids | xprotect_ids
-    for dup in sorted(
-        _duplicates([s.id for s in site.connectors.onvif] + [s.id for s in site.connectors.xprotect])
-    ):
+    configured = site.connectors.configured()
+    connector_ids = {c.id for found in configured.values() for c in found}
+    for dup in sorted(_duplicates(c.id for found in configured.values() for c in found)):
         yield ConfigProblem("connectors", f"id {dup!r} is used more than once")
-    for section, sources in (
-        ("connectors.onvif", site.connectors.onvif),
-        ("connectors.xprotect", site.connectors.xprotect),
-    ):
-        for i, src in enumerate(sources):
+    for kind, found in configured.items():
+        for i, src in enumerate(found):
             if (src.password_env is None) == (src.password_file is None):
-                yield ConfigProblem(f"{section}[{i}]", "set exactly one of 'password_env' or 'password_file'")
-
-    placed = [("connectors.onvif", i, o.location) for i, o in enumerate(site.connectors.onvif)]
-    placed += [("connectors.xprotect", i, x.location) for i, x in enumerate(site.connectors.xprotect)]
-    for section, i, where in placed:
-        if where is not None and where not in location_ids:
-            yield ConfigProblem(f"{section}[{i}].location", f"{where!r} is not a location id")
+                yield ConfigProblem(
+                    f"connectors.{kind}[{i}]", "set exactly one of 'password_env' or 'password_file'"
+                )
+            if src.location is not None and src.location not in location_ids:
+                yield ConfigProblem(
+                    f"connectors.{kind}[{i}].location", f"{src.location!r} is not a location id"
+                )
     profiles = [(c.source.connector, c.source.profile) for c in site.cameras if c.source.profile]
     for dup in sorted(_duplicates(f"{c} {p}" for c, p in profiles)):
         connector, profile = dup.split(" ", 1)

@@ -1,26 +1,30 @@
-"""``vmsbridge onvif probe|watch``.
+"""``vmsbridge onvif probe|watch`` and ``vmsbridge emulate onvif``, registered by the ONVIF plug-in.
 
-The CLI is the composition root that may name connector packages; they are imported inside the
-handlers so that other commands do not pay for loading zeep and the emulator.
+Building the command line imports this module, so the connector itself (zeep, aiohttp, the
+emulator) and the site configuration are imported inside the handlers.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import (
     add_duration_option,
     add_password_options,
+    load_site,
     password_from,
     print_json,
+    until_stopped,
     watch_source,
 )
-from vmsbridge.config import OnvifSource, SiteDirectory, default_config_path, load_site_config
+from vmsbridge.cli.emulate import CONTROL_HELP, add_emulator_options
 from vmsbridge.errors import ConfigError, ConfigProblem
+
+if TYPE_CHECKING:
+    from vmsbridge.config import OnvifSource, SiteDirectory
 
 DEFAULT_PASSWORD_ENV = "VMSBRIDGE_ONVIF_PASSWORD"
 
@@ -106,6 +110,8 @@ async def _probe(host: str, port: int, user: str, password: str) -> dict[str, An
 
 
 def probe_device(args: argparse.Namespace) -> int:
+    import asyncio
+
     from connectors.onvif.errors import OnvifError
 
     host, port = _address(args.address)
@@ -142,6 +148,10 @@ async def _watch(
 
 
 def watch_device(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from vmsbridge.config import OnvifSource, SiteDirectory, default_config_path, load_site_config
+
     host, port = _address(args.address)
     site = load_site_config(args.config or default_config_path())
     if args.connector is not None:
@@ -162,4 +172,48 @@ def watch_device(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parser"]
+def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = kinds.add_parser(
+        "onvif",
+        help="ONVIF devices (SOAP 1.2: device, media, PTZ, events, device I/O, doors)",
+        description="Serve one emulated ONVIF device per [[connectors.onvif]] of a site file on "
+        "127.0.0.1, one per port from --port upward, until SIGINT/SIGTERM. " + CONTROL_HELP,
+    )
+    add_emulator_options(parser, default_port=8080)
+    parser.add_argument("--clip", type=Path, default=None, help="video file served at every stream URI")
+    parser.set_defaults(handler=emulate_onvif)
+
+
+async def _emulate_onvif(args: argparse.Namespace) -> None:
+    from connectors.onvif.emulator import OnvifEmulator
+    from connectors.onvif.sitedevices import emulated_devices
+
+    site = load_site(argparse.Namespace(config=args.devices))
+    specs = emulated_devices(site, clip=args.clip)
+    if not specs:
+        raise ConfigError(
+            str(args.devices), [ConfigProblem("connectors.onvif", "the file has no ONVIF devices")]
+        )
+    async with OnvifEmulator(
+        specs, base_port=args.port, username=args.user, password=args.password
+    ) as emulator:
+        for device in emulator.devices:
+            spec = device.spec
+            cams = ", ".join(p.token + (" (PTZ)" if p.ptz else "") for p in spec.profiles)
+            print(
+                f"{spec.id:<14} {device.url}   profiles: {cams}; inputs: {', '.join(spec.inputs) or '-'}; "
+                f"doors: {', '.join(spec.doors) or '-'}",
+                flush=True,
+            )
+        print(f"user {args.user!r}; Ctrl-C to stop", flush=True)
+        await until_stopped(args.duration)
+
+
+def emulate_onvif(args: argparse.Namespace) -> int:
+    import asyncio
+
+    asyncio.run(_emulate_onvif(args))
+    return 0
+
+
+__all__ = ["add_emulate_parser", "add_parser"]

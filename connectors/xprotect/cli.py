@@ -1,22 +1,30 @@
-"""``vmsbridge xprotect probe|watch``."""
+"""``vmsbridge xprotect probe|watch`` and ``vmsbridge emulate xprotect``, registered by the XProtect plug-in.
+
+Building the command line imports this module, so the connector itself (aiohttp, the emulator) and
+the site configuration are imported inside the handlers.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import (
     add_duration_option,
     add_password_options,
+    load_site,
     password_from,
     print_json,
+    until_stopped,
     watch_source,
 )
-from vmsbridge.config import SiteDirectory, XProtectSource, default_config_path, load_site_config
+from vmsbridge.cli.emulate import CONTROL_HELP, add_emulator_options
 from vmsbridge.errors import ConfigError, ConfigProblem
+
+if TYPE_CHECKING:
+    from vmsbridge.config import SiteDirectory, XProtectSource
 
 DEFAULT_PASSWORD_ENV = "VMSBRIDGE_XPROTECT_PASSWORD"
 
@@ -63,6 +71,8 @@ def _gateway_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _connector(args: argparse.Namespace) -> tuple[XProtectSource, SiteDirectory]:
+    from vmsbridge.config import SiteDirectory, XProtectSource, default_config_path, load_site_config
+
     site = load_site_config(args.config or default_config_path())
     update = {
         "url": args.url,
@@ -124,6 +134,8 @@ async def _probe(
 
 
 def probe_gateway(args: argparse.Namespace) -> int:
+    import asyncio
+
     from connectors.xprotect.errors import XProtectError
 
     connector, directory = _connector(args)
@@ -155,9 +167,49 @@ def probe_gateway(args: argparse.Namespace) -> int:
 
 
 def watch_gateway(args: argparse.Namespace) -> int:
+    import asyncio
+
     from connectors.xprotect.source import XProtectEventSource
 
     connector, directory = _connector(args)
     source = XProtectEventSource(connector, directory, password_from(args))
     asyncio.run(watch_source(source.run, args.duration, args.json))
+    return 0
+
+
+def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = kinds.add_parser(
+        "xprotect",
+        help="an XProtect API Gateway (IDP token, REST, Events & State WebSocket, alarms)",
+        description="Serve an emulated API Gateway with the cameras, inputs and event types of the "
+        "site file's XProtect connector on http://127.0.0.1:--port, until SIGINT/SIGTERM. " + CONTROL_HELP,
+    )
+    add_emulator_options(parser, default_port=8081)
+    parser.set_defaults(handler=emulate_xprotect)
+
+
+async def _emulate_xprotect(args: argparse.Namespace) -> None:
+    from connectors.xprotect.emulator import XProtectEmulator
+    from connectors.xprotect.sitespec import emulated_gateway
+
+    site = load_site(argparse.Namespace(config=args.devices))
+    if not site.connectors.xprotect:
+        raise ConfigError(
+            str(args.devices), [ConfigProblem("connectors.xprotect", "the file has no XProtect gateway")]
+        )
+    spec = emulated_gateway(site, site.connectors.xprotect[0].id)
+    async with XProtectEmulator(spec, port=args.port, username=args.user, password=args.password) as emulator:
+        print(
+            f"{site.connectors.xprotect[0].id:<14} {emulator.url}   cameras: {len(spec.cameras)}; "
+            f"inputs: {len(spec.inputs)}; user-defined events: {len(spec.user_defined_events)}",
+            flush=True,
+        )
+        print(f"user {args.user!r}; Ctrl-C to stop", flush=True)
+        await until_stopped(args.duration)
+
+
+def emulate_xprotect(args: argparse.Namespace) -> int:
+    import asyncio
+
+    asyncio.run(_emulate_xprotect(args))
     return 0

@@ -1,0 +1,43 @@
+"""The site's XProtect API Gateways, emulated on loopback, and its XProtect connectors pointed at them."""
+
+from __future__ import annotations
+
+__all__ = ["emulated_xprotect"]
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from connectors.xprotect.emulator import XProtectEmulator
+from connectors.xprotect.sitespec import emulated_gateway
+from vmsbridge.config import SiteConfig, read_secret_file
+from vmsbridge.plugins import EmulatedConnectors
+
+
+@asynccontextmanager
+async def emulated_xprotect(
+    site: SiteConfig, secret_file: Path, user: str
+) -> AsyncIterator[EmulatedConnectors]:
+    """One emulated gateway per ``[[connectors.xprotect]]``; the handle is a dict by connector id."""
+    password = await asyncio.to_thread(read_secret_file, secret_file)
+    async with AsyncExitStack() as stack:
+        gateways: dict[str, XProtectEmulator] = {}
+        for connector in site.connectors.xprotect:
+            gateways[connector.id] = await stack.enter_async_context(
+                XProtectEmulator(emulated_gateway(site, connector.id), username=user, password=password)
+            )
+        connectors = [
+            c.model_copy(
+                update={
+                    "url": gateways[c.id].url,
+                    "username": user,
+                    "password_env": None,
+                    "password_file": secret_file,
+                    "ca_file": None,
+                    "insecure_skip_verify": False,
+                }
+            )
+            for c in site.connectors.xprotect
+        ]
+        yield EmulatedConnectors(connectors, gateways, dict(gateways))
