@@ -285,6 +285,8 @@ async def test_reload_keeps_the_running_rules_when_the_new_file_is_bad(tmp_path:
         )
         assert reload_from(engine, config) is True
         assert [r.name for r in engine.rules] == ["access_denied_burst"]
+        assert bridge.reload_rules(site) is True  # the site it started with: its rules come back
+        assert [r.name for r in engine.rules] == ["door_forced"]
 
 
 def test_every_template_name_has_a_valid_template() -> None:
