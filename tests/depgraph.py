@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PACKAGES = ("vmsbridge", "connectors", "analytics", "privacy", "evidence")
-STANDALONE = ("analytics", "privacy", "evidence")
+PACKAGES = ("vmsbridge", "connectors", "analytics", "privacy", "evidence", "recording")
+STANDALONE = ("analytics", "privacy", "evidence", "recording")
 # Service modules/packages: may not import the composition root or the CLI.
 SERVICES = (
     "vmsbridge.evidence_audit",
