@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.onvif.config import onvif_connectors
+from connectors.xprotect.config import xprotect_connectors
 from tests.conftest import ROOT
 from vmsbridge.config import SiteConfig, SiteDirectory, load_site_config, parse_site_config, resolve_secret
 from vmsbridge.errors import ConfigError
@@ -27,8 +29,8 @@ def test_example_campus_meets_the_brief(site: SiteConfig) -> None:
     assert sum(1 for c in site.cameras if c.ptz and c.presets) >= 2
     assert len(site.phones) >= 3
     assert len(site.doors) >= 2
-    assert len(site.connectors.xprotect) == 1
-    assert len(site.connectors.onvif) == 2
+    assert len(xprotect_connectors(site)) == 1
+    assert len(onvif_connectors(site)) == 2
 
 
 def test_examples_file_is_the_packaged_default(site: SiteConfig) -> None:
@@ -105,7 +107,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_secrets_come_from_environment_or_file(site: SiteConfig, tmp_path: Path) -> None:
-    xp = site.connectors.xprotect[0]
+    xp = xprotect_connectors(site)[0]
     assert (
         resolve_secret("connectors.xprotect[0]", xp, env={"VMSBRIDGE_XPROTECT_PASSWORD": "s3cret"})
         == "s3cret"
@@ -114,14 +116,14 @@ def test_secrets_come_from_environment_or_file(site: SiteConfig, tmp_path: Path)
         resolve_secret("connectors.xprotect[0]", xp, env={})
     secret_file = tmp_path / "pw"
     secret_file.write_text("from-a-file\n")
-    south = site.connectors.onvif[1].model_copy(update={"password_file": secret_file})
+    south = onvif_connectors(site)[1].model_copy(update={"password_file": secret_file})
     assert resolve_secret("connectors.onvif[1]", south) == "from-a-file"
 
 
 def test_a_secret_file_without_a_first_line_is_named(site: SiteConfig, tmp_path: Path) -> None:
     empty = tmp_path / "pw"
     empty.write_text("\n")
-    south = site.connectors.onvif[1].model_copy(update={"password_file": empty})
+    south = onvif_connectors(site)[1].model_copy(update={"password_file": empty})
     with pytest.raises(ConfigError) as info:
         resolve_secret("connectors.onvif[1]", south)
     assert [str(p) for p in info.value.problems] == [

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+from connectors.xprotect.config import xprotect_connectors
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.sitespec import emulated_gateway
 from vmsbridge.config import SiteConfig, read_secret_file
@@ -23,7 +24,7 @@ async def emulated_xprotect(
     password = await asyncio.to_thread(read_secret_file, secret_file)
     async with AsyncExitStack() as stack:
         gateways: dict[str, XProtectEmulator] = {}
-        for connector in site.connectors.xprotect:
+        for connector in xprotect_connectors(site):
             gateways[connector.id] = await stack.enter_async_context(
                 XProtectEmulator(emulated_gateway(site, connector.id), username=user, password=password)
             )
@@ -38,6 +39,6 @@ async def emulated_xprotect(
                     "insecure_skip_verify": False,
                 }
             )
-            for c in site.connectors.xprotect
+            for c in xprotect_connectors(site)
         ]
         yield EmulatedConnectors(connectors, gateways, dict(gateways))

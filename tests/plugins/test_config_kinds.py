@@ -9,7 +9,7 @@ from pydantic import Field
 
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.config.connectors import ConnectorConfig
-from vmsbridge.config.load import ConnectorKind
+from vmsbridge.config.load import ConnectorKind, installed_kinds
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 BASE = """
@@ -37,6 +37,7 @@ class IntercomConfig(ConnectorConfig):
 
 class Intercom:
     kind = "intercom"
+    capabilities = frozenset({"events"})
 
     def config_model(self) -> type[ConnectorConfig]:
         return IntercomConfig
@@ -48,7 +49,7 @@ class Intercom:
                 yield ConfigProblem(f"connectors.intercom[{i}].extension", "reserved")
 
 
-KINDS: dict[str, ConnectorKind] = {"intercom": Intercom()}
+KINDS: dict[str, ConnectorKind] = {**installed_kinds(), "intercom": Intercom()}
 
 
 def problems(text: str) -> list[str]:
@@ -63,7 +64,7 @@ def test_a_plugin_kind_is_read_with_its_model_and_kept_by_kind() -> None:
         'location = "annex"\n',
         kinds=KINDS,
     )
-    (gate,) = site.connectors.by_kind["intercom"]
+    (gate,) = site.connectors.of_kind("intercom", IntercomConfig)
     assert isinstance(gate, IntercomConfig)
     assert gate.extension == 204
     assert list(site.connectors.configured()) == ["onvif", "intercom"]
