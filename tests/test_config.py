@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.onvif.config import onvif_connectors
+from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.xprotect.config import xprotect_connectors
 from tests.conftest import ROOT
 from vmsbridge.config import SiteConfig, SiteDirectory, load_site_config, parse_site_config, resolve_secret
@@ -129,3 +129,23 @@ def test_a_secret_file_without_a_first_line_is_named(site: SiteConfig, tmp_path:
     assert [str(p) for p in info.value.problems] == [
         f"connectors.onvif[1].password_file: {empty} has no secret on its first line"
     ]
+
+
+def test_each_connector_kinds_own_checks_come_with_the_rest_of_the_file() -> None:
+    # The ONVIF and XProtect plug-ins check what only they know; one pass still lists everything.
+    text = EXAMPLE.replace(', camera_id = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a02"', "")
+    text = text.replace(
+        'connector = "onvif-south", profile = "Profile_3"', 'connector = "onvif-south", profile = "Profile_2"'
+    )
+    text = text.replace('device = "bl-athletics"', 'device = "bl-ghost"')
+    problems = problems_of(text)
+    assert "cameras[2].source.camera_id: required for a camera on an XProtect connector" in problems
+    assert "cameras: media profile 'Profile_2' is used by two cameras on 'onvif-south'" in problems
+    assert "io_modules[2].inputs[0].device: 'bl-ghost' is not a device id" in problems
+
+
+def test_every_connector_kind_is_read_by_its_plugin_and_kept_by_kind(site: SiteConfig) -> None:
+    assert list(site.connectors.configured()) == ["xprotect", "onvif"]  # as the file has them
+    assert [c.id for c in onvif_connectors(site)] == ["onvif-north", "onvif-south"]
+    with pytest.raises(TypeError, match=r"connectors\.xprotect: 'xprotect-main' was read as XProtectSource"):
+        site.connectors.of_kind("xprotect", OnvifSource)
