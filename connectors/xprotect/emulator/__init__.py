@@ -91,26 +91,10 @@ Names with a leading underscore are shared between this package's modules only; 
 re-exported here are its API.
 """
 
+from connectors.xprotect.emulator import ids
 from connectors.xprotect.emulator.events_socket import CLOSE_MALFORMED, CLOSE_UNAUTHORIZED
 from connectors.xprotect.emulator.idp import TOKEN_EXPIRED_TEXT, TOKEN_INVALID_TEXT
-from connectors.xprotect.emulator.ids import (
-    COMMUNICATION_ERROR,
-    COMMUNICATION_STARTED,
-    COMMUNICATION_STATE_GROUP,
-    COMMUNICATION_STOPPED,
-    INPUT_ACTIVATED,
-    INPUT_DEACTIVATED,
-    INPUT_STATE_GROUP,
-    MOTION_STARTED,
-    MOTION_STATE_GROUP,
-    MOTION_STOPPED,
-    OUTPUT_ACTIVATED,
-    OUTPUT_DEACTIVATED,
-    OUTPUT_STATE_GROUP,
-    RECORDING_STARTED,
-    RECORDING_STATE_GROUP,
-    RECORDING_STOPPED,
-)
+from connectors.xprotect.emulator.ids import *  # noqa: F403  (event type and state group ids, re-exported below)
 from connectors.xprotect.emulator.server import REST_PREFIX, WS_PATH, XProtectEmulator
 from connectors.xprotect.emulator.spec import (
     AlarmDefinitionSpec,
@@ -125,22 +109,6 @@ from connectors.xprotect.emulator.spec import (
 __all__ = [
     "CLOSE_MALFORMED",
     "CLOSE_UNAUTHORIZED",
-    "COMMUNICATION_ERROR",
-    "COMMUNICATION_STARTED",
-    "COMMUNICATION_STATE_GROUP",
-    "COMMUNICATION_STOPPED",
-    "INPUT_ACTIVATED",
-    "INPUT_DEACTIVATED",
-    "INPUT_STATE_GROUP",
-    "MOTION_STARTED",
-    "MOTION_STATE_GROUP",
-    "MOTION_STOPPED",
-    "OUTPUT_ACTIVATED",
-    "OUTPUT_DEACTIVATED",
-    "OUTPUT_STATE_GROUP",
-    "RECORDING_STARTED",
-    "RECORDING_STATE_GROUP",
-    "RECORDING_STOPPED",
     "REST_PREFIX",
     "TOKEN_EXPIRED_TEXT",
     "TOKEN_INVALID_TEXT",
@@ -154,3 +122,4 @@ __all__ = [
     "XProtectEmulator",
     "XProtectSpec",
 ]
+__all__ += ids.__all__
