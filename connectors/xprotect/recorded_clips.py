@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from connectors.xprotect.client import XProtectClient
-from connectors.xprotect.errors import ProtocolError, XProtectError
+from connectors.xprotect.errors import AuthenticationFailed, ProtocolError, XProtectError
 from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
 from connectors.xprotect.recorded import collect_window, write_clip
 from connectors.xprotect.vmslogin import VmsToken, vms_login
@@ -81,12 +81,24 @@ class RecordedClipSource:
     async def fetch(self, vms_camera_id: str, start: datetime, end: datetime, out: Path) -> ClipResult:
         """The camera's stored video for [start, end] written to ``out``."""
         recorder = await self.recorder_of(vms_camera_id)
-        token = await self._vms_token()
-        async with ImageServerSession(
-            recorder, vms_camera_id, token, label=f"XProtect {self.client.gateway_id}", timeout=self._timeout
-        ) as session:
-            frames = await collect_window(session, start, end)
-        return await asyncio.to_thread(write_clip, frames, (start, end), out)
+        label = f"XProtect {self.client.gateway_id}"
+        for attempt in (1, 2):
+            # A refused token may have expired early on the server: log in again once.
+            token = await self._vms_token(renew=attempt == 2)
+            session = ImageServerSession(recorder, vms_camera_id, token, label=label, timeout=self._timeout)
+            try:
+                await session.open()
+            except AuthenticationFailed as exc:
+                if attempt == 2:
+                    raise
+                log.info("%s; logging in again", exc)
+                continue
+            try:
+                frames = await collect_window(session, start, end)
+            finally:
+                await session.close()
+            return await asyncio.to_thread(write_clip, frames, (start, end), out)
+        raise AssertionError("unreachable")
 
     async def recorder_of(self, vms_camera_id: str) -> RecorderAddress:
         """The camera's recording server, from Config REST (cached)."""
@@ -108,9 +120,9 @@ class RecordedClipSource:
                 ) from None
         return self._recorders[vms_camera_id]
 
-    async def _vms_token(self) -> str:
+    async def _vms_token(self, *, renew: bool = False) -> str:
         async with self._token_lock:
-            if not self._token.fresh:
+            if renew or not self._token.fresh:
                 await self.client.open()
                 self._token = await vms_login(self.client, self._instance)
             return self._token.token

@@ -1,0 +1,279 @@
+"""XProtect recorded video over the ImageServer protocol, against the emulated recording server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+from connectors.xprotect.client import XProtectClient
+from connectors.xprotect.emulator import XProtectEmulator
+from connectors.xprotect.emulator.imageserver import ImageServerEmulator
+from connectors.xprotect.emulator.recording import Recording
+from connectors.xprotect.errors import AuthenticationFailed, ProtocolError
+from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
+from connectors.xprotect.recorded_clips import RecordedClipSource
+from vmsbridge.config import SiteConfig
+from vmsbridge.sources import ClipNotFound
+
+SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
+RECORDED_AT = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
+PAUSE_SECONDS = 10.0
+GOP = timedelta(seconds=4)  # the fixture's longest keyframe distance (60 frames at 15 fps)
+FRAME = timedelta(milliseconds=67)
+
+
+@dataclass
+class Site:
+    gateway: XProtectEmulator
+    recorder: ImageServerEmulator
+    recording: Recording
+    client: XProtectClient
+    camera: str  # the XProtect camera id
+    site_camera: str  # the same camera's id in the site file
+
+
+@pytest.fixture
+async def recorded(gateway: XProtectEmulator, site: SiteConfig) -> AsyncIterator[Site]:
+    """The example site's gateway with a recording server holding the fixture clip twice, 10 s apart."""
+    camera = next(c for c in site.cameras if c.source.connector == "xprotect-main" and c.source.camera_id)
+    assert camera.source.camera_id is not None
+    recording = Recording(SCENE, RECORDED_AT, passes=2, pause_seconds=PAUSE_SECONDS)
+    async with (
+        ImageServerEmulator(gateway, {camera.source.camera_id: recording}) as recorder,
+        XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client,
+    ):
+        yield Site(gateway, recorder, recording, client, camera.source.camera_id, camera.id)
+
+
+def source_packets() -> list[tuple[int, bool, bytes]]:
+    """The fixture's packets in stored order: (presentation ms, keyframe, bytes as in the MP4)."""
+    with av.open(str(SCENE)) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base or Fraction(1, 90_000)
+        packets = [
+            (p.pts, p.is_keyframe, bytes(p)) for p in container.demux(stream) if p.size and p.pts is not None
+        ]
+    first = packets[0][0]
+    return [
+        (round((pts - first) * time_base * 1000), key, data) for pts, key, data in packets if pts is not None
+    ]
+
+
+def clip_packets(path: Path) -> list[tuple[int, bool, bytes]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base or Fraction(1, 90_000)
+        return [
+            (round(p.pts * time_base * 1000), p.is_keyframe, bytes(p))
+            for p in container.demux(stream)
+            if p.size and p.pts is not None
+        ]
+
+
+def coded_slices(avcc: bytes) -> list[bytes]:
+    """The picture slices (NAL types 1-5) of a length-prefixed H.264 packet: what a re-encode would change.
+    Parameter sets and SEI may travel in-band or in the header, so they are left out of the comparison."""
+    slices, at = [], 0
+    while at + 4 <= len(avcc):
+        size = int.from_bytes(avcc[at : at + 4], "big")
+        unit = avcc[at + 4 : at + 4 + size]
+        if unit and 1 <= unit[0] & 0x1F <= 5:
+            slices.append(unit)
+        at += 4 + size
+    assert at == len(avcc), "packet is not length-prefixed NAL units"
+    return slices
+
+
+def names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def decoded_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+async def test_recorded_window_is_the_stored_pictures_unchanged(recorded: Site, tmp_path: Path) -> None:
+    source = RecordedClipSource(recorded.client, {}, tmp_path)
+    start, end = RECORDED_AT + timedelta(seconds=5), RECORDED_AT + timedelta(seconds=20)
+    result = await source.fetch(recorded.camera, start, end, tmp_path / "clip.mp4")
+
+    stored = source_packets()
+    first = max(i for i, (ms, key, _) in enumerate(stored) if key and ms <= 5000)
+    last = next(i for i, (ms, _, _) in enumerate(stored) if i > first and ms > 20000)
+    expected = stored[first:last]
+    got = clip_packets(result.file)
+    assert len(got) == len(expected) == result.frames
+    for n, ((got_ms, got_key, got_data), (want_ms, want_key, want_data)) in enumerate(
+        zip(got, expected, strict=True)
+    ):
+        assert coded_slices(got_data) == coded_slices(want_data), f"picture {n} was changed"
+        assert got_key == want_key, f"picture {n}: keyframe flag"
+        assert abs(got_ms - (want_ms - expected[0][0])) <= 1, f"picture {n}: time {got_ms} ms"
+    assert result.codec == "h264"
+    assert (result.width, result.height) == (480, 270)
+    assert result.reencoded is False
+    assert result.transcoded_by is None
+    assert result.start == RECORDED_AT + timedelta(milliseconds=expected[0][0])
+    assert result.sha256 == hashlib.sha256(result.file.read_bytes()).hexdigest()
+    assert result.gaps == ()
+    assert decoded_frames(result.file) == result.frames
+    assert names_in(tmp_path) == ["clip.mp4"]
+    with av.open(str(result.file)) as container:
+        assert container.metadata.get("creation_time", "").startswith("2026-12-07T10:00:04")
+
+
+@pytest.mark.parametrize(("from_s", "to_s"), [(0.5, 3.0), (13.2, 16.9), (17.0, 31.0), (33.0, 35.9)])
+async def test_window_is_honoured_within_one_gop(
+    recorded: Site, tmp_path: Path, from_s: float, to_s: float
+) -> None:
+    source = RecordedClipSource(recorded.client, {}, tmp_path)
+    start, end = RECORDED_AT + timedelta(seconds=from_s), RECORDED_AT + timedelta(seconds=to_s)
+    result = await source.fetch(recorded.camera, start, end, tmp_path / "clip.mp4")
+    assert start - GOP <= result.start <= start, f"clip starts at {result.start}, window at {start}"
+    assert end - timedelta(seconds=1) <= result.end <= end + FRAME, (
+        f"clip ends at {result.end}, window at {end}"
+    )
+    assert clip_packets(result.file)[0][1], "the clip does not start on a keyframe"
+    assert decoded_frames(result.file) == result.frames
+
+
+async def test_a_stretch_without_recording_is_a_gap(recorded: Site, tmp_path: Path) -> None:
+    source = RecordedClipSource(recorded.client, {}, tmp_path)
+    start, end = RECORDED_AT + timedelta(seconds=30), recorded.recording.pass_start(1) + timedelta(seconds=6)
+    result = await source.fetch(recorded.camera, start, end, tmp_path / "clip.mp4")
+    assert len(result.gaps) == 1, result.gaps
+    gap = result.gaps[0]
+    first_pass_end = recorded.recording.pass_start(0) + timedelta(milliseconds=recorded.recording.pass_ms)
+    assert abs((gap.start - first_pass_end).total_seconds()) < 0.1
+    assert gap.end == recorded.recording.pass_start(1)
+    assert abs(gap.seconds - PAUSE_SECONDS) < 0.1
+    assert decoded_frames(result.file) == result.frames
+    assert result.to_json()["gaps"] == [gap.to_json()]
+
+
+async def test_a_wrong_token_is_refused_with_a_clear_message(recorded: Site) -> None:
+    address = RecorderAddress.from_uri(
+        recorded.gateway._config["recordingServers"][recorded.gateway._recorder_id]["webServerUri"]
+    )
+    with pytest.raises(AuthenticationFailed) as refused:
+        async with ImageServerSession(
+            address, recorded.camera, "TOKEN#forged#", label="XProtect test", timeout=10
+        ):
+            pass
+    message = str(refused.value)
+    assert f"connect to camera {recorded.camera} refused" in message
+    assert "the connection token is not valid" in message
+    assert "forged" not in message
+    assert recorded.recorder.counters["refused"] == 1
+    assert recorded.recorder.counters["images"] == 0
+
+
+async def test_an_expired_vms_token_is_renewed_by_logging_in_again(recorded: Site, tmp_path: Path) -> None:
+    source = RecordedClipSource(recorded.client, {}, tmp_path, timeout=10)
+    window = RECORDED_AT + timedelta(seconds=1), RECORDED_AT + timedelta(seconds=2)
+    await source.fetch(recorded.camera, *window, tmp_path / "a.mp4")
+    recorded.gateway.expire_vms_tokens()
+    await source.fetch(recorded.camera, *window, tmp_path / "b.mp4")
+    assert recorded.recorder.counters["refused"] == 1
+    assert recorded.recorder.counters["connect"] == 2
+    # A server whose tokens are expired as soon as they are issued is refused with its reason.
+    recorded.gateway.vms_token_lifetime_seconds = 0.0
+    recorded.gateway.expire_vms_tokens()
+    with pytest.raises(AuthenticationFailed, match="the connection token has expired"):
+        await source.fetch(recorded.camera, *window, tmp_path / "c.mp4")
+    assert not (tmp_path / "c.mp4").exists()
+
+
+async def test_a_jpeg_only_server_gives_a_vms_transcode_kept_as_delivered(
+    recorded: Site, tmp_path: Path
+) -> None:
+    recorded.recorder.quirks.jpeg_only = True
+    source = RecordedClipSource(recorded.client, {}, tmp_path)
+    start, end = RECORDED_AT + timedelta(seconds=5), RECORDED_AT + timedelta(seconds=8)
+    result = await source.fetch(recorded.camera, start, end, tmp_path / "clip.mp4")
+    assert result.codec == "mjpeg"
+    assert result.reencoded is True
+    assert result.transcoded_by == "vms"
+    assert result.to_json()["reencoded"] is True
+    assert result.to_json()["transcoded_by"] == "vms"
+    delivered = [
+        p
+        for p in recorded.recording.jpeg_pictures()
+        if round(start.timestamp() * 1000) <= p.time_ms <= round(end.timestamp() * 1000)
+    ]
+    got = clip_packets(result.file)
+    assert [data for _, _, data in got] == [p.data for p in delivered], "the JPEGs are not kept as delivered"
+    assert [ms for ms, _, _ in got] == [p.time_ms - delivered[0].time_ms for p in delivered]
+    assert result.start == datetime.fromtimestamp(delivered[0].time_ms / 1000, UTC)
+
+
+async def test_malformed_framing_is_a_clear_error_and_leaves_no_file(recorded: Site, tmp_path: Path) -> None:
+    recorded.recorder.quirks.malformed_framing = True
+    source = RecordedClipSource(recorded.client, {}, tmp_path)
+    window = RECORDED_AT + timedelta(seconds=5), RECORDED_AT + timedelta(seconds=20)
+    with pytest.raises(ProtocolError, match=r"GenericByteData says \d+ bytes but Content-length says \d+"):
+        await source.fetch(recorded.camera, *window, tmp_path / "clip.mp4")
+    assert names_in(tmp_path) == []
+
+
+async def test_the_clip_source_finds_the_recorder_through_config_rest(
+    recorded: Site, site: SiteConfig, tmp_path: Path
+) -> None:
+    source = RecordedClipSource(recorded.client, {recorded.site_camera: recorded.camera}, tmp_path)
+    address = await source.recorder_of(recorded.camera)
+    assert (address.host, address.port, address.tls) == ("127.0.0.1", recorded.recorder.port, False)
+    window = RECORDED_AT + timedelta(seconds=9), RECORDED_AT + timedelta(seconds=12)
+    path = await source.fetch_clip(recorded.site_camera, *window)
+    assert path.parent.parent == tmp_path
+    assert path.suffix == ".mp4"
+    assert source.results[path].start == RECORDED_AT + timedelta(seconds=8)
+    assert decoded_frames(path) == source.results[path].frames
+
+
+class Export:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.asked: list[str] = []
+
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+        self.asked.append(camera_id)
+        return self.path
+
+
+async def test_the_export_folder_is_the_second_path(recorded: Site, site: SiteConfig, tmp_path: Path) -> None:
+    other = next(c for c in site.cameras if c.source.camera_id and c.source.camera_id != recorded.camera)
+    assert other.source.camera_id is not None
+    export = Export(tmp_path / "exported.mp4")
+    source = RecordedClipSource(
+        recorded.client,
+        {recorded.site_camera: recorded.camera, other.id: other.source.camera_id},
+        tmp_path / "work",
+        fallback=export,
+    )
+    await asyncio.to_thread((tmp_path / "work").mkdir)
+    window = RECORDED_AT + timedelta(seconds=9), RECORDED_AT + timedelta(seconds=12)
+    # The recording server has nothing for that camera, so the export folder is asked.
+    assert await source.fetch_clip(other.id, *window) == export.path
+    assert export.asked == [other.id]
+    assert names_in(tmp_path / "work") == []
+    without = RecordedClipSource(recorded.client, {other.id: other.source.camera_id}, tmp_path / "work")
+    with pytest.raises(ClipNotFound, match=f"no recordings for camera {other.source.camera_id}"):
+        await without.fetch_clip(other.id, *window)
+    # A window before anything was recorded is not found either.
+    with pytest.raises(ClipNotFound):
+        await RecordedClipSource(
+            recorded.client, {recorded.site_camera: recorded.camera}, tmp_path / "work"
+        ).fetch_clip(
+            recorded.site_camera,
+            RECORDED_AT + timedelta(hours=2),
+            RECORDED_AT + timedelta(hours=2, seconds=5),
+        )
