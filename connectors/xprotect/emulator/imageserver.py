@@ -18,9 +18,10 @@ JPEG.
 Choices where the documentation is silent
 -----------------------------------------
 * ``goto`` lands on the stored picture with the latest time at or before ``<time>`` (the first
-  picture when ``<time>`` is before the recording). ``next``/``previous`` step through the pictures
-  in stored (coding) order; at either end they answer the same picture again, with ``Next`` (or
-  ``Prev``) equal to ``Current``.
+  picture when ``<time>`` is before the recording; the latest one recorded when it is in the
+  future). ``next``/``previous`` step through the pictures in stored (coding) order; at either end
+  (the end being the present for a recording still going on) they answer the same picture again,
+  with ``Next`` (or ``Prev``) equal to ``Current``.
 * A refused ``connect`` answers ``<connected>no</connected>`` with ``<errorreason>`` and closes the
   connection; so does any other request before a successful ``connect``. ``live`` and methods this
   emulator does not know answer a ``<methodresponse>`` with ``<errorreason>``.
@@ -36,7 +37,6 @@ from __future__ import annotations
 __all__ = ["GBD_CODECS", "ImageServerEmulator", "ImageServerQuirks"]
 
 import asyncio
-import bisect
 import contextlib
 import dataclasses
 import logging
@@ -47,7 +47,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from connectors.emulation import SwitchableQuirks
-from connectors.xprotect.emulator.recording import Recording, StoredPicture
+from connectors.xprotect.emulator.recording import Recording
 
 if TYPE_CHECKING:
     from connectors.xprotect.emulator.server import XProtectEmulator
@@ -61,6 +61,7 @@ _VIDEO: Final = 0x0010
 _SYNC: Final = 0x0001
 _MAX_REQUEST: Final = 64 * 1024
 _MALFORMED_AT: Final = 10
+_MAX_GOP: Final = 1000  # pictures searched back for the sync picture a header names
 
 
 @dataclass
@@ -107,7 +108,6 @@ class ImageServerEmulator:
         self._port = port
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._by_time: dict[tuple[str, bool], tuple[list[int], list[int]]] = {}
 
     @property
     def port(self) -> int:
@@ -185,7 +185,10 @@ class ImageServerEmulator:
             writer.write(_response(request_id, method, connected="no", errorreason="not connected"))
             return False
         if method in ("goto", "next", "previous"):
-            pictures = await self._pictures(state)
+            recording = self.recordings[state.camera]
+            jpeg = state.jpeg or self.quirks.jpeg_only
+            await asyncio.to_thread(recording.one_pass, jpeg=jpeg)  # JPEGs are made on first use
+            last = recording.last_position(jpeg=jpeg)
             if method == "goto":
                 try:
                     when = int((call.findtext("time") or "").strip())
@@ -194,12 +197,12 @@ class ImageServerEmulator:
                         _response(request_id, method, errorreason="time must be milliseconds since 1970")
                     )
                     return True
-                state.position = self._position_at(state, pictures, when)
+                state.position = recording.position_at(when, jpeg=jpeg)
             elif method == "next":
-                state.position = min(state.position + 1, len(pictures) - 1)
+                state.position = min(state.position + 1, last)
             else:
                 state.position = max(state.position - 1, 0)
-            self._write_image(request_id, state, pictures, writer)
+            self._write_image(request_id, state, recording, jpeg, last, writer)
             return True
         writer.write(
             _response(request_id, method, errorreason=f"{method or 'an empty method'} is not emulated")
@@ -230,43 +233,37 @@ class ImageServerEmulator:
         writer.write(_response(request_id, method, connected="yes"))
         return True
 
-    async def _pictures(self, state: _Connection) -> list[StoredPicture]:
-        assert state.camera is not None
-        recording = self.recordings[state.camera]
-        if state.jpeg or self.quirks.jpeg_only:
-            return await asyncio.to_thread(recording.jpeg_pictures)
-        return recording.pictures
-
-    def _position_at(self, state: _Connection, pictures: list[StoredPicture], when: int) -> int:
-        """The stored picture with the latest time at or before ``when`` (the first one if none)."""
-        key = (state.camera or "", pictures is not self.recordings[state.camera or ""].pictures)
-        if key not in self._by_time:
-            order = sorted(range(len(pictures)), key=lambda i: pictures[i].time_ms)
-            self._by_time[key] = ([pictures[i].time_ms for i in order], order)
-        times, order = self._by_time[key]
-        found = bisect.bisect_right(times, when) - 1
-        return order[found] if found >= 0 else 0
-
     def _write_image(
-        self, request_id: str, state: _Connection, pictures: list[StoredPicture], writer: asyncio.StreamWriter
+        self,
+        request_id: str,
+        state: _Connection,
+        recording: Recording,
+        jpeg: bool,
+        last: int,
+        writer: asyncio.StreamWriter,
     ) -> None:
-        assert state.camera is not None
         at = state.position
-        picture = pictures[at]
-        following = pictures[min(at + 1, len(pictures) - 1)].time_ms
-        before = pictures[max(at - 1, 0)].time_ms
+        picture = recording.picture(at, jpeg=jpeg)
+        following = recording.picture(min(at + 1, last), jpeg=jpeg).time_ms
+        before = recording.picture(max(at - 1, 0), jpeg=jpeg).time_ms
         state.images += 1
         self.counters["images"] += 1
-        bare_jpeg = state.jpeg or self.quirks.jpeg_only
-        if bare_jpeg:
+        if jpeg:
             body, content_type, trailer = picture.data, "image/jpeg", END
         else:
-            codec = GBD_CODECS[self.recordings[state.camera].codec]
-            sync = next((p.time_ms for p in reversed(pictures[: at + 1]) if p.keyframe), picture.time_ms)
+            sync = next(
+                (
+                    p.time_ms
+                    for p in (recording.picture(i, jpeg=False) for i in range(at, max(-1, at - _MAX_GOP), -1))
+                    if p.keyframe
+                ),
+                picture.time_ms,
+            )
             total = _GBD_HEADER.size + len(picture.data)
             if self.quirks.malformed_framing and state.images == _MALFORMED_AT:
                 total += 1000
             flags = _SYNC if picture.keyframe else 0
+            codec = GBD_CODECS[recording.codec]
             header = _GBD_HEADER.pack(_VIDEO, total, codec, at & 0xFFFF, flags, sync, picture.time_ms, 0)
             body, content_type, trailer = (
                 header + picture.data,

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 __all__ = ["Recording", "StoredPicture"]
 
+import bisect
 import itertools
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -39,51 +41,84 @@ class StoredPicture:
 
 
 class Recording:
-    """One camera's stored video (see the module text); pictures in coding order."""
+    """One camera's stored video (see the module text), addressed by position in stored order.
 
-    def __init__(self, clip: Path, start: datetime, *, passes: int = 1, pause_seconds: float = 0.0) -> None:
+    ``passes=None`` repeats the clip without end; either way only pictures up to the present exist,
+    as on a recorder that is still recording.
+    """
+
+    def __init__(
+        self, clip: Path, start: datetime, *, passes: int | None = 1, pause_seconds: float = 0.0
+    ) -> None:
         if start.tzinfo is None:
             raise ValueError(f"the recording start must be timezone-aware, got {start!r}")
-        if passes < 1:
-            raise ValueError(f"passes must be >= 1, got {passes}")
+        if passes is not None and passes < 1:
+            raise ValueError(f"passes must be >= 1 (or None: endless), got {passes}")
         if pause_seconds < 0:
             raise ValueError(f"pause_seconds must be >= 0, got {pause_seconds}")
         self.clip = clip
         self.start = start
-        self.codec, one_pass, self.pass_ms = _read_clip(clip)
-        step = self.pass_ms + round(pause_seconds * 1000)
-        base = round(start.timestamp() * 1000)
-        self.pictures = [
-            StoredPicture(base + n * step + p.time_ms, p.keyframe, p.data)
-            for n in range(passes)
-            for p in one_pass
-        ]
-        self._passes = passes
-        self._step = step
-        self._base = base
+        self.passes = passes
+        self.codec, self._coded, self.pass_ms = _read_clip(clip)
+        self._step = self.pass_ms + round(pause_seconds * 1000)
+        self._base = round(start.timestamp() * 1000)
         self._jpegs: list[StoredPicture] | None = None
         self._jpeg_lock = threading.Lock()
-
-    @property
-    def end(self) -> datetime:
-        """Just after the last stored picture."""
-        return self.start + timedelta(milliseconds=(self._passes - 1) * self._step + self.pass_ms)
+        self._indexes: dict[bool, tuple[list[int], list[int]]] = {}
 
     def pass_start(self, n: int) -> datetime:
         """When pass ``n`` (from 0) begins."""
         return self.start + timedelta(milliseconds=n * self._step)
 
-    def jpeg_pictures(self) -> list[StoredPicture]:
-        """The same pictures as JPEG, in presentation order (blocking: decodes and encodes once)."""
+    def one_pass(self, *, jpeg: bool) -> list[StoredPicture]:
+        """The clip's pictures with times from 0: coded (stored order) or as JPEG (blocking on first use:
+        decodes and encodes once, in presentation order)."""
+        if not jpeg:
+            return self._coded
         with self._jpeg_lock:
             if self._jpegs is None:
-                one_pass = _jpeg_pass(self.clip)
-                self._jpegs = [
-                    StoredPicture(self._base + n * self._step + t, True, data)
-                    for n in range(self._passes)
-                    for t, data in one_pass
-                ]
+                self._jpegs = [StoredPicture(t, True, data) for t, data in _jpeg_pass(self.clip)]
             return self._jpegs
+
+    def picture(self, position: int, *, jpeg: bool) -> StoredPicture:
+        """The picture at ``position`` (from 0, stored order) with its wall-clock time."""
+        pictures = self.one_pass(jpeg=jpeg)
+        n, at = divmod(position, len(pictures))
+        p = pictures[at]
+        return StoredPicture(self._base + n * self._step + p.time_ms, p.keyframe, p.data)
+
+    def position_at(self, time_ms: int, *, jpeg: bool) -> int:
+        """The position of the latest picture at or before ``time_ms`` (0 before the recording),
+        never past the last picture recorded so far."""
+        now_ms = round(time.time() * 1000)
+        return self._position_at(min(time_ms, now_ms), jpeg=jpeg)
+
+    def last_position(self, *, jpeg: bool) -> int:
+        return self.position_at(round(time.time() * 1000), jpeg=jpeg)
+
+    def _position_at(self, time_ms: int, *, jpeg: bool) -> int:
+        pictures = self.one_pass(jpeg=jpeg)
+        times, order = self._index(jpeg)
+        offset = time_ms - self._base
+        if offset < 0:
+            return 0
+        n = offset // self._step
+        if self.passes is not None and n >= self.passes:
+            n, within = self.passes - 1, self._step
+        else:
+            within = offset - n * self._step
+        found = bisect.bisect_right(times, within) - 1
+        if found < 0:  # before the first picture of pass n: the last one of the pass before
+            return max(0, n * len(pictures) - 1)
+        return n * len(pictures) + order[found]
+
+    def _index(self, jpeg: bool) -> tuple[list[int], list[int]]:
+        """One pass's picture times sorted, and the stored position of each."""
+        if jpeg not in self._indexes:
+            pictures = self.one_pass(jpeg=jpeg)
+            order = sorted(range(len(pictures)), key=lambda i: pictures[i].time_ms)
+            self._indexes[jpeg] = ([pictures[i].time_ms for i in order], order)
+        return self._indexes[jpeg]
 
 
 def _read_clip(clip: Path) -> tuple[str, list[StoredPicture], int]:

@@ -24,7 +24,8 @@ from vmsbridge.config import SiteConfig
 from vmsbridge.sources import ClipNotFound
 
 SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
-RECORDED_AT = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
+# An hour ago: a recording server has nothing from the future.
+RECORDED_AT = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 PAUSE_SECONDS = 10.0
 GOP = timedelta(seconds=4)  # the fixture's longest keyframe distance (60 frames at 15 fps)
 FRAME = timedelta(milliseconds=67)
@@ -128,7 +129,8 @@ async def test_recorded_window_is_the_stored_pictures_unchanged(recorded: Site, 
     assert decoded_frames(result.file) == result.frames
     assert names_in(tmp_path) == ["clip.mp4"]
     with av.open(str(result.file)) as container:
-        assert container.metadata.get("creation_time", "").startswith("2026-12-07T10:00:04")
+        written = container.metadata.get("creation_time", "")
+    assert written[:19] == (RECORDED_AT + timedelta(seconds=4)).isoformat()[:19]
 
 
 @pytest.mark.parametrize(("from_s", "to_s"), [(0.5, 3.0), (13.2, 16.9), (17.0, 31.0), (33.0, 35.9)])
@@ -205,15 +207,16 @@ async def test_a_jpeg_only_server_gives_a_vms_transcode_kept_as_delivered(
     assert result.transcoded_by == "vms"
     assert result.to_json()["reencoded"] is True
     assert result.to_json()["transcoded_by"] == "vms"
+    base = round(RECORDED_AT.timestamp() * 1000)
     delivered = [
         p
-        for p in recorded.recording.jpeg_pictures()
-        if round(start.timestamp() * 1000) <= p.time_ms <= round(end.timestamp() * 1000)
+        for p in recorded.recording.one_pass(jpeg=True)
+        if round(start.timestamp() * 1000) <= base + p.time_ms <= round(end.timestamp() * 1000)
     ]
     got = clip_packets(result.file)
     assert [data for _, _, data in got] == [p.data for p in delivered], "the JPEGs are not kept as delivered"
     assert [ms for ms, _, _ in got] == [p.time_ms - delivered[0].time_ms for p in delivered]
-    assert result.start == datetime.fromtimestamp(delivered[0].time_ms / 1000, UTC)
+    assert result.start == datetime.fromtimestamp((base + delivered[0].time_ms) / 1000, UTC)
 
 
 async def test_malformed_framing_is_a_clear_error_and_leaves_no_file(recorded: Site, tmp_path: Path) -> None:
