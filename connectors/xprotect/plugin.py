@@ -33,14 +33,14 @@ class XProtectPlugin(ConnectorPackage):
 
         sources = build_xprotect_sources(site, directory)
         # Alarms and PTZ go through the source's signed-in client, so controls need the sources.
-        return ConnectorSet(sources, build_xprotect_controls(site, sources))
+        return ConnectorSet(sources, build_xprotect_controls(site, sources, work_dir))
 
     def emulate(
         self, site: SiteConfig, clip: Path | None, secret_file: Path, user: str
     ) -> AbstractAsyncContextManager[EmulatedConnectors]:
         from connectors.xprotect.lab import emulated_xprotect
 
-        return emulated_xprotect(site, secret_file, user)
+        return emulated_xprotect(site, secret_file, user, clip)
 
 
 PLUGIN: ConnectorPlugin = XProtectPlugin()

@@ -14,13 +14,16 @@ import av
 import pytest
 
 from connectors.xprotect.client import XProtectClient
+from connectors.xprotect.control import build_xprotect_controls
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.emulator.imageserver import ImageServerEmulator
 from connectors.xprotect.emulator.recording import Recording
 from connectors.xprotect.errors import AuthenticationFailed, ProtocolError
 from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
+from connectors.xprotect.lab import emulated_xprotect
 from connectors.xprotect.recorded_clips import RecordedClipSource
-from vmsbridge.config import SiteConfig
+from connectors.xprotect.source import XProtectEventSource
+from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
 from vmsbridge.sources import ClipNotFound
 
 SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
@@ -280,3 +283,32 @@ async def test_the_export_folder_is_the_second_path(recorded: Site, site: SiteCo
             RECORDED_AT + timedelta(hours=2),
             RECORDED_AT + timedelta(hours=2, seconds=5),
         )
+
+
+async def test_the_emulated_site_records_and_its_clip_source_fetches_from_the_recorder(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    await asyncio.to_thread(secret.write_text, "lab-password\n")
+    work = tmp_path / "work"
+    await asyncio.to_thread(work.mkdir)
+    async with emulated_xprotect(site, secret, "lab", SCENE) as emulated:
+        connector = emulated.connectors[0]
+        assert isinstance(connector, XProtectSource)
+        source = XProtectEventSource(connector, SiteDirectory(site), "lab-password")
+        try:
+            clips = build_xprotect_controls(site, [source], work).clips[connector.id]
+            assert isinstance(clips, RecordedClipSource)
+            camera = next(
+                c for c in site.cameras if c.source.connector == connector.id and c.source.camera_id
+            )
+            now = datetime.now(UTC)
+            start, end = now - timedelta(seconds=30), now - timedelta(seconds=20)
+            path = await clips.fetch_clip(camera.id, start, end)
+            result = clips.results[path]
+            assert start - GOP <= result.start <= start
+            assert end - timedelta(seconds=1) <= result.end <= end + FRAME
+            assert result.reencoded is False
+            assert decoded_frames(path) == result.frames
+        finally:
+            await source.client.close()
