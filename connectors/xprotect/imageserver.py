@@ -48,6 +48,7 @@ MAX_SKIPPED_REPLIES: Final = 100  # status messages tolerated while waiting for 
 _GBD: Final = struct.Struct(">HIHHHQQI")
 _GBD_VIDEO: Final = 0x0010
 _GBD_SYNC: Final = 0x0001
+_LATEST_MS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 GBD_CODECS: Final = {0x000A: "h264", 0x000E: "hevc", 0x0001: "mjpeg"}
 
 
@@ -287,7 +288,7 @@ class ImageServerSession:
             times[name] = int(value)
         if body[:2] == b"\xff\xd8":
             return StoredFrame(
-                _time(times["current"]),
+                self._time(method, times["current"]),
                 "mjpeg",
                 True,
                 body,
@@ -318,7 +319,7 @@ class ImageServerSession:
         if codec is None:
             raise ProtocolError(self._label, f"{method}: unknown GenericByteData codec 0x{codec_id:04x}")
         return StoredFrame(
-            _time(picture_ts),
+            self._time(method, picture_ts),
             codec,
             bool(flags & _GBD_SYNC),
             body[_GBD.size :],
@@ -327,6 +328,11 @@ class ImageServerSession:
             times["next"],
             times["prev"],
         )
+
+    def _time(self, method: str, millis: int) -> datetime:
+        if not 0 <= millis <= _LATEST_MS:
+            raise ProtocolError(self._label, f"{method}: picture time {millis} ms is not a time since 1970")
+        return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 def _headers(block: bytes) -> dict[str, str]:
@@ -352,7 +358,3 @@ def _millis(when: datetime) -> int:
     if when.tzinfo is None:
         raise ValueError(f"times must be timezone-aware, got {when!r}")
     return round(when.timestamp() * 1000)
-
-
-def _time(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, UTC)
