@@ -14,7 +14,15 @@ gives a clip kept exactly as delivered, MJPEG with the pictures' times, marked `
 
 from __future__ import annotations
 
-__all__ = ["GAP_MIN_SECONDS", "MAX_WINDOW_FRAMES", "collect_window", "find_gaps", "write_clip"]
+__all__ = [
+    "GAP_MIN_SECONDS",
+    "MAX_WINDOW_FRAMES",
+    "collect_window",
+    "decoding_times",
+    "find_gaps",
+    "frame_interval",
+    "write_clip",
+]
 
 import hashlib
 import io
@@ -49,7 +57,7 @@ async def collect_window(session: ImageServerSession, start: datetime, end: date
     """The stored pictures covering [start, end] in stored order, from a sync picture at or before
     ``start``; raises :class:`ClipNotFound` when the recording has nothing in the window."""
     if end <= start:
-        raise ValueError(f"the window must end after it starts: {start.isoformat()} - {end.isoformat()}")
+        raise ClipNotFound(f"the window must end after it starts: {start.isoformat()} - {end.isoformat()}")
     where = f"camera {session.camera_id}"
     frame = await session.goto(start)
     if frame is None:
@@ -109,6 +117,21 @@ def find_gaps(times: Sequence[datetime], start: datetime, end: datetime) -> tupl
     return tuple(gaps)
 
 
+def decoding_times(pts: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Presentation and decoding times (ms) for pictures in stored order, which is decoding order.
+
+    Presentation times may run ahead of decoding order (B-frames): decoding times are the sorted
+    presentation times moved back just enough to stay at or before them. A container needs them
+    strictly increasing, so a repeated time (a recorder's millisecond clock) moves on by 1 ms.
+    """
+    ordered = sorted(pts)
+    delay = max(0, *(o - p for o, p in zip(ordered, pts, strict=True)))
+    dts: list[int] = []
+    for o in ordered:
+        dts.append(max(o - delay, dts[-1] + 1) if dts else o - delay)
+    return [max(p, d) for p, d in zip(pts, dts, strict=True)], dts
+
+
 def write_clip(frames: Sequence[StoredFrame], window: tuple[datetime, datetime], out: Path) -> ClipResult:
     """Remux ``frames`` (stored order) into ``out`` as MP4 with faststart; blocking, run it off the loop.
 
@@ -125,14 +148,11 @@ def write_clip(frames: Sequence[StoredFrame], window: tuple[datetime, datetime],
     interval = frame_interval(times)
     origin = min(times)
     pts = [round((t - origin) / timedelta(milliseconds=1)) for t in times]
-    # Stored order is decoding order; presentation times may run ahead of it (B-frames). Decoding
-    # times are the sorted presentation times moved back just enough to stay at or before them.
-    ordered = sorted(pts)
-    delay = max(0, *(o - p for o, p in zip(ordered, pts, strict=True)))
+    pts, dts = decoding_times(pts)
     duration = max(1, round(interval / timedelta(milliseconds=1)))
     partial = out.with_name(f".{out.name}.partial")
     try:
-        width, height = _mux(frames, codec, pts, [o - delay for o in ordered], duration, origin, partial)
+        width, height = _mux(frames, codec, pts, dts, duration, origin, partial)
         digest = _sha256(partial)
         os.replace(partial, out)
     except BaseException:
@@ -186,7 +206,12 @@ def _mux(
                 packet.time_base = _MS
                 packet.is_keyframe = frame.keyframe
                 packet.stream = stream
-                sink.mux(packet)
+                try:
+                    sink.mux(packet)
+                except av.error.FFmpegError as exc:
+                    raise ProtocolError(
+                        "recording server", f"the pictures cannot be written as MP4: {exc}"
+                    ) from None
     return width, height
 
 

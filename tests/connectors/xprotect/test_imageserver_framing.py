@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import struct
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 
 from connectors.xprotect.errors import GatewayUnreachable, ProtocolError, XProtectError
 from connectors.xprotect.imageserver import MAX_TEXT_BYTES, ImageServerSession, RecorderAddress, StoredFrame
+from connectors.xprotect.recorded import decoding_times
 
 CONNECTED = (
     b'<?xml version="1.0" encoding="UTF-8"?><methodresponse><requestid>1</requestid>'
@@ -138,3 +140,21 @@ def test_a_recorder_address_comes_from_web_server_uri() -> None:
     with pytest.raises(ValueError, match="webServerUri must be an http"):
         RecorderAddress.from_uri("rec-1:7563")
     assert issubclass(ProtocolError, XProtectError)
+
+
+@pytest.mark.parametrize(
+    ("pts", "expected_dts"),
+    [
+        ([0, 67, 133, 200], [0, 67, 133, 200]),  # no reordering: decoding times are presentation times
+        # I P B B P B B: decoding times shifted back by one reorder step
+        ([0, 200, 67, 133, 400, 267, 333], [-67, 0, 66, 133, 200, 266, 333]),
+        ([0, 67, 67, 133], [0, 67, 68, 133]),  # a repeated millisecond still increases
+    ],
+)
+def test_decoding_times_stay_increasing_and_at_or_before_presentation(
+    pts: list[int], expected_dts: list[int]
+) -> None:
+    shown, dts = decoding_times(pts)
+    assert dts == expected_dts
+    assert all(d <= p for p, d in zip(shown, dts, strict=True))
+    assert all(b > a for a, b in itertools.pairwise(dts))
