@@ -175,7 +175,7 @@ def watch_gateway(args: argparse.Namespace) -> int:
 
 
 def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    add_emulate_kind(
+    parser = add_emulate_kind(
         kinds,
         "xprotect",
         summary="an XProtect API Gateway (IDP token, REST, Events & State WebSocket, alarms)",
@@ -184,10 +184,24 @@ def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser
         default_port=8081,
         serve=_serve,
     )
+    parser.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="H.264/H.265 video a recording server (ImageServer protocol) has stored, looped, on every "
+        "camera since 10 minutes before the start; the gateway's recordingServers item names it",
+    )
+    parser.add_argument(
+        "--recorder-port", type=int, default=0, help="the recording server's port (default: any free one)"
+    )
 
 
 @asynccontextmanager
 async def _serve(args: argparse.Namespace, site: SiteConfig) -> AsyncIterator[Sequence[str]]:
+    from contextlib import AsyncExitStack
+    from datetime import UTC, datetime
+
     from connectors.xprotect.config import xprotect_connectors
     from connectors.xprotect.emulator import XProtectEmulator
     from connectors.xprotect.sitespec import emulated_gateway
@@ -198,8 +212,31 @@ async def _serve(args: argparse.Namespace, site: SiteConfig) -> AsyncIterator[Se
             str(args.devices), [ConfigProblem("connectors.xprotect", "the file has no XProtect gateway")]
         )
     spec = emulated_gateway(site, gateways[0].id)
-    async with XProtectEmulator(spec, port=args.port, username=args.user, password=args.password) as emulator:
-        yield [
+    async with AsyncExitStack() as stack:
+        emulator = await stack.enter_async_context(
+            XProtectEmulator(spec, port=args.port, username=args.user, password=args.password)
+        )
+        lines = [
             f"{gateways[0].id:<14} {emulator.url}   cameras: {len(spec.cameras)}; "
             f"inputs: {len(spec.inputs)}; user-defined events: {len(spec.user_defined_events)}"
         ]
+        if args.clip is not None:
+            from connectors.xprotect.emulator.imageserver import ImageServerEmulator
+            from connectors.xprotect.emulator.recording import Recording
+            from connectors.xprotect.lab import RECORDED_BEFORE
+
+            try:
+                recording = Recording(args.clip, datetime.now(UTC) - RECORDED_BEFORE, passes=None)
+            except (OSError, ValueError) as exc:  # av's errors are OSError or ValueError
+                raise ConfigError(
+                    str(args.clip), [ConfigProblem("--clip", f"cannot be stored: {exc}")]
+                ) from None
+            recorder = await stack.enter_async_context(
+                ImageServerEmulator(
+                    emulator, {c.id: recording for c in spec.cameras}, port=args.recorder_port
+                )
+            )
+            lines.append(
+                f"{'recorder':<14} {recorder.url}   ImageServer protocol; {args.clip.name} on every camera"
+            )
+        yield lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
 from connectors.xprotect.lab import emulated_xprotect
 from connectors.xprotect.recorded_clips import RecordedClipSource
 from connectors.xprotect.source import XProtectEventSource
+from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
 from vmsbridge.sources import ClipNotFound
 
@@ -32,6 +34,7 @@ RECORDED_AT = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 PAUSE_SECONDS = 10.0
 GOP = timedelta(seconds=4)  # the fixture's longest keyframe distance (60 frames at 15 fps)
 FRAME = timedelta(milliseconds=67)
+QUAD = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a01"  # an XProtect camera of the example campus
 
 
 @dataclass
@@ -312,3 +315,38 @@ async def test_the_emulated_site_records_and_its_clip_source_fetches_from_the_re
             assert decoded_frames(path) == result.frames
         finally:
             await source.client.close()
+
+
+async def test_emulate_xprotect_with_a_clip_serves_recorded_video(tmp_path: Path) -> None:
+    port = free_ports(1)
+    emulator = await vmsbridge("emulate", "xprotect", "--port", str(port), "--clip", str(SCENE))
+    try:
+        assert (await read_line(emulator)).startswith(f"xprotect-main  http://127.0.0.1:{port} ")
+        recorder_line = await read_line(emulator)
+        assert recorder_line.startswith("recorder       http://127.0.0.1:"), recorder_line
+        assert "Ctrl-C to stop" in await read_line(emulator)
+        async with XProtectClient("xprotect-main", f"http://127.0.0.1:{port}", "admin", "admin") as client:
+            source = RecordedClipSource(client, {}, tmp_path)
+            assert str(await source.recorder_of(QUAD)) == recorder_line.split()[1].removeprefix(
+                "http://"
+            ).rstrip("/")
+            now = datetime.now(UTC)
+            result = await source.fetch(
+                QUAD, now - timedelta(seconds=8), now - timedelta(seconds=5), tmp_path / "c.mp4"
+            )
+            assert result.frames > 0
+            assert result.codec == "h264"
+            assert decoded_frames(result.file) == result.frames
+    finally:
+        emulator.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(emulator.wait(), WAIT)
+    assert code == 0, "the emulator must stop cleanly on SIGTERM"
+
+
+async def test_emulate_xprotect_refuses_a_clip_it_cannot_store(tmp_path: Path) -> None:
+    not_video = tmp_path / "notes.txt"
+    await asyncio.to_thread(not_video.write_text, "not a video\n")
+    emulator = await vmsbridge("emulate", "xprotect", "--port", str(free_ports(1)), "--clip", str(not_video))
+    _, err = await asyncio.wait_for(emulator.communicate(), WAIT)
+    assert emulator.returncode == 2
+    assert "--clip: cannot be stored" in err.decode()
