@@ -13,6 +13,7 @@ __all__ = ["RecordedClipSource"]
 
 import asyncio
 import logging
+import shutil
 import tempfile
 import uuid
 from datetime import datetime
@@ -66,7 +67,7 @@ class RecordedClipSource:
             try:
                 result = await self.fetch(vms_camera, start, end, out)
             except BaseException:
-                await asyncio.to_thread(_remove_folder, folder)
+                await asyncio.to_thread(shutil.rmtree, folder, True)
                 raise
         except (XProtectError, ClipNotFound) as exc:
             if self._fallback is None:
@@ -134,9 +135,3 @@ def _parent(item: dict[str, object], kind: str, gateway: str) -> str:
     if not isinstance(parent, dict) or parent.get("type") != kind or not parent.get("id"):
         raise ProtocolError(gateway, f"{item.get('id')}: relations.parent is not a {kind} item")
     return str(parent["id"])
-
-
-def _remove_folder(folder: Path) -> None:
-    for path in folder.iterdir():
-        path.unlink(missing_ok=True)
-    folder.rmdir()
