@@ -87,6 +87,11 @@ as fired, WebSocket sessions and filters), ``state`` (a gateway's state), ``idp`
 events, events REST), ``config_rest`` (configuration and tasks REST), ``control`` (the
 ``/control/`` surface) and ``server`` (:class:`XProtectEmulator`: routes and gateway middleware).
 
+Recorded video: ``vmslogin`` (the management server's SOAP ``Login``, bearer token -> VMS token),
+``recording`` (a clip stored as a recording server keeps it) and ``imageserver``
+(:class:`~connectors.xprotect.emulator.imageserver.ImageServerEmulator`, the recording server's
+ImageServer protocol on its own TCP port).
+
 Names with a leading underscore are shared between this package's modules only; the names
 re-exported here are its API.
 """
