@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.xprotect.clips import DropFolderClipSource
-from connectors.xprotect.recorded_clips import RecordedClipSource
+from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
 from vmsbridge.config import Camera, SiteConfig
 from vmsbridge.controls import Controls, PtzMove
@@ -88,7 +88,11 @@ def build_xprotect_controls(
         if work_dir is not None and recorded:
             # The recording server first (ImageServer protocol), the export folder second.
             controls.clips[connector.id] = RecordedClipSource(
-                source.client, recorded, work_dir, fallback=export
+                source.client,
+                recorded,
+                work_dir,
+                fallback=export,
+                ssl_context=recorder_tls(connector.ca_file, connector.insecure_skip_verify),
             )
         elif export is not None:
             controls.clips[connector.id] = export

@@ -9,11 +9,12 @@ work folder. When that fails and an export folder is configured, the export fold
 
 from __future__ import annotations
 
-__all__ = ["RecordedClipSource"]
+__all__ = ["RecordedClipSource", "recorder_tls"]
 
 import asyncio
 import logging
 import shutil
+import ssl
 import tempfile
 import uuid
 from datetime import datetime
@@ -41,14 +42,17 @@ class RecordedClipSource:
         *,
         fallback: ClipSource | None = None,
         timeout: float = 15.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """``camera_ids``: site camera id -> XProtect camera id. ``fallback``: asked when the recording
-        server cannot give the window (the export folder)."""
+        server cannot give the window (the export folder). ``ssl_context``: for recorders whose
+        ``webServerUri`` is https (default: the system's trust store)."""
         self.client = client
         self._camera_ids = camera_ids
         self._work_dir = work_dir
         self._fallback = fallback
         self._timeout = timeout
+        self._ssl = ssl_context
         self._instance = uuid.uuid4()
         self._token = VmsToken()
         self._token_lock = asyncio.Lock()
@@ -86,7 +90,9 @@ class RecordedClipSource:
         for attempt in (1, 2):
             # A refused token may have expired early on the server: log in again once.
             token = await self._vms_token(renew=attempt == 2)
-            session = ImageServerSession(recorder, vms_camera_id, token, label=label, timeout=self._timeout)
+            session = ImageServerSession(
+                recorder, vms_camera_id, token, label=label, timeout=self._timeout, ssl_context=self._ssl
+            )
             try:
                 await session.open()
             except AuthenticationFailed as exc:
@@ -135,3 +141,15 @@ def _parent(item: dict[str, object], kind: str, gateway: str) -> str:
     if not isinstance(parent, dict) or parent.get("type") != kind or not parent.get("id"):
         raise ProtocolError(gateway, f"{item.get('id')}: relations.parent is not a {kind} item")
     return str(parent["id"])
+
+
+def recorder_tls(ca_file: Path | None, insecure: bool) -> ssl.SSLContext | None:
+    """The TLS settings of the connector's gateway, for its recording servers too."""
+    if insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=str(ca_file))
+    return None

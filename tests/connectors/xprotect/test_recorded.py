@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import signal
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from connectors.xprotect.emulator.recording import Recording
 from connectors.xprotect.errors import AuthenticationFailed, ProtocolError
 from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
 from connectors.xprotect.lab import emulated_xprotect
-from connectors.xprotect.recorded_clips import RecordedClipSource
+from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
 from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
@@ -350,3 +351,22 @@ async def test_emulate_xprotect_refuses_a_clip_it_cannot_store(tmp_path: Path) -
     _, err = await asyncio.wait_for(emulator.communicate(), WAIT)
     assert emulator.returncode == 2
     assert "--clip: cannot be stored" in err.decode()
+
+
+def test_recorders_use_the_gateway_tls_settings() -> None:
+    assert recorder_tls(None, False) is None  # the system's trust store
+    lab = recorder_tls(None, True)
+    assert lab is not None
+    assert lab.verify_mode == ssl.CERT_NONE
+    assert lab.check_hostname is False
+    campus = recorder_tls(Path(certifi_like()), False)
+    assert campus is not None
+    assert campus.verify_mode == ssl.CERT_REQUIRED
+
+
+def certifi_like() -> str:
+    """A CA bundle that exists on this machine."""
+    found = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
+    assert found is not None
+    assert Path(found).exists(), found
+    return found
