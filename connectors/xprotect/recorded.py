@@ -76,7 +76,14 @@ async def collect_window(session: ImageServerSession, start: datetime, end: date
                 str(session.recorder), f"{where}: more than {MAX_WINDOW_FRAMES} pictures in one window"
             )
         following = await session.next()
-        if following is None or following.time > end:
+        if following is None:
+            # Its Next header promised another picture: stopping here would hand out a short clip.
+            raise ProtocolError(
+                str(session.recorder),
+                f"{where}: next answered without a picture after {frames[-1].time.isoformat()} although "
+                f"the server named one at {frames[-1].next_ms} ms",
+            )
+        if following.time > end:
             break
         frames.append(following)
     # Walking back may have stopped at the recording's first picture without finding a sync picture.

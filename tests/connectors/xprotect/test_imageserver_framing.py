@@ -7,13 +7,13 @@ import contextlib
 import itertools
 import struct
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from connectors.xprotect.errors import GatewayUnreachable, ProtocolError, XProtectError
 from connectors.xprotect.imageserver import MAX_TEXT_BYTES, ImageServerSession, RecorderAddress, StoredFrame
-from connectors.xprotect.recorded import decoding_times
+from connectors.xprotect.recorded import collect_window, decoding_times
 
 CONNECTED = (
     b'<?xml version="1.0" encoding="UTF-8"?><methodresponse><requestid>1</requestid>'
@@ -41,16 +41,17 @@ Answer = Callable[[asyncio.StreamWriter], None]
 
 
 @contextlib.asynccontextmanager
-async def peer(answer: Answer) -> AsyncIterator[RecorderAddress]:
-    """A recording server that accepts any connect and answers the first goto with ``answer``."""
+async def peer(*answers: Answer) -> AsyncIterator[RecorderAddress]:
+    """A recording server that accepts any connect and answers the requests after it with ``answers``."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(CONNECTED)
-            await reader.readuntil(b"\r\n\r\n")
-            answer(writer)
-            await writer.drain()
+            for answer in answers:
+                await reader.readuntil(b"\r\n\r\n")
+                answer(writer)
+                await writer.drain()
             await reader.read()  # until the client hangs up
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -158,3 +159,15 @@ def test_decoding_times_stay_increasing_and_at_or_before_presentation(
     assert dts == expected_dts
     assert all(d <= p for p, d in zip(shown, dts, strict=True))
     assert all(b > a for a, b in itertools.pairwise(dts))
+
+
+async def test_a_next_without_a_picture_the_server_promised_is_an_error_not_a_short_clip() -> None:
+    refused = b"<methodresponse><methodname>next</methodname><errorreason>unknown method</errorreason>"
+    async with (
+        peer(
+            sends(image(gbd(b"\x00\x00\x00\x01\x65"))), sends(refused + b"</methodresponse>\r\n\r\n")
+        ) as address,
+        ImageServerSession(address, "cam", "token", label="test", timeout=10) as session,
+    ):
+        with pytest.raises(ProtocolError, match=f"next answered without a picture .* at {MS + 67} ms"):
+            await collect_window(session, WHEN, WHEN + timedelta(seconds=5))
