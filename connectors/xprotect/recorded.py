@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "GAP_MIN_SECONDS",
+    "MAX_WINDOW_BYTES",
     "MAX_WINDOW_FRAMES",
     "collect_window",
     "decoding_times",
@@ -46,6 +47,8 @@ from vmsbridge.sources import ClipNotFound
 GAP_MIN_SECONDS: Final = 1.0
 #: Pictures one window may hold (a 10-minute window at 60 fps); more is a server that never ends.
 MAX_WINDOW_FRAMES: Final = 36_000
+#: Video one window may hold in memory before it is written (about 17 minutes at 4 Mbit/s).
+MAX_WINDOW_BYTES: Final = 512 * 2**20
 #: Pictures walked back from the window's start looking for a sync picture (a 10 s GOP at 60 fps).
 MAX_GOP_FRAMES: Final = 600
 _MS: Final = Fraction(1, 1000)
@@ -70,10 +73,16 @@ async def collect_window(session: ImageServerSession, start: datetime, end: date
             break
         frame = before
     frames = [frame]
+    held = len(frame.data)
     while not frames[-1].at_end:
         if len(frames) >= MAX_WINDOW_FRAMES:
             raise ProtocolError(
                 str(session.recorder), f"{where}: more than {MAX_WINDOW_FRAMES} pictures in one window"
+            )
+        if held > MAX_WINDOW_BYTES:
+            raise ClipNotFound(
+                f"{where}: the window holds more than {MAX_WINDOW_BYTES // 2**20} MiB of video; "
+                "ask for a shorter one"
             )
         following = await session.next()
         if following is None:
@@ -86,6 +95,7 @@ async def collect_window(session: ImageServerSession, start: datetime, end: date
         if following.time > end:
             break
         frames.append(following)
+        held += len(following.data)
     # Walking back may have stopped at the recording's first picture without finding a sync picture.
     first_sync = next((i for i, f in enumerate(frames) if f.keyframe), None)
     if first_sync is None:

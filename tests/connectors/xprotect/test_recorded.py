@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import pytest
 
+from connectors.xprotect import recorded as recorded_module
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.control import build_xprotect_controls
 from connectors.xprotect.emulator import XProtectEmulator
@@ -370,3 +371,15 @@ def certifi_like() -> str:
     assert found is not None
     assert Path(found).exists(), found
     return found
+
+
+async def test_a_window_too_large_to_hold_is_refused_and_leaves_no_file(
+    recorded: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorded_module, "MAX_WINDOW_BYTES", 2**20)  # the fixture is 1.3 MiB per pass
+    source = RecordedClipSource(recorded.client, {recorded.site_camera: recorded.camera}, tmp_path)
+    with pytest.raises(
+        ClipNotFound, match="the window holds more than 1 MiB of video; ask for a shorter one"
+    ):
+        await source.fetch_clip(recorded.site_camera, RECORDED_AT, RECORDED_AT + timedelta(seconds=35))
+    assert names_in(tmp_path) == []
