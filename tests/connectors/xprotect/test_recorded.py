@@ -17,6 +17,7 @@ import pytest
 
 from connectors.xprotect import recorded as recorded_module
 from connectors.xprotect.client import XProtectClient
+from connectors.xprotect.config import XProtectSource
 from connectors.xprotect.control import build_xprotect_controls
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.emulator.imageserver import ImageServerEmulator
@@ -27,7 +28,7 @@ from connectors.xprotect.lab import emulated_xprotect
 from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
-from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
+from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.sources import ClipNotFound
 
 SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
