@@ -140,8 +140,8 @@ async def test_recorded_window_is_the_stored_pictures_unchanged(recorded: Site, 
     assert decoded_frames(result.file) == result.frames
     assert names_in(tmp_path) == ["clip.mp4"]
     with av.open(str(result.file)) as container:
-        written = container.metadata.get("creation_time", "")
-    assert written[:19] == (RECORDED_AT + timedelta(seconds=4)).isoformat()[:19]
+        creation_time = container.metadata.get("creation_time", "")
+    assert creation_time[:19] == (RECORDED_AT + timedelta(seconds=4)).isoformat()[:19]
 
 
 @pytest.mark.parametrize(("from_s", "to_s"), [(0.5, 3.0), (13.2, 16.9), (17.0, 31.0), (33.0, 35.9)])
