@@ -24,6 +24,7 @@ from tests.evidence.conftest import dead_pid
 from vmsbridge.config.evidence import parse_every
 from vmsbridge.evidence_audit import AuditReport, ScheduledAudit, audit_store
 from vmsbridge.evidence_service import add_file, dispose, last_verifications
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model import Priority
 from vmsbridge.model.evidence import EvidenceItem
 from vmsbridge.store.stores import Stores
@@ -320,3 +321,22 @@ def test_parse_every(text: str, every: timedelta | None) -> None:
 def test_parse_every_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="expected"):
         parse_every(text)
+
+
+async def test_a_file_name_with_quotes_and_controls_is_shown_as_the_logs_show_it(
+    stores: Stores, tmp_path: Path
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident = await _incident(stores)
+    name = 'it\'s "odd"\x1b[2J\\.mp4'
+    item, _ = await add_file(
+        stores, store, incident_id=incident, path=_clip(tmp_path, name, 1), actor="op", how="t", now=T0
+    )
+    store.path_for(item.sha256).unlink()
+
+    report = await audit_store(stores, store)
+
+    assert [p.message for p in report.problems] == [
+        f"incident {incident} item {item.sha256} ({escape_controls(name)}): not in the store"
+    ]
+    assert "\\'" not in report.problems[0].message  # quotes stay as they are, only controls escaped

@@ -44,6 +44,7 @@ from evidence.custody import CustodyEntry, verify_chain
 from evidence.store import ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
 from evidence.temps import Removed
 from vmsbridge.config.evidence import parse_every
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.stores import Stores
 
@@ -130,13 +131,8 @@ class AuditReport:
         )
 
 
-def shown(name: str) -> str:
-    """A file name as it may be printed: control characters escaped (names come from anywhere)."""
-    return name if name.isprintable() else repr(name)[1:-1]
-
-
 def _label(item: EvidenceItem) -> str:
-    return f"incident {item.incident_id} item {item.sha256} ({shown(item.file_name)})"
+    return f"incident {item.incident_id} item {item.sha256} ({escape_controls(item.file_name)})"
 
 
 def chain_problems(incident_id: int, chain: list[CustodyEntry]) -> list[AuditProblem]:

@@ -45,7 +45,8 @@ from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob, shown
+from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import default_data_dir
@@ -318,7 +319,7 @@ async def export_packet(
         for item in items:
             check = await asyncio.to_thread(rehash_blob, store, item.sha256, [item])
             if check.missing:
-                what = f"item {item.sha256} ({shown(item.file_name)}): not in the evidence store"
+                what = f"item {item.sha256} ({escape_controls(item.file_name)}): not in the evidence store"
                 problems.append(AuditProblem("missing", what, incident_id, item.sha256))
             elif check.hashed is not None:
                 hashed, blobs = hashed + check.hashed, blobs + 1
@@ -401,7 +402,7 @@ def _altered(items: list[EvidenceItem], exc: PayloadDigestError) -> list[AuditPr
         problems.append(
             AuditProblem(
                 "altered",
-                f"item {item.sha256} ({shown(item.file_name)}): the store's copy has {found} "
+                f"item {item.sha256} ({escape_controls(item.file_name)}): the store's copy has {found} "
                 "(in the database and the custody chain)",
                 item.incident_id,
                 item.sha256,
