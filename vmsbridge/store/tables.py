@@ -24,6 +24,7 @@ __all__ = [
     "PublicLogChangeColumns",
     "PublicLogEntryColumns",
     "RejectedEventRow",
+    "RuleFiringRow",
     "StageCursorRow",
 ]
 
@@ -489,6 +490,19 @@ class IncidentActionRow(Base):
     ms: Mapped[int] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text)
     started_at: Mapped[UtcTs]
+
+
+class RuleFiringRow(Base):
+    """A rule fired on an event: written before the firing's actions start, so that an event read
+    again after a crash (the engine's saved position lags) never moves a camera or raises an
+    alarm a second time."""
+
+    __tablename__ = "rule_firings"
+    __table_args__ = (Index("ix_rule_firings_fired_at", "fired_at"),)
+
+    rule: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True)
+    fired_at: Mapped[UtcTs]
 
 
 class CleryRecordRow(Base):
