@@ -340,3 +340,39 @@ async def test_a_file_name_with_quotes_and_controls_is_shown_as_the_logs_show_it
         f"incident {incident} item {item.sha256} ({escape_controls(name)}): not in the store"
     ]
     assert "\\'" not in report.problems[0].message  # quotes stay as they are, only controls escaped
+
+
+async def test_a_scheduled_audit_keeps_to_its_rate_and_never_holds_up_the_loop(
+    stores: Stores, tmp_path: Path
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident = await _incident(stores)
+    mib = 1 << 20
+    for seed in range(4):
+        clip = _clip(tmp_path, f"{seed}.mp4", seed, size=mib)
+        await add_file(stores, store, incident_id=incident, path=clip, actor="op", how="t", now=T0)
+    scheduled = ScheduledAudit(
+        stores, store, timedelta(hours=24), clock=Clock(T0 + timedelta(hours=1)), mib_per_second=2.0
+    )
+    gaps: list[float] = []
+    auditing = True
+
+    async def loop_ticks() -> None:  # what rules would need: the loop free to run other work
+        last = time.monotonic()
+        while auditing:
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    ticker = asyncio.create_task(loop_ticks())
+    started = time.monotonic()
+    report = await scheduled.step()
+    took = time.monotonic() - started
+    auditing = False
+    await ticker
+
+    assert report is not None
+    assert report.ok, report.problems
+    assert report.bytes_hashed == 4 * mib
+    assert took >= 1.4, f"4 MiB at 2 MiB/s took {took:.2f} s: the rate was not kept"
+    assert max(gaps) < took / 2, f"the loop stood still for {max(gaps):.2f} s of the audit's {took:.2f} s"

@@ -13,7 +13,9 @@ live evidence item needs (each blob once, whatever number of incidents share it)
   ``sha256/`` (written more than :data:`ORPHAN_GRACE` ago, so a file being attached right now is
   not one).
 
-Every audit is recorded (``evidence_audits``) and logged.
+Every audit is recorded (``evidence_audits``) and logged. The scheduled audit runs while the
+bridge serves alarms, so it keeps to a rate (``[evidence] audit_mib_per_second``): it hashes in a
+worker thread, waits there between chunks as the rate needs, and leaves the event loop to the rules.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "ORPHAN_GRACE",
     "AuditProblem",
     "AuditReport",
+    "Pace",
     "ScheduledAudit",
     "audit_store",
     "parse_every",
@@ -41,9 +44,9 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence.custody import CustodyEntry, verify_chain
-from evidence.store import ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
+from evidence.store import CHUNK_SIZE, ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
 from evidence.temps import Removed
-from vmsbridge.config.evidence import parse_every
+from vmsbridge.config.evidence import AUDIT_MIB_PER_SECOND, parse_every
 from vmsbridge.log_output import escape_controls
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.stores import Stores
@@ -194,8 +197,35 @@ class BlobCheck:
     problems: list[AuditProblem]
 
 
+class Pace:
+    """Asked by the hashing thread before each chunk: waits as long as keeping to
+    ``bytes_per_second`` needs (there, in the thread), then says whether to stop. One pace spans a
+    whole audit; a stop ends the wait at once. ``bytes_per_second`` None: no limit."""
+
+    def __init__(self, bytes_per_second: float | None, halt: threading.Event | None = None) -> None:
+        self._rate = bytes_per_second
+        self._halt = halt or threading.Event()
+        self._started: float | None = None
+        self._passed = 0  # bytes let through so far
+
+    def __call__(self) -> bool:
+        if self._rate is not None:
+            now = time.monotonic()
+            if self._started is None:
+                self._started = now
+            delay = self._started + self._passed / self._rate - now
+            if delay > 0 and self._halt.wait(delay):
+                return True
+            self._passed += CHUNK_SIZE  # at most a chunk: never faster than the rate
+        return self._halt.is_set()
+
+
 def rehash_blob(
-    store: ContentStore, sha256: str, sharing: list[EvidenceItem], *, stop: threading.Event | None = None
+    store: ContentStore,
+    sha256: str,
+    sharing: list[EvidenceItem],
+    *,
+    stop: threading.Event | Pace | None = None,
 ) -> BlobCheck:
     """Re-hash a blob against the records of the items sharing it (blocking: run it in a thread).
 
@@ -204,7 +234,8 @@ def rehash_blob(
     ``unreadable``. A missing blob is the caller's to report. Stops only by ``stop``.
     """
     try:
-        found, size = hash_regular_file(store.path_for(sha256), CHECKSUMS, stop=stop.is_set if stop else None)
+        asked = stop.is_set if isinstance(stop, threading.Event) else stop
+        found, size = hash_regular_file(store.path_for(sha256), CHECKSUMS, stop=asked)
     except (FileNotFoundError, NotADirectoryError):
         return BlobCheck(True, None, [])
     except NotRegularFileError as exc:
@@ -258,9 +289,12 @@ async def audit_store(
     incident_id: int | None = None,
     clock: Clock = _utc_now,
     stop: threading.Event | None = None,
+    mib_per_second: float | None = None,
 ) -> AuditReport:
     """Re-hash the store (or one incident's evidence) against the records; nothing is changed but
-    stale temporaries removed. Raises :class:`~evidence.store.HashingStopped` when ``stop`` is set."""
+    stale temporaries removed. Raises :class:`~evidence.store.HashingStopped` when ``stop`` is set.
+    ``mib_per_second`` bounds the reading (None: as fast as the disk goes)."""
+    pace = Pace(mib_per_second * (1 << 20) if mib_per_second is not None else None, stop)
     started = clock()
     if incident_id is not None:
         await stores.incidents.get(incident_id)  # NotFound names it
@@ -271,7 +305,8 @@ async def audit_store(
     for item in items:
         if item.incident_id not in chains:
             chains[item.incident_id] = chain = await stores.evidence.chain(item.incident_id)
-            problems += chain_problems(item.incident_id, chain)
+            # Hashing a long chain is CPU work: in a thread, so rules keep the loop.
+            problems += await asyncio.to_thread(chain_problems, item.incident_id, chain)
         problems += record_problems(item, chains[item.incident_id])
     by_blob: dict[str, list[EvidenceItem]] = {}
     for item in items:
@@ -279,7 +314,7 @@ async def audit_store(
     missing: list[EvidenceItem] = []
     hashed = checked = 0
     for sha256, sharing in by_blob.items():
-        check = await asyncio.to_thread(rehash_blob, store, sha256, sharing, stop=stop)
+        check = await asyncio.to_thread(rehash_blob, store, sha256, sharing, stop=pace)
         if check.missing:
             missing += sharing
         elif check.hashed is not None:
@@ -340,11 +375,18 @@ class ScheduledAudit:
     not re-hash the store each time); the first audit of a new install runs at once."""
 
     def __init__(
-        self, stores: Stores, store: ContentStore, every: timedelta, *, clock: Clock = _utc_now
+        self,
+        stores: Stores,
+        store: ContentStore,
+        every: timedelta,
+        *,
+        clock: Clock = _utc_now,
+        mib_per_second: float | None = AUDIT_MIB_PER_SECOND,
     ) -> None:
         self._stores = stores
         self._store = store
         self.every = every
+        self.mib_per_second = mib_per_second
         self._clock = clock
         self._stop = asyncio.Event()
         self._halt = threading.Event()  # stops hashing in its thread
@@ -372,7 +414,9 @@ class ScheduledAudit:
         due = await self._due()
         if due is not None and self._clock() < due:
             return None
-        report = await audit_store(self._stores, self._store, clock=self._clock, stop=self._halt)
+        report = await audit_store(
+            self._stores, self._store, clock=self._clock, stop=self._halt, mib_per_second=self.mib_per_second
+        )
         await self._stores.evidence.record_audit(report.record(SCHEDULED_ACTOR))
         log_report(report)  # once on record: what the log says can be looked up
         self.completed += 1
