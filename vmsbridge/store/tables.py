@@ -146,6 +146,9 @@ class IncidentRow(Base):
     last_event_at: Mapped[UtcTs]
     created_at: Mapped[UtcTs]
     opened_by: Mapped[str] = mapped_column(String(200))
+    # The correlator's event clock when the incident's last event was read: its quiet counts from
+    # here (or from last_event_at, if empty), so history read behind newer events is not quiet at once.
+    quiet_from: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     close_reason: Mapped[str | None] = mapped_column(Text)
     victim_sensitive: Mapped[bool] = mapped_column(Boolean, server_default=false())
