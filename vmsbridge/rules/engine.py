@@ -287,8 +287,8 @@ class RuleEngine:
         for rule in self.matcher.rules:
             early = self._early.pop((event.source, event.native_id, rule.name), None)
             if early is not None:  # decided on the fast path, its PTZ moves already under way
-                await self._claim(rule, event)
                 self._start(rule, event, early)
+                await self._claim(rule, event)  # a replay after a crash must not move it again
                 continue
             open_here = False
             if rule.during_open_incident and event.kind in rule.on:
