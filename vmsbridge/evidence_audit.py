@@ -37,9 +37,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -59,7 +61,11 @@ SCHEDULED_ACTOR = "scheduled audit"
 ACQUISITIONS = frozenset({"acquired", "derived"})
 CHECKSUMS = ("sha256", "sha512")
 
+AUDIT_THREAD = "evidence-audit"
+
 Clock = Callable[[], datetime]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def _utc_now() -> datetime:
@@ -290,15 +296,21 @@ async def audit_store(
     clock: Clock = _utc_now,
     stop: threading.Event | None = None,
     mib_per_second: float | None = None,
+    worker: Executor | None = None,
 ) -> AuditReport:
     """Re-hash the store (or one incident's evidence) against the records; nothing is changed but
     stale temporaries removed. Raises :class:`~evidence.store.HashingStopped` when ``stop`` is set.
-    ``mib_per_second`` bounds the reading (None: as fast as the disk goes)."""
+    ``mib_per_second`` bounds the reading (None: as fast as the disk goes); ``worker`` runs the
+    blocking work (default: asyncio's shared threads)."""
     pace = Pace(mib_per_second * (1 << 20) if mib_per_second is not None else None, stop)
+
+    async def off_loop(work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(worker, partial(work, *args, **kwargs))
+
     started = clock()
     if incident_id is not None:
         await stores.incidents.get(incident_id)  # NotFound names it
-    removed = await asyncio.to_thread(store.cleanup_temp)
+    removed = await off_loop(store.cleanup_temp)
     items = await _live_items(stores, incident_id)
     problems: list[AuditProblem] = []
     chains: dict[int, list[CustodyEntry]] = {}
@@ -306,7 +318,7 @@ async def audit_store(
         if item.incident_id not in chains:
             chains[item.incident_id] = chain = await stores.evidence.chain(item.incident_id)
             # Hashing a long chain is CPU work: in a thread, so rules keep the loop.
-            problems += await asyncio.to_thread(chain_problems, item.incident_id, chain)
+            problems += await off_loop(chain_problems, item.incident_id, chain)
         problems += record_problems(item, chains[item.incident_id])
     by_blob: dict[str, list[EvidenceItem]] = {}
     for item in items:
@@ -314,7 +326,7 @@ async def audit_store(
     missing: list[EvidenceItem] = []
     hashed = checked = 0
     for sha256, sharing in by_blob.items():
-        check = await asyncio.to_thread(rehash_blob, store, sha256, sharing, stop=pace)
+        check = await off_loop(rehash_blob, store, sha256, sharing, stop=pace)
         if check.missing:
             missing += sharing
         elif check.hashed is not None:
@@ -337,7 +349,7 @@ async def audit_store(
             if i.disposed_at is not None
         }
         needed = {i.sha256 for i in live_now}
-        problems += await asyncio.to_thread(_orphans, store, needed, disposed, time.time())
+        problems += await off_loop(_orphans, store, needed, disposed, time.time())
     return AuditReport(
         incident_id=incident_id,
         node=socket.gethostname(),
@@ -390,6 +402,9 @@ class ScheduledAudit:
         self._clock = clock
         self._stop = asyncio.Event()
         self._halt = threading.Event()  # stops hashing in its thread
+        # Its own thread (made when first needed): a paced audit waits there for hours, and must
+        # not take one of the shared threads that rule actions use.
+        self._worker: ThreadPoolExecutor | None = None
         self.completed = 0
 
     def stop(self) -> None:
@@ -414,8 +429,15 @@ class ScheduledAudit:
         due = await self._due()
         if due is not None and self._clock() < due:
             return None
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix=AUDIT_THREAD)
         report = await audit_store(
-            self._stores, self._store, clock=self._clock, stop=self._halt, mib_per_second=self.mib_per_second
+            self._stores,
+            self._store,
+            clock=self._clock,
+            stop=self._halt,
+            mib_per_second=self.mib_per_second,
+            worker=self._worker,
         )
         await self._stores.evidence.record_audit(report.record(SCHEDULED_ACTOR))
         log_report(report)  # once on record: what the log says can be looked up
@@ -440,3 +462,7 @@ class ScheduledAudit:
         except asyncio.CancelledError:
             self._halt.set()  # the hashing thread ends at its next chunk instead of finishing the store
             raise
+        finally:
+            if self._halt.is_set() and self._worker is not None:  # stopped for good, not to be retried
+                self._worker.shutdown(wait=False)  # its thread ends with the chunk it is on
+                self._worker = None
