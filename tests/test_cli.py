@@ -186,7 +186,7 @@ def test_import_then_tail_on_postgresql(
     ]
     stream = tmp_path / "events.jsonl"
     stream.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
-    assert main(["events", "import", str(stream), "--db", pg_url]) == 0
+    assert main(["events", "import", str(stream), "--db", pg_url]) == 1  # a line was rejected
     assert "imported: 2 stored, 0 already stored, 1 rejected" in capsys.readouterr().err
     assert main(["events", "tail", "--json", "--db", pg_url]) == 0
     tailed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -266,8 +266,9 @@ async def test_what_closes_depends_on_the_events_not_on_where_a_batch_ends(
     stores: Stores, directory: SiteDirectory, make_event: EventFactory, batch_size: int
 ) -> None:
     """A late event (5 min after the lot-b motion) is read after a forced door 40 min later has
-    shown that the motion incident went quiet: it opens its own incident (itself already quiet),
-    whatever the batches; with a sweep only between batches it would join the first one or not."""
+    shown that the motion incident went quiet: it opens its own incident, whatever the batches;
+    with a sweep only between batches it would join the first one or not. Its own incident stays
+    open: it was read when the clock said 40 min, so it is quiet only 30 min of site time later."""
     await store_events(
         stores,
         directory,
@@ -284,7 +285,7 @@ async def test_what_closes_depends_on_the_events_not_on_where_a_batch_ends(
     assert [(i.location_id, len(i.event_ids), i.status) for i in await stores.incidents.search()] == [
         ("lot-b", 1, IncidentStatus.CLOSED),
         ("maple-hall", 1, IncidentStatus.OPEN),
-        ("lot-b", 1, IncidentStatus.CLOSED),
+        ("lot-b", 1, IncidentStatus.OPEN),
     ]
 
 
@@ -347,3 +348,52 @@ async def test_an_event_committed_late_with_a_lower_id_is_not_skipped(
     assert await correlator.catch_up() == 2
     [incident] = await stores.incidents.search()
     assert incident.event_kinds == (EventKind.DOOR_FORCED, EventKind.MOTION_START)
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+async def test_history_backfilled_behind_newer_events_builds_whole_incidents(
+    stores: Stores, directory: SiteDirectory, make_event: EventFactory, batch_size: int
+) -> None:
+    """The site is live (a door forced now) when last month's events are imported: the event clock
+    says now, yet the old call still builds one incident, closed by the old events' own time."""
+    correlator = Correlator(
+        stores.incidents,
+        directory,
+        CorrelationConfig(quiet_close_seconds=1800),
+        batch_size=batch_size,
+        clock=lambda: make_event.base,
+    )
+    await store_events(stores, directory, [make_event("door.forced", "door-maple-main", minutes=0)])
+    await correlator.catch_up()
+    old = -30 * 24 * 60  # a month ago, received now (an import)
+    received = {"received_at": make_event.base.isoformat()}
+    await store_events(
+        stores,
+        directory,
+        [
+            make_event("phone.offhook", "bl-lotb", minutes=old, **received),
+            make_event("motion.start", "cam-lotb-ptz", minutes=old + 2, **received),
+            make_event("phone.onhook", "bl-lotb", minutes=old + 4, **received),
+            make_event("phone.offhook", "bl-lotb", minutes=old + 120, **received),  # a later call
+        ],
+    )
+    await correlator.catch_up()
+    await correlator.close_quiet()
+    found = [(i.location_id, len(i.event_ids), i.status) for i in await stores.incidents.search()]
+    assert found == [
+        ("maple-hall", 1, IncidentStatus.OPEN),
+        ("lot-b", 3, IncidentStatus.CLOSED),  # closed by the later call's own time, 2 h on
+        ("lot-b", 1, IncidentStatus.OPEN),  # nothing has come after it at lot-b yet
+    ]
+
+    # The rest is swept by the event clock: once the site's events are 30 min past the time the
+    # old call was read, and past the door's last event, both have been quiet long enough.
+    await store_events(stores, directory, [make_event("motion.start", "cam-athletics-gate", minutes=31)])
+    await correlator.catch_up()
+    statuses = [(i.location_id, i.status) for i in await stores.incidents.search()]
+    assert statuses == [
+        ("maple-hall", IncidentStatus.CLOSED),
+        ("lot-b", IncidentStatus.CLOSED),
+        ("lot-b", IncidentStatus.CLOSED),
+        ("athletics", IncidentStatus.OPEN),
+    ]

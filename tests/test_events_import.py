@@ -85,7 +85,7 @@ def test_a_line_that_is_no_usable_json_is_named_kept_and_the_good_lines_land(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, err = import_file(tmp_path, capsys, cli_db, event("a"), bad, event("b"))
-    assert code == 0, err
+    assert code == 1, err  # a rejected line fails the import, after the good lines are stored
     assert err == [reason, "imported: 2 stored, 0 already stored, 1 rejected"]
     assert sorted(e["native_id"] for e in tail(capsys, cli_db)) == ["a", "b"]
     assert main(["events", "rejected", *cli_db]) == 0
@@ -97,7 +97,7 @@ def test_a_line_longer_than_the_limit_is_refused_without_reading_it_whole(
 ) -> None:
     huge = b'{"source": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     code, err = import_file(tmp_path, capsys, cli_db, event("a"), huge, event("b"))
-    assert code == 0, err
+    assert code == 1, err  # a rejected line fails the import, after the good lines are stored
     assert err == ["line 2: longer than 1048576 bytes", "imported: 2 stored, 0 already stored, 1 rejected"]
 
 
@@ -116,7 +116,7 @@ def test_the_bridge_stamps_receipt_and_lines_timed_in_the_future_or_out_of_range
         event("year-1", occurred_at="0001-01-01T00:00:00+14:00"),
         event("tomorrow", occurred_at=(started + timedelta(days=2)).isoformat()),
     )
-    assert code == 0, err
+    assert code == 1, err  # a rejected line fails the import, after the good lines are stored
     assert err[0].startswith("line 2: payload: occurred_at 9999-12-31T23:00:00+00:00 is more than 1 day")
     assert err[0].endswith("device clock is wrong")
     assert err[1] == "line 3: occurred_at: 9999-12-31T23:00:00-14:00 is out of range once converted to UTC"
@@ -174,9 +174,18 @@ def test_rejected_input_is_shown_with_its_control_characters_escaped(
     unknown_device = event("a", source="cam\x1b]0;owned\x07", device_id="cam-\x1b[2J")
     not_json = b"\x1b[31mnot json\r\x9b"  # the line kept as it came
     code, err = import_file(tmp_path, capsys, cli_db, unknown_device, not_json)
-    assert code == 0, err
+    assert code == 1, err  # a rejected line fails the import, after the good lines are stored
     assert main(["events", "rejected", *cli_db]) == 0
     out = capsys.readouterr().out
     assert "cam\\x1b]0;owned\\x07: device_id: " in out
     assert "\\x1b[31mnot json\\r\\x9b" in out
     assert not set(out) & {"\x1b", "\x07", "\r", "\x9b"}
+
+
+def test_a_clean_file_exits_0_and_a_rerun_of_it_too(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = import_file(tmp_path, capsys, cli_db, event("a"), event("b"))
+    assert (code, err) == (0, ["imported: 2 stored, 0 already stored, 0 rejected"])
+    code, err = import_file(tmp_path, capsys, cli_db, event("a"), event("b"))
+    assert (code, err) == (0, ["imported: 0 stored, 2 already stored, 0 rejected"])

@@ -21,9 +21,11 @@ from evidence.custody import append
 from evidence.store import ContentStore, HashingStopped, hash_file, hash_regular_file
 from evidence.temps import host_tag
 from tests.evidence.conftest import dead_pid
+from vmsbridge import evidence_audit
 from vmsbridge.config.evidence import parse_every
-from vmsbridge.evidence_audit import AuditReport, ScheduledAudit, audit_store
+from vmsbridge.evidence_audit import AuditReport, ScheduledAudit, audit_store, rehash_blob
 from vmsbridge.evidence_service import add_file, dispose, last_verifications
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model import Priority
 from vmsbridge.model.evidence import EvidenceItem
 from vmsbridge.store.stores import Stores
@@ -320,3 +322,68 @@ def test_parse_every(text: str, every: timedelta | None) -> None:
 def test_parse_every_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="expected"):
         parse_every(text)
+
+
+async def test_a_file_name_with_quotes_and_controls_is_shown_as_the_logs_show_it(
+    stores: Stores, tmp_path: Path
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident = await _incident(stores)
+    name = 'it\'s "odd"\x1b[2J\\.mp4'
+    item, _ = await add_file(
+        stores, store, incident_id=incident, path=_clip(tmp_path, name, 1), actor="op", how="t", now=T0
+    )
+    store.path_for(item.sha256).unlink()
+
+    report = await audit_store(stores, store)
+
+    assert [p.message for p in report.problems] == [
+        f"incident {incident} item {item.sha256} ({escape_controls(name)}): not in the store"
+    ]
+    assert "\\'" not in report.problems[0].message  # quotes stay as they are, only controls escaped
+
+
+async def test_a_scheduled_audit_keeps_to_its_rate_and_never_holds_up_the_loop(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident = await _incident(stores)
+    mib = 1 << 20
+    for seed in range(4):
+        clip = _clip(tmp_path, f"{seed}.mp4", seed, size=mib)
+        await add_file(stores, store, incident_id=incident, path=clip, actor="op", how="t", now=T0)
+    scheduled = ScheduledAudit(
+        stores, store, timedelta(hours=24), clock=Clock(T0 + timedelta(hours=1)), mib_per_second=2.0
+    )
+    gaps: list[float] = []
+    auditing = True
+
+    async def loop_ticks() -> None:  # what rules would need: the loop free to run other work
+        last = time.monotonic()
+        while auditing:
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+
+    hashed_in: set[str] = set()
+
+    def noting_thread(*args: Any, **kwargs: Any) -> Any:
+        hashed_in.add(threading.current_thread().name)
+        return rehash_blob(*args, **kwargs)
+
+    monkeypatch.setattr(evidence_audit, "rehash_blob", noting_thread)
+    ticker = asyncio.create_task(loop_ticks())
+    started = time.monotonic()
+    report = await scheduled.step()
+    took = time.monotonic() - started
+    auditing = False
+    await ticker
+
+    assert report is not None
+    assert report.ok, report.problems
+    assert report.bytes_hashed == 4 * mib
+    assert took >= 1.4, f"4 MiB at 2 MiB/s took {took:.2f} s: the rate was not kept"
+    assert max(gaps) < took / 2, f"the loop stood still for {max(gaps):.2f} s of the audit's {took:.2f} s"
+    # Its own thread: the shared ones stay free for rule actions while it waits out its rate.
+    assert {name.split("_")[0] for name in hashed_in} == {"evidence-audit"}
+    scheduled.stop()

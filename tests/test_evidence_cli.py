@@ -496,7 +496,7 @@ def test_export_makes_payload_file_names_safe(
     _flip(_blob(tmp, str(added["sha256"])))
     capsys.readouterr()
     assert main(["evidence", "export", incident, "--out", str(tmp / "p2"), "--actor", "x", *common]) == 1
-    assert f"item {added['sha256']} (" + r"..\\clip\x1b[2J\n.mp4)" in capsys.readouterr().err
+    assert f"item {added['sha256']} (" + r"..\clip\x1b[2J\n.mp4)" in capsys.readouterr().err
 
 
 def _open_incident(common: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from evidence.custody import verify_chain
+from evidence.store import ContentStore
 from tests.conftest import ROOT
 from vmsbridge.config import SiteConfig
 from vmsbridge.evidence_service import add_file, dispose_expired
 from vmsbridge.model import Priority
+from vmsbridge.model.evidence import EvidenceItem
 from vmsbridge.store.stores import Stores
 
 SCENE = ROOT / "fixtures" / "video" / "scene.mp4"
@@ -22,8 +26,6 @@ T0 = datetime(2026, 1, 10, tzinfo=UTC)
 async def test_expired_items_of_closed_incidents_are_disposed_others_kept(
     stores: Stores, site: SiteConfig, tmp_path: Path
 ) -> None:
-    from evidence.store import ContentStore
-
     store = ContentStore(tmp_path / "store")
     incidents = [
         await stores.incidents.open(
@@ -56,8 +58,6 @@ async def test_expired_items_of_closed_incidents_are_disposed_others_kept(
 async def test_a_sweep_reads_the_database_a_fixed_number_of_times_plus_each_disposal(
     stores: Stores, site: SiteConfig, tmp_path: Path
 ) -> None:
-    from evidence.store import ContentStore
-
     store = ContentStore(tmp_path / "store")
     files = tmp_path / "files"
     files.mkdir()
@@ -112,3 +112,58 @@ async def test_a_sweep_reads_the_database_a_fixed_number_of_times_plus_each_disp
     assert kept[0].sha256 in store
     details = [e.details for e in await stores.evidence.chain(closed[0].id) if e.action == "disposed"]
     assert {"file_name": "two-closed.txt", "bytes_removed": False} in details
+
+
+async def _expired_closed_item(
+    stores: Stores, store: ContentStore, site: SiteConfig
+) -> tuple[int, str, datetime]:
+    incident = await stores.incidents.open(
+        location_id="quad", summary="closed", priority=Priority.LOW, actor="op", at=T0
+    )
+    item, _ = await add_file(
+        stores, store, incident_id=incident.id, path=PARTIAL, actor="op", how="t", now=T0
+    )
+    await stores.incidents.close(incident.id, actor="op", reason="done", at=T0)
+    keep = site.evidence.retention
+    return incident.id, item.sha256, T0 + timedelta(days=max(keep.original_days, keep.derived_days) + 1)
+
+
+async def test_a_legal_hold_placed_while_the_sweep_runs_wins(
+    stores: Stores, site: SiteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident_id, sha256, later = await _expired_closed_item(stores, store, site)
+    select_expired = stores.evidence.expired_items
+
+    async def then_counsel_holds(*args: Any, **kwargs: Any) -> list[EvidenceItem]:
+        selected = await select_expired(*args, **kwargs)
+        # Between the sweep's selection and its disposal, counsel puts the incident on hold.
+        await stores.incidents.set_flags(incident_id, actor="counsel", legal_hold=True)
+        return selected
+
+    monkeypatch.setattr(stores.evidence, "expired_items", then_counsel_holds)
+    assert await dispose_expired(stores, site, store, actor="records", now=later) == []
+    assert sha256 in store
+    [item] = await stores.evidence.items(incident_id)
+    assert item.disposed_at is None
+    assert "disposed" not in [e.action for e in await stores.evidence.chain(incident_id)]
+
+
+async def test_bytes_are_removed_only_after_the_disposal_is_in_the_custody_chain(
+    stores: Stores, site: SiteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ContentStore(tmp_path / "store")
+    incident_id, sha256, later = await _expired_closed_item(stores, store, site)
+
+    async def database_fails(*args: Any, **kwargs: Any) -> None:
+        raise OSError("database gone")
+
+    monkeypatch.setattr(stores.evidence, "mark_disposed", database_fails)
+    with pytest.raises(OSError, match="database gone"):
+        await dispose_expired(stores, site, store, actor="records", now=later)
+    assert sha256 in store, "the bytes went although no custody entry says so"
+
+    monkeypatch.undo()
+    assert await dispose_expired(stores, site, store, actor="records", now=later) == [(incident_id, sha256)]
+    assert sha256 not in store
+    assert [e.action for e in await stores.evidence.chain(incident_id)][-1] == "disposed"

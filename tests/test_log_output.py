@@ -84,7 +84,7 @@ def test_the_command_line_writes_a_rejected_device_string_escaped(tmp_path: Path
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # the line was rejected
     logged = [line for line in done.stderr.splitlines() if " WARNING " in line]
     assert logged, done.stderr  # the rejection was logged
     assert "CRITICAL forged" in logged[0]  # on the rejection's own line

@@ -166,6 +166,7 @@ async def test_evidence_items_keep_what_was_recorded_at_acquisition(stores: Stor
         async with stores.db.transaction() as session:
             await session.execute(delete(EvidenceItemRow))
     disposed = append([acquired], at=at, actor="records", action="disposed", item=item.sha256, purpose="p")
+    await stores.incidents.close(incident.id, actor="op", reason="done", at=at)  # open: kept
     await stores.evidence.mark_disposed(incident.id, item.sha256, disposed)  # set once: allowed
     with pytest.raises(DBAPIError, match="recorded at acquisition"):
         async with stores.db.transaction() as session:

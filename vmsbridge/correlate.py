@@ -7,12 +7,17 @@ granted, a phone hung up) are recorded without opening one. An incident's priori
 of its events'. The correlator reads the event log after a cursor kept in the database, so after
 a crash it resumes exactly where its last committed batch ended.
 
-Quiet incidents close on event time: once the correlator has read an event ``quiet_close_seconds``
-newer than an incident's last one, the incident is closed before the next event is matched. What
-the correlator decides is therefore a function of the events in log order alone, not of how they
-were batched or whether the reading was interrupted, so a backfill of old events gives the same
-incidents in one go or in pieces. The wall clock only counts when no event has been read for a
-while (:data:`LIVE_QUIET_AFTER`): a live site gone silent still closes its incidents.
+Quiet incidents close on event time, in two ways. An incoming event closes the incidents at its
+place whose last event is ``quiet_close_seconds`` older than its own time, before it is matched.
+The rest are swept by the event clock (the newest event time read): an incident is quiet once the
+clock is ``quiet_close_seconds`` past its reading when the incident's last event was read. So
+history imported behind newer events builds its incidents as its own time passes (they are not
+all quiet at once because the site's clock is later), and is swept once the site's events have
+moved on for the quiet time after it was read. What the correlator decides is a function of the
+events in log order alone, not of how they were batched or whether the reading was interrupted,
+so a backfill gives the same incidents in one go or in pieces. The wall clock only counts when no
+event has been read for a while (:data:`LIVE_QUIET_AFTER`): a live site gone silent still closes
+its incidents.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from vmsbridge.backoff import Backoff
 from vmsbridge.config import CorrelationConfig, SiteDirectory
 from vmsbridge.model import ANALYTICS_SOURCE_PREFIX, EventKind, Priority, StoredEvent
 from vmsbridge.model.incidents import OpenIncidentView
-from vmsbridge.store.event_clock import EventClock
+from vmsbridge.store.event_clock import EventClock, event_time
 from vmsbridge.store.incidents import IncidentStore
 
 log = logging.getLogger(__name__)
@@ -200,20 +205,24 @@ class Correlator:
                 if event.kind not in LOCAL_ONLY_KINDS:
                     adjacent = self._directory.adjacent.get(event.location_id, frozenset())
                 places = [event.location_id, *sorted(adjacent)]
-                # Quiet by event time before this event is matched: what decides is the events
-                # read so far, never where a batch happened to end.
+                # Quiet before this event is matched, by its own time and by the clock: what
+                # decides is the events read so far, never where a batch happened to end.
                 closed += await unit.close_quiet_at(
-                    places, clock.quiet_before(self._quiet), self._quiet_seconds, now
+                    places,
+                    event_time(event) - self._quiet,
+                    clock.quiet_before(self._quiet),
+                    self._quiet_seconds,
+                    now,
                 )
                 open_here: list[OpenIncidentView] = []
                 for place in places:
                     open_here += await unit.open_incidents_at(place)
                 target = choose_incident(event, open_here, self._window, adjacent)
                 if target is not None:
-                    await unit.attach(target.id, event, event_priority(event.kind))
+                    await unit.attach(target.id, event, event_priority(event.kind), clock.newest)
                 elif event.kind in OPENING_PRIORITY and not event.source.startswith(ANALYTICS_SOURCE_PREFIX):
                     incident_id = await unit.open_for(
-                        event, OPENING_PRIORITY[event.kind], self._summary(event)
+                        event, OPENING_PRIORITY[event.kind], self._summary(event), clock.newest
                     )
                     log.info(
                         "incident %d opened at %s by %s", incident_id, event.location_id, event.kind.value

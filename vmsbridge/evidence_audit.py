@@ -13,7 +13,9 @@ live evidence item needs (each blob once, whatever number of incidents share it)
   ``sha256/`` (written more than :data:`ORPHAN_GRACE` ago, so a file being attached right now is
   not one).
 
-Every audit is recorded (``evidence_audits``) and logged.
+Every audit is recorded (``evidence_audits``) and logged. The scheduled audit runs while the
+bridge serves alarms, so it keeps to a rate (``[evidence] audit_mib_per_second``): it hashes in a
+worker thread, waits there between chunks as the rate needs, and leaves the event loop to the rules.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "ORPHAN_GRACE",
     "AuditProblem",
     "AuditReport",
+    "Pace",
     "ScheduledAudit",
     "audit_store",
     "parse_every",
@@ -34,16 +37,19 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from evidence.custody import CustodyEntry, verify_chain
-from evidence.store import ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
+from evidence.store import CHUNK_SIZE, ContentStore, HashingStopped, NotRegularFileError, hash_regular_file
 from evidence.temps import Removed
-from vmsbridge.config.evidence import parse_every
+from vmsbridge.config.evidence import AUDIT_MIB_PER_SECOND, parse_every
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.stores import Stores
 
@@ -55,7 +61,11 @@ SCHEDULED_ACTOR = "scheduled audit"
 ACQUISITIONS = frozenset({"acquired", "derived"})
 CHECKSUMS = ("sha256", "sha512")
 
+AUDIT_THREAD = "evidence-audit"
+
 Clock = Callable[[], datetime]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 def _utc_now() -> datetime:
@@ -130,13 +140,8 @@ class AuditReport:
         )
 
 
-def shown(name: str) -> str:
-    """A file name as it may be printed: control characters escaped (names come from anywhere)."""
-    return name if name.isprintable() else repr(name)[1:-1]
-
-
 def _label(item: EvidenceItem) -> str:
-    return f"incident {item.incident_id} item {item.sha256} ({shown(item.file_name)})"
+    return f"incident {item.incident_id} item {item.sha256} ({escape_controls(item.file_name)})"
 
 
 def chain_problems(incident_id: int, chain: list[CustodyEntry]) -> list[AuditProblem]:
@@ -198,8 +203,35 @@ class BlobCheck:
     problems: list[AuditProblem]
 
 
+class Pace:
+    """Asked by the hashing thread before each chunk: waits as long as keeping to
+    ``bytes_per_second`` needs (there, in the thread), then says whether to stop. One pace spans a
+    whole audit; a stop ends the wait at once. ``bytes_per_second`` None: no limit."""
+
+    def __init__(self, bytes_per_second: float | None, halt: threading.Event | None = None) -> None:
+        self._rate = bytes_per_second
+        self._halt = halt or threading.Event()
+        self._started: float | None = None
+        self._passed = 0  # bytes let through so far
+
+    def __call__(self) -> bool:
+        if self._rate is not None:
+            now = time.monotonic()
+            if self._started is None:
+                self._started = now
+            delay = self._started + self._passed / self._rate - now
+            if delay > 0 and self._halt.wait(delay):
+                return True
+            self._passed += CHUNK_SIZE  # at most a chunk: never faster than the rate
+        return self._halt.is_set()
+
+
 def rehash_blob(
-    store: ContentStore, sha256: str, sharing: list[EvidenceItem], *, stop: threading.Event | None = None
+    store: ContentStore,
+    sha256: str,
+    sharing: list[EvidenceItem],
+    *,
+    stop: threading.Event | Pace | None = None,
 ) -> BlobCheck:
     """Re-hash a blob against the records of the items sharing it (blocking: run it in a thread).
 
@@ -208,7 +240,8 @@ def rehash_blob(
     ``unreadable``. A missing blob is the caller's to report. Stops only by ``stop``.
     """
     try:
-        found, size = hash_regular_file(store.path_for(sha256), CHECKSUMS, stop=stop.is_set if stop else None)
+        asked = stop.is_set if isinstance(stop, threading.Event) else stop
+        found, size = hash_regular_file(store.path_for(sha256), CHECKSUMS, stop=asked)
     except (FileNotFoundError, NotADirectoryError):
         return BlobCheck(True, None, [])
     except NotRegularFileError as exc:
@@ -262,20 +295,30 @@ async def audit_store(
     incident_id: int | None = None,
     clock: Clock = _utc_now,
     stop: threading.Event | None = None,
+    mib_per_second: float | None = None,
+    worker: Executor | None = None,
 ) -> AuditReport:
     """Re-hash the store (or one incident's evidence) against the records; nothing is changed but
-    stale temporaries removed. Raises :class:`~evidence.store.HashingStopped` when ``stop`` is set."""
+    stale temporaries removed. Raises :class:`~evidence.store.HashingStopped` when ``stop`` is set.
+    ``mib_per_second`` bounds the reading (None: as fast as the disk goes); ``worker`` runs the
+    blocking work (default: asyncio's shared threads)."""
+    pace = Pace(mib_per_second * (1 << 20) if mib_per_second is not None else None, stop)
+
+    async def off_loop(work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(worker, partial(work, *args, **kwargs))
+
     started = clock()
     if incident_id is not None:
         await stores.incidents.get(incident_id)  # NotFound names it
-    removed = await asyncio.to_thread(store.cleanup_temp)
+    removed = await off_loop(store.cleanup_temp)
     items = await _live_items(stores, incident_id)
     problems: list[AuditProblem] = []
     chains: dict[int, list[CustodyEntry]] = {}
     for item in items:
         if item.incident_id not in chains:
             chains[item.incident_id] = chain = await stores.evidence.chain(item.incident_id)
-            problems += chain_problems(item.incident_id, chain)
+            # Hashing a long chain is CPU work: in a thread, so rules keep the loop.
+            problems += await off_loop(chain_problems, item.incident_id, chain)
         problems += record_problems(item, chains[item.incident_id])
     by_blob: dict[str, list[EvidenceItem]] = {}
     for item in items:
@@ -283,7 +326,7 @@ async def audit_store(
     missing: list[EvidenceItem] = []
     hashed = checked = 0
     for sha256, sharing in by_blob.items():
-        check = await asyncio.to_thread(rehash_blob, store, sha256, sharing, stop=stop)
+        check = await off_loop(rehash_blob, store, sha256, sharing, stop=pace)
         if check.missing:
             missing += sharing
         elif check.hashed is not None:
@@ -306,7 +349,7 @@ async def audit_store(
             if i.disposed_at is not None
         }
         needed = {i.sha256 for i in live_now}
-        problems += await asyncio.to_thread(_orphans, store, needed, disposed, time.time())
+        problems += await off_loop(_orphans, store, needed, disposed, time.time())
     return AuditReport(
         incident_id=incident_id,
         node=socket.gethostname(),
@@ -344,14 +387,24 @@ class ScheduledAudit:
     not re-hash the store each time); the first audit of a new install runs at once."""
 
     def __init__(
-        self, stores: Stores, store: ContentStore, every: timedelta, *, clock: Clock = _utc_now
+        self,
+        stores: Stores,
+        store: ContentStore,
+        every: timedelta,
+        *,
+        clock: Clock = _utc_now,
+        mib_per_second: float | None = AUDIT_MIB_PER_SECOND,
     ) -> None:
         self._stores = stores
         self._store = store
         self.every = every
+        self.mib_per_second = mib_per_second
         self._clock = clock
         self._stop = asyncio.Event()
         self._halt = threading.Event()  # stops hashing in its thread
+        # Its own thread (made when first needed): a paced audit waits there for hours, and must
+        # not take one of the shared threads that rule actions use.
+        self._worker: ThreadPoolExecutor | None = None
         self.completed = 0
 
     def stop(self) -> None:
@@ -376,7 +429,16 @@ class ScheduledAudit:
         due = await self._due()
         if due is not None and self._clock() < due:
             return None
-        report = await audit_store(self._stores, self._store, clock=self._clock, stop=self._halt)
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix=AUDIT_THREAD)
+        report = await audit_store(
+            self._stores,
+            self._store,
+            clock=self._clock,
+            stop=self._halt,
+            mib_per_second=self.mib_per_second,
+            worker=self._worker,
+        )
         await self._stores.evidence.record_audit(report.record(SCHEDULED_ACTOR))
         log_report(report)  # once on record: what the log says can be looked up
         self.completed += 1
@@ -400,3 +462,7 @@ class ScheduledAudit:
         except asyncio.CancelledError:
             self._halt.set()  # the hashing thread ends at its next chunk instead of finishing the store
             raise
+        finally:
+            if self._halt.is_set() and self._worker is not None:  # stopped for good, not to be retried
+                self._worker.shutdown(wait=False)  # its thread ends with the chunk it is on
+                self._worker = None

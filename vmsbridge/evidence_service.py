@@ -45,10 +45,12 @@ from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
-from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob, shown
+from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob
+from vmsbridge.log_output import escape_controls
 from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import default_data_dir
+from vmsbridge.store.evidence import DisposalRefused
 from vmsbridge.store.stores import Stores
 
 log = logging.getLogger(__name__)
@@ -318,7 +320,7 @@ async def export_packet(
         for item in items:
             check = await asyncio.to_thread(rehash_blob, store, item.sha256, [item])
             if check.missing:
-                what = f"item {item.sha256} ({shown(item.file_name)}): not in the evidence store"
+                what = f"item {item.sha256} ({escape_controls(item.file_name)}): not in the evidence store"
                 problems.append(AuditProblem("missing", what, incident_id, item.sha256))
             elif check.hashed is not None:
                 hashed, blobs = hashed + check.hashed, blobs + 1
@@ -401,7 +403,7 @@ def _altered(items: list[EvidenceItem], exc: PayloadDigestError) -> list[AuditPr
         problems.append(
             AuditProblem(
                 "altered",
-                f"item {item.sha256} ({shown(item.file_name)}): the store's copy has {found} "
+                f"item {item.sha256} ({escape_controls(item.file_name)}): the store's copy has {found} "
                 "(in the database and the custody chain)",
                 item.incident_id,
                 item.sha256,
@@ -493,10 +495,13 @@ async def _dispose_item(
     reason: str,
     at: datetime,
 ) -> None:
-    """Remove the bytes unless ``still_needed`` by another incident, then record the disposal."""
+    """Record the disposal, then remove the bytes unless ``still_needed`` by another incident.
+
+    The custody entry comes first: a crash between the two leaves bytes the chain says are gone
+    (the audit names them orphaned), never bytes gone with nothing in the chain. The record is
+    refused (``DisposalRefused``) if the incident was put on hold or reopened meanwhile.
+    """
     incident_id, sha256 = item.incident_id, item.sha256
-    if not still_needed:
-        await asyncio.to_thread(store.discard, sha256)
     details = {"file_name": item.file_name, "bytes_removed": not still_needed}
 
     async def mark(entry: CustodyEntry) -> None:
@@ -510,6 +515,8 @@ async def _dispose_item(
         ),
         write=mark,
     )
+    if not still_needed:
+        await asyncio.to_thread(store.discard, sha256)
 
 
 async def dispose_expired(
@@ -517,8 +524,10 @@ async def dispose_expired(
 ) -> list[tuple[int, str]]:
     """Dispose of items past their retention whose incident is closed and not on hold.
 
-    Linear: one query finds the expired items, one the live ones (whose count per digest says
-    whether another incident still needs the bytes), then one custody append per item.
+    A hold placed (or an incident reopened) while the sweep runs wins: each disposal checks it
+    again in the transaction that records it. Linear: one query finds the expired items, one the
+    live ones (whose count per digest says whether another incident still needs the bytes), then
+    one custody append per item.
     """
     at = now or datetime.now(UTC)
     keep = site.evidence.retention
@@ -531,15 +540,19 @@ async def dispose_expired(
     done: list[tuple[int, str]] = []
     for item in expired:
         days = keep.original_days if item.role == "original" else keep.derived_days
-        await _dispose_item(
-            stores,
-            store,
-            item,
-            holders[item.sha256] > 1,
-            actor=actor,
-            reason=f"retention of {days} days for {item.role} items ended",
-            at=at,
-        )
+        try:
+            await _dispose_item(
+                stores,
+                store,
+                item,
+                holders[item.sha256] > 1,
+                actor=actor,
+                reason=f"retention of {days} days for {item.role} items ended",
+                at=at,
+            )
+        except DisposalRefused as refused:  # e.g. a legal hold placed since the selection
+            log.info("retention sweep keeps an item: %s", refused)
+            continue
         holders[item.sha256] -= 1
         done.append((item.incident_id, item.sha256))
     return done

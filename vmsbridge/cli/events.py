@@ -41,7 +41,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="ingest events from a JSON-lines file (backfill, replay, exports)",
         description="Publish one event per line through the normal ingest path: each is validated, "
         "stored exactly once per (source, native_id), correlated, and bad lines are kept as "
-        "rejected input. Re-running the same file is harmless.",
+        "rejected input. Re-running the same file is harmless. Exit 1 if any line was rejected "
+        "(the good lines are stored all the same), as `clery import` does.",
     )
     add_common_options(imp)
     imp.add_argument("file", metavar="FILE", help="JSON lines, or - for standard input")
@@ -147,7 +148,9 @@ def import_events(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"imported: {summary}", file=sys.stderr)
-    return 0
+    # A script running the import must notice a refused line, as with `clery import`; the good
+    # lines are stored regardless, and the refused ones kept (`events rejected`).
+    return 1 if counts["rejected"] else 0
 
 
 def _stored_key(payload: Any) -> str:

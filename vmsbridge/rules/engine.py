@@ -2,8 +2,9 @@
 
 It follows the event log in commit order from its own position, so it sees each stored event
 once, right after ingest stores it. Reading takes no write lock (on SQLite the writers queue for
-one), so a busy store does not hold back a PTZ command; the position is saved in the background
-after each batch. A firing starts all its actions at once, each
+one), so a busy store does not hold back a PTZ command. The position moves past an event only once
+the event is handled, and is saved in the background after each batch. A firing is claimed in the
+store, keyed by (rule, event), before its actions start. A firing starts all its actions at once, each
 in its own task; the incident comes from correlation (or is opened for the rule), and every
 action's outcome is recorded on it as soon as that action ends. The engine never waits for an
 action: a clip that takes two minutes does not delay the next phone call's PTZ move.
@@ -18,10 +19,14 @@ At most ``[rules] max_concurrent_firings`` firings run their actions at once (a 
 must not start thousands of clip downloads); later firings wait in order and start as earlier
 ones end, none is dropped. Fast-path PTZ moves do not count against the limit.
 
-After a crash the engine resumes from the last saved position: events it had read but not yet
-saved (the last few milliseconds) are considered again. On start it recalls the firings recorded
-on incidents (``recall_firings``), so cooldowns and the replay check span a restart; only a
-firing that had recorded nothing yet is forgotten. Actions on events older than ``max_age_seconds`` never run
+After a crash the engine resumes from the last saved position: events it had handled but not yet
+saved (the last few milliseconds) are considered again, and the rest of a batch it was handling is
+not skipped. A rule fires on a considered-again event only if it had not claimed it: a replay never
+moves a camera or raises an alarm a second time (a firing whose actions a crash cut short is not
+repeated either; a camera should not swing late). On start it recalls the firings claimed or
+recorded on incidents (``recall_firings``), so cooldowns span a restart. If a claim cannot be
+written (the database is failing) the rule fires all the same: a caller's camera matters more than
+a possible repeat. Actions on events older than ``max_age_seconds`` never run
 (a camera should not swing to a phone that was picked up an hour ago). On first start it begins
 at the end of the log.
 """
@@ -128,7 +133,9 @@ class RuleEngine:
         self.seen = 0
         # Fast-path PTZ moves by (source, native_id, rule), waiting for their stored event.
         self._early: dict[tuple[str, str, str], _EarlyMoves] = {}
+        # How far the engine has handled the log (not merely read it): what it saves.
         self._position: LogPosition | None = None
+        self._last_observed: int | None = None  # an event retried after an error is observed once
         self._saved: LogPosition | None = None
         self._saver: asyncio.Task[None] | None = None
 
@@ -250,15 +257,17 @@ class RuleEngine:
         events_store = self.ctx.stores.events
         await self.locate()
         assert self._position is not None
-        events, self._position = await events_store.events_after(self._position, self._batch_size)
+        batch = await events_store.positioned_after(self._position, self._batch_size)
         if self._early:
             self._forget_stale_early()
-        for event in events:
+        for event, position in batch:
             await self.consider(event)
-        self.seen += len(events)
-        if events and (self._saver is None or self._saver.done()):
+            # Past this event only now: an error or a crash mid-batch resumes with the next one.
+            self._position = position
+            self.seen += 1
+        if batch and (self._saver is None or self._saver.done()):
             self._saver = asyncio.create_task(self._save_position(), name="rules:position")
-        return len(events)
+        return len(batch)
 
     async def _save_position(self) -> None:
         position = self._position
@@ -271,12 +280,15 @@ class RuleEngine:
             log.warning("could not save the rule engine's position: %s", exc)
 
     async def consider(self, event: StoredEvent) -> None:
-        self.matcher.observe(event)
+        if event.id != self._last_observed:  # an event retried after a read error counts once
+            self.matcher.observe(event)
+            self._last_observed = event.id
         now = self._clock()
         for rule in self.matcher.rules:
             early = self._early.pop((event.source, event.native_id, rule.name), None)
             if early is not None:  # decided on the fast path, its PTZ moves already under way
                 self._start(rule, event, early)
+                await self._claim(rule, event)  # a replay after a crash must not move it again
                 continue
             open_here = False
             if rule.during_open_incident and event.kind in rule.on:
@@ -286,10 +298,29 @@ class RuleEngine:
                 if event.kind in rule.on:
                     log.debug("rule %s skips event %d: %s", rule.name, event.id, decision.why)
                 continue
+            if not await self._claim(rule, event):
+                continue
             log.info(
                 "rule %s fires on event %d (%s %s)", rule.name, event.id, event.kind.value, event.device_id
             )
             self._start(rule, event, None)
+
+    async def _claim(self, rule: Rule, event: StoredEvent) -> bool:
+        """Claim the firing in the store; False if it was claimed before (the event is read again
+        after a crash)."""
+        try:
+            claimed = await self.ctx.stores.rule_actions.claim_firing(rule.name, event.id, self._clock())
+        except (SQLAlchemyError, OSError) as exc:
+            log.error(
+                "rule %s: could not record its firing on event %d, firing all the same: %s",
+                rule.name,
+                event.id,
+                exc,
+            )
+            return True
+        if not claimed:
+            log.info("rule %s fired on event %d before a restart: not again", rule.name, event.id)
+        return claimed
 
     def _start(self, rule: Rule, event: StoredEvent, early: _EarlyMoves | None) -> None:
         self.fired.append((rule.name, event.id))

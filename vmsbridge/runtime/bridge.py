@@ -171,7 +171,9 @@ def _start_audit(
     every = parse_every(core.site.evidence.audit_every)
     if every is None:
         return None
-    audit = ScheduledAudit(core.stores, evidence, every)
+    audit = ScheduledAudit(
+        core.stores, evidence, every, mib_per_second=core.site.evidence.audit_mib_per_second
+    )
     core.supervisor.start("evidence-audit", audit.run, policy=options.core_restarts, stop=audit.stop)
     stack.push_async_callback(core.supervisor.halt, "evidence-audit")
     return audit

@@ -1,13 +1,15 @@
 """The event clock: the newest event time a log follower has read, kept in step with its cursor.
 
-Quiet-close decisions are made on this clock rather than on the wall clock, so a backfill of last
+Quiet-close decisions are made on event time rather than on the wall clock, so a backfill of last
 year's events closes its incidents as last year's time passes, and the same events give the same
-incidents however the reading was split into batches, interrupted or resumed.
+incidents however the reading was split into batches, interrupted or resumed. An incident's quiet
+counts from the clock's reading when its last event was read (``quiet_from``), and an incoming
+event closes the incidents at its place by its own time (:func:`event_time`).
 """
 
 from __future__ import annotations
 
-__all__ = ["EventClock", "catch_up_clock"]
+__all__ = ["EventClock", "catch_up_clock", "event_time"]
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -22,6 +24,12 @@ from vmsbridge.store.tables import EventRow
 LOG_START: LogPosition = (0, 0)
 
 
+def event_time(event: StoredEvent) -> datetime:
+    """When an event counts: the earlier of its device time and its receipt time, so a device
+    clock running ahead (up to a day is accepted) cannot make anything quiet early."""
+    return min(event.occurred_at, event.received_at)
+
+
 @dataclass(frozen=True)
 class EventClock:
     """``newest``: the latest event time among the events up to ``position`` in the log (None: none).
@@ -34,7 +42,7 @@ class EventClock:
     position: LogPosition
 
     def read(self, event: StoredEvent) -> EventClock:
-        when = min(event.occurred_at, event.received_at)
+        when = event_time(event)
         if self.newest is not None and self.newest >= when:
             return self
         return replace(self, newest=when)

@@ -162,6 +162,15 @@ class EventStore:
             return [], position
         return [row_to_event(r) for r in rows], (rows[-1].txid, rows[-1].id)
 
+    async def positioned_after(
+        self, position: LogPosition, limit: int = 500
+    ) -> list[tuple[StoredEvent, LogPosition]]:
+        """The next events after ``position`` (see :func:`follow`), each with the position just past
+        it: a follower that saves only what it has handled saves an event's own position."""
+        async with self._db.sessions() as session:
+            rows = list(await session.scalars(follow(session.bind.dialect.name, position, limit)))
+        return [(row_to_event(r), (r.txid, r.id)) for r in rows]
+
     async def held_back(self, position: LogPosition | None) -> bool:
         """Whether committed events lie beyond ``position`` that a follower could not read yet.
 

@@ -12,10 +12,16 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evidence.custody import CustodyEntry
+from vmsbridge.errors import VmsBridgeError
 from vmsbridge.model import IncidentStatus
 from vmsbridge.model.evidence import EvidenceAudit, EvidenceItem
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import CustodyEntryRow, EvidenceAuditRow, EvidenceItemRow, IncidentRow
+
+
+class DisposalRefused(VmsBridgeError):
+    """An item may not be disposed of (any more): its incident is open or on legal hold, or it
+    is gone already."""
 
 
 def _audit(row: EvidenceAuditRow) -> EvidenceAudit:
@@ -143,14 +149,27 @@ class EvidenceStore:
             return [_item(r) for r in await session.scalars(query)]
 
     async def mark_disposed(self, incident_id: int, sha256: str, entry: CustodyEntry) -> None:
-        """The item's disposal time and its custody entry, in one transaction."""
+        """The item's disposal time and its custody entry, in one transaction, if disposal is still
+        allowed: the incident closed and not on legal hold, the item not disposed of yet. This is
+        checked with the item's and incident's rows locked, in the transaction that writes, so a
+        hold placed while a sweep runs wins (``set_flags`` locks the incident row too)."""
+        query = (
+            select(EvidenceItemRow, IncidentRow.status, IncidentRow.legal_hold)
+            .join(IncidentRow, IncidentRow.id == EvidenceItemRow.incident_id)
+            .where(EvidenceItemRow.incident_id == incident_id, EvidenceItemRow.sha256 == sha256)
+            .with_for_update()
+        )
         async with self._db.transaction() as session:
-            row = await session.scalar(
-                select(EvidenceItemRow)
-                .where(EvidenceItemRow.incident_id == incident_id, EvidenceItemRow.sha256 == sha256)
-                .with_for_update()
-            )
-            assert row is not None
+            found = (await session.execute(query)).one_or_none()
+            if found is None:
+                raise DisposalRefused(f"incident {incident_id} has no evidence item {sha256}")
+            row, status, legal_hold = found
+            if legal_hold:
+                raise DisposalRefused(f"incident {incident_id} is on legal hold: item {sha256} is kept")
+            if status == IncidentStatus.OPEN.value:
+                raise DisposalRefused(f"incident {incident_id} is open: item {sha256} is kept")
+            if row.disposed_at is not None:
+                raise DisposalRefused(f"item {sha256} was disposed of at {row.disposed_at.isoformat()}")
             row.disposed_at = entry.at
             session.add(_entry_row(incident_id, entry))
 

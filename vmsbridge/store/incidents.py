@@ -364,17 +364,24 @@ class CorrelationUnit:
         return [_view(r) for r in self._open[location_id]]
 
     async def close_quiet_at(
-        self, location_ids: Sequence[str], cutoff: datetime | None, quiet_seconds: int, at: datetime
+        self,
+        location_ids: Sequence[str],
+        own_cutoff: datetime,
+        clock_cutoff: datetime | None,
+        quiet_seconds: int,
+        at: datetime,
     ) -> list[int]:
-        """Close the correlator-opened incidents at these places whose last event is at or before
-        ``cutoff``, before an event there is matched against them (None: nothing is quiet yet)."""
+        """Close the correlator-opened incidents at these places that are quiet, before an event
+        there is matched against them: by the event's own time (last event at or before
+        ``own_cutoff``) or by the clock, as :meth:`close_quiet` would (None: nothing read yet)."""
         closed: list[int] = []
-        if cutoff is None:
-            return closed
         for location_id in location_ids:
             await self.open_incidents_at(location_id)
             for row in self._open[location_id]:
-                if row.opened_by == SYSTEM_ACTOR and row.last_event_at <= cutoff:
+                if row.opened_by == SYSTEM_ACTOR and (
+                    row.last_event_at <= own_cutoff
+                    or (clock_cutoff is not None and (row.quiet_from or row.last_event_at) <= clock_cutoff)
+                ):
                     IncidentStore._close_row(
                         self._session, row, actor=SYSTEM_ACTOR, reason=_quiet_reason(quiet_seconds), at=at
                     )
@@ -383,7 +390,7 @@ class CorrelationUnit:
         return closed
 
     async def close_quiet(self, cutoff: datetime | None, quiet_seconds: int, at: datetime) -> list[int]:
-        """Close every correlator-opened incident whose last event is at or before ``cutoff``."""
+        """Close every correlator-opened incident quiet since ``cutoff`` by the event clock."""
         if cutoff is None:
             return []
         closed = await _close_quiet(self._session, cutoff, quiet_seconds, at)
@@ -391,7 +398,11 @@ class CorrelationUnit:
             self._open[location_id] = [r for r in rows if r.id not in closed]
         return closed
 
-    async def attach(self, incident_id: int, event: StoredEvent, priority: Priority) -> None:
+    async def attach(
+        self, incident_id: int, event: StoredEvent, priority: Priority, read_at: datetime | None = None
+    ) -> None:
+        """Link the event; ``read_at``: the event clock having read it (the incident's quiet counts
+        from there)."""
         # The incident may be at an adjacent location: look through everything loaded.
         row = next(r for rows in self._open.values() for r in rows if r.id == incident_id)
         # What the bridge's own footage review finds (tamper in a clip's pre-roll) belongs to the
@@ -399,6 +410,8 @@ class CorrelationUnit:
         if not event.source.startswith(ANALYTICS_SOURCE_PREFIX):
             row.started_at = min(row.started_at, event.occurred_at)
         row.last_event_at = max(row.last_event_at, event.occurred_at)
+        if read_at is not None:
+            row.quiet_from = max(row.quiet_from or read_at, read_at)
         if priority.rank > Priority(row.priority).rank:
             record(
                 self._session,
@@ -413,8 +426,11 @@ class CorrelationUnit:
             IncidentEventRow(incident_id=incident_id, event_id=event.id, linked_at=datetime.now(UTC))
         )
 
-    async def open_for(self, event: StoredEvent, priority: Priority, summary: str) -> int:
+    async def open_for(
+        self, event: StoredEvent, priority: Priority, summary: str, read_at: datetime | None = None
+    ) -> int:
         row = await _open_with_event(self._session, event, priority, summary, SYSTEM_ACTOR, datetime.now(UTC))
+        row.quiet_from = read_at
         self._open.setdefault(event.location_id, []).append(row)
         return row.id
 
@@ -435,7 +451,7 @@ async def _close_quiet(
             .where(
                 IncidentRow.status == IncidentStatus.OPEN.value,
                 IncidentRow.opened_by == SYSTEM_ACTOR,
-                IncidentRow.last_event_at <= cutoff,
+                func.coalesce(IncidentRow.quiet_from, IncidentRow.last_event_at) <= cutoff,
             )
             .order_by(IncidentRow.id)
             .with_for_update()

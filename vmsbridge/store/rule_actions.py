@@ -5,15 +5,18 @@ from __future__ import annotations
 __all__ = ["RuleActionStore"]
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import Table, exists, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from vmsbridge.model import StoredEvent
 from vmsbridge.model.rules import INTERRUPTED, ActionOutcome
 from vmsbridge.store.database import Database
 from vmsbridge.store.events import row_to_event
-from vmsbridge.store.tables import EventRow, IncidentActionRow
+from vmsbridge.store.tables import EventRow, IncidentActionRow, RuleFiringRow
 
 
 class RuleActionStore:
@@ -35,6 +38,19 @@ class RuleActionStore:
                 )
                 for o in outcomes
             )
+
+    async def claim_firing(self, rule: str, event_id: int, at: datetime) -> bool:
+        """Record that ``rule`` fires on the event; False if it already had (the event is being read
+        again after a crash). The database decides, so two engines can never both claim it."""
+        insert = pg_insert if self._db.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(cast(Table, RuleFiringRow.__table__))
+            .values(rule=rule, event_id=event_id, fired_at=at)
+            .on_conflict_do_nothing(index_elements=["rule", "event_id"])
+            .returning(RuleFiringRow.event_id)
+        )
+        async with self._db.transaction() as session:
+            return (await session.execute(statement)).first() is not None
 
     async def interrupted(self, action: str, since: datetime) -> list[ActionOutcome]:
         """Outcomes of ``action`` cut short by a stop (detail ``INTERRUPTED...``) since ``since``,
@@ -63,14 +79,18 @@ class RuleActionStore:
         ]
 
     async def firings_since(self, since: datetime) -> list[tuple[str, StoredEvent]]:
-        """(rule, event) of every firing whose actions started at ``since`` or later, oldest first:
-        what a restarted engine must remember so that a replay or re-sync does not fire again."""
+        """(rule, event) of every firing claimed, or whose actions started, at ``since`` or later,
+        oldest first: what a restarted engine must remember so that a replay or re-sync does not
+        fire again (a firing whose actions had recorded nothing yet is claimed all the same)."""
+        claimed = select(RuleFiringRow.rule, RuleFiringRow.event_id).where(RuleFiringRow.fired_at >= since)
+        acted = select(IncidentActionRow.rule, IncidentActionRow.event_id).where(
+            IncidentActionRow.started_at >= since
+        )
+        firings = claimed.union(acted).subquery()
         query = (
-            select(IncidentActionRow.rule, EventRow)
-            .join(EventRow, EventRow.id == IncidentActionRow.event_id)
-            .where(IncidentActionRow.started_at >= since)
-            .distinct()
-            .order_by(EventRow.id)
+            select(firings.c.rule, EventRow)
+            .join(EventRow, EventRow.id == firings.c.event_id)
+            .order_by(EventRow.id, firings.c.rule)
         )
         async with self._db.sessions() as session:
             rows = (await session.execute(query)).all()

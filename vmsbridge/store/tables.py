@@ -24,6 +24,7 @@ __all__ = [
     "PublicLogChangeColumns",
     "PublicLogEntryColumns",
     "RejectedEventRow",
+    "RuleFiringRow",
     "StageCursorRow",
 ]
 
@@ -145,6 +146,9 @@ class IncidentRow(Base):
     last_event_at: Mapped[UtcTs]
     created_at: Mapped[UtcTs]
     opened_by: Mapped[str] = mapped_column(String(200))
+    # The correlator's event clock when the incident's last event was read: its quiet counts from
+    # here (or from last_event_at, if empty), so history read behind newer events is not quiet at once.
+    quiet_from: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     close_reason: Mapped[str | None] = mapped_column(Text)
     victim_sensitive: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -489,6 +493,19 @@ class IncidentActionRow(Base):
     ms: Mapped[int] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text)
     started_at: Mapped[UtcTs]
+
+
+class RuleFiringRow(Base):
+    """A rule fired on an event: written before the firing's actions start, so that an event read
+    again after a crash (the engine's saved position lags) never moves a camera or raises an
+    alarm a second time."""
+
+    __tablename__ = "rule_firings"
+    __table_args__ = (Index("ix_rule_firings_fired_at", "fired_at"),)
+
+    rule: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True)
+    fired_at: Mapped[UtcTs]
 
 
 class CleryRecordRow(Base):
