@@ -123,6 +123,7 @@ class OnvifEventSource:
         )
         self._bus: EventSink | None = None
         self.unknown_topics: Counter[str] = Counter()
+        self._unknown_shapes: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
         self.outcomes: Counter[str] = Counter()
         self.repeats_skipped = 0
         self.clock_suspects = 0  # events whose device time was not believed
@@ -220,21 +221,31 @@ class OnvifEventSource:
         self.states.commit()
 
     def _count_unknown(self, notification: Notification, reading: Reading) -> None:
+        """Counted per topic; logged once per topic and shape (the data item names), with what
+        the message carried, so a device's own spelling can be added to the topic table."""
         topic = notification.topic if len(self.unknown_topics) < MAX_UNKNOWN_TOPICS else "<other topics>"
-        if not self.unknown_topics[topic]:
-            log.warning(
-                "%s: no parser for topic %r (%s); kept as onvif.unknown: %s",
-                self.name,
-                notification.topic,
-                reading.attributes.get("why"),
-                notification.raw[:2000],
-            )
         self.unknown_topics[topic] += 1
+        shape = (topic, tuple(sorted(notification.source)), tuple(sorted(notification.data)))
+        if shape in self._unknown_shapes or len(self._unknown_shapes) >= MAX_UNKNOWN_TOPICS:
+            return
+        self._unknown_shapes.add(shape)
+        log.warning(
+            "%s: topic %r not understood (%s); kept as onvif.unknown; source %s, data %s: %s",
+            self.name,
+            notification.topic,
+            reading.attributes.get("why"),
+            dict(notification.source),
+            dict(notification.data),
+            notification.raw[:2000],
+        )
 
     def _event(self, notification: Notification, reading: Reading, received: datetime) -> Event | None:
         self._sequence += 1
         fallback = f"{received.isoformat()}#{self._sequence}"
         when = date_event(notification.utc_time or notification.bad_time, received, self.client.skew)
+        # The skew is known to about half a second: a device time within that of our receipt
+        # can come out after it, which no event can be.
+        occurred_at = min(when.occurred_at, received)
         if when.suspect:
             # The device's clock is nonsense (1970 after a reset, years ahead): an id made from its
             # time could collide with an earlier boot's, so this one is made from our receipt.
@@ -243,7 +254,7 @@ class OnvifEventSource:
             self.map,
             notification,
             reading,
-            occurred_at=when.occurred_at,
+            occurred_at=occurred_at,
             received_at=received,
             id_fallback=fallback,
         )

@@ -243,7 +243,7 @@ def test_a_tamper_alarm_going_off_is_reported_as_cleared(
             "tns1:Device/Trigger/DigitalInput",
             {"InputToken": "DI1"},
             {"LogicalState": "maybe"},
-            "not a boolean",
+            "no boolean state",
         ),
         ("tns1:Door/State/DoorAlarm", {"DoorToken": "D1"}, {"State": "Exploded"}, "door alarm state"),
     ],
