@@ -87,7 +87,9 @@ class PullStats:
     retry_delays: list[float] = field(default_factory=list)  # the latest waits before reconnecting
 
 
-Handler = Callable[[list[Notification]], Awaitable[None]]
+# Takes a batch (hands its events on) and returns what completes once they are durable.
+Handler = Callable[[list[Notification]], Awaitable[Awaitable[None]]]
+ConnectHandler = Callable[[], Awaitable[None]]
 GapHandler = Callable[[datetime, datetime], Awaitable[None]]
 
 
@@ -97,7 +99,7 @@ class PullPointLoop:
         client: OnvifClient,
         settings: PullSettings,
         handle: Handler,
-        on_connect: Handler | None = None,
+        on_connect: ConnectHandler | None = None,
         on_gap: GapHandler | None = None,
     ) -> None:
         """``on_gap(lost_at, found_at)``: a live subscription was lost and a new one is listening;
@@ -110,6 +112,7 @@ class PullPointLoop:
         self._on_connect = on_connect
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self._live: list[PullPoint] = []  # created on the device and not yet unsubscribed
+        self._storing: asyncio.Future[None] | None = None  # the previous batch becoming durable
         self._pulled = False  # a pull has succeeded on the current subscription
         self.state = PullState.STOPPED
         self.stats = PullStats()
@@ -125,7 +128,7 @@ class PullPointLoop:
                         self.state = PullState.CONNECTING
                         await self._client.connect()
                         if self._on_connect is not None:
-                            await self._on_connect([])
+                            await self._on_connect()
                     await self._subscribe_and_pull()
                 except SubscriptionGone as exc:
                     # Expired or the device restarted: subscribe again now; state is re-synced.
@@ -147,6 +150,9 @@ class PullPointLoop:
                     await self._fail(exc, "", logging.WARNING)
         finally:
             self.state = PullState.STOPPED
+            if self._storing is not None:
+                self._storing.cancel()
+                self._storing = None
             await self._release()
 
     def _mark_lost(self) -> None:
@@ -190,8 +196,9 @@ class PullPointLoop:
             self._pulled = True
             if notifications:
                 self.stats.notifications += len(notifications)
-                await self._handle(notifications)
+                await self._take(notifications)
                 continue  # there may be more: ask again at once
+            await self._stored()
             early = EMPTY_POLL_INTERVAL_SECONDS - (time.monotonic() - started)
             if early > 0:
                 self.stats.early_empty_replies += 1
@@ -202,6 +209,20 @@ class PullPointLoop:
                         self._client.device_id,
                     )
                 await asyncio.sleep(early)
+
+    async def _take(self, notifications: list[Notification]) -> None:
+        """Hand a batch on, and poll again while it is being stored: a device event that comes
+        meanwhile is taken at once instead of waiting for a commit. At most two batches are
+        taken and not yet durable (backpressure: the rest stays with the device)."""
+        storing = asyncio.ensure_future(await self._handle(notifications))
+        await self._stored()
+        self._storing = storing
+
+    async def _stored(self) -> None:
+        """Wait until the previous batch is durable (its failure ends the loop)."""
+        storing, self._storing = self._storing, None
+        if storing is not None:
+            await storing
 
     def _poll_seconds(self, pull_point: PullPoint) -> int:
         """The long-poll Timeout: whole seconds, at least one, and short enough that the
@@ -269,7 +290,7 @@ class PullPointLoop:
         with contextlib.suppress(*RECOVERABLE):
             leftovers = await self._client.pull(old, 0, self._settings.message_limit)
             if leftovers:
-                await self._handle(leftovers)
+                await self._take(leftovers)
         await self._unsubscribe(old)
         return new
 

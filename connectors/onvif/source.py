@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from connectors.onvif.client import DeviceInfo, OnvifClient
@@ -22,7 +22,7 @@ from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, read_notification
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory, resolve_secret
-from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
+from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind, IngestOutcome
 from vmsbridge.model.devicetime import DEVICE_TIME, date_event
 from vmsbridge.sources import EventSource
 
@@ -140,7 +140,7 @@ class OnvifEventSource:
         finally:
             await self.client.close()
 
-    async def _on_connect(self, _: list[Notification]) -> None:
+    async def _on_connect(self) -> None:
         """What the device is and what it offers. Each step is optional: an I/O module or a door
         controller has no media profiles, and some firmware faults on GetPresets, yet their events
         still matter."""
@@ -195,7 +195,9 @@ class OnvifEventSource:
         )
         await self._publish([gap])
 
-    async def _on_notifications(self, notifications: list[Notification]) -> None:
+    async def _on_notifications(self, notifications: list[Notification]) -> Awaitable[None]:
+        """Hand the batch's events to the bus; what is returned completes once they are durable
+        (then, and only then, their property states are known)."""
         received = self._clock()
         events: list[Event] = []
         for notification in notifications:
@@ -213,12 +215,22 @@ class OnvifEventSource:
             event = self._event(notification, reading, received)
             if event is not None:
                 events.append(event)
+        mark = self.states.mark()
         try:
-            await self._publish(events)
+            pending = await self._submit(events)
+        except BaseException:
+            self.states.rollback()
+            raise
+        return self._stored(pending, mark)
+
+    async def _stored(self, pending: list[asyncio.Future[IngestOutcome]], mark: int) -> None:
+        try:
+            outcomes = await asyncio.gather(*pending)
         except BaseException:
             self.states.rollback()  # not stored, so not known: the re-sync after restart reports it
             raise
-        self.states.commit()
+        self.outcomes.update(o.status for o in outcomes)
+        self.states.commit(mark)
 
     def _count_unknown(self, notification: Notification, reading: Reading) -> None:
         """Counted per topic; logged once per topic and shape (the data item names), with what
@@ -274,9 +286,15 @@ class OnvifEventSource:
     async def _publish(self, events: list[Event]) -> None:
         if not events or self._bus is None:
             return
-        # Durable before we ask for more: what we have not taken stays with the device/VMS.
         outcomes = await publish_durably(self._bus, events)
         self.outcomes.update(o.status for o in outcomes)
+
+    async def _submit(self, events: list[Event]) -> list[asyncio.Future[IngestOutcome]]:
+        """Submit to the bus (it reacts at once to what must not wait for a commit); the futures
+        complete when each event is durable."""
+        if self._bus is None:
+            return []
+        return [await self._bus.submit(event) for event in events]
 
     async def _probe_forever(self) -> None:
         while True:

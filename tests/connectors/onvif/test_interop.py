@@ -19,7 +19,8 @@ from connectors.onvif.emulator import OnvifEmulator
 from connectors.onvif.events import PullSettings
 from tests.connectors.conftest import WAIT, eventually
 from tests.connectors.onvif.conftest import FAST, SourceRunner
-from vmsbridge.model import EventKind
+from vmsbridge.bus import EventPayload
+from vmsbridge.model import Event, EventKind, IngestOutcome
 
 K = EventKind
 
@@ -214,3 +215,51 @@ async def test_a_fractional_pull_timeout_setting_is_sent_as_whole_seconds(
     north.set_input("DI1", True)
     await asyncio.wait_for(bus.wait_kind(K.PHONE_OFFHOOK), WAIT)
     assert all(re.fullmatch(r"PT[1-9]\d*S", t) for t in north.pull_timeouts), north.pull_timeouts
+
+
+class SlowStore:
+    """A sink whose events become durable only when the test says so (a commit in progress)."""
+
+    def __init__(self) -> None:
+        self.submitted: list[Event] = []
+        self.pending: list[asyncio.Future[IngestOutcome]] = []
+        self.changed = asyncio.Event()
+
+    async def submit(self, payload: EventPayload) -> asyncio.Future[IngestOutcome]:
+        assert isinstance(payload, Event)
+        self.submitted.append(payload)
+        self.changed.set()
+        future: asyncio.Future[IngestOutcome] = asyncio.get_running_loop().create_future()
+        self.pending.append(future)
+        return future
+
+    async def wait_submitted(self, kind: EventKind, count: int = 1) -> None:
+        async def seen() -> None:
+            while sum(e.kind is kind for e in self.submitted) < count:
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(seen(), 60)
+
+    def store_all(self) -> None:
+        for future in self.pending:
+            if not future.done():
+                future.set_result(IngestOutcome("stored"))
+
+
+async def test_an_event_is_taken_from_the_device_while_the_previous_one_is_being_stored(
+    emulator: OnvifEmulator, sources: SourceRunner
+) -> None:
+    north = emulator.device("onvif-north")
+    store = SlowStore()
+    await sources.start("onvif-north", sink=store)
+    north.set_input("DI1", True)
+    await store.wait_submitted(K.PHONE_OFFHOOK)
+    await asyncio.wait_for(north.wait_for_pull(), 60)  # polling again while the pickup is stored
+    north.set_input("DI2", True)  # the second phone, while the first pickup is not yet durable
+    await store.wait_submitted(K.PHONE_OFFHOOK, count=2)
+    assert not any(f.done() for f in store.pending), "neither pickup is durable yet"
+    north.set_input("DI1", False)  # a third batch waits for the first to be durable ...
+    store.store_all()  # ... and is taken once it is
+    await store.wait_submitted(K.PHONE_ONHOOK)
+    store.store_all()
