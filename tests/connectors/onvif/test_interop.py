@@ -162,13 +162,12 @@ async def test_clock_skew_is_measured_against_the_request_midpoint(
     north = emulator.device("onvif-north")
     north.quirks.whole_second_clock = True
     north.clock_offset = offset
-    errors = []
+    # The library's own estimate is off by the fraction of the second the device dropped (0-1 s,
+    # always the same way): six tries all within the bound fail it with odds of about 98 %.
     for _ in range(6):
         async with OnvifClient("onvif-north", "127.0.0.1", north.port, "admin", "admin") as client:
             error = abs(client.skew - offset)
-            errors.append(error.total_seconds())
             assert error <= client.skew_uncertainty, f"skew {client.skew} for a device {offset} ahead"
-    assert max(errors) <= 1.0, errors
 
 
 async def test_no_event_is_dated_after_its_receipt(emulator: OnvifEmulator, sources: SourceRunner) -> None:
