@@ -151,6 +151,7 @@ class OnvifClient:
         except OnvifError as exc:
             log.debug("ONVIF device %s: clock not re-read (%s); using the library's", self.device_id, exc)
             self._skew = None
+            self.skew_uncertainty = timedelta(seconds=1)
             return
         answered = datetime.now(UTC)
         midpoint = sent + (answered - sent) / 2
