@@ -18,8 +18,9 @@ from pathlib import Path
 import aiohttp
 
 from connectors.onvif.client import OnvifClient
+from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.errors import OnvifError
-from vmsbridge.config import Camera, OnvifSource, SiteConfig, resolve_secret
+from vmsbridge.config import Camera, SiteConfig, resolve_secret
 from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.sources import ClipNotFound
 
@@ -116,7 +117,7 @@ def _profile_of(camera: Camera) -> str:
 
 def build_onvif_controls(site: SiteConfig, work_dir: Path) -> Controls:
     controls = Controls()
-    for i, connector in enumerate(site.connectors.onvif):
+    for i, connector in enumerate(onvif_connectors(site)):
         cameras = [c for c in site.cameras if c.source.connector == connector.id and c.source.profile]
         if not cameras:
             continue
