@@ -142,11 +142,17 @@ def probe_device(args: argparse.Namespace) -> int:
 
 async def _watch(
     connector: OnvifSource, directory: SiteDirectory, password: str, args: argparse.Namespace
-) -> None:
+) -> int:
+    """Watch until stopped; 1 with the reason when the device never let us subscribe."""
     from connectors.onvif.source import OnvifEventSource
 
     source = OnvifEventSource(connector, directory, password)
     await watch_source(source.run, args.duration, args.json)
+    if source.loop.ever_subscribed:
+        return 0
+    reason = source.loop.last_error or "stopped before the device answered"
+    print(f"vmsbridge: never subscribed to the events of {args.address}: {reason}", file=sys.stderr)
+    return 1
 
 
 def watch_device(args: argparse.Namespace) -> int:
@@ -165,8 +171,7 @@ def watch_device(args: argparse.Namespace) -> int:
         connector = OnvifSource(
             id="watch", host=host, port=port, username=args.user, password_env=DEFAULT_PASSWORD_ENV
         )
-    asyncio.run(_watch(connector, SiteDirectory(site), password_from(args), args))
-    return 0
+    return asyncio.run(_watch(connector, SiteDirectory(site), password_from(args), args))
 
 
 def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = ["DeviceInfo", "MediaProfile", "OnvifClient", "PtzResult", "PullPoint"]
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -48,6 +49,10 @@ T = TypeVar("T")
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
 WSTOP_TOPIC = "{http://docs.oasis-open.org/wsn/t-1}topic"
 PTZ_POLL_SECONDS = 0.1
+# How long a stop waits for a library service client to finish setting up, so that the HTTP
+# session it opened is closed with the others rather than left open.
+SETUP_FINISH_SECONDS = 5.0
+_HALF_SECOND = timedelta(milliseconds=500)
 _GET_TIME_ACTION = "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime"
 _GET_TIME_REQUEST = (
     b'<?xml version="1.0" encoding="utf-8"?>'
@@ -103,6 +108,9 @@ class OnvifClient:
         self._password = password
         self._camera: ONVIFCamera | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._skew: timedelta | None = None
+        # How far the measured skew may be from the truth (the device gives whole seconds).
+        self.skew_uncertainty = timedelta(seconds=1)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -119,13 +127,36 @@ class OnvifClient:
         self._camera = ONVIFCamera(
             self.host, self.port, self._username, self._password, no_cache=True, adjust_time=True
         )
-        await self._call(self._camera.update_xaddrs(), "connecting (device clock, then services)")
+        await self._service(self._camera.update_xaddrs(), "connecting (device clock, then services)")
+        await self._measure_skew()
         if abs(self.skew.total_seconds()) >= 5:
             log.warning(
                 "ONVIF device %s clock is %+.0f s off ours; compensating",
                 self.device_id,
                 self.skew.total_seconds(),
             )
+
+    async def _measure_skew(self) -> None:
+        """The device clock against the midpoint of the request that read it.
+
+        The library signs requests with a skew measured against the time its answer arrived,
+        from a clock that gives whole seconds: good enough for a 60 s signature window, but up
+        to a second short, which dates events after their receipt. The device read its clock
+        somewhere within our request, on average half-way; and the whole second it gave began
+        up to a second earlier, on average half a second.
+        """
+        sent = datetime.now(UTC)
+        try:
+            device_time = await self.probe()
+        except OnvifError as exc:
+            log.debug("ONVIF device %s: clock not re-read (%s); using the library's", self.device_id, exc)
+            self._skew = None
+            self.skew_uncertainty = timedelta(seconds=1)
+            return
+        answered = datetime.now(UTC)
+        midpoint = sent + (answered - sent) / 2
+        self._skew = device_time + _HALF_SECOND - midpoint
+        self.skew_uncertainty = _HALF_SECOND + (answered - sent) / 2
 
     async def close(self) -> None:
         await self.disconnect()
@@ -162,13 +193,15 @@ class OnvifClient:
     @property
     def skew(self) -> timedelta:
         """Device clock minus ours."""
+        if self._skew is not None:
+            return self._skew
         diff = self._camera.dt_diff if self._camera is not None else None
         return diff if isinstance(diff, timedelta) else timedelta(0)
 
     # -- device, media, PTZ ---------------------------------------------------------------------
 
     async def device_information(self) -> DeviceInfo:
-        devicemgmt = await self._call(self.camera.create_devicemgmt_service(), "device service")
+        devicemgmt = await self._service(self.camera.create_devicemgmt_service(), "device service")
         info = await self._call(devicemgmt.GetDeviceInformation(), "GetDeviceInformation")
         return DeviceInfo(
             manufacturer=str(info.Manufacturer or ""),
@@ -203,7 +236,7 @@ class OnvifClient:
             ) from None
 
     async def profiles(self) -> list[MediaProfile]:
-        media = await self._call(self.camera.create_media_service(), "media service")
+        media = await self._service(self.camera.create_media_service(), "media service")
         answer = await self._call(media.GetProfiles(), "GetProfiles")
         out = []
         for profile in answer or []:
@@ -223,12 +256,12 @@ class OnvifClient:
 
     async def presets(self, profile: str) -> dict[str, str]:
         """Preset token -> name."""
-        ptz = await self._call(self.camera.create_ptz_service(), "PTZ service")
+        ptz = await self._service(self.camera.create_ptz_service(), "PTZ service")
         answer = await self._call(ptz.GetPresets({"ProfileToken": profile}), "GetPresets")
         return {str(p.token): str(getattr(p, "Name", "") or p.token) for p in answer or []}
 
     async def ptz_status(self, profile: str) -> str:
-        ptz = await self._call(self.camera.create_ptz_service(), "PTZ service")
+        ptz = await self._service(self.camera.create_ptz_service(), "PTZ service")
         status = await self._call(ptz.GetStatus({"ProfileToken": profile}), "GetStatus")
         move = getattr(status, "MoveStatus", None)
         if move is None:
@@ -241,7 +274,7 @@ class OnvifClient:
 
     async def ptz_position(self, profile: str) -> tuple[float, float, float] | None:
         """(pan, tilt, zoom) from GetStatus, or None if the device does not report a position."""
-        ptz = await self._call(self.camera.create_ptz_service(), "PTZ service")
+        ptz = await self._service(self.camera.create_ptz_service(), "PTZ service")
         status = await self._call(ptz.GetStatus({"ProfileToken": profile}), "GetStatus")
         position = getattr(status, "Position", None)
         pan_tilt = getattr(position, "PanTilt", None)
@@ -254,7 +287,7 @@ class OnvifClient:
         self, profile: str, preset: str, *, speed: float | None = None, settle_timeout: float = 10.0
     ) -> PtzResult:
         """GotoPreset, then GetStatus until IDLE (or ``settle_timeout``), timing both."""
-        ptz = await self._call(self.camera.create_ptz_service(), "PTZ service")
+        ptz = await self._service(self.camera.create_ptz_service(), "PTZ service")
         request: dict[str, Any] = {"ProfileToken": profile, "PresetToken": preset}
         if speed is not None:
             request["Speed"] = {"PanTilt": {"x": speed, "y": speed}, "Zoom": {"x": speed}}
@@ -271,7 +304,7 @@ class OnvifClient:
         return PtzResult(profile, preset, ack, None, status)
 
     async def stream_uri(self, profile: str) -> str:
-        media = await self._call(self.camera.create_media_service(), "media service")
+        media = await self._service(self.camera.create_media_service(), "media service")
         setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
         answer = await self._call(
             media.GetStreamUri({"StreamSetup": setup, "ProfileToken": profile}), "GetStreamUri"
@@ -279,13 +312,13 @@ class OnvifClient:
         return str(answer.Uri)
 
     async def snapshot_uri(self, profile: str) -> str:
-        media = await self._call(self.camera.create_media_service(), "media service")
+        media = await self._service(self.camera.create_media_service(), "media service")
         answer = await self._call(media.GetSnapshotUri({"ProfileToken": profile}), "GetSnapshotUri")
         return str(answer.Uri)
 
     async def event_topics(self) -> list[str]:
         """Topics the device says it can send (GetEventProperties TopicSet), as 'tns1:A/B/C'."""
-        events = await self._call(self.camera.create_events_service(), "events service")
+        events = await self._service(self.camera.create_events_service(), "events service")
         answer = await self._call(events.GetEventProperties(), "GetEventProperties")
         topic_set = getattr(answer, "TopicSet", None)
         roots = getattr(topic_set, "_value_1", None) or []
@@ -298,26 +331,26 @@ class OnvifClient:
     # -- PullPoint --------------------------------------------------------------------------
 
     async def create_pull_point(self, seconds: int) -> PullPoint:
-        events = await self._call(self.camera.create_events_service(), "events service")
+        events = await self._service(self.camera.create_events_service(), "events service")
         # An explicit InitialTerminationTime: some firmware answers HTTP 500 without one.
         answer = await self._call(
             events.CreatePullPointSubscription({"InitialTerminationTime": f"PT{seconds}S"}),
             "CreatePullPointSubscription",
         )
         address = str(answer.SubscriptionReference.Address._value_1)
-        current, termination = answer.CurrentTime, answer.TerminationTime
-        granted = (termination - current).total_seconds() if current and termination else float(seconds)
+        termination = _aware(answer.TerminationTime)
+        granted = _granted_seconds(answer.CurrentTime, termination)
         self.camera.xaddrs[PULLPOINT_NS] = address
-        return PullPoint(address, termination, granted)
+        return PullPoint(address, termination, float(seconds) if granted is None else granted)
 
     async def renew(self, pull_point: PullPoint, seconds: int) -> None:
         subscription = await self._subscription_service(pull_point)
         answer = await self._call(subscription.Renew({"TerminationTime": f"PT{seconds}S"}), "Renew")
-        termination = getattr(answer, "TerminationTime", None)
-        current = getattr(answer, "CurrentTime", None)
+        termination = _aware(getattr(answer, "TerminationTime", None))
         pull_point.termination_time = termination
-        if termination and current:
-            pull_point.granted_seconds = (termination - current).total_seconds()
+        granted = _granted_seconds(getattr(answer, "CurrentTime", None), termination)
+        if granted is not None:
+            pull_point.granted_seconds = granted
 
     async def synchronize(self, pull_point: PullPoint) -> None:
         """SetSynchronizationPoint: the device re-sends every property's state as Initialized."""
@@ -328,8 +361,13 @@ class OnvifClient:
         subscription = await self._subscription_service(pull_point)
         await self._call(subscription.Unsubscribe(), "Unsubscribe")
 
-    async def pull(self, pull_point: PullPoint, wait_seconds: float, limit: int) -> list[Notification]:
-        """One PullMessages long-poll: returns when the device has messages, or after ``wait_seconds``."""
+    async def pull(self, pull_point: PullPoint, wait_seconds: int, limit: int) -> list[Notification]:
+        """One PullMessages long-poll: returns when the device has messages, or after ``wait_seconds``.
+
+        Whole seconds only: devices read a fractional xs:duration as invalid and answer at once.
+        """
+        if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, int) or wait_seconds < 0:
+            raise ValueError(f"wait_seconds must be a whole number of seconds >= 0, got {wait_seconds!r}")
         service = await self._pullpoint_service(pull_point)
         # Signed by zeep (UsernameToken with skew, WS-Addressing), sent and read by us.
         envelope, headers = service.ws_client._binding._create(
@@ -350,13 +388,28 @@ class OnvifClient:
 
     async def _pullpoint_service(self, pull_point: PullPoint) -> Any:
         self.camera.xaddrs[PULLPOINT_NS] = pull_point.address
-        return await self._call(self.camera.create_pullpoint_service(), "pull point")
+        return await self._service(self.camera.create_pullpoint_service(), "pull point")
 
     async def _subscription_service(self, pull_point: PullPoint) -> Any:
         self.camera.xaddrs[PULLPOINT_NS] = pull_point.address
-        return await self._call(
+        return await self._service(
             self.camera.create_subscription_service("PullPointSubscription"), "subscription"
         )
+
+    async def _service(self, create: Awaitable[T], what: str) -> T:
+        """A library call that builds service clients, finished even when we are stopped.
+
+        Each library service client opens an HTTP session before it loads its WSDL, and is only
+        registered for closing once loaded: cancelled half-way, its session would be left open
+        ("Unclosed client session"). So a stop waits (briefly) for the call to finish.
+        """
+        task = asyncio.ensure_future(self._call(create, what))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with contextlib.suppress(OnvifError, TimeoutError):
+                await asyncio.wait_for(task, SETUP_FINISH_SECONDS)
+            raise
 
     async def _post(self, address: str, body: bytes, headers: dict[str, str], limit_seconds: float) -> bytes:
         if self._session is None:
@@ -419,6 +472,22 @@ def _translate_fault(device: str, fault: zeep.exceptions.Fault, what: str) -> On
     if "ResourceUnknown" in subcodes or "ResourceUnknown" in (fault.message or ""):
         return SubscriptionGone(device, code, "ResourceUnknownFault", message)
     return OnvifFault(device, code, subcodes, message)
+
+
+def _aware(value: object) -> datetime | None:
+    """A device time as an aware UTC datetime (a time without a zone is taken as UTC), or None."""
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _granted_seconds(current: object, termination: object) -> float | None:
+    """TerminationTime minus CurrentTime, both by the device clock; None if either is missing.
+    Devices mix times with and without a zone in one answer."""
+    start, end = _aware(current), _aware(termination)
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
 
 
 def _collect_topics(element: etree._Element, path: list[str], out: list[str]) -> None:

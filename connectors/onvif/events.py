@@ -4,8 +4,18 @@ States: connecting -> subscribed (pulling, renewing at half the granted lifetime
 subscription (ResourceUnknown: expired, or the device restarted) a new one is created at once and
 SetSynchronizationPoint re-sends current property states; on any other failure the loop waits a
 capped, jittered backoff and reconnects from scratch (re-measuring clock skew). A subscription
-whose Renew is refused is replaced before it expires (make before break). On shutdown the live
-subscription is unsubscribed, so device slots are never leaked.
+whose Renew is refused is replaced before it expires (make before break).
+
+Polls ask for whole seconds (devices read ``PT4.104S`` as invalid and answer at once), never
+less than one, and are not shortened for a renewal: the poll is short enough for the
+subscription to outlive it, and the renewal is made when the poll returns. A reply with messages
+is followed by the next poll at once; an empty reply that comes back sooner than a second after
+the poll began (a device ignoring the Timeout) makes the loop wait out that second, so such a
+device is polled at most once a second.
+
+Every subscription the device created is unsubscribed when it is no longer used: on shutdown,
+on failure, and when the stop comes while CreatePullPointSubscription is still being answered.
+SetSynchronizationPoint is optional in ONVIF: a device that refuses it is used without re-sync.
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ log = logging.getLogger(__name__)
 RECOVERABLE = (DeviceUnreachable, MalformedResponse, OnvifFault)
 RELEASE_SECONDS = 5.0
 MIN_LIFETIME_SECONDS = 10.0
+# An empty reply sooner than this after its poll began means the device did not wait: the next
+# poll waits for the rest of this interval.
+EMPTY_POLL_INTERVAL_SECONDS = 1.0
 
 
 class PullState(StrEnum):
@@ -68,11 +81,15 @@ class PullStats:
     renew_refusals: int = 0
     lost_subscriptions: int = 0
     unsubscribed: int = 0
+    early_empty_replies: int = 0  # empty replies sooner than EMPTY_POLL_INTERVAL_SECONDS
+    sync_refusals: int = 0  # SetSynchronizationPoint faults (the subscription is used anyway)
     errors: Counter[str] = field(default_factory=Counter)
     retry_delays: list[float] = field(default_factory=list)  # the latest waits before reconnecting
 
 
-Handler = Callable[[list[Notification]], Awaitable[None]]
+# Takes a batch (hands its events on) and returns what completes once they are durable.
+Handler = Callable[[list[Notification]], Awaitable[Awaitable[None]]]
+ConnectHandler = Callable[[], Awaitable[None]]
 GapHandler = Callable[[datetime, datetime], Awaitable[None]]
 
 
@@ -82,7 +99,7 @@ class PullPointLoop:
         client: OnvifClient,
         settings: PullSettings,
         handle: Handler,
-        on_connect: Handler | None = None,
+        on_connect: ConnectHandler | None = None,
         on_gap: GapHandler | None = None,
     ) -> None:
         """``on_gap(lost_at, found_at)``: a live subscription was lost and a new one is listening;
@@ -94,12 +111,14 @@ class PullPointLoop:
         self._handle = handle
         self._on_connect = on_connect
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max)
-        self._live: PullPoint | None = None
+        self._live: list[PullPoint] = []  # created on the device and not yet unsubscribed
+        self._storing: asyncio.Future[None] | None = None  # the previous batch becoming durable
         self._pulled = False  # a pull has succeeded on the current subscription
         self.state = PullState.STOPPED
         self.stats = PullStats()
         self.last_error: OnvifError | None = None
         self.subscribed = asyncio.Event()  # set while a subscription is live (tests and health use it)
+        self.ever_subscribed = False  # one subscription was made since run() started
 
     async def run(self) -> None:
         try:
@@ -109,14 +128,14 @@ class PullPointLoop:
                         self.state = PullState.CONNECTING
                         await self._client.connect()
                         if self._on_connect is not None:
-                            await self._on_connect([])
+                            await self._on_connect()
                     await self._subscribe_and_pull()
                 except SubscriptionGone as exc:
                     # Expired or the device restarted: subscribe again now; state is re-synced.
                     # Lost again before a single good pull: the device is not well; back off.
                     self._mark_lost()
                     self.stats.lost_subscriptions += 1
-                    self._forget_live()
+                    await self._release()  # whatever else is still live
                     if self._pulled:
                         log.info("%s; subscribing again", exc)
                     else:
@@ -131,6 +150,9 @@ class PullPointLoop:
                     await self._fail(exc, "", logging.WARNING)
         finally:
             self.state = PullState.STOPPED
+            if self._storing is not None:
+                self._storing.cancel()
+                self._storing = None
             await self._release()
 
     def _mark_lost(self) -> None:
@@ -159,14 +181,14 @@ class PullPointLoop:
                 await self._on_gap(lost_at, datetime.now(UTC))
         renew_at = time.monotonic() + self._lifetime(pull_point) * settings.renew_fraction
         while True:
-            now = time.monotonic()
-            if now >= renew_at:
+            if time.monotonic() >= renew_at:
                 if not await self._renew(pull_point):
                     pull_point = await self._replace(pull_point)
                 renew_at = time.monotonic() + self._lifetime(pull_point) * settings.renew_fraction
-            # Never long-poll past the renewal time.
-            wait = max(0.0, min(settings.pull_timeout, renew_at - now))
-            notifications = await self._client.pull(pull_point, round(wait, 3), settings.message_limit)
+            started = time.monotonic()
+            notifications = await self._client.pull(
+                pull_point, self._poll_seconds(pull_point), settings.message_limit
+            )
             self.stats.pulls += 1
             # Healthy only once a pull works: a device that subscribes but fails every pull must
             # not be reconnected in a tight loop.
@@ -174,7 +196,40 @@ class PullPointLoop:
             self._pulled = True
             if notifications:
                 self.stats.notifications += len(notifications)
-                await self._handle(notifications)
+                await self._take(notifications)
+                continue  # there may be more: ask again at once
+            await self._stored()
+            early = EMPTY_POLL_INTERVAL_SECONDS - (time.monotonic() - started)
+            if early > 0:
+                self.stats.early_empty_replies += 1
+                if self.stats.early_empty_replies == 1:
+                    log.warning(
+                        "ONVIF device %s answers PullMessages at once when it has nothing to send; "
+                        "polling it at most once a second",
+                        self._client.device_id,
+                    )
+                await asyncio.sleep(early)
+
+    async def _take(self, notifications: list[Notification]) -> None:
+        """Hand a batch on, and poll again while it is being stored: a device event that comes
+        meanwhile is taken at once instead of waiting for a commit. At most two batches are
+        taken and not yet durable (backpressure: the rest stays with the device)."""
+        storing = asyncio.ensure_future(await self._handle(notifications))
+        await self._stored()
+        self._storing = storing
+
+    async def _stored(self) -> None:
+        """Wait until the previous batch is durable (its failure ends the loop)."""
+        storing, self._storing = self._storing, None
+        if storing is not None:
+            await storing
+
+    def _poll_seconds(self, pull_point: PullPoint) -> int:
+        """The long-poll Timeout: whole seconds, at least one, and short enough that the
+        subscription outlives a poll begun just before its renewal was due."""
+        settings = self._settings
+        margin = self._lifetime(pull_point) * (1 - settings.renew_fraction) / 2
+        return max(1, min(int(settings.pull_timeout), int(margin)))
 
     def _lifetime(self, pull_point: PullPoint) -> float:
         """The granted lifetime, within sane bounds: some firmware grants 0 s or nonsense."""
@@ -182,15 +237,39 @@ class PullPointLoop:
         return min(max(pull_point.granted_seconds, min(MIN_LIFETIME_SECONDS, asked)), asked)
 
     async def _subscribe(self) -> PullPoint:
-        pull_point = await self._client.create_pull_point(self._settings.subscription_seconds)
-        self._live = pull_point
+        pull_point = await self._create()
         self._pulled = False
         self.stats.subscriptions += 1
         # Ask for current property states: after a restart or a gap, this is how we learn what
-        # changed while we were not listening.
-        await self._client.synchronize(pull_point)
+        # changed while we were not listening. Optional in ONVIF: some devices fault on it.
+        try:
+            await self._client.synchronize(pull_point)
+        except (SubscriptionGone, NotAuthorized):
+            raise
+        except (OnvifFault, MalformedResponse) as exc:
+            self.stats.sync_refusals += 1
+            if self.stats.sync_refusals == 1:
+                log.warning("%s; subscribed without it (current states are not re-read after a gap)", exc)
         self.state = PullState.SUBSCRIBED
         self.subscribed.set()
+        self.ever_subscribed = True
+        return pull_point
+
+    async def _create(self) -> PullPoint:
+        """CreatePullPointSubscription, remembered as live before anything else can fail.
+
+        A stop while the device is still answering would otherwise leave a subscription the
+        device holds and we never heard of: the answer is awaited (briefly) and the subscription
+        recorded, so that shutdown unsubscribes it.
+        """
+        creating = asyncio.ensure_future(self._client.create_pull_point(self._settings.subscription_seconds))
+        try:
+            pull_point = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            with contextlib.suppress(*RECOVERABLE, TimeoutError):
+                self._live.append(await asyncio.wait_for(creating, RELEASE_SECONDS))
+            raise
+        self._live.append(pull_point)
         return pull_point
 
     async def _renew(self, pull_point: PullPoint) -> bool:
@@ -211,15 +290,13 @@ class PullPointLoop:
         with contextlib.suppress(*RECOVERABLE):
             leftovers = await self._client.pull(old, 0, self._settings.message_limit)
             if leftovers:
-                await self._handle(leftovers)
+                await self._take(leftovers)
         await self._unsubscribe(old)
         return new
 
-    def _forget_live(self) -> None:
-        self._live = None
-        self.subscribed.clear()
-
     async def _unsubscribe(self, pull_point: PullPoint) -> None:
+        if pull_point in self._live:
+            self._live.remove(pull_point)
         try:
             await asyncio.wait_for(self._client.unsubscribe(pull_point), RELEASE_SECONDS)
             self.stats.unsubscribed += 1
@@ -227,7 +304,10 @@ class PullPointLoop:
             log.debug("unsubscribe failed (the device will expire it): %s", exc)
 
     async def _release(self) -> None:
-        live, self._live = self._live, None
+        """Unsubscribe everything still live (the device's slots are shared with other clients)."""
         self.subscribed.clear()
-        if live is not None and self._client.connected:
-            await self._unsubscribe(live)
+        live, self._live = self._live, []
+        if not self._client.connected:
+            return
+        for pull_point in live:
+            await self._unsubscribe(pull_point)

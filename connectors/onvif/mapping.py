@@ -104,21 +104,25 @@ class PropertyStates:
 
     Changes are staged by :meth:`is_news` and kept only on :meth:`commit`, which the source calls
     once the resulting events are durable: a state whose event was never stored is not "known".
+    Two batches may be staged at once (the next is read while the previous is being stored), so
+    :meth:`mark` names the end of a batch and ``commit(mark)`` keeps the changes staged before it.
     """
 
     def __init__(self) -> None:
         self._states: dict[tuple[str, Subject], str] = {}
-        self._staged: dict[tuple[str, Subject], str | None] = {}
+        self._staged: dict[tuple[str, Subject], str | None] = {}  # the latest staged per key
+        self._log: list[tuple[tuple[str, Subject], str | None]] = []  # staged, in order
+        self._kept = 0  # how many staged changes were committed so far (marks count from 0)
 
     def is_news(self, topic: str, reading: Reading, operation: str | None, *, alarm: bool) -> bool:
         """``alarm``: the reading's mapped kind is an alarm in itself (``ALARM_STATE_KINDS``)."""
         key = (topic, reading.subject)
         previous = self._staged[key] if key in self._staged else self._states.get(key)
         if operation == "Deleted":
-            self._staged[key] = None
+            self._stage(key, None)
             return False
         assert reading.state is not None
-        self._staged[key] = reading.state
+        self._stage(key, reading.state)
         if previous is None:
             # First sight. A Changed message is a real transition. An Initialized one only says
             # how things are: a resting state (handset on hook, door closed) is a baseline, but an
@@ -127,15 +131,30 @@ class PropertyStates:
             return operation != "Initialized" or alarm
         return previous != reading.state
 
-    def commit(self) -> None:
-        for key, state in self._staged.items():
+    def _stage(self, key: tuple[str, Subject], state: str | None) -> None:
+        self._staged[key] = state
+        self._log.append((key, state))
+
+    def mark(self) -> int:
+        """The end of what is staged now, for :meth:`commit`."""
+        return self._kept + len(self._log)
+
+    def commit(self, mark: int | None = None) -> None:
+        """Keep the changes staged before ``mark`` (all of them without one)."""
+        count = len(self._log) if mark is None else max(0, min(mark - self._kept, len(self._log)))
+        for key, state in self._log[:count]:
             if state is None:
                 self._states.pop(key, None)
             elif key in self._states or len(self._states) < MAX_TRACKED_PROPERTIES:
                 self._states[key] = state
-        self._staged.clear()
+        del self._log[:count]
+        self._kept += count
+        self._staged = dict(self._log)
 
     def rollback(self) -> None:
+        """Forget everything staged and not committed (what was not stored is not known)."""
+        self._kept += len(self._log)
+        self._log.clear()
         self._staged.clear()
 
 

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from connectors.onvif.client import DeviceInfo, OnvifClient
@@ -23,7 +23,7 @@ from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, read_notification
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig, SiteDirectory, resolve_secret
-from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
+from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind, IngestOutcome
 from vmsbridge.model.devicetime import DEVICE_TIME, date_event
 from vmsbridge.sources import EventSource
 
@@ -124,6 +124,7 @@ class OnvifEventSource:
         )
         self._bus: EventSink | None = None
         self.unknown_topics: Counter[str] = Counter()
+        self._unknown_shapes: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
         self.outcomes: Counter[str] = Counter()
         self.repeats_skipped = 0
         self.clock_suspects = 0  # events whose device time was not believed
@@ -140,7 +141,7 @@ class OnvifEventSource:
         finally:
             await self.client.close()
 
-    async def _on_connect(self, _: list[Notification]) -> None:
+    async def _on_connect(self) -> None:
         """What the device is and what it offers. Each step is optional: an I/O module or a door
         controller has no media profiles, and some firmware faults on GetPresets, yet their events
         still matter."""
@@ -195,7 +196,9 @@ class OnvifEventSource:
         )
         await self._publish([gap])
 
-    async def _on_notifications(self, notifications: list[Notification]) -> None:
+    async def _on_notifications(self, notifications: list[Notification]) -> Awaitable[None]:
+        """Hand the batch's events to the bus; what is returned completes once they are durable
+        (then, and only then, their property states are known)."""
         received = self._clock()
         events: list[Event] = []
         for notification in notifications:
@@ -213,29 +216,49 @@ class OnvifEventSource:
             event = self._event(notification, reading, received)
             if event is not None:
                 events.append(event)
+        mark = self.states.mark()
         try:
-            await self._publish(events)
+            pending = await self._submit(events)
+        except BaseException:
+            self.states.rollback()
+            raise
+        return self._stored(pending, mark)
+
+    async def _stored(self, pending: list[asyncio.Future[IngestOutcome]], mark: int) -> None:
+        try:
+            outcomes = await asyncio.gather(*pending)
         except BaseException:
             self.states.rollback()  # not stored, so not known: the re-sync after restart reports it
             raise
-        self.states.commit()
+        self.outcomes.update(o.status for o in outcomes)
+        self.states.commit(mark)
 
     def _count_unknown(self, notification: Notification, reading: Reading) -> None:
+        """Counted per topic; logged once per topic and shape (the data item names), with what
+        the message carried, so a device's own spelling can be added to the topic table."""
         topic = notification.topic if len(self.unknown_topics) < MAX_UNKNOWN_TOPICS else "<other topics>"
-        if not self.unknown_topics[topic]:
-            log.warning(
-                "%s: no parser for topic %r (%s); kept as onvif.unknown: %s",
-                self.name,
-                notification.topic,
-                reading.attributes.get("why"),
-                notification.raw[:2000],
-            )
         self.unknown_topics[topic] += 1
+        shape = (topic, tuple(sorted(notification.source)), tuple(sorted(notification.data)))
+        if shape in self._unknown_shapes or len(self._unknown_shapes) >= MAX_UNKNOWN_TOPICS:
+            return
+        self._unknown_shapes.add(shape)
+        log.warning(
+            "%s: topic %r not understood (%s); kept as onvif.unknown; source %s, data %s: %s",
+            self.name,
+            notification.topic,
+            reading.attributes.get("why"),
+            dict(notification.source),
+            dict(notification.data),
+            notification.raw[:2000],
+        )
 
     def _event(self, notification: Notification, reading: Reading, received: datetime) -> Event | None:
         self._sequence += 1
         fallback = f"{received.isoformat()}#{self._sequence}"
         when = date_event(notification.utc_time or notification.bad_time, received, self.client.skew)
+        # The skew is known to about half a second: a device time within that of our receipt
+        # can come out after it, which no event can be.
+        occurred_at = min(when.occurred_at, received)
         if when.suspect:
             # The device's clock is nonsense (1970 after a reset, years ahead): an id made from its
             # time could collide with an earlier boot's, so this one is made from our receipt.
@@ -244,7 +267,7 @@ class OnvifEventSource:
             self.map,
             notification,
             reading,
-            occurred_at=when.occurred_at,
+            occurred_at=occurred_at,
             received_at=received,
             id_fallback=fallback,
         )
@@ -264,9 +287,15 @@ class OnvifEventSource:
     async def _publish(self, events: list[Event]) -> None:
         if not events or self._bus is None:
             return
-        # Durable before we ask for more: what we have not taken stays with the device/VMS.
         outcomes = await publish_durably(self._bus, events)
         self.outcomes.update(o.status for o in outcomes)
+
+    async def _submit(self, events: list[Event]) -> list[asyncio.Future[IngestOutcome]]:
+        """Submit to the bus (it reacts at once to what must not wait for a commit); the futures
+        complete when each event is durable."""
+        if self._bus is None:
+            return []
+        return [await self._bus.submit(event) for event in events]
 
     async def _probe_forever(self) -> None:
         while True:

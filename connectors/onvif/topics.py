@@ -8,11 +8,20 @@ Parsers do no I/O and never raise on odd input: a message they cannot read is ``
 
 from __future__ import annotations
 
-__all__ = ["TOPICS", "Reading", "Subject", "TopicRegistry", "read_notification"]
+__all__ = [
+    "FALSE_SPELLINGS",
+    "STATE_ITEMS",
+    "TOPICS",
+    "TRUE_SPELLINGS",
+    "Reading",
+    "Subject",
+    "TopicRegistry",
+    "read_notification",
+]
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from connectors.onvif.messages import Notification
 from vmsbridge.model import EventKind
@@ -79,15 +88,37 @@ class TopicRegistry:
 
 TOPICS = TopicRegistry()
 
-_TRUE = {"true", "1", "active", "on"}
-_FALSE = {"false", "0", "inactive", "off"}
+# How devices name the data item that carries a boolean state, per kind of topic: the name the
+# ONVIF topic description uses first, then the names firmware in the field sends instead (an
+# independent device implementation sends DigitalInput with ``State``). Names match in any case.
+STATE_ITEMS: Final[dict[str, tuple[str, ...]]] = {
+    "input": ("LogicalState", "State", "Value", "Active", "IsActive"),
+    "relay": ("LogicalState", "State", "Value", "Active", "IsActive"),
+    "motion": ("State", "IsMotion", "Motion", "Value", "Active"),
+    "cell_motion": ("IsMotion", "State", "Motion", "Value", "Active"),
+    "signal_loss": ("State", "IsSignalLoss", "Value", "Active"),
+    "tamper": ("State", "IsTamper", "Tamper", "Value", "Active"),
+}
+# How devices spell the value of such an item (compared in lower case).
+TRUE_SPELLINGS: Final = frozenset({"true", "1", "on", "active", "high", "yes"})
+FALSE_SPELLINGS: Final = frozenset({"false", "0", "off", "inactive", "low", "no"})
 
 
 def _flag(value: str | None) -> bool | None:
     if value is None:
         return None
     lowered = value.strip().lower()
-    return True if lowered in _TRUE else False if lowered in _FALSE else None
+    return True if lowered in TRUE_SPELLINGS else False if lowered in FALSE_SPELLINGS else None
+
+
+def _state_item(data: dict[str, str], names: tuple[str, ...]) -> tuple[str, bool] | None:
+    """The first of ``names`` present in ``data`` (any case) with a boolean value, and that value."""
+    by_lower = {key.lower(): key for key in data}
+    for name in names:
+        key = by_lower.get(name.lower())
+        if key is not None and (state := _flag(data[key])) is not None:
+            return key, state
+    return None
 
 
 def unknown(n: Notification, why: str = "no parser for this topic") -> Reading:
@@ -110,11 +141,13 @@ def read_notification(n: Notification) -> Reading:
 
 
 def _boolean_property(
-    n: Notification, *, subject: Subject, item: str, on: EventKind, off: EventKind | None
+    n: Notification, *, subject: Subject, items: str, on: EventKind, off: EventKind | None
 ) -> Reading:
-    state = _flag(n.data.get(item))
-    if state is None:
-        return unknown(n, f"data item {item!r} missing or not a boolean")
+    found = _state_item(n.data, STATE_ITEMS[items])
+    if found is None:
+        names = ", ".join(STATE_ITEMS[items])
+        return unknown(n, f"no boolean state: none of the data items {names} is true/false, on/off, 1/0 ...")
+    _, state = found
     return Reading(on if state else off, subject, state="true" if state else "false")
 
 
@@ -123,7 +156,7 @@ def digital_input(n: Notification) -> Reading:
     return _boolean_property(
         n,
         subject=Subject("input", n.source["InputToken"]),
-        item="LogicalState",
+        items="input",
         on=EventKind.INPUT_ACTIVE,
         off=EventKind.INPUT_INACTIVE,
     )
@@ -134,7 +167,7 @@ def relay(n: Notification) -> Reading:
     return _boolean_property(
         n,
         subject=Subject("relay", n.source["RelayToken"]),
-        item="LogicalState",
+        items="relay",
         on=EventKind.RELAY_ACTIVE,
         off=EventKind.RELAY_INACTIVE,
     )
@@ -145,7 +178,7 @@ def motion_alarm(n: Notification) -> Reading:
     return _boolean_property(
         n,
         subject=Subject("video_source", n.source["Source"]),
-        item="State",
+        items="motion",
         on=EventKind.MOTION_START,
         off=EventKind.MOTION_STOP,
     )
@@ -156,7 +189,7 @@ def cell_motion(n: Notification) -> Reading:
     reading = _boolean_property(
         n,
         subject=Subject("video_source_config", n.source["VideoSourceConfigurationToken"]),
-        item="IsMotion",
+        items="cell_motion",
         on=EventKind.MOTION_START,
         off=EventKind.MOTION_STOP,
     )
@@ -170,7 +203,7 @@ def signal_loss(n: Notification) -> Reading:
     return _boolean_property(
         n,
         subject=Subject("video_source", n.source["Source"]),
-        item="State",
+        items="signal_loss",
         on=EventKind.CAMERA_SIGNAL_LOSS,
         off=EventKind.CAMERA_SIGNAL_RESTORED,
     )
@@ -185,7 +218,7 @@ def scene_change(n: Notification) -> Reading:
     reading = _boolean_property(
         n,
         subject=Subject("video_source", n.source["Source"]),
-        item="State",
+        items="tamper",
         on=EventKind.CAMERA_TAMPER,
         off=EventKind.CAMERA_TAMPER_CLEARED,
     )
@@ -198,11 +231,10 @@ def vendor_tamper(n: Notification) -> Reading:
     role: SubjectRole = (
         "video_source_config" if "VideoSourceConfigurationToken" in n.source else "video_source"
     )
-    item = "IsTamper" if "IsTamper" in n.data else "State"
     reading = _boolean_property(
         n,
         subject=Subject(role, token),
-        item=item,
+        items="tamper",
         on=EventKind.CAMERA_TAMPER,
         off=EventKind.CAMERA_TAMPER_CLEARED,
     )

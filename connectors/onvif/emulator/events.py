@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connectors.onvif.emulator.soap import _bool
 from connectors.onvif.emulator.spec import DOOR_ALARM_STATES, DOOR_PHYSICAL_STATES
@@ -39,7 +39,7 @@ class EventTriggers(DeviceState):
         if not topic:
             raise ValueError("topic must not be empty")
         prop = is_property_topic(topic) if is_property is None else is_property
-        when = utc_time if utc_time is not None else self.device_now()
+        when = utc_time if utc_time is not None else self._event_time()
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         note = _Notification(
@@ -59,6 +59,12 @@ class EventTriggers(DeviceState):
         for pull_point in self._pull_points.values():
             self._enqueue(pull_point, [note])
 
+    def _event_time(self) -> datetime:
+        now = self.device_now()
+        if self.quirks.whole_second_clock:
+            return (now + timedelta(milliseconds=500)).replace(microsecond=0)
+        return now
+
     def _enqueue(self, pull_point: _PullPoint, notes: Iterable[_Notification]) -> None:
         for note in notes:
             pull_point.queue.append(note)
@@ -76,7 +82,8 @@ class EventTriggers(DeviceState):
 
     def set_input(self, token: str, active: bool) -> None:
         self._require(token, self.spec.inputs, "digital input")
-        self.fire("tns1:Device/Trigger/DigitalInput", {"InputToken": token}, {"LogicalState": _bool(active)})
+        item = "State" if self.quirks.alternate_data_items else "LogicalState"
+        self.fire("tns1:Device/Trigger/DigitalInput", {"InputToken": token}, {item: _bool(active)})
 
     def set_relay(self, token: str, active: bool) -> None:
         self._require(token, self.spec.relays, "relay output")
@@ -95,7 +102,8 @@ class EventTriggers(DeviceState):
             "VideoAnalyticsConfigurationToken": "VideoAnalyticsToken",
             "Rule": "MyMotionDetectorRule",
         }
-        self.fire("tns1:RuleEngine/CellMotionDetector/Motion", source, {"IsMotion": _bool(on)})
+        item = "State" if self.quirks.alternate_data_items else "IsMotion"
+        self.fire("tns1:RuleEngine/CellMotionDetector/Motion", source, {item: _bool(on)})
 
     def signal_loss(self, video_source: str, lost: bool) -> None:
         self._require(video_source, self._video_sources, "video source")

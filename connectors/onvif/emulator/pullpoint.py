@@ -119,6 +119,8 @@ class PullPointService(EventTriggers):
         self._pull_points[pull_point.id] = pull_point
         self._enqueue(pull_point, self._initialized_states())
         address = f"{call.base_url}{SUBSCRIPTION_PATH}?id={pull_point.id}"
+        if self.quirks.slow_subscribe_seconds:
+            await asyncio.sleep(self.quirks.slow_subscribe_seconds)
         return _el(
             "tev:CreatePullPointSubscriptionResponse",
             _el("tev:SubscriptionReference", _el("wsa:Address", address)),
@@ -136,11 +138,16 @@ class PullPointService(EventTriggers):
 
     async def _pull_messages(self, call: _Call) -> ET.Element | bytes:
         pull_point = self._pull_point(call)
+        timeout_text = _text(call.body, "Timeout") or ""
         try:
-            timeout = parse_duration(_text(call.body, "Timeout") or "")
+            timeout = parse_duration(timeout_text)
             limit = max(1, int(_text(call.body, "MessageLimit") or "1"))
         except ValueError as exc:
             raise _invalid_arg("ter:InvalidArgs", f"bad PullMessages arguments: {exc}") from exc
+        self.pull_timeouts.append(timeout_text)
+        del self.pull_timeouts[:-100]
+        if self.quirks.pull_answers_at_once or (self.quirks.whole_second_timeouts and timeout.microseconds):
+            timeout = timedelta(0)
         now = datetime.now(UTC)
         # Pulling keeps a pull point alive for at least the requested timeout (ONVIF Core).
         pull_point.termination = max(pull_point.termination, now + timeout)
@@ -194,6 +201,12 @@ class PullPointService(EventTriggers):
 
     async def _set_synchronization_point(self, call: _Call) -> ET.Element:
         pull_point = self._pull_point(call)
+        if self.quirks.sync_point_fails:
+            raise _SoapFault(
+                "s:Receiver",
+                ("ter:ActionNotSupported",),
+                "SetSynchronizationPoint failed (emulated sync_point_fails quirk)",
+            )
         self._enqueue(pull_point, self._initialized_states())
         return _el("tev:SetSynchronizationPointResponse")
 

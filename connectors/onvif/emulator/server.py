@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 class EmulatedDevice(ControlSurface, PullPointService, DeviceService, MediaService, PtzService):
     """One emulated ONVIF device listening on its own port.
 
-    Public state (``counters``, ``ptz_status``, ``goto_calls``, ``quirks``, ``clock_offset``) may
-    be read and changed by tests at any time from the emulator's event loop.
+    Public state (``counters``, ``pull_timeouts``, ``ptz_status``, ``goto_calls``, ``quirks``,
+    ``clock_offset``) may be read and changed by tests at any time from the emulator's event loop.
     """
 
     def __init__(self, spec: DeviceSpec, *, host: str, port: int, username: str, password: str) -> None:

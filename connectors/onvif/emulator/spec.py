@@ -112,6 +112,24 @@ class Quirks(SwitchableQuirks):
     # Many devices stamp a re-sent ("Initialized") state with the time of sending, so a re-sync
     # looks like a new event; by default the emulator keeps the time the state began.
     initialized_now: bool = False
+    # An independent device implementation: DigitalInput carries its state in ``State`` (not
+    # ``LogicalState``) and cell motion in ``State`` (not ``IsMotion``).
+    alternate_data_items: bool = False
+    # A camera CGI that reads a fractional PullMessages Timeout (``PT4.104S``) as invalid and
+    # answers at once, empty, without an error.
+    whole_second_timeouts: bool = False
+    # Firmware that answers every PullMessages at once, empty when nothing is queued, whatever
+    # Timeout was asked.
+    pull_answers_at_once: bool = False
+    # SetSynchronizationPoint (optional in ONVIF) answered with a fault.
+    sync_point_fails: bool = False
+    # CreatePullPointSubscription answered this many seconds after the subscription exists (a
+    # slow camera), so a client stopping meanwhile owns a subscription it has not heard of yet.
+    slow_subscribe_seconds: float = 0.0
+    # The device clock counts whole seconds: event times and GetSystemDateAndTime carry no
+    # fraction, and events are stamped with the second rounded to the nearest (so up to half a
+    # second ahead of the real time).
+    whole_second_clock: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -119,10 +137,10 @@ class Quirks(SwitchableQuirks):
             if f.name == "max_pull_points":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ValueError(f"max_pull_points must be an int >= 0, got {value!r}")
-            elif f.name == "delay_seconds":
+            elif f.name in ("delay_seconds", "slow_subscribe_seconds"):
                 if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise ValueError(f"delay_seconds must be a number >= 0, got {value!r}")
-                self.delay_seconds = float(value)
+                    raise ValueError(f"{f.name} must be a number >= 0, got {value!r}")
+                setattr(self, f.name, float(value))
             elif f.name == "hostile_xml":
                 if value is not None and value not in HOSTILE_XML_KINDS:
                     raise ValueError(f"hostile_xml must be None or one of {sorted(HOSTILE_XML_KINDS)}")

@@ -50,6 +50,7 @@ class DeviceState:
         self.quirks = Quirks()
         self.clock_offset = timedelta(0)
         self.counters: dict[str, int] = {}
+        self.pull_timeouts: list[str] = []  # the latest PullMessages Timeout values, as sent
         self.ptz_status: dict[str, str] = {p.token: "IDLE" for p in spec.profiles if p.ptz}
         self.goto_calls: list[tuple[str, str]] = []
         self.goto_received_at: list[datetime] = []  # our clock, when each GotoPreset arrived

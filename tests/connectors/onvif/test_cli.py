@@ -150,3 +150,15 @@ async def test_probe_of_a_device_whose_clock_says_month_13_fails_with_a_clear_er
     assert f"ONVIF device 127.0.0.1:{device_in_month_13}" in message
     assert "month must be in 1..12" in message
     assert "Traceback" not in message
+
+
+async def test_watch_that_never_subscribed_exits_1_with_the_reason(emulated_campus: int) -> None:
+    watch = await vmsbridge(
+        "onvif", "watch", f"127.0.0.1:{emulated_campus}", "--user", "nobody", "--for", "2"
+    )
+    _, err = await asyncio.wait_for(watch.communicate(), WAIT)
+    message = err.decode()
+    assert watch.returncode == 1, message
+    assert f"never subscribed to the events of 127.0.0.1:{emulated_campus}" in message
+    assert "NotAuthorized" in message
+    assert "Unclosed client session" not in message

@@ -243,7 +243,7 @@ def test_a_tamper_alarm_going_off_is_reported_as_cleared(
             "tns1:Device/Trigger/DigitalInput",
             {"InputToken": "DI1"},
             {"LogicalState": "maybe"},
-            "not a boolean",
+            "no boolean state",
         ),
         ("tns1:Door/State/DoorAlarm", {"DoorToken": "D1"}, {"State": "Exploded"}, "door alarm state"),
     ],
@@ -408,6 +408,75 @@ def test_a_state_whose_event_was_not_stored_is_not_remembered() -> None:
     assert states.is_news(topic, on, "Initialized", alarm=True)  # so the re-sync still reports it
     states.commit()
     assert not states.is_news(topic, on, "Initialized", alarm=True)
+
+
+def test_only_the_batches_stored_so_far_are_remembered() -> None:
+    states = PropertyStates()
+    topic = "tns1:Device/Trigger/DigitalInput"
+    source = {"InputToken": "DI1"}
+    on = read_notification(Notification(topic, None, None, source, {"LogicalState": "true"}))
+    off = read_notification(Notification(topic, None, None, source, {"LogicalState": "false"}))
+    assert states.is_news(topic, on, "Changed", alarm=True)  # batch 1: the pickup
+    first = states.mark()
+    assert states.is_news(topic, off, "Changed", alarm=False)  # batch 2, read before 1 is stored
+    states.commit(first)  # batch 1 stored
+    states.rollback()  # batch 2 was not
+    assert states.is_news(topic, off, "Initialized", alarm=False), "the hang-up is still news"
+    states.rollback()
+    assert not states.is_news(topic, on, "Initialized", alarm=True), "the pickup is known"
+
+
+DIGITAL_INPUT = "tns1:Device/Trigger/DigitalInput"
+
+
+@pytest.mark.parametrize(
+    ("topic", "source", "data", "kind"),
+    [
+        (
+            "tns1:Device/Trigger/DigitalInput",
+            {"InputToken": "DI1"},
+            {"State": "true"},
+            EventKind.INPUT_ACTIVE,
+        ),
+        (
+            "tns1:Device/Trigger/DigitalInput",
+            {"InputToken": "DI1"},
+            {"Value": "HIGH"},
+            EventKind.INPUT_ACTIVE,
+        ),
+        (
+            "tns1:Device/Trigger/DigitalInput",
+            {"InputToken": "DI1"},
+            {"state": "Low"},
+            EventKind.INPUT_INACTIVE,
+        ),
+        ("tns1:Device/Trigger/DigitalInput", {"InputToken": "DI1"}, {"active": "1"}, EventKind.INPUT_ACTIVE),
+        ("tns1:Device/Trigger/Relay", {"RelayToken": "R1"}, {"State": "On"}, EventKind.RELAY_ACTIVE),
+        (
+            "tns1:RuleEngine/CellMotionDetector/Motion",
+            {"VideoSourceConfigurationToken": "VSC1"},
+            {"State": "true"},
+            EventKind.MOTION_START,
+        ),
+        ("tns1:VideoSource/MotionAlarm", {"Source": "VS1"}, {"IsMotion": "0"}, EventKind.MOTION_STOP),
+        (
+            "tns1:RuleEngine/TamperDetector/Tamper",
+            {"VideoSourceConfigurationToken": "VSC1"},
+            {"IsTamper": "Active"},
+            EventKind.CAMERA_TAMPER,
+        ),
+        (
+            "tns1:VideoSource/GlobalSceneChange/ImagingService",
+            {"Source": "VS1"},
+            {"State": "inactive"},
+            EventKind.CAMERA_TAMPER_CLEARED,
+        ),
+    ],
+)
+def test_state_items_and_value_spellings_devices_use(
+    topic: str, source: dict[str, str], data: dict[str, str], kind: EventKind
+) -> None:
+    assert read_notification(Notification(topic, None, "Changed", source, data)).kind is kind
 
 
 def test_messages_without_a_device_time_are_not_merged_into_one() -> None:
