@@ -6,12 +6,12 @@ __all__ = ["record_clip"]
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from recording.live import StreamStopped, open_live, redact_url
 from recording.mp4 import Mp4ClipWriter
 from recording.result import ClipResult
+from recording.timing import WallClock
 
 
 def record_clip(
@@ -34,7 +34,7 @@ def record_clip(
         time_base = live.video.time_base
         writer: Mp4ClipWriter | None = None
         first_ts = 0
-        started = datetime.now(UTC)
+        wall = WallClock()
         last_seconds = 0.0
         try:
             for packet in live.packets():
@@ -45,11 +45,11 @@ def record_clip(
                     if not packet.is_keyframe:
                         continue  # a clip starts on a keyframe, or its first frames cannot be shown
                     writer = Mp4ClipWriter(out, live.video)
-                    first_ts, started = ts, datetime.fromtimestamp(clock(), UTC)
+                    first_ts = ts
                 elapsed = float((ts - first_ts) * time_base)
+                wall.observe(elapsed, clock())
                 if elapsed >= seconds:
-                    end = started + timedelta(seconds=elapsed)
-                    return writer.finish(started, end)
+                    return writer.finish(wall.at(0.0), wall.at(elapsed))
                 pts = None if packet.pts is None else packet.pts - first_ts
                 dts = None if packet.dts is None else packet.dts - first_ts
                 writer.write(packet, pts, dts, time_base)

@@ -2,8 +2,8 @@
 
 Each camera's recorder runs in its own thread (PyAV blocks); :func:`run_recorder` wraps it for asyncio and
 hands its :class:`RecorderEvent` s to the loop. Segments start on keyframes, hold the packets as received
-(never decoded), and carry real (wall-clock) times: the clock is read at the first packet of a connection
-and the stream's own timestamps place the rest, re-anchored when the two drift apart by more than a second.
+(never decoded), and carry real (wall-clock) times: the stream's own timestamps, anchored to the wall
+clock by the least-delayed packets (see :mod:`recording.timing`).
 
 The recorder never gives up: a lost stream is reported once and retried with capped backoff; a full or
 unwritable disk is reported once, the oldest segments make room, and recording goes on with what fits.
@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -31,13 +31,14 @@ import av.error
 
 from recording.live import RecordingError, StreamStopped, open_live, redact_url
 from recording.segments import Segment, SegmentStore
+from recording.timing import WallClock
 
 log = logging.getLogger("recording.recorder")
 
 EventKind = Literal["stream_lost", "stream_restored", "storage_failed", "storage_recovered"]
 
-#: How far the stream's clock may run from the wall clock before a segment is re-anchored.
-MAX_DRIFT = timedelta(seconds=1)
+#: A larger step between two packets' timestamps (or any step back) is a discontinuity, not a pause.
+MAX_STEP = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +77,16 @@ class RecorderSettings:
 
 
 class _SegmentWriter:
-    """One segment being written: a ``.part`` file holding an MPEG-TS remux of the packets."""
+    """One segment being written: a ``.part`` file holding an MPEG-TS remux of the packets.
+
+    ``first``/``last`` are stream times (seconds) of its first packet and of the end of its last one.
+    """
 
     def __init__(
-        self, store: SegmentStore, start: datetime, template: Any, opener: Callable[[Path], BinaryIO]
-    ):
-        self.start = start
-        self.end = start
-        self.part = store.part_path(start)
+        self, store: SegmentStore, first: float, template: Any, opener: Callable[[Path], BinaryIO]
+    ) -> None:
+        self.first = self.last = first
+        self.part = store.part_path(datetime.now(UTC))
         self._last_dts: int | None = None
         self._file = opener(self.part)
         try:
@@ -94,7 +97,7 @@ class _SegmentWriter:
             self.part.unlink(missing_ok=True)
             raise
 
-    def write(self, packet: Any, end: datetime) -> None:
+    def write(self, packet: Any, last: float) -> None:
         # Some servers repeat a timestamp (e.g. an access unit split in two); muxers need dts to advance.
         if packet.dts is not None and self._last_dts is not None and packet.dts <= self._last_dts:
             shift = self._last_dts + 1 - packet.dts
@@ -104,7 +107,7 @@ class _SegmentWriter:
         packet.stream = self._stream
         self._container.mux(packet)
         self._last_dts = packet.dts if packet.dts is not None else self._last_dts
-        self.end = end
+        self.last = max(self.last, last)
 
     def finish(self) -> None:
         """Flush to disk (so a rename never publishes a segment the page cache still owes)."""
@@ -191,10 +194,10 @@ class SegmentRecorder:
 
     def _record(self, live: Any) -> None:
         time_base = live.video.time_base
-        anchor: tuple[datetime, int] | None = None
+        clock = WallClock()
         writer: _SegmentWriter | None = None
-        last_ts: int | None = None
-        frame = timedelta(seconds=0.04)
+        last_t: float | None = None
+        frame = 0.04
         try:
             for packet in live.packets():
                 if self._stop.is_set():
@@ -202,46 +205,47 @@ class SegmentRecorder:
                 ts = packet.pts if packet.pts is not None else packet.dts
                 if ts is None:
                     continue  # nothing places this packet in time
-                if last_ts is not None and ts > last_ts:
-                    frame = min(timedelta(seconds=float((ts - last_ts) * time_base)), timedelta(seconds=1))
-                if anchor is None or last_ts is None or ts < last_ts:
-                    anchor = (self._now(), ts)
-                last_ts = ts
-                wall = anchor[0] + timedelta(seconds=float((ts - anchor[1]) * time_base))
-                if packet.is_keyframe:
-                    now = self._now()
-                    if abs(wall - now) > MAX_DRIFT:
-                        anchor, wall = (now, ts), now
-                    if (
-                        writer is None
-                        or (wall - writer.start).total_seconds() >= self.settings.segment_seconds
-                    ):
-                        if writer is not None:
-                            self._finish(writer)
-                        writer = self._begin(wall, live.video)
+                t = float(ts * time_base)
+                if last_t is not None and not 0 <= t - last_t <= MAX_STEP:
+                    # The stream's clock jumped: what follows starts a new segment on a new anchor.
+                    if writer is not None:
+                        self._finish(writer, clock)
+                        writer = None
+                    clock = WallClock()
+                elif last_t is not None and t > last_t:
+                    frame = min(t - last_t, 1.0)
+                last_t = t
+                clock.observe(t, self._clock())
+                if packet.is_keyframe and (
+                    writer is None or t - writer.first >= self.settings.segment_seconds
+                ):
+                    if writer is not None:
+                        self._finish(writer, clock)
+                        clock.roll()
+                    writer = self._begin(t, live.video)
                 if writer is None:
                     continue  # before the first keyframe, or the disk refused the segment
                 try:
-                    writer.write(packet, wall + frame)
+                    writer.write(packet, t + frame)
                 except (OSError, av.error.FFmpegError) as exc:
                     self._storage_failure(exc)
                     writer.abandon()
                     writer = None
         finally:
             if writer is not None:
-                self._finish(writer)
+                self._finish(writer, clock)
 
-    def _begin(self, start: datetime, template: Any) -> _SegmentWriter | None:
+    def _begin(self, first: float, template: Any) -> _SegmentWriter | None:
         try:
-            return _SegmentWriter(self.store, start, template, self.settings.opener)
+            return _SegmentWriter(self.store, first, template, self.settings.opener)
         except (OSError, av.error.FFmpegError) as exc:
             self._storage_failure(exc)
             return None
 
-    def _finish(self, writer: _SegmentWriter) -> Segment | None:
+    def _finish(self, writer: _SegmentWriter, clock: WallClock) -> Segment | None:
         try:
             writer.finish()
-            segment = self.store.complete(writer.part, writer.start, writer.end)
+            segment = self.store.complete(writer.part, clock.at(writer.first), clock.at(writer.last))
         except (OSError, av.error.FFmpegError) as exc:
             self._storage_failure(exc)
             writer.abandon()
