@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,6 +144,8 @@ class SegmentRecorder:
         self._stop = threading.Event()
         self._lost = False
         self._storage_failed = False
+        self._byte_budget: int | None = None
+        self._recent_sizes: deque[int] = deque(maxlen=5)
         self.connected = threading.Event()
 
     def stop(self) -> None:
@@ -236,6 +239,7 @@ class SegmentRecorder:
                 self._finish(writer, clock)
 
     def _begin(self, first: float, template: Any) -> _SegmentWriter | None:
+        self._make_room()
         try:
             return _SegmentWriter(self.store, first, template, self.settings.opener)
         except (OSError, av.error.FFmpegError) as exc:
@@ -250,6 +254,7 @@ class SegmentRecorder:
             self._storage_failure(exc)
             writer.abandon()
             return None
+        self._recent_sizes.append(segment.size)
         if self._storage_failed:
             self._storage_failed = False
             log.info("%s: segments are written again", self.store.directory)
@@ -267,7 +272,21 @@ class SegmentRecorder:
             log.error("%s: %s (%s); keeping the newest segments that fit", self.store.directory, what, reason)
             self._emit("storage_failed", f"{what}: {reason}")
         if full:
+            # What was on disk when it filled up is what fits: from now on the buffer stays under that.
+            self._byte_budget = sum(seg.size for seg in self.store.segments())
             self.store.drop_oldest()
+
+    def _make_room(self) -> None:
+        """Under a learned byte budget (the disk filled up once), drop the oldest before writing anew."""
+        if self._byte_budget is None or not self._recent_sizes:
+            return
+        expected = int(max(self._recent_sizes) * 1.25)
+        segments = self.store.segments()
+        total = sum(seg.size for seg in segments)
+        while segments and total + expected > self._byte_budget:
+            oldest = segments.pop(0)
+            self.store.drop(oldest)
+            total -= oldest.size
 
 
 async def run_recorder(
