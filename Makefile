@@ -35,7 +35,7 @@ rtsp-peer:
 	echo "installing GStreamer's RTSP server for the recorder tests (apt-get, as root): $(GST_PACKAGES)"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(GST_PACKAGES)
 
-bench: $(STAMP)
+bench: $(STAMP) rtsp-peer
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/onvif_events.py
 	$(BIN)/python bench/xprotect_events.py
@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/evidence_bench.py
 	$(BIN)/python bench/callup.py
 	$(BIN)/python bench/health.py
+	$(BIN)/python bench/recorder.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

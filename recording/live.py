@@ -120,17 +120,17 @@ def open_live(url: str, *, open_timeout: float = 10.0, read_timeout: float = 10.
     }
     try:
         container = av.open(url, options=options, timeout=(open_timeout, read_timeout))
-    except av.error.HTTPUnauthorizedError:
-        raise AuthRefused(f"{shown}: the server refused the credentials (401 Unauthorized)") from None
+    except (av.error.HTTPUnauthorizedError, av.error.HTTPForbiddenError) as exc:
+        raise AuthRefused(f"{shown}: the server refused the credentials ({_reason(exc)})") from None
     except (av.error.HTTPNotFoundError, av.error.HTTPClientError) as exc:
         raise StreamNotFound(f"{shown}: no such stream ({_reason(exc)})") from None
-    except (av.error.ExitError, av.error.ConnectionRefusedError, TimeoutError) as exc:
-        raise StreamUnreachable(f"{shown}: cannot connect ({_reason(exc)})") from None
     except av.error.InvalidDataError as exc:
         raise StreamNotFound(
             f"{shown}: the server's answer is not a stream we can read ({_reason(exc)})"
         ) from None
-    except OSError as exc:
+    except av.error.HTTPServerError as exc:  # the server is there but failing: worth trying again later
+        raise StreamUnreachable(f"{shown}: the server failed ({_reason(exc)})") from None
+    except (av.error.FFmpegError, OSError) as exc:  # refused, timed out, reset, unresolvable host
         raise StreamUnreachable(f"{shown}: cannot connect ({_reason(exc)})") from None
     videos = [s for s in container.streams if s.type == "video"]
     if not videos:

@@ -28,6 +28,14 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # type: ignore[impo
 PAY = "rtp{}pay name=pay0 pt=96 config-interval=-1"
 
 
+def _launch(path: str, codec: str, repeat: int) -> str:
+    """The file played ``repeat`` times in a row; ``concat`` keeps the timestamps running on."""
+    if repeat == 1:
+        return f"( filesrc location={path} ! qtdemux ! {codec}parse ! {PAY.format(codec)} )"
+    copies = " ".join(f"filesrc location={path} ! qtdemux ! {codec}parse ! c." for _ in range(repeat))
+    return f"( concat name=c ! {codec}parse ! {PAY.format(codec)} {copies} )"
+
+
 def _factory(launch: str, role: str) -> Any:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
@@ -59,6 +67,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--h264", required=True, help="an MP4 file holding H.264")
     parser.add_argument("--hevc", default=None, help="an MP4 file holding H.265")
+    parser.add_argument("--repeat", type=int, default=1, help="play each file this many times in a row")
     parser.add_argument("--user", default="investigator")
     parser.add_argument("--password", default="secret")
     args = parser.parse_args()
@@ -74,12 +83,12 @@ def main() -> int:
     auth.add_digest(args.user, args.password, _token("user"))
     server.set_auth(auth)
 
-    h264 = f"( filesrc location={args.h264} ! qtdemux ! h264parse ! {PAY.format('h264')} )"
+    h264 = _launch(args.h264, "h264", args.repeat)
     mounts = server.get_mount_points()
     mounts.add_factory("/live", _factory(h264, "anonymous"))
     mounts.add_factory("/secure", _factory(h264, "user"))
     if args.hevc:
-        hevc = f"( filesrc location={args.hevc} ! qtdemux ! h265parse ! {PAY.format('h265')} )"
+        hevc = _launch(args.hevc, "h265", args.repeat)
         mounts.add_factory("/hevc", _factory(hevc, "anonymous"))
 
     if server.attach(None) == 0:

@@ -34,8 +34,12 @@ def make_video(
     gop: int = 25,
     bitrate: int = 600_000,
     codec: str = "libx264",
+    noise: int = 0,
 ) -> Path:
-    """Encode a test clip (a moving gradient and block) unless ``path`` already exists."""
+    """Encode a test clip (a moving gradient and block) unless ``path`` already exists.
+
+    ``noise`` (0-255) adds sensor-like noise so that the bitrate asked for is really used.
+    """
     if path.exists():
         return path
     part = path.with_name(path.name + ".part")
@@ -58,12 +62,19 @@ def make_video(
                 "x265-params": f"keyint={gop}:min-keyint={gop}:bframes=0:scenecut=0:log-level=error",
             }
         ys, xs = np.mgrid[0:height, 0:width]
+        gradient = (xs + ys).astype(np.uint8)
+        grains = [
+            np.random.default_rng(seed).integers(0, noise + 1, (height, width), np.uint8) for seed in range(7)
+        ]
+        chroma = np.full((height // 2, width), 128, np.uint8)  # U and V planes, stacked as yuv420p wants
         for index in range(int(seconds * fps)):
-            image = ((xs + ys + index * 4) % 256).astype(np.uint8)
+            luma = gradient + np.uint8(index * 4 % 256)
             x = (index * 7) % max(1, width - 64)
-            image[height // 3 : height // 3 + 64, x : x + 64] = 255 - (index % 200)
-            rgb = np.dstack([image, np.roll(image, index, axis=1), image[::-1]])
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            luma[height // 3 : height // 3 + 64, x : x + 64] = 255 - (index % 200)
+            if noise:
+                luma += grains[index % len(grains)]
+            chroma[:, : width // 2] = 128 + (index % 32)
+            frame = av.VideoFrame.from_ndarray(np.vstack([luma, chroma]), format="yuv420p")
             frame.pts, frame.time_base = index, Fraction(1, fps)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
@@ -106,6 +117,7 @@ class GstRtspPeer:
     h264: Path
     hevc: Path | None = None
     port: int = 0
+    repeat: int = 1
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
 
     def url(self, mount: str = "live", *, user: str | None = None, password: str | None = None) -> str:
@@ -114,7 +126,7 @@ class GstRtspPeer:
 
     def start(self, timeout: float = 60.0) -> None:
         command = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--h264", str(self.h264)]
-        command += ["--user", USER, "--password", PASSWORD]
+        command += ["--user", USER, "--password", PASSWORD, "--repeat", str(self.repeat)]
         if self.hevc is not None:
             command += ["--hevc", str(self.hevc)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
