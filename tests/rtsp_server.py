@@ -28,12 +28,10 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # type: ignore[impo
 PAY = "rtp{}pay name=pay0 pt=96 config-interval=-1"
 
 
-def _launch(path: str, codec: str, repeat: int) -> str:
-    """The file played ``repeat`` times in a row; ``concat`` keeps the timestamps running on."""
-    if repeat == 1:
-        return f"( filesrc location={path} ! qtdemux ! {codec}parse ! {PAY.format(codec)} )"
-    copies = " ".join(f"filesrc location={path} ! qtdemux ! {codec}parse ! c." for _ in range(repeat))
-    return f"( concat name=c ! {codec}parse ! {PAY.format(codec)} {copies} )"
+def _launch(path: str, codec: str) -> str:
+    # Played once per client from the top: GStreamer 1.22's concat (to loop a file) fails clients that
+    # arrive together (5xx, stalls), so callers serve a file as long as they need instead.
+    return f"( filesrc location={path} ! qtdemux ! {codec}parse ! {PAY.format(codec)} )"
 
 
 def _factory(launch: str, role: str) -> Any:
@@ -67,7 +65,6 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--h264", required=True, help="an MP4 file holding H.264")
     parser.add_argument("--hevc", default=None, help="an MP4 file holding H.265")
-    parser.add_argument("--repeat", type=int, default=1, help="play each file this many times in a row")
     parser.add_argument("--user", default="investigator")
     parser.add_argument("--password", default="secret")
     args = parser.parse_args()
@@ -83,12 +80,12 @@ def main() -> int:
     auth.add_digest(args.user, args.password, _token("user"))
     server.set_auth(auth)
 
-    h264 = _launch(args.h264, "h264", args.repeat)
+    h264 = _launch(args.h264, "h264")
     mounts = server.get_mount_points()
     mounts.add_factory("/live", _factory(h264, "anonymous"))
     mounts.add_factory("/secure", _factory(h264, "user"))
     if args.hevc:
-        hevc = _launch(args.hevc, "h265", args.repeat)
+        hevc = _launch(args.hevc, "h265")
         mounts.add_factory("/hevc", _factory(hevc, "anonymous"))
 
     if server.attach(None) == 0:

@@ -117,7 +117,6 @@ class GstRtspPeer:
     h264: Path
     hevc: Path | None = None
     port: int = 0
-    repeat: int = 1
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
 
     def url(self, mount: str = "live", *, user: str | None = None, password: str | None = None) -> str:
@@ -126,7 +125,7 @@ class GstRtspPeer:
 
     def start(self, timeout: float = 60.0) -> None:
         command = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--h264", str(self.h264)]
-        command += ["--user", USER, "--password", PASSWORD, "--repeat", str(self.repeat)]
+        command += ["--user", USER, "--password", PASSWORD]
         if self.hevc is not None:
             command += ["--hevc", str(self.hevc)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
