@@ -8,7 +8,7 @@ for ``capture_clip``.
 
 from __future__ import annotations
 
-__all__ = ["BufferClipSource", "PrerollRecorders", "RecordedCamera"]
+__all__ = ["BufferClipSource", "PrerollRecorders", "RecordedCamera", "cameras_to_record"]
 
 import asyncio
 import logging
@@ -21,6 +21,8 @@ from recording.assemble import ClipUnavailable, assemble_when_ready
 from recording.recorder import RecorderEvent, RecorderSettings, run_recorder
 from recording.segments import SegmentStore
 from vmsbridge.bus import EventSink, publish_durably
+from vmsbridge.config import SiteConfig
+from vmsbridge.config.rules import CaptureClip, Rule
 from vmsbridge.model import Event, EventKind
 from vmsbridge.sources import ClipNotFound
 
@@ -36,6 +38,24 @@ class RecordedCamera:
 
     camera_id: str
     url: str
+
+
+def cameras_to_record(site: SiteConfig, rules: Sequence[Rule]) -> list[RecordedCamera]:
+    """The cameras with a ``stream_uri`` whose ``record`` setting asks for a buffer.
+
+    ``record = "rules"`` (the default) counts a camera as clippable when a ``capture_clip`` action names
+    it, or takes the cameras related to the event (which can be any camera covering a device).
+    """
+    clips = [a for rule in rules for a in rule.actions if isinstance(a, CaptureClip)]
+    named = {c for a in clips if isinstance(a.cameras, list) for c in a.cameras}
+    any_related = any(not isinstance(a.cameras, list) for a in clips)
+    chosen = []
+    for camera in site.cameras:
+        if camera.stream_uri is None or camera.record == "never":
+            continue
+        if camera.record == "always" or any_related or camera.id in named:
+            chosen.append(RecordedCamera(camera.id, camera.stream_uri))
+    return chosen
 
 
 def buffer_store(data_dir: Path, camera_id: str, settings: RecorderSettings) -> SegmentStore:

@@ -7,12 +7,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from recording.recorder import RecorderSettings
 from tests.health.test_monitor import CollectingSink
 from tests.recording.rtsp_peer import GstRtspPeer
+from vmsbridge.config import SiteConfig
+from vmsbridge.config.devices import Camera
+from vmsbridge.config.rules import CaptureClip
 from vmsbridge.model import EventKind
-from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, RecordedCamera
+from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, RecordedCamera, cameras_to_record
+from vmsbridge.runtime.rules import load_rules
 from vmsbridge.sources import ClipNotFound
 
 LIMIT = 60.0
@@ -67,3 +72,29 @@ async def test_a_camera_not_recorded_or_a_window_not_held_is_clip_not_found(tmp_
         await clips.fetch_clip("cam-2", now, now + timedelta(seconds=1))
     with pytest.raises(ClipNotFound, match="no recorded video"):
         await clips.fetch_clip("cam-1", now, now + timedelta(seconds=1))
+
+
+def test_which_cameras_keep_a_buffer(site: SiteConfig) -> None:
+    first, second, third, *rest = site.cameras
+    cameras = [
+        first.model_copy(update={"stream_uri": "rtsp://10.0.0.1/a"}),  # record = "rules" (the default)
+        second.model_copy(update={"stream_uri": "rtsp://10.0.0.2/a", "record": "never"}),
+        third.model_copy(update={"record": "always"}),  # no RTSP address: nothing to record
+        *rest,
+    ]
+    changed = site.model_copy(update={"cameras": cameras})
+    related = [a for r in load_rules(site) for a in r.actions if isinstance(a, CaptureClip)]
+    assert related, "the example site's rules clip related cameras"
+
+    assert cameras_to_record(changed, load_rules(site)) == [RecordedCamera(first.id, "rtsp://10.0.0.1/a")]
+    assert cameras_to_record(changed, []) == [], "no rule clips: 'rules' cameras are not recorded"
+    always = [cameras[0].model_copy(update={"record": "always"}), *cameras[1:]]
+    assert [c.camera_id for c in cameras_to_record(site.model_copy(update={"cameras": always}), [])] == [
+        first.id
+    ]
+
+
+def test_a_stream_uri_must_be_rtsp(site: SiteConfig) -> None:
+    data = site.cameras[0].model_dump()
+    with pytest.raises(ValidationError, match="stream_uri"):
+        Camera.model_validate({**data, "stream_uri": "http://10.0.0.1/video"})
