@@ -39,7 +39,8 @@ def _packets(segment: Segment) -> tuple[Any, list[Any], Fraction]:
 
 
 def _ts(packet: Any) -> int:
-    return int(packet.pts if packet.pts is not None else packet.dts)
+    """Decode time: unlike presentation time it never goes back (B-frames), so it can place packets."""
+    return int(packet.dts if packet.dts is not None else packet.pts)
 
 
 def _gaps(

@@ -38,7 +38,7 @@ def record_clip(
         last_seconds = 0.0
         try:
             for packet in live.packets():
-                ts = packet.pts if packet.pts is not None else packet.dts
+                ts = packet.dts if packet.dts is not None else packet.pts
                 if ts is None:
                     continue
                 if writer is None:

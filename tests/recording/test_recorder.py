@@ -162,3 +162,30 @@ async def test_kill_9_while_recording_leaves_a_buffer_the_next_clip_can_use(
     )
     assert clip.frames > 0
     assert clip.start == segments[0].start
+
+
+async def test_an_unusable_directory_is_reported_once_and_recording_starts_when_it_is_fixed(
+    rtsp_peer: GstRtspPeer, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data directory should be")  # mkdir fails, even for root
+    attempts: list[Path] = []
+
+    class CountingStore(SegmentStore):
+        def open(self) -> None:
+            attempts.append(self.directory)
+            super().open()
+
+    store = CountingStore(blocker / "camera-1")
+    events: list[RecorderEvent] = []
+    recording = asyncio.create_task(run_recorder(rtsp_peer.url("live"), store, FAST, events.append))
+    try:
+        await _until(lambda: len(attempts) >= 3, "three attempts to open the directory")
+        assert [e.kind for e in events] == ["storage_failed"], "not said exactly once"
+        assert not recording.done(), "the recorder gave up"
+        blocker.unlink()
+        await _until(lambda: len(store.segments()) >= 1, "a segment once the directory is usable")
+    finally:
+        recording.cancel()
+        await asyncio.gather(recording, return_exceptions=True)
+    assert [e.kind for e in events] == ["storage_failed", "storage_recovered"]
