@@ -30,9 +30,17 @@ class ClipUnavailable(LookupError):
     """The buffer holds no video in the asked-for window."""
 
 
-def _packets(segment: Segment) -> tuple[Any, list[Any], Fraction]:
-    """The template stream, the video packets and their time base of one segment file."""
-    container = av.open(str(segment.path))
+#: Our own segments need no stream probing beyond the first: only their packets are read.
+QUICK_OPEN = {"analyzeduration": "0", "probesize": "32768"}
+
+
+def _packets(segment: Segment, *, probe: bool) -> tuple[Any, list[Any], Fraction]:
+    """The container, the video packets and their time base of one segment file.
+
+    ``probe``: read far enough to know the stream's parameters (the clip's MP4 header needs them);
+    probing costs more than reading a segment's packets.
+    """
+    container = av.open(str(segment.path), options=None if probe else QUICK_OPEN)
     video = container.streams.video[0]
     packets = [p for p in container.demux(video) if p.size > 0]
     return container, packets, Fraction(video.time_base or Fraction(1, 90000))
@@ -69,7 +77,7 @@ def assemble_clip(store: SegmentStore, start: datetime, end: datetime, out: Path
     time_base = Fraction(1, 90000)
     try:
         for index, segment in enumerate(segments):
-            container, packets, time_base = _packets(segment)
+            container, packets, time_base = _packets(segment, probe=writer is None)
             with container:
                 if not packets:
                     continue
