@@ -24,7 +24,7 @@ from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig
 from vmsbridge.config.rules import CaptureClip, Rule
 from vmsbridge.model import Event, EventKind
-from vmsbridge.sources import ClipNotFound
+from vmsbridge.sources import ClipNotFound, ClipSource
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +119,24 @@ class PrerollRecorders:
 
 
 class BufferClipSource:
-    """Clips cut from the pre-roll buffer (``vmsbridge.sources.ClipSource``)."""
+    """Clips cut from the pre-roll buffer (``vmsbridge.sources.ClipSource``).
+
+    ``fallbacks`` (per camera id): where a window the buffer does not hold is asked for next (the
+    camera's connector: a recording on the camera or in the VMS).
+    """
 
     def __init__(
-        self, stores: Mapping[str, SegmentStore], work_dir: Path, *, wait_seconds: float = 30.0
+        self,
+        stores: Mapping[str, SegmentStore],
+        work_dir: Path,
+        *,
+        wait_seconds: float = 30.0,
+        fallbacks: Mapping[str, ClipSource] | None = None,
     ) -> None:
         self.stores = stores
         self.work_dir = work_dir
         self.wait_seconds = wait_seconds
+        self.fallbacks = fallbacks or {}
 
     async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
         store = self.stores.get(camera_id)
@@ -136,7 +146,11 @@ class BufferClipSource:
         try:
             clip = await assemble_when_ready(store, start, end, out, wait=self.wait_seconds)
         except ClipUnavailable as exc:
-            raise ClipNotFound(f"{camera_id}: {exc}") from None
+            fallback = self.fallbacks.get(camera_id)
+            if fallback is None:
+                raise ClipNotFound(f"{camera_id}: {exc}") from None
+            log.info("%s: %s; asking its connector", camera_id, exc)
+            return await fallback.fetch_clip(camera_id, start, end)
         if clip.gaps:
             gaps = ", ".join(f"{g.start.isoformat()} for {g.seconds:.1f} s" for g in clip.gaps)
             log.warning("%s: clip %s has gaps: %s", camera_id, out.name, gaps)

@@ -98,3 +98,21 @@ def test_a_stream_uri_must_be_rtsp(site: SiteConfig) -> None:
     data = site.cameras[0].model_dump()
     with pytest.raises(ValidationError, match="stream_uri"):
         Camera.model_validate({**data, "stream_uri": "http://10.0.0.1/video"})
+
+
+async def test_a_window_the_buffer_lacks_is_asked_of_the_cameras_connector(tmp_path: Path) -> None:
+    asked: list[tuple[str, datetime, datetime]] = []
+
+    class ConnectorClips:
+        async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+            asked.append((camera_id, start, end))
+            return tmp_path / "from-the-vms.mp4"
+
+    recorders = PrerollRecorders([RecordedCamera("cam-1", "rtsp://127.0.0.1:9/x")], tmp_path, FAST)
+    clips = BufferClipSource(
+        recorders.stores, tmp_path, wait_seconds=0.1, fallbacks={"cam-1": ConnectorClips()}
+    )
+    old = datetime.now(UTC) - timedelta(hours=2)
+
+    assert await clips.fetch_clip("cam-1", old, old + timedelta(seconds=90)) == tmp_path / "from-the-vms.mp4"
+    assert asked == [("cam-1", old, old + timedelta(seconds=90))]

@@ -188,7 +188,9 @@ def _prerolls(site: SiteConfig, controls: Controls, work_dir: Path) -> PrerollRe
     if not cameras:
         return None
     recorders = PrerollRecorders(cameras, site.storage.data_dir or default_data_dir())
-    buffer = BufferClipSource(recorders.stores, work_dir)
+    by_id = {camera.id: camera for camera in site.cameras}
+    fallbacks = {c.camera_id: s for c in cameras if (s := controls.clips_for(by_id[c.camera_id])) is not None}
+    buffer = BufferClipSource(recorders.stores, work_dir, fallbacks=fallbacks)
     controls.recorded.update(dict.fromkeys(recorders.stores, buffer))
     return recorders
 
