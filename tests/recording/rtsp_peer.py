@@ -7,6 +7,7 @@ pattern with a keyframe every ``gop`` frames and no B-frames, the way cameras se
 from __future__ import annotations
 
 import hashlib
+import os
 import selectors
 import subprocess
 import time
@@ -42,7 +43,7 @@ def make_video(
     """
     if path.exists():
         return path
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")  # test runs may encode the same file at once
     with av.open(str(part), "w", format="mp4") as out:
         stream: Any = out.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
