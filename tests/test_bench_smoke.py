@@ -58,3 +58,8 @@ def test_health_benchmark_runs() -> None:
 def test_callup_benchmark_runs() -> None:
     lines = run_bench("callup.py", "--calls", "3", "--rate", "50")
     assert_lines(lines, "idle  connector->goto", "50/s  connector->goto", "50/s  background", where="in")
+
+
+def test_recorder_benchmark_runs() -> None:
+    lines = run_bench("recorder.py", "--quick")
+    assert_lines(lines, "source", "demux-only", "recorder", "streams/core", "ratio", "clip")

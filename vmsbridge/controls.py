@@ -43,13 +43,15 @@ class Controls:
     ptz: dict[str, PtzControl] = field(default_factory=dict)
     alarms: dict[str, AlarmSink] = field(default_factory=dict)
     clips: dict[str, ClipSource] = field(default_factory=dict)
+    # Cameras the bridge records itself (pre-roll buffer): their clips come from it, not the connector.
+    recorded: dict[str, ClipSource] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def ptz_for(self, camera: Camera) -> PtzControl | None:
         return self.ptz.get(camera.source.connector)
 
     def clips_for(self, camera: Camera) -> ClipSource | None:
-        return self.clips.get(camera.source.connector)
+        return self.recorded.get(camera.id) or self.clips.get(camera.source.connector)
 
     def alarm_sink(self, connector: str | None) -> tuple[str, AlarmSink] | None:
         """The named VMS connector, or the only one when none is named."""

@@ -84,6 +84,8 @@ LOCAL_ONLY_KINDS = frozenset(
         EventKind.CAMERA_COMM_RESTORED,
         EventKind.CAMERA_SIGNAL_LOSS,
         EventKind.CAMERA_SIGNAL_RESTORED,
+        EventKind.CAMERA_STREAM_LOST,
+        EventKind.CAMERA_STREAM_RESTORED,
         EventKind.CAMERA_RECORDING_STOPPED,
         EventKind.CAMERA_RECORDING_STARTED,
         EventKind.CAMERA_TAMPER_CLEARED,

@@ -385,3 +385,14 @@ def test_coverage_gap_minutes_never_exceed_the_window(cameras: list[list[tuple[i
         assert span.end is not None
         assert span.end <= m(600)
     assert total == total_seconds([s.interval for s in coverage.spans], m(600))  # no span overlaps another
+
+
+def test_a_lost_live_stream_is_its_own_cause_while_the_camera_still_answers() -> None:
+    ev = Events()
+    events = [ev(K.CAMERA_STREAM_LOST, 10), ev(K.CAMERA_COMM_LOST, 15), ev(K.CAMERA_COMM_RESTORED, 18)]
+    events.append(ev(K.CAMERA_STREAM_RESTORED, 25))
+    assert camera_timeline("cam-a", events, WINDOW).spans == [
+        StateSpan(m(10), m(15), State.DOWN, frozenset({"stream_lost"})),
+        StateSpan(m(15), m(18), State.DOWN, frozenset({"stream_lost", "comm_lost"})),
+        StateSpan(m(18), m(25), State.DOWN, frozenset({"stream_lost"})),
+    ]

@@ -69,6 +69,16 @@ class Camera(ConfigModel):
         None,
         description="its XProtect camera id when the VMS also records a camera the bridge controls directly",
     )
+    stream_uri: str | None = Field(
+        None,
+        pattern=r"^rtsps?://",
+        description="its live RTSP address for the bridge's pre-roll recorder, e.g. rtsp://user:pass@host/path",
+    )
+    record: Literal["rules", "always", "never"] = Field(
+        "rules",
+        description="keep a rolling pre-roll buffer of its stream_uri: 'rules' when a capture_clip rule can "
+        "clip it, 'always', or 'never'",
+    )
 
 
 class EmergencyPhone(ConfigModel):

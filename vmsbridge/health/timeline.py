@@ -73,6 +73,9 @@ KIND_EFFECTS: dict[EventKind, Effect] = {
     K.CAMERA_COMM_RESTORED: Effect("comm_lost", False, State.DOWN),
     K.CAMERA_SIGNAL_LOSS: Effect("signal_loss", True, State.DOWN),
     K.CAMERA_SIGNAL_RESTORED: Effect("signal_loss", False, State.DOWN),
+    # No live video reaches the bridge's recorder: no pre-roll, so no picture for evidence.
+    K.CAMERA_STREAM_LOST: Effect("stream_lost", True, State.DOWN),
+    K.CAMERA_STREAM_RESTORED: Effect("stream_lost", False, State.DOWN),
     K.CAMERA_RECORDING_STOPPED: Effect("recording_stopped", True, State.DEGRADED),
     K.CAMERA_RECORDING_STARTED: Effect("recording_stopped", False, State.DEGRADED),
     K.CAMERA_TAMPER: Effect("tamper", True, State.DEGRADED),

@@ -62,6 +62,9 @@ class EventKind(StrEnum):
     CAMERA_TAMPER_CLEARED = "camera.tamper_cleared"  # a stateful tamper alarm (ONVIF property) went off
     CAMERA_COMM_LOST = "camera.comm_lost"
     CAMERA_COMM_RESTORED = "camera.comm_restored"
+    # The bridge's own recorder lost the camera's RTSP stream (the camera may still answer SOAP).
+    CAMERA_STREAM_LOST = "camera.stream_lost"
+    CAMERA_STREAM_RESTORED = "camera.stream_restored"
     CAMERA_RECORDING_STOPPED = "camera.recording_stopped"
     CAMERA_RECORDING_STARTED = "camera.recording_started"
     CAMERA_OFFLINE = "camera.offline"  # raised by vmsbridge.health: down longer than [health] allows

@@ -46,10 +46,11 @@ from vmsbridge.health.monitor import BridgeHeartbeat, DailyDigest, HealthMonitor
 from vmsbridge.ingest import IngestStage
 from vmsbridge.jobs import ClipJobs
 from vmsbridge.plugins import build_connectors
+from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, cameras_to_record
 from vmsbridge.rules.engine import RuleEngine
 from vmsbridge.runtime.core import Services, start_core
 from vmsbridge.runtime.options import BridgeOptions
-from vmsbridge.runtime.rules import apply_rules, reload_from, start_rules
+from vmsbridge.runtime.rules import apply_rules, load_rules, reload_from, start_rules
 from vmsbridge.runtime.supervisor import Supervisor
 from vmsbridge.sources import EventSource
 from vmsbridge.store.database import default_data_dir
@@ -129,6 +130,10 @@ async def _assemble(stack: AsyncExitStack, site: SiteConfig, options: BridgeOpti
     stack.push_async_callback(controls.close)
     components.append("controls")
 
+    recorders = _prerolls(site, controls, work_dir)
+    if recorders is not None:
+        components.append("prerolls")
+
     engine = await start_rules(stack, core, controls, evidence, jobs, http, work_dir, options)
 
     # Approved notifications whose delivery failed are retried here until delivered.
@@ -139,7 +144,7 @@ async def _assemble(stack: AsyncExitStack, site: SiteConfig, options: BridgeOpti
     if _reload_on_sighup(stack, engine, options.reload_from):
         components.append("sighup")
 
-    sources = (*connectors.sources, *options.extra_sources)
+    sources = (*connectors.sources, *([recorders] if recorders else []), *options.extra_sources)
     names = [_start_source(supervisor, source, core.bus, options) for source in sources]
     # Sources stop together: each may be waiting on its own device.
     stack.push_async_callback(supervisor.halt_together, names[::-1])
@@ -177,6 +182,19 @@ def _start_audit(
     core.supervisor.start("evidence-audit", audit.run, policy=options.core_restarts, stop=audit.stop)
     stack.push_async_callback(core.supervisor.halt, "evidence-audit")
     return audit
+
+
+def _prerolls(site: SiteConfig, controls: Controls, work_dir: Path) -> PrerollRecorders | None:
+    """Recorders for the cameras that keep a pre-roll buffer; their clips then come from it."""
+    cameras = cameras_to_record(site, load_rules(site))
+    if not cameras:
+        return None
+    recorders = PrerollRecorders(cameras, site.storage.data_dir or default_data_dir())
+    by_id = {camera.id: camera for camera in site.cameras}
+    fallbacks = {c.camera_id: s for c in cameras if (s := controls.clips_for(by_id[c.camera_id])) is not None}
+    buffer = BufferClipSource(recorders.stores, work_dir, fallbacks=fallbacks)
+    controls.recorded.update(dict.fromkeys(recorders.stores, buffer))
+    return recorders
 
 
 def _start_source(

@@ -19,6 +19,7 @@ from vmsbridge.health.report import CameraReport, HealthReport
 CAUSE_COLOURS: dict[str, str] = {
     "comm_lost": "#d62728",
     "signal_loss": "#8c1c13",
+    "stream_lost": "#e377c2",
     "recording_stopped": "#f0a202",
     "tamper": "#9467bd",
     "vms_gap": "#7f98b3",
@@ -29,6 +30,7 @@ UP_COLOUR = "#eaf6ea"
 CAUSE_LABELS = {
     "comm_lost": "not responding (comm lost)",
     "signal_loss": "video signal lost",
+    "stream_lost": "live stream lost (RTSP; the recorder has no video)",
     "recording_stopped": "VMS not recording",
     "tamper": "tampered view (covered, defocused, moved, frozen)",
     "vms_gap": "connector could not see the VMS (unknown)",
@@ -57,6 +59,7 @@ def _lead_cause(span: StateSpan, states: dict[str, State]) -> str:
 _FAMILY_STATE = {
     "comm_lost": State.DOWN,
     "signal_loss": State.DOWN,
+    "stream_lost": State.DOWN,
     "recording_stopped": State.DEGRADED,
     "tamper": State.DEGRADED,
     "vms_gap": State.UNKNOWN,

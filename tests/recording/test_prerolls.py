@@ -1,0 +1,118 @@
+"""The bridge's side of the pre-roll buffer: stream health as events, clips for capture_clip."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from recording.recorder import RecorderSettings
+from tests.health.test_monitor import CollectingSink
+from tests.recording.rtsp_peer import GstRtspPeer
+from vmsbridge.config import SiteConfig
+from vmsbridge.config.devices import Camera
+from vmsbridge.config.rules import CaptureClip
+from vmsbridge.model import EventKind
+from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, RecordedCamera, cameras_to_record
+from vmsbridge.runtime.rules import load_rules
+from vmsbridge.sources import ClipNotFound
+
+LIMIT = 60.0
+FAST = RecorderSettings(segment_seconds=2.0, read_timeout=5.0, backoff_first=0.2, backoff_cap=1.0)
+
+
+async def _until(condition: object, what: str) -> None:
+    assert callable(condition)
+    deadline = asyncio.get_running_loop().time() + LIMIT
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"waited {LIMIT:g} s for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def test_stream_loss_is_published_and_the_buffer_gives_the_clip(
+    rtsp_peer: GstRtspPeer, tmp_path: Path
+) -> None:
+    recorders = PrerollRecorders([RecordedCamera("cam-1", rtsp_peer.url("live"))], tmp_path / "data", FAST)
+    sink = CollectingSink()
+    running = asyncio.create_task(recorders.run(sink))
+    store = recorders.stores["cam-1"]
+    try:
+        await _until(lambda: len(store.segments()) >= 2, "two segments of cam-1")
+        alarm = store.segments()[-1].start
+        clips = BufferClipSource(recorders.stores, tmp_path / "work", wait_seconds=LIMIT)
+        (tmp_path / "work").mkdir()
+        clip = await clips.fetch_clip("cam-1", alarm - timedelta(seconds=2), alarm + timedelta(seconds=1))
+        rtsp_peer.stop()
+        await _until(
+            lambda: [e.kind for e in sink.published] == [EventKind.CAMERA_STREAM_LOST], "stream_lost"
+        )
+        await asyncio.to_thread(rtsp_peer.start)
+        await _until(lambda: len(sink.published) == 2, "stream_restored")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    assert clip.exists()
+    lost, restored = sink.published
+    assert (lost.device_id, lost.source) == ("cam-1", "recorder")
+    assert "stream ended" in str(lost.attributes["reason"])
+    assert restored.kind is EventKind.CAMERA_STREAM_RESTORED
+    assert lost.occurred_at < restored.occurred_at
+
+
+async def test_a_camera_not_recorded_or_a_window_not_held_is_clip_not_found(tmp_path: Path) -> None:
+    recorders = PrerollRecorders([RecordedCamera("cam-1", "rtsp://127.0.0.1:9/x")], tmp_path, FAST)
+    clips = BufferClipSource(recorders.stores, tmp_path, wait_seconds=0.1)
+    now = datetime.now(UTC)
+
+    with pytest.raises(ClipNotFound, match="not recorded"):
+        await clips.fetch_clip("cam-2", now, now + timedelta(seconds=1))
+    with pytest.raises(ClipNotFound, match="no recorded video"):
+        await clips.fetch_clip("cam-1", now, now + timedelta(seconds=1))
+
+
+def test_which_cameras_keep_a_buffer(site: SiteConfig) -> None:
+    first, second, third, *rest = site.cameras
+    cameras = [
+        first.model_copy(update={"stream_uri": "rtsp://10.0.0.1/a"}),  # record = "rules" (the default)
+        second.model_copy(update={"stream_uri": "rtsp://10.0.0.2/a", "record": "never"}),
+        third.model_copy(update={"record": "always"}),  # no RTSP address: nothing to record
+        *rest,
+    ]
+    changed = site.model_copy(update={"cameras": cameras})
+    related = [a for r in load_rules(site) for a in r.actions if isinstance(a, CaptureClip)]
+    assert related, "the example site's rules clip related cameras"
+
+    assert cameras_to_record(changed, load_rules(site)) == [RecordedCamera(first.id, "rtsp://10.0.0.1/a")]
+    assert cameras_to_record(changed, []) == [], "no rule clips: 'rules' cameras are not recorded"
+    always = [cameras[0].model_copy(update={"record": "always"}), *cameras[1:]]
+    assert [c.camera_id for c in cameras_to_record(site.model_copy(update={"cameras": always}), [])] == [
+        first.id
+    ]
+
+
+def test_a_stream_uri_must_be_rtsp(site: SiteConfig) -> None:
+    data = site.cameras[0].model_dump()
+    with pytest.raises(ValidationError, match="stream_uri"):
+        Camera.model_validate({**data, "stream_uri": "http://10.0.0.1/video"})
+
+
+async def test_a_window_the_buffer_lacks_is_asked_of_the_cameras_connector(tmp_path: Path) -> None:
+    asked: list[tuple[str, datetime, datetime]] = []
+
+    class ConnectorClips:
+        async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+            asked.append((camera_id, start, end))
+            return tmp_path / "from-the-vms.mp4"
+
+    recorders = PrerollRecorders([RecordedCamera("cam-1", "rtsp://127.0.0.1:9/x")], tmp_path, FAST)
+    clips = BufferClipSource(
+        recorders.stores, tmp_path, wait_seconds=0.1, fallbacks={"cam-1": ConnectorClips()}
+    )
+    old = datetime.now(UTC) - timedelta(hours=2)
+
+    assert await clips.fetch_clip("cam-1", old, old + timedelta(seconds=90)) == tmp_path / "from-the-vms.mp4"
+    assert asked == [("cam-1", old, old + timedelta(seconds=90))]
