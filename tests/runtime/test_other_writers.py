@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from tests.conftest import ROOT
-from tests.rules.conftest import SITE, WAIT, eventually, running_bridge
+from tests.rules.conftest import SITE, eventually, running_bridge
+from tests.waiting import WAIT, awaited
 from vmsbridge.config import parse_site_config
 from vmsbridge.model import EventKind
 from vmsbridge.store.tables import EventRow
@@ -61,7 +62,7 @@ async def test_an_event_another_process_imports_fires_the_running_bridges_rule(
         )
         # Watched while the import process still runs: it commits well before it has exited.
         # (The import correlates what it stores itself, so the rule engine is the follower to watch.)
-        finished = asyncio.create_task(asyncio.wait_for(process.communicate(), 2 * WAIT))
+        finished = asyncio.create_task(awaited(process.communicate(), "the import process to end", 2 * WAIT))
         await eventually(
             lambda: (
                 any(r == "imported door" for r, _ in engine.fired)
