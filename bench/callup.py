@@ -9,13 +9,15 @@ on the emulated I/O module, the connector pulls it over SOAP, ingest stores it, 
 sends GotoPreset to the emulated PTZ camera. Each call also captures a short clip, analyzed and
 redacted in the process pool, so clip work runs while later calls are measured.
 
-Figures printed (nothing is asserted):
-  connector->goto  event received by the connector (Event.received_at, stamped when the
-                   PullMessages reply is parsed) -> GotoPreset arriving at the emulated camera on
-                   loopback (the request has left the bridge): p50/p99/max
+Figures printed (nothing is asserted), each p50/p99/max over the calls:
+  input->goto      the emulator setting the input -> GotoPreset arriving at the emulated camera on
+                   loopback: the whole call-up, split into the next two
+  device delivery  the emulator setting the input -> the connector receiving the event
+                   (Event.received_at, stamped when the PullMessages reply is parsed): PullPoint delivery
+  bridge           the connector receiving the event -> GotoPreset arriving at the camera (the
+                   request has left the bridge)
   bridge's own     the same span as the bridge records it on the incident (event received ->
                    GotoPreset handed to the SOAP client), for comparison
-  input->goto      the emulator setting the input -> GotoPreset arriving (adds PullPoint delivery)
   background       other events (motion on other cameras) offered and stored meanwhile
   clips            capture_clip outcomes: captured (analyzed and redacted) / failed
 The emulators share this process's event loop with the bridge, so their work is inside the figures.
@@ -90,19 +92,28 @@ async def lead_times(stores: Stores, since: datetime) -> list[float]:
     return leads
 
 
-async def arrival_times(stores: Stores, arrivals: list[datetime], since: datetime) -> list[float]:
-    """Each pickup's received_at -> its GotoPreset arriving at the camera, in ms (cooldown 0: one
-    move per pickup, in order)."""
+async def split_times(
+    stores: Stores, inputs_set: list[datetime], arrivals: list[datetime], since: datetime
+) -> tuple[list[float], list[float]]:
+    """Each call's device delivery (input set -> its pickup's received_at) and bridge span
+    (received_at -> its GotoPreset arriving), in ms. Calls are made one at a time with cooldown 0:
+    one pickup and one move per call, in order."""
     pickups = sorted(
         e.received_at
         for e in await stores.events.recent(limit=1_000_000)
         if e.kind is EventKind.PHONE_OFFHOOK and e.received_at >= since
     )
     moves = [t for t in arrivals if t >= since]
-    if len(moves) != len(pickups):  # pairing by order would mix calls up: measure nothing instead
-        print(f"bench: {len(pickups)} pickups but {len(moves)} moves; connector->goto not measured")
-        return []
-    return [(moved - picked).total_seconds() * 1000 for picked, moved in zip(pickups, moves, strict=True)]
+    if not len(inputs_set) == len(pickups) == len(moves):  # pairing by order would mix calls up
+        print(
+            f"bench: {len(inputs_set)} calls, {len(pickups)} pickups, {len(moves)} moves; split not measured"
+        )
+        return [], []
+    delivery = [
+        (picked - set_at).total_seconds() * 1000 for set_at, picked in zip(inputs_set, pickups, strict=True)
+    ]
+    bridge = [(moved - picked).total_seconds() * 1000 for picked, moved in zip(pickups, moves, strict=True)]
+    return delivery, bridge
 
 
 async def clip_outcomes(stores: Stores) -> tuple[int, int]:
@@ -159,10 +170,12 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
             feeder = asyncio.create_task(background())
             await asyncio.sleep(0.5)  # let the background reach its rate before measuring
             input_to_goto: list[float] = []
+            inputs_set: list[datetime] = []
             measured_from = datetime.now(UTC)
             for _ in range(calls):
                 index = len(ptz.goto_received_at)
                 set_at = datetime.now(UTC)
+                inputs_set.append(set_at)
                 io.set_input(wire.token, True)
                 await until(lambda index=index: len(ptz.goto_received_at) > index, "GotoPreset")
                 input_to_goto.append((ptz.goto_received_at[index] - set_at).total_seconds() * 1000)
@@ -174,10 +187,13 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
             await bridge.bus.drain(60)
             elapsed_events = await bridge.stores.events.count() - stored_before
             own_figure = await lead_times(bridge.stores, since=measured_from)
-            connector_to_goto = await arrival_times(bridge.stores, ptz.goto_received_at, measured_from)
-            print(f"{label:>8}  connector->goto  {percentiles(connector_to_goto)}   ({calls} calls)")
+            delivery, bridge_part = await split_times(
+                bridge.stores, inputs_set, ptz.goto_received_at, measured_from
+            )
+            print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}   ({calls} calls)")
+            print(f"{label:>8}  device delivery  {percentiles(delivery)}")
+            print(f"{label:>8}  bridge           {percentiles(bridge_part)}")
             print(f"{label:>8}  bridge's own     {percentiles(own_figure)}")
-            print(f"{label:>8}  input->goto      {percentiles(input_to_goto)}")
             print(f"{label:>8}  background       {fired} motion events offered, {elapsed_events} stored")
         print("waiting for the clip work to finish ...", file=sys.stderr)
         await engine.drain(300)

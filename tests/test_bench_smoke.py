@@ -57,7 +57,8 @@ def test_health_benchmark_runs() -> None:
 
 def test_callup_benchmark_runs() -> None:
     lines = run_bench("callup.py", "--calls", "3", "--rate", "50")
-    assert_lines(lines, "idle  connector->goto", "50/s  connector->goto", "50/s  background", where="in")
+    labels = ("input->goto", "device delivery", "bridge ", "background")
+    assert_lines(lines, *(f"{run}  {label}" for run in ("idle", "50/s") for label in labels), where="in")
 
 
 def test_recorder_benchmark_runs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
@@ -349,3 +350,80 @@ def test_a_connector_the_site_lacks_is_named_with_the_ones_it_has(
     argv = [kind, "watch", address, "--user", "x", "--password-env", "VMSBRIDGE_TEST_PASSWORD"]
     assert main([*argv, "--connector", "nope"]) == 2
     assert f"--connector: 'nope' is not one of {known}" in capsys.readouterr().err
+
+
+def _leaf_commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subcommands:
+        yield path, parser
+        return
+    for name, child in subcommands[0].choices.items():
+        yield from _leaf_commands(child, (*path, name))
+
+
+# Every command taking --config, found in the parser itself: a new command is covered unasked.
+CONFIG_COMMANDS = {
+    path: parser
+    for path, parser in _leaf_commands(build_parser())
+    if any("--config" in a.option_strings for a in parser._actions)
+}
+# Options without which a command never needs the site file.
+READS_CONFIG_ONLY_WITH: dict[tuple[str, ...], list[str]] = {("redact",): ["--camera", "cam-lotb-ptz"]}
+
+
+def _required_arguments(parser: argparse.ArgumentParser, samples: dict[str, str]) -> list[str]:
+    """The command's required arguments, each given a sample value its parser accepts."""
+    argv: list[str] = []
+    for action in parser._actions:
+        positional = not action.option_strings and not isinstance(action, argparse._SubParsersAction)
+        if not positional and not action.required:
+            continue
+        value = samples.get(action.dest, str(next(iter(action.choices))) if action.choices else "1")
+        argv += [value] if positional else [action.option_strings[0], value]
+    for group in parser._mutually_exclusive_groups:
+        if group.required:  # one of them must be given: the first, a flag or with a value
+            first = group._group_actions[0]
+            argv += [first.option_strings[0]] + ([] if first.nargs == 0 else [samples.get(first.dest, "1")])
+    return argv
+
+
+@pytest.mark.parametrize("command", sorted(CONFIG_COMMANDS), ids=" ".join)
+def test_every_command_reads_the_config_file_it_is_given(
+    command: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A site file with a problem: each command must read it (as a path) and name the problem and
+    # the file, exit 2, before doing any work.
+    config = tmp_path / "site.toml"
+    config.write_text('[site]\nname = "Config Path College"\n')
+    existing = tmp_path / "input.txt"
+    existing.write_text("")
+    when = "2025-01-01T00:00:00+00:00"
+    samples = {
+        "file": str(existing),
+        "clip": str(existing),
+        "output": str(tmp_path / "out.mp4"),
+        "out": str(tmp_path / "out"),
+        "year": "2025",
+        "reported_at": when,
+        "review_by": when,
+        "start": when,
+        "end": when,
+    }
+    argv = [
+        *command,
+        *_required_arguments(CONFIG_COMMANDS[command], samples),
+        *READS_CONFIG_ONLY_WITH.get(command, []),
+        "--config",
+        str(config),
+    ]
+    assert main(argv) == 2, f"vmsbridge {' '.join(argv)}"
+    err = capsys.readouterr().err
+    assert f"configuration error in {config}" in err, err
+    assert "locations: required key is missing" in err, err
+
+
+def test_rules_lists_the_rules_of_the_given_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "--config", str(ROOT / "examples" / "campus.toml")]) == 0
+    assert "blue_light_callup: on phone.offhook" in capsys.readouterr().out

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from connectors.lab import EmulatedSite, emulated_site
 from tests.conftest import ROOT
+from tests.waiting import WAIT
 from vmsbridge.bus import InProcessBus
 from vmsbridge.config import SiteConfig, SiteDirectory, parse_site_config
 from vmsbridge.model import Incident
@@ -22,8 +23,6 @@ from vmsbridge.store.stores import Stores
 
 CLIP = ROOT / "fixtures" / "video" / "scene.mp4"
 PTZ_VMS_ID = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"
-# Upper bound on any single wait: generous, so that a busy machine slows a test down, never fails it.
-WAIT = 60.0
 # A clip's outcome comes after capture, hashing, motion analysis and a redacted copy on one worker:
 # CPU-bound, about 20 s on a quiet machine for the 90 s window and over two minutes on a busy one.
 CLIP_WAIT = 600.0
@@ -195,6 +194,21 @@ class Bridge:
             return len(found) >= count
 
         await until(enough, f"{count} action outcomes on incident {incident_id}", within)
+        return found
+
+    async def outcomes_of(
+        self, incident_id: int, *actions: str, within: float = WAIT
+    ) -> dict[str, ActionOutcome]:
+        """The incident's outcomes by action, once each of ``actions`` has one: await the very
+        outcomes a test asserts on (others may be recorded first, in any order)."""
+        found: dict[str, ActionOutcome] = {}
+
+        async def recorded() -> bool:
+            found.clear()
+            found.update((o.action, o) for o in await self.stores.rule_actions.for_incident(incident_id))
+            return all(action in found for action in actions)
+
+        await until(recorded, f"the {', '.join(actions)} outcome(s) on incident {incident_id}", within)
         return found
 
     async def connected(self) -> None:

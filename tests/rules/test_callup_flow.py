@@ -157,7 +157,7 @@ async def test_xprotect_unreachable_alarm_is_retried_not_lost(db_url: str, tmp_p
         gateway.quirks.update({"http_500": False})  # the VMS is back
         await eventually(lambda: len(gateway.alarms) == 1, "the retried alarm to be raised")
         incident = await bridge.incident_at("lot-b")
-        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3, within=CLIP_WAIT)}
+        outcomes = await bridge.outcomes_of(incident.id, "xprotect_alarm")
         assert outcomes["xprotect_alarm"].ok
         assert "attempts" in outcomes["xprotect_alarm"].detail
 
@@ -276,7 +276,7 @@ async def test_ptz_moves_before_the_event_is_stored(tmp_path: Path) -> None:
         release.set()
         await holder
         incident = await bridge.incident_at("lot-b")
-        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 3)}
+        outcomes = await bridge.outcomes_of(incident.id, "ptz_goto")
         assert outcomes["ptz_goto"].ok
         assert "preset bl-7" in outcomes["ptz_goto"].detail
         assert len(ptz.goto_calls) == 1  # the stored event did not move it again
@@ -438,7 +438,7 @@ async def test_a_restart_remembers_its_firings_so_a_resync_does_not_fire_again(
     async with running_bridge(site, db_url, tmp_path) as first:
         await publish_durably(first.bus, [pickup("pickup-1", 10)])
         incident = await first.incident_at("lot-b")
-        await first.outcomes(incident.id, 2)  # the move and the incident are on record
+        await first.outcomes_of(incident.id, "ptz_goto", "open_incident")
         assert len(first.lab.device("onvif-ptz").goto_calls) == 1
         # Let the clip and the alarm finish: this test is about what the next run remembers, not
         # about actions a stop cuts short (the restart test above covers those).

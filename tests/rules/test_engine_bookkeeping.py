@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evidence.store import ContentStore
 from tests.rules.conftest import rules_site
+from tests.waiting import WAIT, awaited
 from vmsbridge.config import Camera, SiteConfig, SiteDirectory
 from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.correlate import Correlator
@@ -19,8 +20,6 @@ from vmsbridge.rules.actions import RuleContext
 from vmsbridge.rules.engine import EARLY_KEEP, RuleEngine
 from vmsbridge.rules.templates import active_rules
 from vmsbridge.store.stores import Stores
-
-WAIT = 60.0  # upper bound on any single wait; a healthy run takes a fraction of it
 
 PHONE_PTZ = """
 [[rules.custom]]
@@ -98,7 +97,7 @@ async def test_a_stop_waits_for_then_cancels_a_fast_path_move_still_under_way(
     ptz = SlowPtz()
     engine = engine_on(rules_site(tmp_path, PHONE_PTZ), stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path)
     engine.accepted([offhook("n1", datetime.now(UTC))])  # its stored event never comes
-    await asyncio.wait_for(ptz.started.wait(), WAIT)  # awaits: the move reaching the camera
+    await awaited(ptz.started.wait(), "the move to reach the camera")
 
     engine.stop()
     assert await engine.drain(0) is False  # the move is still running: not drained
@@ -115,11 +114,11 @@ async def test_a_fast_path_move_whose_event_never_gets_stored_is_cancelled_once_
     site = rules_site(tmp_path, PHONE_PTZ)
     engine = engine_on(site, stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path, clock)
     engine.accepted([offhook("n1", clock.now)])
-    await asyncio.wait_for(ptz.started.wait(), WAIT)  # awaits: the move reaching the camera
+    await awaited(ptz.started.wait(), "the move to reach the camera")
 
     clock.now += EARLY_KEEP + timedelta(seconds=1)
     await engine.process_batch()  # forgets the stale move
-    await asyncio.wait_for(ptz.cancelled.wait(), WAIT)  # awaits: the stale move being cancelled
+    await awaited(ptz.cancelled.wait(), "the stale move to be cancelled")
     assert early_moves_left() == []
 
 
@@ -191,7 +190,7 @@ class CountingPtz:
 
     async def until_running(self, count: int) -> None:
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: self.running == count), WAIT)
+            await awaited(self._changed.wait_for(lambda: self.running == count), f"{count} moves under way")
 
 
 async def stored_pickups(stores: Stores, count: int) -> list[StoredEvent]:
@@ -215,7 +214,7 @@ async def test_firings_beyond_the_limit_wait_their_turn_and_all_run(stores: Stor
     assert ptz.calls == 2  # the other eight wait, none started
 
     ptz.release.set()
-    assert await engine.drain(WAIT) is True
+    assert await engine.drain(WAIT), f"gave up after {WAIT:.0f} s waiting for the ten firings to finish"
     assert ptz.peak == 2
     assert ptz.calls == 10
     recorded = await stores.rule_actions.firings_since(datetime.now(UTC) - timedelta(hours=1))

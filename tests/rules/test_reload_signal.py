@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.rules.conftest import SITE, WAIT
+from tests.rules.conftest import SITE
+from tests.waiting import awaited
 
 # The rules test campus without connectors: this test is about the rules, not the devices.
 NO_DEVICES = SITE.split("[[connectors.onvif]]")[0] + "\n[rules]\n"
@@ -25,7 +26,7 @@ async def wait_for_line(stream: asyncio.StreamReader, text: str, seen: list[str]
             if text in line:
                 return line
 
-    return await asyncio.wait_for(scan(), WAIT)
+    return await awaited(scan(), f"the bridge to log {text!r}")
 
 
 async def test_sighup_reloads_rules_and_keeps_them_when_the_file_is_bad(tmp_path: Path) -> None:
@@ -71,6 +72,6 @@ async def test_sighup_reloads_rules_and_keeps_them_when_the_file_is_bad(tmp_path
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
-        rest = await asyncio.wait_for(process.stderr.read(), WAIT)
-        await asyncio.wait_for(process.wait(), WAIT)
+        rest = await awaited(process.stderr.read(), "the bridge's last log lines")
+        await awaited(process.wait(), "the bridge to exit")
     assert process.returncode == 0, "".join(seen) + rest.decode()

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.rules.conftest import SITE, WAIT
+from tests.rules.conftest import SITE
+from tests.waiting import awaited
 from vmsbridge.config import parse_site_config
 from vmsbridge.model import Event, EventKind
 from vmsbridge.model.rules import INTERRUPTED
@@ -99,8 +100,8 @@ actions = [
             received_at=now,
         )
         assert (await bridge.bus.publish(pickup)).status == "stored"
-        await asyncio.wait_for(claiming.wait(), WAIT)  # the incident is being claimed
-        await asyncio.wait_for(arrived.wait(), WAIT)  # the webhook waits for its answer
+        await awaited(claiming.wait(), "the incident to be claimed for the rule")
+        await awaited(arrived.wait(), "the webhook call to arrive (it waits for its answer)")
     async with open_store(db_url) as stores:
         [incident] = await stores.incidents.search()
         recorded = await stores.rule_actions.for_incident(incident.id)

@@ -38,7 +38,8 @@ async def test_run_and_demo_build_the_same_graph(tmp_path: Path) -> None:
     )
 
     assert served == shown
-    core = {"stores", "bus", "heartbeat", "ingest", "correlator", "health-monitor", "evidence-audit"}
+    core = {"stores", "bus", "heartbeat", "ingest", "correlator", "health-monitor", "commit-watch"}
+    core |= {"evidence-audit"}
     rules = {"clip-jobs", "http", "controls", "rules"}
     sources = {"source:onvif:onvif-io", "source:onvif:onvif-ptz", "source:xprotect:xprotect-main"}
     assert served >= core | rules | {"notifications", "sighup"} | sources

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EventFactory
+from tests.waiting import awaited, holds
 from vmsbridge.bus import Delivery, EventSink
 from vmsbridge.config import SiteConfig, parse_site_config
 from vmsbridge.ingest import IngestFailed, IngestStage
@@ -23,7 +24,6 @@ from vmsbridge.runtime import BridgeOptions, RestartPolicy, Supervisor, build_br
 from vmsbridge.sources import EventSource
 from vmsbridge.store.stores import open_store
 
-WAIT = 60.0  # generous bound on each awaited condition; a healthy run takes milliseconds
 FAST = RestartPolicy(restarts=5, within=600.0, first_delay=0.01, max_delay=0.04)
 SUPERVISOR = "vmsbridge.runtime.supervisor"
 UNLIMITED = RestartPolicy(restarts=None, first_delay=0.01, max_delay=0.04)
@@ -56,7 +56,7 @@ async def test_a_stage_that_dies_is_restarted_with_capped_backoff_logged_and_cou
     stage = Crashing(times=4)
     with caplog.at_level(logging.ERROR, logger=SUPERVISOR):
         task = supervisor.start("parser", stage.run)
-        await asyncio.wait_for(_until(lambda: stage.runs == 5), WAIT)
+        await holds(lambda: stage.runs == 5, "the fifth run")
     assert supervisor.restarts["parser"] == 4
     assert not supervisor.failed.is_set()
     assert not task.done(), "the fifth run is alive"
@@ -66,7 +66,7 @@ async def test_a_stage_that_dies_is_restarted_with_capped_backoff_logged_and_cou
     assert waits[3] <= 0.45 * 1.2, "the wait is capped"
     assert all(r.exc_info for r in caplog.records), "each death is logged with its traceback"
     stage.release.set()
-    await asyncio.wait_for(task, WAIT)  # a stage that ends by itself is not restarted
+    await awaited(task, "the released stage to end")  # one that ends by itself is not restarted
     assert stage.runs == 5
 
 
@@ -77,8 +77,8 @@ async def test_a_stage_that_keeps_dying_spends_its_budget_and_fails_the_bridge(
     stage = Crashing(times=None)
     with caplog.at_level(logging.ERROR, logger=SUPERVISOR):
         task = supervisor.start("parser", stage.run)
-        await asyncio.wait_for(supervisor.failed.wait(), WAIT)
-        await asyncio.wait_for(task, WAIT)
+        await awaited(supervisor.failed.wait(), "the supervisor to give up")
+        await awaited(task, "the given-up task to end")
     assert (stage.runs, supervisor.restarts["parser"]) == (6, 5), "5 restarts, then given up"
     assert supervisor.given_up == ["parser"]
     [critical] = [r for r in caplog.records if r.levelno == logging.CRITICAL]
@@ -102,23 +102,23 @@ async def test_deaths_further_apart_than_the_window_never_spend_the_budget(
 
     with caplog.at_level(logging.ERROR, logger=SUPERVISOR):
         task = supervisor.start("parser", runs_five_minutes_then_dies)
-        await asyncio.wait_for(_until(lambda: stage.runs == 13), WAIT)
+        await holds(lambda: stage.runs == 13, "the thirteenth run")
     assert supervisor.restarts["parser"] == 12
     assert not supervisor.failed.is_set(), "never more than 2 restarts within 10 minutes"
     waits = restart_waits(caplog, "parser")
     assert max(waits) <= 0.1 * 1.2, "a stage that had run for a while starts its backoff over"
     supervisor.stop()
     stage.release.set()
-    await asyncio.wait_for(task, WAIT)
+    await awaited(task, "the released stage to end")
 
 
 async def test_stopping_ends_a_stage_waiting_to_restart() -> None:
-    supervisor = Supervisor(RestartPolicy(first_delay=30.0))
+    supervisor = Supervisor(RestartPolicy(first_delay=3600.0))  # far beyond any wait below
     stage = Crashing(times=None)
     task = supervisor.start("parser", stage.run)
-    await asyncio.wait_for(_until(lambda: supervisor.restarts["parser"] == 1), WAIT)
+    await holds(lambda: supervisor.restarts["parser"] == 1, "the first death to schedule a restart")
     supervisor.stop()
-    await asyncio.wait_for(task, 5.0)  # not the 30 s backoff
+    await awaited(task, "the stopped task to end, not to wait out its hour of backoff")
     assert stage.runs == 1
     assert not supervisor.failed.is_set()
 
@@ -144,24 +144,19 @@ async def test_ingest_that_dies_is_restarted_its_batch_told_and_later_events_sto
     with caplog.at_level(logging.ERROR, logger=SUPERVISOR):
         async with running_services(site, db_url) as services:
             with pytest.raises(IngestFailed):  # told, not left waiting
-                await asyncio.wait_for(services.bus.publish(make_event()), WAIT)
-            again = await asyncio.wait_for(services.bus.publish(make_event(minutes=1)), WAIT)
+                await awaited(services.bus.publish(make_event()), "ingest to fail the first event")
+            again = await awaited(services.bus.publish(make_event(minutes=1)), "the next event to be stored")
             assert again.status == "stored"
             assert services.supervisor.restarts["ingest"] == 1
             assert not services.failed.is_set()
     assert any("the ingest stage died; restarting" in r.getMessage() for r in caplog.records)
 
 
-async def _until(condition: Callable[[], bool]) -> None:
-    while not condition():  # noqa: ASYNC110 - the supervisor has no event for "n runs so far"
-        await asyncio.sleep(0.005)
-
-
 async def test_a_task_without_a_budget_is_restarted_however_often_it_dies() -> None:
     supervisor = Supervisor(FAST)
     stage = Crashing(times=12)
     task = supervisor.start("source:door-panel", stage.run, policy=UNLIMITED)
-    await asyncio.wait_for(_until(lambda: stage.runs == 13), WAIT)
+    await holds(lambda: stage.runs == 13, "the thirteenth run")
     assert supervisor.restarts["source:door-panel"] == 12
     assert not supervisor.failed.is_set(), "a device that is away is waited out"
     await supervisor.halt("source:door-panel")
@@ -186,7 +181,7 @@ async def test_shutdown_halts_the_last_started_first_each_by_its_own_stop() -> N
         supervisor.start(name, run, stop=stop)
     cancelled = Crashing(times=0)  # no stop of its own: it is cancelled
     supervisor.start("fourth", cancelled.run)
-    await asyncio.wait_for(supervisor.shutdown(), WAIT)
+    await awaited(supervisor.shutdown(), "the shutdown")
     assert supervisor.stopped == ["fourth", "third", "second", "first"]
     assert ended == ["third", "second", "first"], "each finished before the next was asked"
     assert supervisor.task("fourth").cancelled()
@@ -199,7 +194,7 @@ async def test_a_task_that_ignores_its_stop_is_cancelled_after_the_grace(
     stuck = Crashing(times=0)
     task = supervisor.start("digest", stuck.run, stop=lambda: None)
     with caplog.at_level(logging.ERROR, logger=SUPERVISOR):
-        await asyncio.wait_for(supervisor.halt("digest", grace=0.05), WAIT)
+        await awaited(supervisor.halt("digest", grace=0.05), "the halt past its grace")
     assert task.cancelled()
     assert any("digest stage did not finish within 0 s" in r.getMessage() for r in caplog.records)
 
@@ -298,11 +293,12 @@ async def test_a_rule_engine_that_dies_is_restarted_and_its_rules_fire_again(
     monkeypatch.setattr(RuleEngine, "process_batch", dies_once)
     with caplog.at_level(logging.ERROR, logger=SUPERVISOR):
         async with build_bridge(campus(tmp_path), bridge_options(db_url, tmp_path)) as bridge:
-            await asyncio.wait_for(crashed.wait(), WAIT)
+            await awaited(crashed.wait(), "the rule engine's crash")
             assert (await bridge.bus.publish(pickup("call-1"))).status == "stored"
-            await asyncio.wait_for(
-                _until(lambda: bridge.engine.fire_count == 1), WAIT
-            )  # the restarted engine saw the pickup stored after its crash
+            await holds(
+                lambda: bridge.engine.fire_count == 1,
+                "the restarted engine to fire on the pickup stored after its crash",
+            )
             assert bridge.supervisor.restarts["rules"] == 1
             assert not bridge.failed.is_set()
     assert any("the rules stage died; restarting" in r.getMessage() for r in caplog.records)
@@ -320,7 +316,7 @@ async def test_a_source_that_keeps_dying_is_restarted_and_never_fails_the_bridge
             await dying.run()
 
     async with build_bridge(campus(tmp_path), bridge_options(db_url, tmp_path, DyingSource())) as bridge:
-        await asyncio.wait_for(_until(lambda: dying.runs > 7), WAIT)  # past the core budget of 5
+        await holds(lambda: dying.runs > 7, "an eighth run, past the core budget of 5")
         assert not bridge.failed.is_set()
         assert bridge.supervisor.restarts["source:door-panel"] >= 7
 

@@ -36,7 +36,8 @@ class _Connector(Protocol):
 C = TypeVar("C", bound=_Connector)
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``, the same for every command: :func:`load_site` reads it as a path."""
     parser.add_argument(
         "--config",
         type=Path,
@@ -44,6 +45,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="site configuration (TOML); default: the example campus shipped with vmsbridge",
     )
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    add_config_option(parser)
     parser.add_argument(
         "--db",
         default=None,

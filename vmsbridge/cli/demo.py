@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vmsbridge.cli.common import load_site, local_time, print_json
+from vmsbridge.cli.common import add_config_option, load_site, local_time, print_json
 from vmsbridge.cli.incidents import event_dict, incident_dict, incident_line
 from vmsbridge.errors import VmsBridgeError
 
@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="how much footage after the call the clip takes, i.e. how long the demo waits for it "
         "(default: %(default).0f, the blue_light_callup template's own)",
     )
-    parser.add_argument("--config", default=None, help="site configuration (default: the example campus)")
+    add_config_option(parser)
     parser.add_argument(
         "--db",
         default=None,

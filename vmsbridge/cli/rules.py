@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from vmsbridge.cli.common import load_site, print_json
+from vmsbridge.cli.common import add_config_option, load_site, print_json
 
 if TYPE_CHECKING:
     from vmsbridge.config.rules import Rule
@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the order `vmsbridge run` applies them. A bad rule makes this exit 2 naming its key, like "
         "check-config. To change rules on a running bridge, edit the file and send it SIGHUP.",
     )
-    parser.add_argument("--config", default=None, help="site configuration (default: the example campus)")
+    add_config_option(parser)
     parser.add_argument("--json", action="store_true", help="one JSON list, as validated")
     parser.set_defaults(handler=list_rules)
 

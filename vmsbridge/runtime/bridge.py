@@ -7,7 +7,8 @@ stopped in the exact reverse order.
 Start order (each step's teardown is registered as it starts, so the stop order is its mirror):
 
 1. the stores (schema upgraded), then the core stages (:func:`~vmsbridge.runtime.core.start_core`):
-   heartbeat, ingest, correlator, health monitor, daily digest;
+   heartbeat, ingest, correlator, health monitor, daily digest, and the watch for events other
+   processes commit;
 2. the scheduled evidence audit;
 3. clip jobs and the HTTP session the rule actions use;
 4. the connectors' controls (PTZ, VMS alarms, clips);
@@ -53,6 +54,7 @@ from vmsbridge.runtime.options import BridgeOptions
 from vmsbridge.runtime.rules import apply_rules, load_rules, reload_from, start_rules
 from vmsbridge.runtime.supervisor import Supervisor
 from vmsbridge.sources import EventSource
+from vmsbridge.store.commit_watch import CommitWatch
 from vmsbridge.store.database import default_data_dir
 from vmsbridge.store.stores import Stores, open_store
 
@@ -74,6 +76,7 @@ class Bridge:
     monitor: HealthMonitor
     heartbeat: BridgeHeartbeat
     digest: DailyDigest | None
+    commits: CommitWatch
     audit: ScheduledAudit | None
     evidence: ContentStore
     controls: Controls
@@ -159,6 +162,7 @@ async def _assemble(stack: AsyncExitStack, site: SiteConfig, options: BridgeOpti
         monitor=core.monitor,
         heartbeat=core.heartbeat,
         digest=core.digest,
+        commits=core.commits,
         audit=audit,
         evidence=evidence,
         controls=controls,

@@ -1,4 +1,5 @@
-"""The bridge's core stages over one database: bus, ingest, correlation, camera health, heartbeat, digest.
+"""The bridge's core stages over one database: bus, ingest, correlation, camera health, heartbeat, digest,
+and the watch that wakes the log followers for events other processes commit.
 
 :func:`start_core` starts them on a cleanup stack, so they stop in the reverse order; the bridge
 (:mod:`vmsbridge.runtime.bridge`) builds on it, and :func:`running_services` runs the core alone
@@ -22,6 +23,7 @@ from vmsbridge.health.monitor import BridgeHeartbeat, DailyDigest, HealthMonitor
 from vmsbridge.ingest import IngestStage
 from vmsbridge.runtime.options import BridgeOptions
 from vmsbridge.runtime.supervisor import Supervisor
+from vmsbridge.store.commit_watch import CommitWatch
 from vmsbridge.store.stores import Stores, open_store
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class Services:
     heartbeat: BridgeHeartbeat  # records this run session (camera health's "unknown")
     digest: DailyDigest | None  # the daily digest files ([health] digest_at; None when off)
     supervisor: Supervisor  # restarts a stage that dies
+    commits: CommitWatch  # wakes the followers for events another process stored
     # Called after each batch of new events is stored (the correlator's, and e.g. the rule engine's).
     on_stored: list[Callable[[], None]] = field(default_factory=list)
 
@@ -107,6 +110,10 @@ async def start_core(
         # A digest being written is finished first.
         supervisor.start("health-digest", digest.run, policy=policy, stop=digest.stop)
         stack.push_async_callback(supervisor.halt, "health-digest")
+    # Events another process commits (an import, a second bridge) wake the followers too.
+    commits = CommitWatch(stores.db, stored)
+    supervisor.start("commit-watch", commits.run, policy=policy, stop=commits.stop)
+    stack.push_async_callback(supervisor.halt, "commit-watch")
     return Services(
         site,
         directory,
@@ -118,6 +125,7 @@ async def start_core(
         heartbeat,
         digest,
         supervisor,
+        commits,
         on_stored=listeners,
     )
 

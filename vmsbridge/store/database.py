@@ -6,6 +6,7 @@ __all__ = ["Database", "default_data_dir", "resolve_db_url"]
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -94,6 +95,9 @@ class Database:
             self.engine, expire_on_commit=False
         )
         self._write_turn = asyncio.Lock()  # SQLite only: see transaction()
+        # Names this engine's commits in change notifications (store.commit_watch), so that a
+        # process can tell its own commits from other writers'.
+        self.writer_id = uuid.uuid4().hex
         self._writer: asyncio.Task[Any] | None = None
 
     @property

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.model import EventKind, StoredEvent
 from vmsbridge.model.events import AcceptedEvent, EventKey, LogPosition, RejectedInput
+from vmsbridge.store.commit_watch import announce_events
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import EventRow, RejectedEventRow, StageCursorRow
 
@@ -89,6 +90,8 @@ class EventStore:
             if not accepted:
                 return {}, {}
             new = await self._insert_new(session, accepted, now)
+            if new:  # followers in other processes hear of them at commit
+                await announce_events(session, self._db)
             repeat_keys = {(a.event.source, a.event.native_id) for a in accepted} - new.keys()
             existing: dict[EventKey, int] = {}
             if repeat_keys:
