@@ -1130,6 +1130,9 @@ async def test_control_surface_fires_events(
         "fail_tasks": False,
         "http_500": False,
         "malformed_json": False,
+        "no_ptz_preset_task": False,
+        "alarm_levels_as_ids": False,
+        "alarm_source_from_event": False,
     }
     await ess.ws.close()
 

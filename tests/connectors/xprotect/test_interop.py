@@ -14,6 +14,7 @@ from typing import cast
 import pytest
 
 from connectors.xprotect.client import XProtectClient
+from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.control import NO_PRESET_TASK, XProtectControl
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
@@ -21,7 +22,7 @@ from connectors.xprotect.source import XProtectEventSource
 from evidence.store import ContentStore
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
-from vmsbridge.config import Camera, CameraSource, SiteConfig, SiteDirectory, XProtectSource
+from vmsbridge.config import Camera, CameraSource, SiteConfig, SiteDirectory
 from vmsbridge.config.rules import Rule
 from vmsbridge.controls import Controls, PtzMove, PtzUnavailable
 from vmsbridge.model import EventKind, StoredEvent
@@ -141,7 +142,7 @@ async def test_hardware_communication_events_reach_every_camera_on_that_hardware
         if item.id in (QUAD, MAPLE):
             item.hardware_id = SHARED_HARDWARE  # one encoder carrying two cameras
     async with XProtectEmulator(spec) as gateway:
-        connector = site.connectors.xprotect[0].model_copy(
+        connector = xprotect_connectors(site)[0].model_copy(
             update={"url": gateway.url, "username": "admin", "alarm_poll_seconds": 0.1}
         )
         source, bus = await running.start(connector, site)
