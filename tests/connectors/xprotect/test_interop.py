@@ -146,11 +146,13 @@ async def test_hardware_communication_events_reach_every_camera_on_that_hardware
             update={"url": gateway.url, "username": "admin", "alarm_poll_seconds": 0.1}
         )
         source, bus = await running.start(connector, site)
-        gateway.hardware_communication(SHARED_HARDWARE, "stopped")
-        lost = await bus.wait_kind(K.CAMERA_COMM_LOST, 2)
-        gateway.hardware_communication(SHARED_HARDWARE, "started")
-        restored = await bus.wait_kind(K.CAMERA_COMM_RESTORED, 2)
-        await running.stop_last()
+        try:
+            gateway.hardware_communication(SHARED_HARDWARE, "stopped")
+            lost = await bus.wait_kind(K.CAMERA_COMM_LOST, 2)
+            gateway.hardware_communication(SHARED_HARDWARE, "started")
+            restored = await bus.wait_kind(K.CAMERA_COMM_RESTORED, 2)
+        finally:
+            await running.stop_last()  # before its gateway goes: the gateway waits for its sockets
     assert sorted(e.device_id for e in lost) == ["cam-maple-entry", "cam-quad-ptz"]
     assert sorted(e.device_id for e in restored) == ["cam-maple-entry", "cam-quad-ptz"]
     assert bus.of_kind(K.VMS_UNKNOWN) == []
