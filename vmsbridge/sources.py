@@ -27,7 +27,8 @@ class EventSource(Protocol):
 
 
 class SourceMemory(Protocol):
-    """Small JSON objects a source keeps across restarts of the bridge, by key (per source)."""
+    """Small JSON objects a source keeps across restarts of the bridge, by key (per source).
+    Either call raises :class:`~vmsbridge.errors.StoreError` when the store cannot do it."""
 
     async def recall(self, key: str) -> dict[str, Any] | None:
         """What was kept under ``key``; None if nothing was."""

@@ -40,6 +40,7 @@ import aiohttp
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.errors import AuthenticationFailed, GatewayUnreachable, ProtocolError, XProtectError
 from vmsbridge.backoff import Backoff
+from vmsbridge.errors import StoreError
 from vmsbridge.jsonlines import MAX_DEPTH, nesting_depth
 from vmsbridge.sources import SourceMemory
 
@@ -326,7 +327,13 @@ class EssLoop:
         (None when there was no previous run: nothing was missed that we could know about)."""
         if self.memory is None:
             return None
-        kept = await self.memory.recall(POSITION_KEY)
+        try:
+            kept = await self.memory.recall(POSITION_KEY)
+        except StoreError as exc:
+            log.warning(
+                "XProtect %s: kept position unreadable (%s); a new session", self._client.gateway_id, exc
+            )
+            return None
         if not kept or not isinstance(kept.get("session_id"), str) or not kept["session_id"]:
             return None
         try:
@@ -345,11 +352,12 @@ class EssLoop:
         if self.memory is None or not self.session_id:
             return
         self._next_keep = time.monotonic() + KEEP_POSITION_SECONDS
-        await self.memory.keep(
-            POSITION_KEY,
-            {
-                "session_id": self.session_id,
-                "last_event_id": self.last_event_id or "",
-                "seen_at": self._clock().isoformat(),
-            },
-        )
+        position = {
+            "session_id": self.session_id,
+            "last_event_id": self.last_event_id or "",
+            "seen_at": self._clock().isoformat(),
+        }
+        try:
+            await self.memory.keep(POSITION_KEY, position)
+        except StoreError as exc:  # events still flow; only a restart would miss the position
+            log.warning("XProtect %s: position not kept: %s", self._client.gateway_id, exc)

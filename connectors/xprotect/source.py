@@ -23,6 +23,7 @@ from connectors.xprotect.mapping import XProtectMap, to_events, vms_time
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig, SiteDirectory, resolve_secret
+from vmsbridge.errors import StoreError
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.model.devicetime import CLOCK_SUSPECT, DEVICE_TIME
 from vmsbridge.sources import EventSource, SourceMemory
@@ -198,7 +199,16 @@ class XProtectEventSource:
             for old in list(self.own_alarms)[:-OWN_ALARMS_KEPT]:
                 del self.own_alarms[old]
             if self._memory is not None:
-                await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
+                try:
+                    await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
+                except StoreError as exc:
+                    # The alarm exists: failing now would make the rule raise it again.
+                    log.warning(
+                        "%s: alarm %s not kept (%s); after a restart it may come back",
+                        self.name,
+                        alarm_id,
+                        exc,
+                    )
             return alarm_id
         finally:
             self._raising -= 1
@@ -206,7 +216,13 @@ class XProtectEventSource:
     async def _recall_own_alarms(self) -> None:
         if self._memory is None:
             return
-        kept = await self._memory.recall(OWN_ALARMS_KEY)
+        try:
+            kept = await self._memory.recall(OWN_ALARMS_KEY)
+        except StoreError as exc:
+            log.warning(
+                "%s: alarms raised before this run unknown (%s); they may be ingested", self.name, exc
+            )
+            return
         ids = kept.get("ids") if kept else None
         if isinstance(ids, list):
             self.own_alarms = dict.fromkeys(str(i) for i in ids[-OWN_ALARMS_KEPT:])

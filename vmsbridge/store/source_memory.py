@@ -12,6 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from vmsbridge.errors import StoreError
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import SourceMemoryRow
 
@@ -47,14 +50,21 @@ class SourceMemoryStore:
 
 
 class SourceScopedMemory:
-    """One source's view of the store (a :class:`vmsbridge.sources.SourceMemory`)."""
+    """One source's view of the store (a :class:`vmsbridge.sources.SourceMemory`); a database
+    failure is a :class:`~vmsbridge.errors.StoreError`."""
 
     def __init__(self, store: SourceMemoryStore, source: str) -> None:
         self._store = store
         self.source = source
 
     async def recall(self, key: str) -> dict[str, Any] | None:
-        return await self._store.recall(self.source, key)
+        try:
+            return await self._store.recall(self.source, key)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"{self.source}: could not read {key!r}: {exc}") from exc
 
     async def keep(self, key: str, value: dict[str, Any]) -> None:
-        await self._store.keep(self.source, key, value)
+        try:
+            await self._store.keep(self.source, key, value)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"{self.source}: could not keep {key!r}: {exc}") from exc
