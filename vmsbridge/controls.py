@@ -7,15 +7,21 @@ configured connectors offer, keyed by connector id, and answers "who controls th
 
 from __future__ import annotations
 
-__all__ = ["AlarmSink", "Controls", "PtzControl", "PtzMove"]
+__all__ = ["AlarmSink", "Controls", "PtzControl", "PtzMove", "PtzUnavailable"]
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from vmsbridge.config import Camera
+from vmsbridge.errors import VmsBridgeError
 from vmsbridge.sources import ClipSource
+
+
+class PtzUnavailable(VmsBridgeError, LookupError):
+    """This control cannot move this camera at all (not a passing failure): another control of
+    the same camera, if the site has one, may (see :meth:`Controls.ptz_fallbacks`)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,22 @@ class Controls:
 
     def ptz_for(self, camera: Camera) -> PtzControl | None:
         return self.ptz.get(camera.source.connector)
+
+    def ptz_fallbacks(self, camera: Camera, cameras: Sequence[Camera]) -> list[tuple[Camera, PtzControl]]:
+        """Other site entries for the same physical camera, with what controls them: an entry
+        whose ``vms_camera_id`` is this camera's VMS id (or the reverse), e.g. the camera as its
+        ONVIF device, when the VMS itself cannot move it."""
+        ids = {i for i in (camera.source.camera_id, camera.vms_camera_id) if i}
+        found: list[tuple[Camera, PtzControl]] = []
+        for other in cameras:
+            if other.id == camera.id or other.source.connector == camera.source.connector:
+                continue
+            if not ids & {i for i in (other.source.camera_id, other.vms_camera_id) if i}:
+                continue
+            control = self.ptz.get(other.source.connector)
+            if control is not None:
+                found.append((other, control))
+        return found
 
     def clips_for(self, camera: Camera) -> ClipSource | None:
         return self.recorded.get(camera.id) or self.clips.get(camera.source.connector)

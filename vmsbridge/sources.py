@@ -6,11 +6,11 @@ Connectors implement these protocols; the core finds connectors through their pl
 
 from __future__ import annotations
 
-__all__ = ["ClipNotFound", "ClipSource", "EventSource"]
+__all__ = ["ClipNotFound", "ClipSource", "EventSource", "RemembersAcrossRestarts", "SourceMemory"]
 
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from vmsbridge.bus import EventSink
 from vmsbridge.errors import VmsBridgeError
@@ -24,6 +24,24 @@ class EventSource(Protocol):
     async def run(self, bus: EventSink) -> None:
         """Publish events until done or cancelled; reconnecting is the source's own business."""
         ...
+
+
+class SourceMemory(Protocol):
+    """Small JSON objects a source keeps across restarts of the bridge, by key (per source).
+    Either call raises :class:`~vmsbridge.errors.StoreError` when the store cannot do it."""
+
+    async def recall(self, key: str) -> dict[str, Any] | None:
+        """What was kept under ``key``; None if nothing was."""
+        ...
+
+    async def keep(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class RemembersAcrossRestarts(Protocol):
+    """A source that keeps state in the bridge's store; given its memory before it runs."""
+
+    def remember_with(self, memory: SourceMemory) -> None: ...
 
 
 class ClipNotFound(VmsBridgeError, LookupError):

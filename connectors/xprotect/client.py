@@ -98,7 +98,11 @@ class XProtectClient:
         )
 
     async def __aenter__(self) -> XProtectClient:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.close()  # the block will not run, so neither will __aexit__
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -286,16 +290,28 @@ class XProtectClient:
             except XProtectError as exc:
                 log.debug("task cleanup failed: %s", exc)
 
-    async def goto_preset(self, camera_id: str, preset_id: str, task: str | None = None) -> float:
-        """Go to a PTZ preset through the REST task the server offers; returns seconds to completion."""
-        path = f"cameras/{camera_id}/ptzPresets/{preset_id}"
-        if task is None:
-            offered = await self.tasks(path)
-            task = next((t for t in offered if t.lower() in ("activate", "gotopreset", "goto")), None)
-            if task is None:
-                raise ApiError(self.gateway_id, 404, f"no go-to-preset task offered (tasks: {offered})", path)
+    async def preset_task(self, camera_id: str, preset_id: str) -> tuple[str | None, list[str]]:
+        """The task that goes to a PTZ preset as the server names it (None if it offers none), and
+        every task the preset and the camera offer (for the operator when there is none).
+
+        Those task ids (added in 2024 R2) are not documented publicly, so they are discovered:
+        the preset's tasks are searched for one whose id or display name says "go to"."""
+        preset_path = f"cameras/{camera_id}/ptzPresets/{preset_id}"
+        offered: list[str] = []
+        for path in (preset_path, f"cameras/{camera_id}"):
+            _, payload = await self.request("GET", f"/{path}", params={"tasks": "", "noData": ""})
+            tasks = [t for t in payload.get("tasks", []) if isinstance(t, dict) and "id" in t]
+            for task in tasks:
+                offered.append(f"{path}?task={task['id']}")
+                words = f"{task['id']} {task.get('displayName') or ''}".lower().replace(" ", "")
+                if path == preset_path and "goto" in words:
+                    return str(task["id"]), offered
+        return None, offered
+
+    async def goto_preset(self, camera_id: str, preset_id: str, task: str) -> float:
+        """Run the go-to-preset ``task`` on the preset; returns seconds to completion."""
         started = time.perf_counter()
-        await self.run_task(path, task)
+        await self.run_task(f"cameras/{camera_id}/ptzPresets/{preset_id}", task)
         return time.perf_counter() - started
 
     # -- events, alarms, bookmarks ----------------------------------------------------------

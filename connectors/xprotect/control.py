@@ -1,5 +1,9 @@
 """What the bridge makes XProtect do for a rule: raise alarms, trigger user-defined events, PTZ go-to.
 
+PTZ go-to runs the preset's go-to task, whose id the server does not document: it is discovered
+with ``?tasks``. A gateway that offers none (before 2024 R2) raises :class:`PtzUnavailable`, so the
+rule engine can move the camera through another control of it (its ONVIF device) if the site has one.
+
 It works through the event source's own client, so the source knows which alarms the bridge raised
 and does not report them back as VMS alarms.
 """
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 __all__ = ["XProtectControl", "build_xprotect_controls"]
 
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,14 +21,23 @@ from connectors.xprotect.clips import DropFolderClipSource
 from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
 from vmsbridge.config import Camera, SiteConfig
-from vmsbridge.controls import Controls, PtzMove
+from vmsbridge.controls import Controls, PtzMove, PtzUnavailable
 from vmsbridge.sources import EventSource
+
+log = logging.getLogger(__name__)
+
+NO_PRESET_TASK = (
+    "this API Gateway offers no PTZ-preset task; configure `vms_camera_id` with an ONVIF control path "
+    "or upgrade"
+)
 
 
 class XProtectControl:
     def __init__(self, source: XProtectEventSource) -> None:
         self.source = source
         self.connector = source.connector
+        self._preset_task_id: str | None = None
+        self._no_preset_task = False  # asked, and the server offers none: said once, not asked again
 
     def vms_camera_id(self, camera: Camera | None) -> str | None:
         """The camera's id in this VMS: its source if the VMS streams it, else ``vms_camera_id``."""
@@ -51,9 +65,29 @@ class XProtectControl:
         await self.source.client.open()
         sent_at = datetime.now(UTC)
         started = time.perf_counter()
+        task = await self._preset_task(camera_id, preset_token)
         # The REST task returns when the move is done, so acknowledgement and settling coincide.
-        seconds = await self.source.client.goto_preset(camera_id, preset_token, task=self.connector.ptz_task)
+        seconds = await self.source.client.goto_preset(camera_id, preset_token, task)
         return PtzMove(sent_at, time.perf_counter() - started, seconds)
+
+    async def _preset_task(self, camera_id: str, preset_token: str) -> str:
+        """The configured task, else the one the server offers (discovered once per connector)."""
+        if self.connector.ptz_task:
+            return self.connector.ptz_task
+        if self._preset_task_id is None and not self._no_preset_task:
+            task, offered = await self.source.client.preset_task(camera_id, preset_token)
+            if task is None:
+                self._no_preset_task = True
+                log.warning(
+                    "XProtect %s: %s (tasks offered: %s)",
+                    self.connector.id,
+                    NO_PRESET_TASK,
+                    ", ".join(offered) or "none",
+                )
+            self._preset_task_id = task
+        if self._preset_task_id is None:
+            raise PtzUnavailable(f"XProtect {self.connector.id}: {NO_PRESET_TASK}")
+        return self._preset_task_id
 
 
 def build_xprotect_controls(

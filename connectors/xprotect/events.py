@@ -6,6 +6,12 @@ what was missed, so there is no gap and (with idempotent ingest) no duplicate. P
 the server starts a new session (201): the connector subscribes again, asks ``getState`` for the
 current states, and reports the time it could not see as a ``vms.gap``.
 
+The same holds across a restart of the bridge when the source is given a memory (the bridge's
+store): the session id, the last event id and when events were last seen are kept (at most once a
+second while events flow, and on a clean stop), so the next run resumes the session or, past the
+window, records the downtime as a ``vms.gap``. After a crash the kept position may be a moment
+behind: the replay repeats a few events, which ingest drops by their ids.
+
 Pushed events wait in a bounded buffer for the handler (which stores them). When the handler falls
 behind, the reader stops reading the socket, so TCP backpressure reaches the gateway instead of
 memory growing here. While a command waits for its reply the reader reads on regardless: the
@@ -34,12 +40,16 @@ import aiohttp
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.errors import AuthenticationFailed, GatewayUnreachable, ProtocolError, XProtectError
 from vmsbridge.backoff import Backoff
+from vmsbridge.errors import StoreError
 from vmsbridge.jsonlines import MAX_DEPTH, nesting_depth
+from vmsbridge.sources import SourceMemory
 
 log = logging.getLogger(__name__)
 
 ALL_EVENTS = [{"modifier": "include", "resourceTypes": ["*"], "sourceIds": ["*"], "eventTypes": ["*"]}]
 COMMAND_SECONDS = 15.0
+KEEP_POSITION_SECONDS = 1.0  # how often, at most, the session position is written while events flow
+POSITION_KEY = "events_socket"
 EVENT_BATCHES_QUEUED = 64  # pushed frames read ahead of the handler, unless a reply is awaited
 
 Json = dict[str, Any]
@@ -227,10 +237,21 @@ class EssLoop:
         self.stats = EssStats()
         self.connected = asyncio.Event()
         self.last_error: XProtectError | None = None
+        self.memory: SourceMemory | None = None  # where the session's position outlives the bridge
+        self._next_keep = 0.0
 
     async def run(self) -> None:
-        lost_at: datetime | None = None
+        lost_at = await self._recall_position()
         lost_monotonic: float | None = None
+        try:
+            await self._run(lost_at, lost_monotonic)
+        finally:
+            if self.connected.is_set():
+                # A clean stop: what we saw last is exact, so a restart within the server's
+                # resume window replays only what it missed.
+                await self._keep_position()
+
+    async def _run(self, lost_at: datetime | None, lost_monotonic: float | None) -> None:
         while True:
             try:
                 ws = await self._client.websocket()
@@ -238,6 +259,7 @@ class EssLoop:
                 async with EssConnection(ws, self._client.gateway_id, self.stats) as connection:
                     await self._start_session(connection, lost_at, lost_monotonic)
                     lost_at = lost_monotonic = None
+                    await self._keep_position()
                     self.connected.set()
                     self._backoff.reset()
                     async for events in connection.events():
@@ -277,6 +299,7 @@ class EssLoop:
             return
         had_session = self.session_id is not None
         self.session_id = str(reply.get("sessionId") or "")
+        self.last_event_id = None
         self.stats.new_sessions += 1
         await connection.command("addSubscription", filters=ALL_EVENTS)
         state = await connection.command("getState")
@@ -294,3 +317,47 @@ class EssLoop:
         self.stats.events += len(events)
         await self._handle(events, why)
         self.last_event_id = str(events[-1]["id"])
+        if time.monotonic() >= self._next_keep:
+            await self._keep_position()
+
+    # -- the position kept across restarts ------------------------------------------------------
+
+    async def _recall_position(self) -> datetime | None:
+        """Session and last event id as the previous run left them, and when it last saw events
+        (None when there was no previous run: nothing was missed that we could know about)."""
+        if self.memory is None:
+            return None
+        try:
+            kept = await self.memory.recall(POSITION_KEY)
+        except StoreError as exc:
+            log.warning(
+                "XProtect %s: kept position unreadable (%s); a new session", self._client.gateway_id, exc
+            )
+            return None
+        if not kept or not isinstance(kept.get("session_id"), str) or not kept["session_id"]:
+            return None
+        try:
+            seen_at = datetime.fromisoformat(str(kept.get("seen_at")))
+        except ValueError:
+            log.warning("XProtect %s: kept position has no usable seen_at; ignored", self._client.gateway_id)
+            return None
+        self.session_id = kept["session_id"]
+        last = kept.get("last_event_id")
+        self.last_event_id = last if isinstance(last, str) and last else None
+        return seen_at if seen_at.tzinfo is not None else None
+
+    async def _keep_position(self) -> None:
+        """Write the session and position; at most once per :data:`KEEP_POSITION_SECONDS` while
+        events flow. A position a little behind only costs a replay, which ingest absorbs."""
+        if self.memory is None or not self.session_id:
+            return
+        self._next_keep = time.monotonic() + KEEP_POSITION_SECONDS
+        position = {
+            "session_id": self.session_id,
+            "last_event_id": self.last_event_id or "",
+            "seen_at": self._clock().isoformat(),
+        }
+        try:
+            await self.memory.keep(POSITION_KEY, position)
+        except StoreError as exc:  # events still flow; only a restart would miss the position
+            log.warning("XProtect %s: position not kept: %s", self._client.gateway_id, exc)

@@ -28,6 +28,10 @@ WELL_KNOWN: dict[str, EventKind] = {
     "dd3e6464-7dc0-405a-a92f-6150587563e8": K.CAMERA_COMM_RESTORED,
     "0ee90664-2924-42a0-a816-4129d0ecabdc": K.CAMERA_COMM_LOST,
     "a334af1c-4b4b-4957-9e5f-ab8ca07feab6": K.CAMERA_COMM_LOST,
+    # Hardware-level communication: the source is the hardware, which carries the cameras.
+    "0553c396-5e16-4c22-b3d1-f548e42dfbb4": K.CAMERA_COMM_RESTORED,
+    "63ea1f06-5a83-4f39-9fab-49959fde7b66": K.CAMERA_COMM_LOST,
+    "6baad64b-c395-4f52-b6a3-dd1b64aa2f0f": K.CAMERA_COMM_LOST,
     "4577f552-765a-438c-bc7d-e5ff1f754bc3": K.CAMERA_RECORDING_STARTED,
     "79a94f89-92de-4fca-8a43-5561d407423d": K.CAMERA_RECORDING_STOPPED,
     "836ca458-a833-4742-8ee0-64b2380984bd": K.INPUT_ACTIVE,
@@ -40,6 +44,9 @@ BY_NAME: dict[str, EventKind] = {
     "communication started": K.CAMERA_COMM_RESTORED,
     "communication stopped": K.CAMERA_COMM_LOST,
     "communication error": K.CAMERA_COMM_LOST,
+    "hardware communication started": K.CAMERA_COMM_RESTORED,
+    "hardware communication stopped": K.CAMERA_COMM_LOST,
+    "hardware communication error": K.CAMERA_COMM_LOST,
     "recording started": K.CAMERA_RECORDING_STARTED,
     "recording stopped": K.CAMERA_RECORDING_STOPPED,
     "input activated": K.INPUT_ACTIVE,
@@ -83,6 +90,7 @@ class XProtectMap:
         self.type_names: dict[str, str] = {}
         self.user_events: set[str] = set()
         self.cameras_of_hardware: dict[str, list[str]] = {}
+        self.resource_of: dict[str, str] = {}  # item id (lower case) -> REST resource, e.g. "inputEvents"
 
     def learn(self, inventory: Inventory) -> None:
         for type_id, item in inventory.event_types.items():
@@ -91,6 +99,14 @@ class XProtectMap:
             if kind := BY_NAME.get(name.strip().lower()):
                 self.kinds[type_id.lower()] = kind
         self.user_events = {u.lower() for u in inventory.user_defined_events}
+        for resource, items in (
+            ("hardware", inventory.hardware),
+            ("outputs", inventory.outputs),
+            ("userDefinedEvents", inventory.user_defined_events),
+            ("inputEvents", inventory.inputs),
+            ("cameras", inventory.cameras),
+        ):
+            self.resource_of |= {item_id.lower(): resource for item_id in items}
         for camera_id, item in inventory.cameras.items():
             parent = ((item.get("relations") or {}).get("parent") or {}).get("id")
             if parent:
@@ -113,6 +129,22 @@ class XProtectMap:
             return K.VMS_USER_EVENT
         return K.VMS_UNKNOWN
 
+    def source_path(self, source: object) -> str:
+        """The REST path (``inputEvents/<id>``...) of an alarm's ``source``: a ``{"type", "id"}``
+        reference, a path, or a bare id, whose kind is then looked up in the inventory (the
+        alarms API takes a camera id, so an id the inventory does not know is taken as one)."""
+        if isinstance(source, dict):
+            kind, item = source.get("type"), source.get("id")
+            if isinstance(kind, str) and kind and item:
+                return f"{kind}/{item}"
+            source = item
+        if source is None or source == "":
+            return ""
+        text = str(source)
+        if "/" in text:
+            return text
+        return f"{self.resource_of.get(text.lower(), 'cameras')}/{text}"
+
     def subjects(self, source: str, kind: EventKind) -> list[tuple[str, EventKind, dict[str, str]]]:
         """(site device, kind, notes) for each site device an event from ``source`` concerns."""
         resource, _, item = source.partition("/")
@@ -132,6 +164,9 @@ class XProtectMap:
             return [(device, kind, {})]
         if resource == "outputs" and self.output_owner:
             return [(self.output_owner, kind, {"output": item})]
+        if resource == "userDefinedEvents" and item in self.user_events:
+            # A user-defined event belongs to no device: it is the VMS's own, filed on the connector.
+            return [(self.fallback_device, kind, {"user_event": item})]
         return [(self.fallback_device, kind, {"unmapped_source": source} if source else {})]
 
 

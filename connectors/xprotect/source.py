@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.xprotect.alarm_levels import AlarmLevels
 from connectors.xprotect.client import Inventory, XProtectClient
 from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.errors import XProtectError
@@ -22,13 +23,17 @@ from connectors.xprotect.mapping import XProtectMap, to_events, vms_time
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig, SiteDirectory, resolve_secret
+from vmsbridge.errors import StoreError
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.model.devicetime import CLOCK_SUSPECT, DEVICE_TIME
-from vmsbridge.sources import EventSource
+from vmsbridge.sources import EventSource, SourceMemory
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
+
+OWN_ALARMS_KEY = "own_alarms"
+OWN_ALARMS_KEPT = 1_000  # far more than one poll's page of alarms: older ones are never listed again
 
 
 def _utc_now() -> datetime:
@@ -59,9 +64,12 @@ class XProtectEventSource:
             clock=clock,
         )
         self._sink: EventSink | None = None
+        self._memory: SourceMemory | None = None
         self._states: dict[tuple[str, str], str] = {}
         self._seen_alarms: set[str] = set()
-        self.own_alarms: set[str] = set()  # alarms this bridge raised; not echoed back as vms.alarm
+        # Alarms this bridge raised, oldest first; not echoed back as vms.alarm (kept across restarts).
+        self.own_alarms: dict[str, None] = {}
+        self.alarm_levels = AlarmLevels(self.client)
         self.inventory: Inventory | None = None
         self.unknown_types: Counter[str] = Counter()
         self.clock_suspects = 0  # events whose VMS time was not believed
@@ -71,9 +79,15 @@ class XProtectEventSource:
         self.connect_retry_delays: list[float] = []  # the latest waits before signing in again
         self._raising = 0
 
+    def remember_with(self, memory: SourceMemory) -> None:
+        """Keep the events-socket position and the alarms we raised in ``memory`` (the bridge's store)."""
+        self._memory = memory
+        self.ess.memory = memory
+
     async def run(self, sink: EventSink) -> None:
         self._sink = sink
         try:
+            await self._recall_own_alarms()
             await self._connect()
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.ess.run(), name=f"{self.name}:events")
@@ -181,10 +195,37 @@ class XProtectEventSource:
         self._raising += 1
         try:
             alarm_id = await self.client.create_alarm(name, message, camera_id, priority)
-            self.own_alarms.add(alarm_id)
+            self.own_alarms[alarm_id] = None
+            for old in list(self.own_alarms)[:-OWN_ALARMS_KEPT]:
+                del self.own_alarms[old]
+            if self._memory is not None:
+                try:
+                    await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
+                except StoreError as exc:
+                    # The alarm exists: failing now would make the rule raise it again.
+                    log.warning(
+                        "%s: alarm %s not kept (%s); after a restart it may come back",
+                        self.name,
+                        alarm_id,
+                        exc,
+                    )
             return alarm_id
         finally:
             self._raising -= 1
+
+    async def _recall_own_alarms(self) -> None:
+        if self._memory is None:
+            return
+        try:
+            kept = await self._memory.recall(OWN_ALARMS_KEY)
+        except StoreError as exc:
+            log.warning(
+                "%s: alarms raised before this run unknown (%s); they may be ingested", self.name, exc
+            )
+            return
+        ids = kept.get("ids") if kept else None
+        if isinstance(ids, list):
+            self.own_alarms = dict.fromkeys(str(i) for i in ids[-OWN_ALARMS_KEPT:])
 
     async def _poll_alarms(self) -> None:
         while True:
@@ -203,24 +244,19 @@ class XProtectEventSource:
         alarm_id = str(alarm.get("id", ""))
         if not alarm_id or alarm_id in self._seen_alarms or alarm_id in self.own_alarms:
             return
-        self._seen_alarms.add(alarm_id)
-        state = alarm.get("state")
-        state_name = str(state.get("name") if isinstance(state, dict) else state or "")
-        if state_name.lower() == "closed":
+        state = await self.alarm_levels.name("alarmStates", alarm.get("state"), alarm.get("stateName"))
+        if state.closed:
+            self._seen_alarms.add(alarm_id)
             return
-        source = alarm.get("source")
-        camera = str(source.get("id") if isinstance(source, dict) else source or "")
+        priority = await self.alarm_levels.name(
+            "alarmPriorities", alarm.get("priority"), alarm.get("priorityName")
+        )
+        self._seen_alarms.add(alarm_id)
+        source = self.map.source_path(alarm.get("source"))
         now = self._clock()
         when = vms_time(alarm.get("time"), now)
-        priority = alarm.get("priority")
-        raw = {
-            "id": f"alarm:{alarm_id}",
-            "type": "alarm",
-            "source": f"cameras/{camera}" if camera else "",
-            "time": alarm.get("time"),
-        }
         events = []
-        for device, _, notes in self.map.subjects(str(raw["source"]), EventKind.VMS_ALARM):
+        for device, _, notes in self.map.subjects(source, EventKind.VMS_ALARM):
             events.append(
                 Event(
                     source=self.map.source,
@@ -234,10 +270,9 @@ class XProtectEventSource:
                         "alarm_id": alarm_id,
                         "name": str(alarm.get("name", "")),
                         "message": str(alarm.get("message", ""))[:2000],
-                        "priority": str(
-                            priority.get("name") if isinstance(priority, dict) else priority or ""
-                        ),
-                        "state": state_name,
+                        "priority": priority.name,
+                        "state": state.name,
+                        "vms_source": source,
                         **notes,
                     },
                 )

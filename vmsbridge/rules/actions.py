@@ -39,7 +39,7 @@ from vmsbridge.config.rules import (
     XProtectAlarm,
     XProtectUserEvent,
 )
-from vmsbridge.controls import Controls
+from vmsbridge.controls import Controls, PtzMove, PtzUnavailable
 from vmsbridge.correlate import KIND_LABELS
 from vmsbridge.evidence_service import add_file
 from vmsbridge.health.clip_tamper import publish_clip_tamper
@@ -143,7 +143,11 @@ async def _ptz_goto(action: PtzGoto, firing: Firing, ctx: RuleContext) -> str:
     control = ctx.controls.ptz_for(camera)
     if control is None:
         raise LookupError(f"nothing controls PTZ on connector {camera.source.connector}")
-    move = await control.goto_preset(camera, token, settle_seconds=action.settle_seconds)
+    try:
+        move = await control.goto_preset(camera, token, settle_seconds=action.settle_seconds)
+    except PtzUnavailable as unavailable:
+        camera, token, move = await _ptz_fallback(camera, preset, action, ctx, unavailable)
+        why += f"; through {camera.source.connector} ({camera.id}) because {unavailable}"
     lead_ms = (move.sent_at - firing.event.received_at).total_seconds() * 1000
     settled = f"settled in {move.settled_seconds * 1000:.0f} ms" if move.settled_seconds else "did not settle"
     where = f", now at pan/tilt/zoom {move.position}" if move.position else ""
@@ -151,6 +155,17 @@ async def _ptz_goto(action: PtzGoto, firing: Firing, ctx: RuleContext) -> str:
         f"{camera.id} -> preset {preset} (token {token}, {why}): sent {lead_ms:.1f} ms after the event "
         f"arrived, acknowledged in {move.ack_seconds * 1000:.0f} ms, {settled}{where}"
     )
+
+
+async def _ptz_fallback(
+    camera: Camera, preset: str, action: PtzGoto, ctx: RuleContext, unavailable: PtzUnavailable
+) -> tuple[Camera, str, PtzMove]:
+    """The same preset (by name) through another control of the same physical camera."""
+    for other, control in ctx.controls.ptz_fallbacks(camera, ctx.directory.site.cameras):
+        token = other.presets.get(preset)
+        if token is not None:
+            return other, token, await control.goto_preset(other, token, settle_seconds=action.settle_seconds)
+    raise unavailable
 
 
 # -- clips and evidence -------------------------------------------------------------------------

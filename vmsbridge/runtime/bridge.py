@@ -53,7 +53,7 @@ from vmsbridge.runtime.core import Services, start_core
 from vmsbridge.runtime.options import BridgeOptions
 from vmsbridge.runtime.rules import apply_rules, load_rules, reload_from, start_rules
 from vmsbridge.runtime.supervisor import Supervisor
-from vmsbridge.sources import EventSource
+from vmsbridge.sources import EventSource, RemembersAcrossRestarts
 from vmsbridge.store.commit_watch import CommitWatch
 from vmsbridge.store.database import default_data_dir
 from vmsbridge.store.stores import Stores, open_store
@@ -148,6 +148,9 @@ async def _assemble(stack: AsyncExitStack, site: SiteConfig, options: BridgeOpti
         components.append("sighup")
 
     sources = (*connectors.sources, *([recorders] if recorders else []), *options.extra_sources)
+    for source in sources:
+        if isinstance(source, RemembersAcrossRestarts):
+            source.remember_with(stores.source_memory.for_source(source.name))
     names = [_start_source(supervisor, source, core.bus, options) for source in sources]
     # Sources stop together: each may be waiting on its own device.
     stack.push_async_callback(supervisor.halt_together, names[::-1])

@@ -22,6 +22,7 @@ from vmsbridge.store.migrate import require_current_schema, upgrade
 from vmsbridge.store.notifications import NotificationStore
 from vmsbridge.store.people import IncidentPeopleStore
 from vmsbridge.store.rule_actions import RuleActionStore
+from vmsbridge.store.source_memory import SourceMemoryStore
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Stores:
     clery_records: CleryRecordStore
     rule_actions: RuleActionStore
     health: HealthStore
+    source_memory: SourceMemoryStore
 
 
 @asynccontextmanager
@@ -64,6 +66,7 @@ async def open_store(db_url: str, *, migrate: bool = False) -> AsyncIterator[Sto
             clery_records=CleryRecordStore(db),
             rule_actions=RuleActionStore(db),
             health=HealthStore(db),
+            source_memory=SourceMemoryStore(db),
         )
     finally:
         await db.close()

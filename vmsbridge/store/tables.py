@@ -25,6 +25,7 @@ __all__ = [
     "PublicLogEntryColumns",
     "RejectedEventRow",
     "RuleFiringRow",
+    "SourceMemoryRow",
     "StageCursorRow",
 ]
 
@@ -563,3 +564,15 @@ class BridgeRunRow(Base):
     host: Mapped[str] = mapped_column(String(200))
     pid: Mapped[int] = mapped_column(Integer)
     heartbeat_seconds: Mapped[int] = mapped_column(Integer)  # lets readers tell a live run from a dead one
+
+
+class SourceMemoryRow(Base):
+    """A small JSON value an event source keeps across restarts of the bridge (e.g. where to
+    resume a VMS's event session), by source name and key."""
+
+    __tablename__ = "source_memory"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[UtcTs]

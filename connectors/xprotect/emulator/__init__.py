@@ -59,8 +59,10 @@ Choices where the real API is not documented
   :attr:`XProtectEmulator.task_polls_to_complete` times, then ``Success`` (progress 100) or, with
   the ``fail_tasks`` quirk, ``Error`` with ``errorText``. ``data.path`` names what the task acted on.
   Preset collections offer ``DefaultPtzPreset`` and ``GetDevicePresets`` (no effect), a preset
-  ``Activate`` ("Go to preset"), an output ``Activate``/``Deactivate``/``Trigger`` (firing the output
-  events). A POST without ``?task`` answers 400. ``TaskCleanup`` answers 200 ``{"result": {...}}``.
+  ``GoToPtzPreset`` ("Go to preset"; the real task id is undocumented, so clients must discover it
+  with ``?tasks``; none with the ``no_ptz_preset_task`` quirk), an output
+  ``Activate``/``Deactivate``/``Trigger`` (firing the output events). A POST without ``?task``
+  answers 400. ``TaskCleanup`` answers 200 ``{"result": {...}}``.
 * **Events REST.** Any known event type may be triggered (the real server lets user tokens trigger
   only External and MIPDevice types). ``source`` may be a path or ``{"type", "id"}`` and must name
   an existing item; an optional ``data`` object is passed through. ``GET /events`` lists newest
@@ -70,7 +72,11 @@ Choices where the real API is not documented
   name (default High). ``PATCH`` accepts ``state``, ``priority``, ``comment``,
   ``assignedTo.displayName`` and ``reasonForClosing`` (null leaves a field alone); other keys
   answer 400. An alarm made by an alarm definition is named after the definition, its message is
-  the event type's name, its source the first related camera (else the event's source camera).
+  the event type's name, its source the first related camera (else the event's source camera;
+  with the ``alarm_source_from_event`` quirk always the event's source, of any kind). ``state`` and
+  ``priority`` are ``{"id", "name"}`` objects, or bare GUIDs with the ``alarm_levels_as_ids`` quirk.
+  Hardware-level communication events (:meth:`XProtectEmulator.hardware_communication`) have the
+  hardware as source.
 * **Bookmarks.** ``reference`` defaults to ``no.<n>``; ``timeTriggered`` to ``timeBegin``;
   ``?task=...`` on ``/bookmarks`` answers 400.
 * **Quirks.** ``malformed_json`` truncates event frames (live and replayed); command replies stay

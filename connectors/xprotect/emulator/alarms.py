@@ -29,21 +29,23 @@ class Alarms(GatewayState):
                 continue
             if source_id not in definition.source_ids:
                 continue
-            if definition.related_cameras:
-                camera: str | None = definition.related_cameras[0]
+            if self.quirks.alarm_source_from_event:
+                source: dict[str, str] | None = _ref(kind, source_id)
+            elif definition.related_cameras:
+                source = _ref("cameras", definition.related_cameras[0])
             else:
-                camera = source_id if kind == "cameras" else None
+                source = _ref("cameras", source_id) if kind == "cameras" else None
             info = self._event_types.get(str(event["type"]).lower())
             self._create_alarm(
                 name=definition.name,
                 message=info.name if info is not None else str(event["type"]),
-                camera=camera,
+                source=source,
                 priority=next(p for p in _ALARM_PRIORITIES if p.name == definition.priority),
                 when=when,
             )
 
     def _create_alarm(
-        self, *, name: str, message: str, camera: str | None, priority: _Level, when: datetime
+        self, *, name: str, message: str, source: dict[str, str] | None, priority: _Level, when: datetime
     ) -> dict[str, Any]:
         alarm_id = str(uuid.uuid4())
         alarm: dict[str, Any] = {
@@ -51,7 +53,7 @@ class Alarms(GatewayState):
             "localId": self._next_alarm,
             "name": name,
             "message": message,
-            "source": _ref("cameras", camera) if camera is not None else None,
+            "source": source,
             "state": _ALARM_STATES[0].ref(),
             "priority": priority.ref(),
             "comment": "",
@@ -63,6 +65,14 @@ class Alarms(GatewayState):
         self.alarms.append(alarm)
         self.counters["alarms"] += 1
         return alarm
+
+    def _shown(self, alarm: dict[str, Any]) -> dict[str, Any]:
+        """An alarm as the gateway answers it (a copy)."""
+        shown = copy.deepcopy(alarm)
+        if self.quirks.alarm_levels_as_ids:
+            shown["state"] = alarm["state"]["id"]
+            shown["priority"] = alarm["priority"]["id"]
+        return shown
 
     def _alarm(self, request: web.Request) -> dict[str, Any]:
         alarm_id = request.match_info["alarm_id"]
@@ -93,17 +103,19 @@ class Alarms(GatewayState):
             raise _RestError(400, f"source must be a camera, got {kind}/{camera}", prop="source")
         priority = self._level(_ALARM_PRIORITIES, body.get("priority", "High"), "priority", by_name=True)
         alarm = self._create_alarm(
-            name=name, message=message, camera=camera, priority=priority, when=datetime.now(UTC)
+            name=name, message=message, source=_ref(kind, camera), priority=priority, when=datetime.now(UTC)
         )
-        return web.json_response({"data": copy.deepcopy(alarm)}, status=202)
+        return web.json_response({"data": self._shown(alarm)}, status=202)
 
     async def _alarms_list(self, request: web.Request) -> web.Response:
         page, size = _paging(request.query)
         newest_first = list(reversed(self.alarms))
-        return web.json_response({"array": copy.deepcopy(newest_first[page * size : (page + 1) * size])})
+        return web.json_response(
+            {"array": [self._shown(a) for a in newest_first[page * size : (page + 1) * size]]}
+        )
 
     async def _alarms_get(self, request: web.Request) -> web.Response:
-        return web.json_response({"data": copy.deepcopy(self._alarm(request))})
+        return web.json_response({"data": self._shown(self._alarm(request))})
 
     async def _alarms_patch(self, request: web.Request) -> web.Response:
         alarm = self._alarm(request)
@@ -132,7 +144,7 @@ class Alarms(GatewayState):
             changes[target] = {"displayName": value} if target == "assignedTo" else value
         alarm.update(changes)
         alarm["lastModified"] = _iso(datetime.now(UTC))
-        return web.json_response({"data": copy.deepcopy(alarm)}, status=202)
+        return web.json_response({"data": self._shown(alarm)}, status=202)
 
     async def _alarm_states(self, request: web.Request) -> web.Response:
         return web.json_response({"array": [s.item() for s in _ALARM_STATES]})

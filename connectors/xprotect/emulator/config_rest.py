@@ -15,7 +15,9 @@ from connectors.xprotect.emulator.events import EventFiring
 from connectors.xprotect.emulator.rest import _field_filter, _not_found, _ref, _rest_json, _RestError
 from connectors.xprotect.emulator.state import _Task
 
-__all__ = ["ConfigRest"]
+__all__ = ["PTZ_GOTO_TASK", "ConfigRest"]
+
+PTZ_GOTO_TASK: Final = "GoToPtzPreset"
 
 _CHILD_KINDS: Final = MappingProxyType(
     {
@@ -74,7 +76,8 @@ class ConfigRest(EventFiring):
         if kind == "cameras" and child == "ptzPresets":
             if child_id is None:
                 return {"DefaultPtzPreset": "Set default preset", "GetDevicePresets": "Get device presets"}
-            return {"Activate": "Go to preset"}
+            # The task id is not documented publicly; a client must find it with ?tasks.
+            return {} if self.quirks.no_ptz_preset_task else {PTZ_GOTO_TASK: "Go to preset"}
         if kind == "outputs" and child is None:
             return {
                 "Activate": "Activate output",

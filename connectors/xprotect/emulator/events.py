@@ -15,6 +15,9 @@ from connectors.xprotect.emulator.events_socket import EventsSocket
 from connectors.xprotect.emulator.ids import (
     COMMUNICATION_STARTED,
     COMMUNICATION_STOPPED,
+    HARDWARE_COMMUNICATION_ERROR,
+    HARDWARE_COMMUNICATION_STARTED,
+    HARDWARE_COMMUNICATION_STOPPED,
     INPUT_ACTIVATED,
     INPUT_DEACTIVATED,
     MOTION_STARTED,
@@ -75,6 +78,18 @@ class EventFiring(EventsSocket, Alarms):
     def communication(self, camera_id: str, ok: bool) -> dict[str, Any]:
         self._require(camera_id, "cameras")
         return self.fire(COMMUNICATION_STARTED if ok else COMMUNICATION_STOPPED, f"cameras/{camera_id}")
+
+    def hardware_communication(self, hardware_id: str, state: str) -> dict[str, Any]:
+        """A hardware-level communication event; ``state`` is "started", "stopped" or "error"."""
+        self._require(hardware_id, "hardware")
+        types = {
+            "started": HARDWARE_COMMUNICATION_STARTED,
+            "stopped": HARDWARE_COMMUNICATION_STOPPED,
+            "error": HARDWARE_COMMUNICATION_ERROR,
+        }
+        if state not in types:
+            raise ValueError(f"state must be one of {sorted(types)}, got {state!r}")
+        return self.fire(types[state], f"hardware/{hardware_id}")
 
     def recording(self, camera_id: str, on: bool) -> dict[str, Any]:
         self._require(camera_id, "cameras")

@@ -16,6 +16,10 @@ __all__ = [
     "COMMUNICATION_STARTED",
     "COMMUNICATION_STATE_GROUP",
     "COMMUNICATION_STOPPED",
+    "HARDWARE_COMMUNICATION_ERROR",
+    "HARDWARE_COMMUNICATION_STARTED",
+    "HARDWARE_COMMUNICATION_STATE_GROUP",
+    "HARDWARE_COMMUNICATION_STOPPED",
     "INPUT_ACTIVATED",
     "INPUT_DEACTIVATED",
     "INPUT_STATE_GROUP",
@@ -35,6 +39,10 @@ MOTION_STOPPED: Final = "6f55a7a7-d21c-4629-ac18-af1975e395a2"
 COMMUNICATION_STARTED: Final = "dd3e6464-7dc0-405a-a92f-6150587563e8"
 COMMUNICATION_STOPPED: Final = "0ee90664-2924-42a0-a816-4129d0ecabdc"
 COMMUNICATION_ERROR: Final = "a334af1c-4b4b-4957-9e5f-ab8ca07feab6"
+# Hardware-level communication (source: the hardware, which carries the cameras).
+HARDWARE_COMMUNICATION_STARTED: Final = "0553c396-5e16-4c22-b3d1-f548e42dfbb4"
+HARDWARE_COMMUNICATION_STOPPED: Final = "63ea1f06-5a83-4f39-9fab-49959fde7b66"
+HARDWARE_COMMUNICATION_ERROR: Final = "6baad64b-c395-4f52-b6a3-dd1b64aa2f0f"
 RECORDING_STARTED: Final = "4577f552-765a-438c-bc7d-e5ff1f754bc3"
 RECORDING_STOPPED: Final = "79a94f89-92de-4fca-8a43-5561d407423d"
 INPUT_ACTIVATED: Final = "836ca458-a833-4742-8ee0-64b2380984bd"
@@ -45,6 +53,7 @@ OUTPUT_DEACTIVATED: Final = "35742498-bcc5-4f0a-9800-827c9388d1cd"
 # State groups (invented ids; a real server lists its own under /stateGroups).
 MOTION_STATE_GROUP: Final = "e8e09b3a-85d3-4e96-9876-474289368894"
 COMMUNICATION_STATE_GROUP: Final = "6bd5a0ae-f79f-4b98-97f9-b589cfc07b7e"
+HARDWARE_COMMUNICATION_STATE_GROUP: Final = "c1d4b0f3-27e5-4d2b-8f6a-0b9e3a5d7c21"
 RECORDING_STATE_GROUP: Final = "396d5cf2-7427-4ab7-ad37-83293d2ee428"
 INPUT_STATE_GROUP: Final = "398dc5e9-0e4e-494d-aa47-75a0459880be"
 OUTPUT_STATE_GROUP: Final = "28f76de5-b24a-46f4-8113-506f276d5648"
@@ -125,6 +134,32 @@ _DEVICE_EVENT_TABLE: Final = (
             (COMMUNICATION_STARTED, "Communication Started", "Responding", COMMUNICATION_STOPPED),
             (COMMUNICATION_STOPPED, "Communication Stopped", "Not Responding", COMMUNICATION_STARTED),
             (COMMUNICATION_ERROR, "Communication Error", "Communication Error", COMMUNICATION_STARTED),
+        ),
+    ),
+    (
+        HARDWARE_COMMUNICATION_STATE_GROUP,
+        "Hardware communication",
+        "Hardware",
+        ("Hardware",),
+        (
+            (
+                HARDWARE_COMMUNICATION_STARTED,
+                "Hardware Communication Started",
+                "Responding",
+                HARDWARE_COMMUNICATION_STOPPED,
+            ),
+            (
+                HARDWARE_COMMUNICATION_STOPPED,
+                "Hardware Communication Stopped",
+                "Not Responding",
+                HARDWARE_COMMUNICATION_STARTED,
+            ),
+            (
+                HARDWARE_COMMUNICATION_ERROR,
+                "Hardware Communication Error",
+                "Communication Error",
+                HARDWARE_COMMUNICATION_STARTED,
+            ),
         ),
     ),
     (

@@ -149,12 +149,23 @@ class XProtectSpec:
 
 @dataclass
 class Quirks(SwitchableQuirks):
-    """Real-world misbehaviour, all off by default; tests flip fields at run time."""
+    """Real-world misbehaviour, all off by default; tests flip fields at run time.
+
+    Gateway behaviours seen in the field (see the README's XProtect interop section):
+    ``no_ptz_preset_task`` offers no task for going to a PTZ preset (servers before 2024 R2);
+    ``alarm_levels_as_ids`` sends an alarm's ``state`` and ``priority`` as bare GUIDs, with no
+    names (they are in ``/alarmStates`` and ``/alarmPriorities``); ``alarm_source_from_event``
+    makes an alarm raised by an alarm definition name the event's source (an input, output or
+    user-defined event) rather than a related camera.
+    """
 
     delay_seconds: float = 0.0
     fail_tasks: bool = False
     http_500: bool = False
     malformed_json: bool = False
+    no_ptz_preset_task: bool = False
+    alarm_levels_as_ids: bool = False
+    alarm_source_from_event: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -15,6 +15,7 @@ from tests.connectors.conftest import WAIT, CollectingBus
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
 from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.sources import SourceMemory
 
 
 @pytest.fixture
@@ -42,14 +43,24 @@ class Running:
         password: str = "admin",
         wait: bool = True,
         sink: EventSink | None = None,
+        memory: SourceMemory | None = None,
     ) -> tuple[XProtectEventSource, CollectingBus]:
-        """A running source; it publishes to ``sink`` if given, else to the returned collecting bus."""
+        """A running source; it publishes to ``sink`` if given, else to the returned collecting bus;
+        it keeps what outlives a restart in ``memory`` if given."""
         source = XProtectEventSource(connector, SiteDirectory(site), password, backoff=Backoff(0.05, 0.4))
+        if memory is not None:
+            source.remember_with(memory)
         bus = CollectingBus()
         self.tasks.append(asyncio.create_task(source.run(sink or bus)))
         if wait:
             await asyncio.wait_for(source.ess.connected.wait(), WAIT)
         return source, bus
+
+    async def stop_last(self) -> None:
+        """Stop the source started last, as a bridge stopping would."""
+        task = self.tasks.pop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -65,6 +65,7 @@ async def test_probe_with_a_wrong_password_says_who_was_refused(emulated_gateway
     _, err = await asyncio.wait_for(probe.communicate(), WAIT)
     assert probe.returncode == 1
     assert "refused user 'mallory'" in err.decode()
+    assert "Unclosed" not in err.decode(), "the HTTP session must be closed on the failure path"
 
 
 async def test_watch_prints_mapped_events_live(emulated_gateway: str) -> None:

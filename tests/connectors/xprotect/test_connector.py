@@ -218,12 +218,14 @@ async def test_ptz_presets_through_rest_tasks(gateway: XProtectEmulator) -> None
     async with XProtectClient("xprotect-main", gateway.url, "admin", "admin") as client:
         presets = await client.presets(QUAD)
         assert presets == {"5": "bl-quad", "6": "library-steps", "1": "overview"}
-        seconds = await client.goto_preset(QUAD, "5")
+        task, _ = await client.preset_task(QUAD, "5")
+        assert task is not None
+        seconds = await client.goto_preset(QUAD, "5", task)
         assert seconds > 0
         assert gateway.ptz_gotos == [(QUAD, "5")]
         gateway.quirks.fail_tasks = True
         with pytest.raises(ApiError, match="task"):
-            await client.goto_preset(QUAD, "6")
+            await client.goto_preset(QUAD, "6", task)
     assert gateway.ptz_gotos == [(QUAD, "5")]
 
 

@@ -518,10 +518,15 @@ async def test_goto_preset_task_runs_to_success_and_cleans_up(
     assert status == 200
     assert ids(body["tasks"]) == ["DefaultPtzPreset", "GetDevicePresets"]
     _, body = await call(http, emulator, "GET", "cameras/cam-1/ptzPresets/2?tasks", token)
-    assert body == {"tasks": [{"id": "Activate", "displayName": "Go to preset"}]}
+    assert body == {"tasks": [{"id": "GoToPtzPreset", "displayName": "Go to preset"}]}
 
     status, body = await call(
-        http, emulator, "POST", "cameras/cam-1/ptzPresets/2?task=Activate", token, body={"sessionDataId": 0}
+        http,
+        emulator,
+        "POST",
+        "cameras/cam-1/ptzPresets/2?task=GoToPtzPreset",
+        token,
+        body={"sessionDataId": 0},
     )
     assert status == 200
     result = body["result"]
@@ -553,7 +558,7 @@ async def test_task_errors(emulator: XProtectEmulator, http: aiohttp.ClientSessi
     status, body = await call(http, emulator, "POST", "cameras/cam-1/ptzPresets/2?task=Spin", token)
     assert status == 400
     assert "Spin" in error_text(body)
-    status, _ = await call(http, emulator, "POST", "cameras/cam-1/ptzPresets/9?task=Activate", token)
+    status, _ = await call(http, emulator, "POST", "cameras/cam-1/ptzPresets/9?task=GoToPtzPreset", token)
     assert status == 404
     status, _ = await call(http, emulator, "POST", "cameras/cam-1/ptzPresets/2", token)
     assert status == 400
@@ -565,7 +570,9 @@ async def test_fail_tasks_quirk_ends_tasks_in_error(
     emulator: XProtectEmulator, http: aiohttp.ClientSession, token: str
 ) -> None:
     emulator.quirks.fail_tasks = True
-    _, body = await call(http, emulator, "POST", "cameras/cam-1/ptzPresets/1?task=Activate", token, body={})
+    _, body = await call(
+        http, emulator, "POST", "cameras/cam-1/ptzPresets/1?task=GoToPtzPreset", token, body={}
+    )
     task_path = f"tasks/{body['result']['path']['id']}"
     data: dict[str, Any] = {}
     for _ in range(emulator.task_polls_to_complete):
@@ -1123,6 +1130,9 @@ async def test_control_surface_fires_events(
         "fail_tasks": False,
         "http_500": False,
         "malformed_json": False,
+        "no_ptz_preset_task": False,
+        "alarm_levels_as_ids": False,
+        "alarm_source_from_event": False,
     }
     await ess.ws.close()
 
