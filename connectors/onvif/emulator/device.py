@@ -152,6 +152,12 @@ class DeviceService(EventTriggers):
             return _el("tmd:Capabilities", attrs=attrs)
         if service == "imaging":
             return _el("timg:Capabilities", attrs={"ImageStabilization": "false"})
+        if service == "search":
+            return _el("tse:Capabilities", attrs={"MetadataSearch": "false"})
+        if service == "recording":
+            return _el("trc:Capabilities", attrs={"DynamicRecordings": "false", "DynamicTracks": "false"})
+        if service == "replay":
+            return _el("trp:Capabilities", attrs={"ReversePlayback": "false", "RTP_RTSP_TCP": "true"})
         return _el(
             "tev:Capabilities",
             attrs={
