@@ -128,7 +128,8 @@ class MediaService(DeviceState):
 
     async def _get_stream_uri(self, call: _Call) -> ET.Element:
         profile = self._profile(call)
-        # Live video as cameras give it: RTSP. The HTTP clip under /media/ stays for the playback path.
+        if self.spec.stream_uri == "http":
+            return self._media_uri("trt:GetStreamUriResponse", f"{call.base_url}/media/{profile.token}.mp4")
         return self._media_uri("trt:GetStreamUriResponse", self.rtsp.live_url(profile.token))
 
     async def _get_snapshot_uri(self, call: _Call) -> ET.Element:
