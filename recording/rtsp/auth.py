@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from recording.rtsp.errors import RtspProtocolError
 
 # scheme followed by comma-separated auth-params; a header may carry several challenges.
+_TOKEN68 = re.compile(r"\s*([A-Za-z0-9._~+/-]+=*)\s*(?:,|$)")
 _PARAM = re.compile(r'\s*([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
 
 
@@ -28,6 +29,9 @@ def parse_challenges(values: list[str]) -> dict[str, dict[str, str]]:
         while rest:
             scheme, _, rest = rest.partition(" ")
             params: dict[str, str] = {}
+            token68 = _TOKEN68.match(rest)
+            if token68 is not None:  # e.g. "Negotiate abc=": one opaque token, no parameters
+                rest = rest[token68.end() :]
             position = 0
             while position < len(rest):
                 match = _PARAM.match(rest, position)

@@ -452,10 +452,9 @@ class _Connection:
             pass_start = server.recorded_from + timedelta(seconds=passes * clip.length)
             for frame in clip.frames[index:]:
                 moment = pass_start + timedelta(seconds=frame.pts)
-                if moment >= stop and frame.keyframe:
-                    return
                 if moment >= stop:
-                    continue
+                    # Cut in decode order: every frame sent still has the frames it refers to.
+                    return
                 gap = any(a <= moment < b for a, b in server.recording_gaps)
                 if gap or (in_gap and not frame.keyframe):
                     in_gap = True
