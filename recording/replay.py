@@ -187,6 +187,7 @@ async def stream_clip(
                 raise RtspProtocolError(f"{session.url}: over {MAX_FRAMES} frames")
         else:
             raise RtspStreamEnded(
-                f"{session.url}: the stream stopped after {len(frames)} frames, before {seconds:g} s"
+                f"{session.url}: the server ended the stream (BYE) after {len(frames)} frames, "
+                f"before {seconds:g} s"
             )
     return await _write(frames, track, last, out, None)

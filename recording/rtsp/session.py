@@ -234,7 +234,7 @@ class RtspSession:
     # -- media ---------------------------------------------------------------------------------
 
     async def rtp_packets(self) -> AsyncIterator[RtpPacket]:
-        """RTP packets of the set-up track until the server says BYE or closes the connection."""
+        """RTP packets of the set-up track until the server says BYE; a connection closed without it raises."""
         keep_alive_every = max(self._session_timeout / 2, 1.0)
         last_keep_alive = time.monotonic()
         while True:
@@ -243,7 +243,9 @@ class RtspSession:
                 last_keep_alive = time.monotonic()
             message = self._early.popleft() if self._early else await self._read_message()
             if message is None:
-                return
+                raise RtspStreamEnded(
+                    f"{self.url}: the server closed the connection mid-stream (no RTCP BYE)"
+                )
             if not isinstance(message, Interleaved):
                 continue  # the answer to a keep-alive
             if message.channel == self.rtp_channel:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from vmsbridge import __version__, log_output
 from vmsbridge.cli import (
     clery,
+    clip,
     config_cmd,
     crimelog,
     db,
@@ -86,7 +87,7 @@ def build_parser(plugins: Mapping[str, ConnectorPlugin] | None = None) -> argpar
                 "connector plug-ins", [ConfigProblem(f"vmsbridge.connectors: {kind}", str(exc))]
             ) from None
     emulate.add_parser(sub, plugins)
-    for module in (video, masks, evidence):
+    for module in (video, clip, masks, evidence):
         module.add_parser(sub)
     return parser
 

@@ -109,7 +109,7 @@ class RtspServer:
         self._server: asyncio.Server | None = None
         self._clip: ClipFrames | None = None
         self._nonce = os.urandom(16).hex()
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: set[_Connection] = set()
 
     @property
     def recordings(self) -> dict[str, str]:
@@ -136,11 +136,14 @@ class RtspServer:
         if server is None:
             return
         server.close()
-        for task in list(self._connections):
-            task.cancel()
-        for task in list(self._connections):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Abort the connections rather than cancel their tasks: asyncio.start_server's done-callback
+        # calls task.exception(), which raises on a cancelled task (Python 3.11).
+        for connection in list(self._connections):
+            connection.stop_streaming()
+            connection.writer.transport.abort()
+        for connection in list(self._connections):
+            with contextlib.suppress(Exception):
+                await connection.finished.wait()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 2.0)
 
@@ -154,20 +157,19 @@ class RtspServer:
     # -- connection ----------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
         connection = _Connection(self, reader, writer)
+        self._connections.add(connection)
         try:
             await connection.run()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             connection.stop_streaming()
-            self._connections.discard(task)
+            self._connections.discard(connection)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+            connection.finished.set()
 
     def _authorized(self, request: _Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -214,6 +216,7 @@ class _Connection:
         self.set_up = False
         self.channel = 0
         self.streaming: asyncio.Task[None] | None = None
+        self.finished = asyncio.Event()
 
     def stop_streaming(self) -> None:
         if self.streaming is not None:
