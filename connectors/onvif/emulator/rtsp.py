@@ -103,6 +103,8 @@ class RtspServer:
         self.recording_gaps: list[tuple[datetime, datetime]] = []
         #: (recording token, start, end) of every replay PLAY.
         self.replay_requests: list[tuple[str, datetime, datetime]] = []
+        #: Set at every replay PLAY (tests await it).
+        self.replay_started = asyncio.Event()
         #: Accept HTTP Basic as well as Digest (many cameras do).
         self.allow_basic = True
         self.port = 0
@@ -326,6 +328,7 @@ class _Connection:
                 return {**session, "Range": "npt=now-"}, b""
             start, end = self._clock_range(request.headers.get("range", ""))
             self.server.replay_requests.append((token, start, end))
+            self.server.replay_started.set()
             paced = request.headers.get("rate-control", "yes").strip().lower() != "no"
             self.streaming = asyncio.create_task(self._stream_replay(clip, start, end, paced))
             return {**session, "Range": request.headers["range"]}, b""
