@@ -234,7 +234,7 @@ class RtspSession:
     # -- media ---------------------------------------------------------------------------------
 
     async def rtp_packets(self) -> AsyncIterator[RtpPacket]:
-        """RTP packets of the set-up track until the server says BYE (a connection closed without it raises)."""
+        """RTP packets of the set-up track until the server says BYE; closing without BYE raises."""
         keep_alive_every = max(self._session_timeout / 2, 1.0)
         last_keep_alive = time.monotonic()
         while True:
