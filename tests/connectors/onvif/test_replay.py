@@ -46,7 +46,8 @@ async def test_recordings_and_replay_uri_over_soap(
         profiles = await client.profiles()
         assert {r.source for r in recordings} == {p.video_source for p in profiles}
         first = recordings[0]
-        assert first.earliest is not None and first.latest is not None
+        assert first.earliest is not None
+        assert first.latest is not None
         assert first.earliest == device.rtsp.recorded_from.replace(microsecond=first.earliest.microsecond)
         assert abs((first.latest - datetime.now(UTC)).total_seconds()) < 60
         assert await client.replay_uri(first.token) == device.rtsp.replay_url(first.token)
