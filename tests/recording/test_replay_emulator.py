@@ -143,3 +143,11 @@ async def test_refused_connection_and_bad_url(tmp_path: Path, unused_tcp_port: i
     with pytest.raises(RtspUrlError, match="rtsp://host"):
         await stream_clip("http://127.0.0.1/x", 1.0, tmp_path / "x.mp4")
     assert leftovers(tmp_path) == []
+
+
+async def test_a_long_stream_is_kept_alive(camera: EmulatedDevice, tmp_path: Path) -> None:
+    camera.rtsp.session_timeout = 2  # keep-alive due every second
+    url = camera.rtsp.live_url("Profile_1")
+    result = await stream_clip(url, 2.5, tmp_path / "x.mp4", username="admin", password="s3cret")
+    assert result.frames >= 2 * FPS
+    assert camera.rtsp.methods.get("GET_PARAMETER", 0) >= 1, camera.rtsp.methods

@@ -107,6 +107,10 @@ class RtspServer:
         self.replay_started = asyncio.Event()
         #: Accept HTTP Basic as well as Digest (many cameras do).
         self.allow_basic = True
+        #: Seconds announced in ``Session: id;timeout=N``; clients keep the session alive within it.
+        self.session_timeout = SESSION_TIMEOUT
+        #: Requests received, by method (e.g. how many GET_PARAMETER keep-alives arrived).
+        self.methods: dict[str, int] = {}
         self.port = 0
         self._server: asyncio.Server | None = None
         self._clip: ClipFrames | None = None
@@ -293,6 +297,7 @@ class _Connection:
 
     async def _handle(self, request: _Request) -> tuple[dict[str, str], bytes]:
         method = request.method
+        self.server.methods[method] = self.server.methods.get(method, 0) + 1
         if method == "OPTIONS":
             return {"Public": "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"}, b""
         if not self.server._authorized(request):
@@ -302,7 +307,7 @@ class _Connection:
         unsupported = required - ({"onvif-replay"} if kind == "replay" else set())
         if unsupported:
             raise _Reply(551, "Option not supported", {"Unsupported": ", ".join(sorted(unsupported))})
-        session = {"Session": f"{self.session};timeout={SESSION_TIMEOUT}"}
+        session = {"Session": f"{self.session};timeout={self.server.session_timeout}"}
         if method == "DESCRIBE":
             clip = await self.server._frames()
             base = request.url.rstrip("/") + "/"
