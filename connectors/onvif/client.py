@@ -153,11 +153,6 @@ class OnvifClient:
                 log.debug("closing ONVIF client for %s: %s", self.device_id, exc)
 
     @property
-    def password(self) -> str:
-        """For the device's RTSP server, which asks for the same user (never logged)."""
-        return self._password
-
-    @property
     def connected(self) -> bool:
         return self._camera is not None
 

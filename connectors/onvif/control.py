@@ -34,6 +34,7 @@ class OnvifControl:
     def __init__(self, connector: OnvifSource, password: str, cameras: list[Camera], work_dir: Path) -> None:
         self.connector = connector
         self.client = OnvifClient(connector.id, connector.host, connector.port, connector.username, password)
+        self._password = password  # the device's RTSP server asks for the same user
         self._cameras = {c.id: c for c in cameras}
         self._work_dir = work_dir
         self._connecting = asyncio.Lock()
@@ -145,7 +146,7 @@ class OnvifControl:
             raise ClipNotFound(f"camera {camera.id}: no replay address for {recording.token}: {exc}") from exc
         folder = Path(await asyncio.to_thread(_download_folder, self._work_dir, camera.id))
         target = folder / f"{camera.id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
-        request = ReplayRequest(uri, start + skew, end + skew, self.connector.username, self.client.password)
+        request = ReplayRequest(uri, start + skew, end + skew, self.connector.username, self._password)
         try:
             result = await replay_clip(request, target)
         except BaseException as exc:

@@ -4,6 +4,7 @@ Run with the system interpreter (``/usr/bin/python3``), which sees Debian's ``gi
 not. Nothing is encoded: ``filesrc ! qtdemux ! h264parse ! rtph264pay``. Mounts:
 
   /live     the clip, live, behind Digest authentication (--user/--password)
+  /hevc     an H.265 MP4 (--hevc), live, same authentication
   /replay   an ONVIF Profile G replay (RTSPOnvifServer with replay support, ``Range: clock=``): a
             recording that is the clip once, starting at --recorded-from (UTC, ISO 8601), with the
             0xABAC header extension added by ``rtponviftimestamp``
@@ -140,6 +141,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--clip", required=True, help="an MP4 file holding H.264")
     parser.add_argument("--recorded-from", required=True, help="UTC time the recording starts, ISO 8601")
+    parser.add_argument("--hevc", default=None, help="an MP4 file holding H.265")
     parser.add_argument("--user", default="investigator")
     parser.add_argument("--password", default="secret")
     args = parser.parse_args()
@@ -163,6 +165,13 @@ def main() -> int:
     live.set_shared(False)
     mounts = server.get_mount_points()
     mounts.add_factory("/live", _protected(live))
+    if args.hevc:
+        hevc = GstRtspServer.RTSPMediaFactory()
+        hevc.set_launch(
+            f"( filesrc location={args.hevc} ! qtdemux ! h265parse ! rtph265pay name=pay0 pt=96 )"
+        )
+        hevc.set_shared(False)
+        mounts.add_factory("/hevc", _protected(hevc))
     recorded_from = datetime.fromisoformat(args.recorded_from).astimezone(UTC)
     mounts.add_factory("/replay", _protected(ReplayFactory(args.clip, recorded_from)))
 

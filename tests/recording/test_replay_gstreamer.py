@@ -14,7 +14,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import av
+import numpy as np
 import pytest
 
 from recording.replay import ReplayRequest, replay_clip, stream_clip
@@ -27,13 +30,15 @@ USER, PASSWORD = "investigator", "secret"
 CLIP_SECONDS = 36.0
 
 
-def _without_parameter_sets(packet: bytes) -> bytes:
-    """A length-prefixed H.264 sample without its SPS (7) and PPS (8) NAL units."""
+def _without_parameter_sets(packet: bytes, *, hevc: bool = False) -> bytes:
+    """A length-prefixed sample without its parameter sets (H.264 SPS/PPS; H.265 VPS/SPS/PPS)."""
     kept, position = b"", 0
     while position + 4 <= len(packet):
         size = int.from_bytes(packet[position : position + 4], "big")
         unit = packet[position : position + 4 + size]
-        if packet[position + 4] & 0x1F not in (7, 8):
+        header = packet[position + 4]
+        kind = (header >> 1) & 0x3F if hevc else header & 0x1F
+        if kind not in ((32, 33, 34) if hevc else (7, 8)):
             kept += unit
         position += 4 + size
     return kept
@@ -72,12 +77,38 @@ def gstreamer() -> str:
     return SYSTEM_PYTHON
 
 
+def _encode_hevc(path: Path) -> None:
+    """Two seconds of H.265 (a keyframe a second, no B-frames), made once per test session."""
+    with av.open(str(path), "w", format="mp4") as out:
+        stream: Any = out.add_stream("libx265", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.options = {
+            "x265-params": f"keyint={FPS}:min-keyint={FPS}:bframes=0:scenecut=0:log-level=error"
+        }
+        for index in range(2 * FPS):
+            picture = np.full((240, 320, 3), (index * 8) % 256, dtype=np.uint8)
+            picture[100:140, index * 8 % 280 : index * 8 % 280 + 40] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def hevc_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("hevc") / "clip.mp4"
+    _encode_hevc(path)
+    return path
+
+
 @pytest.fixture
-async def peer(gstreamer: str) -> AsyncIterator[Peer]:
+async def peer(gstreamer: str, hevc_clip: Path) -> AsyncIterator[Peer]:
     recorded_from = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
     process = await asyncio.create_subprocess_exec(
         gstreamer,
         str(SCRIPT),
+        "--hevc",
+        str(hevc_clip),
         "--clip",
         str(CLIP.resolve()),
         "--recorded-from",
@@ -107,6 +138,17 @@ async def test_live_from_gstreamer_keeps_the_source_packets(peer: Peer, tmp_path
     assert written == source_packets()[: len(written)], "remuxed packets differ from the clip's"
     assert result.frames == len(written) == pytest.approx(2.0 * FPS, abs=2)
     assert (result.codec, result.width, result.height) == ("h264", 480, 270)
+
+
+async def test_hevc_live_from_gstreamer_stays_hevc(peer: Peer, hevc_clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hevc.mp4"
+    result = await stream_clip(peer.url("hevc"), 1.0, out)
+
+    assert (result.codec, result.width, result.height) == ("hevc", 320, 240)
+    written = [_without_parameter_sets(p, hevc=True) for p in file_packets(out)]
+    source = [_without_parameter_sets(p, hevc=True) for p in file_packets(hevc_clip)]
+    assert written == source[: len(written)], "remuxed H.265 packets differ from the file's"
+    assert len(written) == pytest.approx(FPS, abs=2)
 
 
 async def test_wrong_password_is_refused_by_gstreamer(peer: Peer, tmp_path: Path) -> None:
