@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
+from connectors.onvif.cli import _probe
 from connectors.onvif.client import OnvifClient
 from connectors.onvif.control import OnvifControl
 from connectors.onvif.emulator import EmulatedDevice, OnvifEmulator
@@ -97,3 +98,14 @@ async def test_clip_source_refused_credentials_leave_nothing(
 def _count_frames(path: Path) -> int:
     with av.open(str(path)) as container:
         return sum(1 for p in container.demux(container.streams.video[0]) if p.size)
+
+
+async def test_probe_lists_recordings_with_their_replay_uri(
+    recorder: tuple[EmulatedDevice, OnvifSource, list[Camera]],
+) -> None:
+    device, _, _ = recorder
+    report = await _probe("127.0.0.1", device.port, "admin", "admin")
+    assert [r["replay_uri"] for r in report["recordings"]] == [
+        device.rtsp.replay_url(token) for token in device.rtsp.recordings
+    ]
+    assert "recordings_error" not in report
