@@ -112,9 +112,16 @@ async def test_no_credentials_is_refused(camera: EmulatedDevice, tmp_path: Path)
         await stream_clip(camera.rtsp.live_url("Profile_1"), 1.0, tmp_path / "x.mp4")
 
 
-async def test_basic_credentials_in_the_url_work(camera: EmulatedDevice, tmp_path: Path) -> None:
+async def test_credentials_in_the_url_work_with_digest(camera: EmulatedDevice, tmp_path: Path) -> None:
     url = camera.rtsp.live_url("Profile_1").replace("rtsp://", "rtsp://admin:s3cret@")
     result = await stream_clip(url, 0.5, tmp_path / "x.mp4")
+    assert result.frames >= 1
+
+
+async def test_a_basic_only_camera_gets_basic(camera: EmulatedDevice, tmp_path: Path) -> None:
+    camera.rtsp.basic_only = True  # refuses Digest: only a Basic answer gets in
+    url = camera.rtsp.live_url("Profile_1")
+    result = await stream_clip(url, 0.5, tmp_path / "x.mp4", username="admin", password="s3cret")
     assert result.frames >= 1
 
 

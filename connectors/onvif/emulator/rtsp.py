@@ -107,6 +107,8 @@ class RtspServer:
         self.replay_started = asyncio.Event()
         #: Accept HTTP Basic as well as Digest (many cameras do).
         self.allow_basic = True
+        #: Challenge with Basic only and refuse Digest, as some older cameras and encoders do.
+        self.basic_only = False
         #: Seconds announced in ``Session: id;timeout=N``; clients keep the session alive within it.
         self.session_timeout = SESSION_TIMEOUT
         #: Requests received, by method (e.g. how many GET_PARAMETER keep-alives arrived).
@@ -180,13 +182,13 @@ class RtspServer:
     def _authorized(self, request: _Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, rest = header.partition(" ")
-        if scheme.lower() == "basic" and self.allow_basic:
+        if scheme.lower() == "basic" and (self.allow_basic or self.basic_only):
             try:
                 user, _, secret = base64.b64decode(rest).decode().partition(":")
             except ValueError:
                 return False
             return user == self.username and secret == self.password
-        if scheme.lower() != "digest":
+        if scheme.lower() != "digest" or self.basic_only:
             return False
         params = {}
         for item in rest.split(","):
@@ -207,6 +209,8 @@ class RtspServer:
         return params.get("response") == expected
 
     def _challenge(self) -> dict[str, str]:
+        if self.basic_only:
+            return {"WWW-Authenticate": 'Basic realm="ONVIF emulator"'}
         digest = f'Digest realm="ONVIF emulator", nonce="{self._nonce}", qop="auth", algorithm=MD5'
         return {"WWW-Authenticate": digest}
 
