@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from connectors.onvif.emulator import EmulatedDevice
-from tests.recording.conftest import leftovers
+from tests.recording.replay_support import emulated_camera, leftovers
 from vmsbridge.cli.main import main
+
+
+@pytest.fixture
+async def camera() -> AsyncIterator[EmulatedDevice]:
+    async with emulated_camera() as device:
+        yield device
 
 
 async def _run(argv: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,20 @@ from recording.rtsp import (
     RtspOptionNotSupported,
     RtspUrlError,
 )
-from tests.recording.conftest import FPS, GOP_SECONDS, file_packets, leftovers, source_packets
+from tests.recording.replay_support import (
+    FPS,
+    GOP_SECONDS,
+    emulated_camera,
+    file_packets,
+    leftovers,
+    source_packets,
+)
+
+
+@pytest.fixture
+async def camera() -> AsyncIterator[EmulatedDevice]:
+    async with emulated_camera() as device:
+        yield device
 
 
 def _recording(camera: EmulatedDevice) -> str:

@@ -22,7 +22,7 @@ import pytest
 
 from recording.replay import ReplayRequest, replay_clip, stream_clip
 from recording.rtsp import RtspAuthError
-from tests.recording.conftest import CLIP, FPS, GOP_SECONDS, file_packets, leftovers, source_packets
+from tests.recording.replay_support import CLIP, FPS, GOP_SECONDS, file_packets, leftovers, source_packets
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).with_name("gst_rtsp_peer.py")

@@ -12,7 +12,7 @@ import pytest
 
 from recording.replay import ReplayRequest, replay_clip
 from recording.rtsp import RtspProtocolError, RtspStreamEnded, RtspTimeout
-from tests.recording.conftest import leftovers
+from tests.recording.replay_support import leftovers
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

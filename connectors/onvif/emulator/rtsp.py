@@ -26,7 +26,7 @@ import logging
 import os
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -333,13 +333,15 @@ class _Connection:
             clip = await self.server._frames()
             self.stop_streaming()
             if kind == "live":
-                self.streaming = asyncio.create_task(self._stream_live(clip))
+                self.streaming = asyncio.create_task(self._until_gone(self._stream_live(clip)))
                 return {**session, "Range": "npt=now-"}, b""
             start, end = self._clock_range(request.headers.get("range", ""))
             self.server.replay_requests.append((token, start, end))
             self.server.replay_started.set()
             paced = request.headers.get("rate-control", "yes").strip().lower() != "no"
-            self.streaming = asyncio.create_task(self._stream_replay(clip, start, end, paced))
+            self.streaming = asyncio.create_task(
+                self._until_gone(self._stream_replay(clip, start, end, paced))
+            )
             return {**session, "Range": request.headers["range"]}, b""
         raise _Reply(405, "Method Not Allowed", {"Allow": "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"})
 
@@ -375,6 +377,12 @@ class _Connection:
         return "\r\n".join(lines) + "\r\n"
 
     # -- media ---------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _until_gone(streaming: Coroutine[None, None, None]) -> None:
+        """Run a streaming coroutine; a client that hangs up simply ends it."""
+        with contextlib.suppress(ConnectionError):
+            await streaming
 
     async def _send_frame(
         self,

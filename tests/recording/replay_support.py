@@ -1,12 +1,15 @@
-"""Fixtures for the recording library's RTSP tests: an emulated ONVIF camera streaming the fixture clip."""
+"""Shared by the replay tests: an emulated ONVIF camera streaming the fixture clip, and packet helpers.
+
+A module rather than a conftest, so other tests in this folder keep their own fixtures and constants.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import av
-import pytest
 
 from connectors.onvif.emulator import DeviceSpec, EmulatedDevice, OnvifEmulator
 
@@ -15,8 +18,9 @@ GOP_SECONDS = 4.0  # the fixture's keyframe interval
 FPS = 15
 
 
-@pytest.fixture
-async def camera() -> AsyncIterator[EmulatedDevice]:
+@asynccontextmanager
+async def emulated_camera() -> AsyncIterator[EmulatedDevice]:
+    """One emulated camera (user admin, password s3cret) with the fixture clip, live and recorded."""
     async with OnvifEmulator([DeviceSpec(id="cam", clip=CLIP)], username="admin", password="s3cret") as emu:
         yield emu.device("cam")
 
