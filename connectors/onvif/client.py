@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+SEARCH_NS = "http://www.onvif.org/ver10/search/wsdl"
+REPLAY_NS = "http://www.onvif.org/ver10/replay/wsdl"
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
 WSTOP_TOPIC = "{http://docs.oasis-open.org/wsn/t-1}topic"
 PTZ_POLL_SECONDS = 0.1
@@ -297,6 +299,7 @@ class OnvifClient:
 
     async def recordings(self, wait_seconds: float = 5.0) -> list[Recording]:
         """Every recording, with the span it covers: FindRecordings, then its results, then EndSearch."""
+        self._require_service(SEARCH_NS, "search")
         search = await self._call(self.camera.create_search_service(), "search service (Profile G)")
         started = await self._call(
             search.FindRecordings({"Scope": {}, "KeepAliveTime": "PT10S"}), "FindRecordings"
@@ -334,12 +337,23 @@ class OnvifClient:
                 log.debug("%s: EndSearch failed: %s", self.device_id, exc)
 
     async def replay_uri(self, recording: str) -> str:
+        self._require_service(REPLAY_NS, "replay")
         replay = await self._call(self.camera.create_replay_service(), "replay service (Profile G)")
         setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
         answer = await self._call(
             replay.GetReplayUri({"StreamSetup": setup, "RecordingToken": recording}), "GetReplayUri"
         )
         return str(getattr(answer, "Uri", answer))
+
+    def _require_service(self, namespace: str, name: str) -> None:
+        """A service GetServices did not list is a fault of that device, not an unreachable device."""
+        if namespace not in (self.camera.xaddrs or {}):
+            raise OnvifFault(
+                self.device_id,
+                "Receiver",
+                "ActionNotSupported",
+                f"the device offers no {name} service (it keeps no recordings: no ONVIF Profile G)",
+            )
 
     async def event_topics(self) -> list[str]:
         """Topics the device says it can send (GetEventProperties TopicSet), as 'tns1:A/B/C'."""

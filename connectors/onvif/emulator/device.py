@@ -56,6 +56,8 @@ class DeviceService(EventTriggers):
         for key, (namespace, _, (major, minor)) in _SERVICES.items():
             if key == "ptz" and not self._has_ptz():
                 continue
+            if key in ("search", "recording", "replay") and not self.spec.recordings:
+                continue
             capabilities = _el("tds:Capabilities", self._service_capabilities(key)) if include else None
             version = _el("tds:Version", _el("tt:Major", str(major)), _el("tt:Minor", str(minor)))
             service = _el(

@@ -79,6 +79,9 @@ class DeviceSpec:
     #: What GetStreamUri gives: the RTSP live stream (as cameras do), or "http": the clip over HTTP with
     #: edge-recording playback (``?start=&end=``), the emulator's older path.
     stream_uri: Literal["rtsp", "http"] = "rtsp"
+    #: Profile G: a recording per video source with Search, Recording and Replay services. Most cameras
+    #: without an SD card have none (GetServices does not list those services).
+    recordings: bool = True
 
     def __post_init__(self) -> None:
         if not self.id:

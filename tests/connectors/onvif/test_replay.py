@@ -109,3 +109,27 @@ async def test_probe_lists_recordings_with_their_replay_uri(
         device.rtsp.replay_url(token) for token in device.rtsp.recordings
     ]
     assert "recordings_error" not in report
+
+
+async def test_a_camera_without_recordings_gives_a_clear_missing_clip(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    connector = next(
+        c
+        for c in site.connectors.onvif
+        if any(cam.source.connector == c.id and cam.source.profile for cam in site.cameras)
+    )
+    spec = next(s for s in emulated_devices(site, clip=CLIP) if s.id == connector.id)
+    spec.stream_uri, spec.recordings = "rtsp", False  # live RTSP only, no Profile G
+    cameras = [c for c in site.cameras if c.source.connector == connector.id and c.source.profile]
+    async with OnvifEmulator([spec]) as emu:
+        device = emu.device(spec.id)
+        config = connector.model_copy(update={"host": "127.0.0.1", "port": device.port, "username": "admin"})
+        control = OnvifControl(config, "admin", cameras, tmp_path)
+        end = datetime.now(UTC) - timedelta(seconds=100)
+        try:
+            with pytest.raises(ClipNotFound, match=r"lists no recordings \(Profile G\)"):
+                await control.fetch_clip(cameras[0].id, end - timedelta(seconds=10), end)
+        finally:
+            await control.close()
+        assert device.rtsp.replay_requests == []
