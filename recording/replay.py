@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import av
+
 from recording.result import ClipResult
 from recording.rtsp.depacketize import AccessUnit, Depacketizer
 from recording.rtsp.errors import RtspProtocolError, RtspStreamEnded
@@ -83,6 +85,7 @@ def _parameter_sets(track: VideoTrack, depacketizer: Depacketizer | None) -> lis
 
 
 async def _write(
+    url: str,
     frames: Sequence[TimedUnit],
     track: VideoTrack,
     depacketizer: Depacketizer | None,
@@ -90,7 +93,7 @@ async def _write(
     window: tuple[datetime, datetime] | None,
 ) -> ClipResult:
     if not frames:
-        raise RtspStreamEnded("the server sent no complete keyframe-started video for the window")
+        raise RtspStreamEnded(f"{url}: the server sent no complete keyframe-started video for the window")
     partial = out.with_name(f".{out.name}.part")
     try:
         result = await asyncio.to_thread(
@@ -102,9 +105,13 @@ async def _write(
             window=window,
         )
         await asyncio.to_thread(os.replace, partial, out)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(partial.unlink)
+        if isinstance(exc, ValueError | av.FFmpegError) and not isinstance(exc, OSError):
+            raise RtspProtocolError(
+                f"{url}: the video received cannot be written as {track.codec}: {exc}"
+            ) from exc
         raise
     return dataclasses.replace(result, file=out)
 
@@ -142,7 +149,7 @@ async def replay_clip(request: ReplayRequest, out: Path) -> ClipResult:
                 break
         if not ended and not frames:
             raise RtspStreamEnded(f"{session.url}: the server ended the replay before sending a keyframe")
-    return await _write(frames, track, last, out, (request.start, request.end))
+    return await _write(session.url, frames, track, last, out, (request.start, request.end))
 
 
 async def stream_clip(
@@ -190,4 +197,4 @@ async def stream_clip(
                 f"{session.url}: the server ended the stream (BYE) after {len(frames)} frames, "
                 f"before {seconds:g} s"
             )
-    return await _write(frames, track, last, out, None)
+    return await _write(session.url, frames, track, last, out, None)

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from recording.replay import ReplayRequest, replay_clip
+from recording.replay import ReplayRequest, _write, replay_clip
 from recording.rtsp import RtspProtocolError, RtspStreamEnded, RtspTimeout
+from recording.rtsp.depacketize import AccessUnit
+from recording.rtsp.remux import TimedUnit
+from recording.rtsp.sdp import VideoTrack
 from tests.recording.replay_support import leftovers
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -85,4 +88,14 @@ async def test_a_server_that_hangs_up_is_a_stream_end(tmp_path: Path) -> None:
     async with serving(handler) as url:
         with pytest.raises(RtspStreamEnded, match="closed the connection before answering DESCRIBE"):
             await replay_clip(_request(url), tmp_path / "x.mp4")
+    assert leftovers(tmp_path) == []
+
+
+async def test_video_that_cannot_be_read_is_a_named_error(tmp_path: Path) -> None:
+    # A "keyframe" without parameter sets: nothing a decoder can take the picture size from.
+    unit = AccessUnit(timestamp=0, nal_units=[b"\x65" + bytes(64)], keyframe=True)
+    track = VideoTrack("h264", 96, 90_000, "", ())
+    frames = [TimedUnit(unit, datetime.now(UTC))]
+    with pytest.raises(RtspProtocolError, match="cannot be written as h264"):
+        await _write("rtsp://camera/replay", frames, track, None, tmp_path / "x.mp4", None)
     assert leftovers(tmp_path) == []
