@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
-from recording.rtsp.auth import Authenticator
+from recording.rtsp.auth import Authenticator, parse_challenges
 from recording.rtsp.errors import (
     RtspAuthError,
     RtspConnectError,
@@ -143,8 +143,10 @@ class RtspSession:
         extra = dict(headers or {})
         cseq = await self._send(method, target, extra)
         response = await self._response(cseq, method)
-        if response.status == 401 and self._auth is not None and not self._auth.ready:
-            self._auth.challenge(response.headers.get_all("WWW-Authenticate"))
+        challenges = response.headers.get_all("WWW-Authenticate")
+        if response.status == 401 and self._auth is not None and (not self._auth.ready or _stale(challenges)):
+            # First contact, or the server's nonce expired (stale=true): answer the new challenge once.
+            self._auth.challenge(challenges)
             cseq = await self._send(method, target, extra)
             response = await self._response(cseq, method)
         if 200 <= response.status < 300:
@@ -320,6 +322,10 @@ class RtspSession:
         status, reason, headers, length = parse_response_head(head[:-4])
         body = await reader.readexactly(length) if length else b""
         return RtspResponse(status, reason, headers, body)
+
+
+def _stale(challenges: list[str]) -> bool:
+    return parse_challenges(challenges).get("digest", {}).get("stale", "").lower() == "true"
 
 
 def _has_bye(data: bytes) -> bool:

@@ -15,6 +15,7 @@ from recording.rtsp import (
     RtspConnectError,
     RtspNotFound,
     RtspOptionNotSupported,
+    RtspSession,
     RtspUrlError,
 )
 from tests.recording.replay_support import (
@@ -172,3 +173,12 @@ async def test_a_long_stream_is_kept_alive(camera: EmulatedDevice, tmp_path: Pat
     result = await stream_clip(url, 2.5, tmp_path / "x.mp4", username="admin", password="s3cret")
     assert result.frames >= 2 * FPS
     assert camera.rtsp.methods.get("GET_PARAMETER", 0) >= 1, camera.rtsp.methods
+
+
+async def test_an_expired_nonce_is_answered_again(camera: EmulatedDevice) -> None:
+    async with RtspSession(camera.rtsp.live_url("Profile_1"), username="admin", password="s3cret") as session:
+        track = await session.describe()
+        camera.rtsp.expire_nonce()  # the next request carries the old nonce: 401 with stale=true
+        await session.setup(track)
+        await session.play()
+    assert camera.rtsp.methods["SETUP"] == 2

@@ -117,6 +117,7 @@ class RtspServer:
         self._server: asyncio.Server | None = None
         self._clip: ClipFrames | None = None
         self._nonce = os.urandom(16).hex()
+        self._stale_nonces: set[str] = set()
         self._connections: set[_Connection] = set()
 
     @property
@@ -179,6 +180,11 @@ class RtspServer:
                 await writer.wait_closed()
             connection.finished.set()
 
+    def expire_nonce(self) -> None:
+        """A new Digest nonce; answers signed with the old one get 401 with ``stale=true``."""
+        self._stale_nonces.add(self._nonce)
+        self._nonce = os.urandom(16).hex()
+
     def _authorized(self, request: _Request) -> bool:
         header = request.headers.get("authorization", "")
         scheme, _, rest = header.partition(" ")
@@ -190,29 +196,42 @@ class RtspServer:
             return user == self.username and secret == self.password
         if scheme.lower() != "digest" or self.basic_only:
             return False
-        params = {}
-        for item in rest.split(","):
-            name, _, value = item.strip().partition("=")
-            params[name.lower()] = value.strip().strip('"')
-        if params.get("username") != self.username or params.get("nonce") != self._nonce:
+        params = _digest_params(rest)
+        return params.get("nonce") == self._nonce and self._digest_valid(request, params)
+
+    def _digest_valid(self, request: _Request, params: dict[str, str]) -> bool:
+        if params.get("username") != self.username:
             return False
 
         def md5(text: str) -> str:
             return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
+        nonce = params.get("nonce", "")
         ha1 = md5(f"{self.username}:{params.get('realm', '')}:{self.password}")
         ha2 = md5(f"{request.method}:{params.get('uri', '')}")
         if params.get("qop") == "auth":
-            expected = md5(f"{ha1}:{self._nonce}:{params.get('nc')}:{params.get('cnonce')}:auth:{ha2}")
+            expected = md5(f"{ha1}:{nonce}:{params.get('nc')}:{params.get('cnonce')}:auth:{ha2}")
         else:
-            expected = md5(f"{ha1}:{self._nonce}:{ha2}")
+            expected = md5(f"{ha1}:{nonce}:{ha2}")
         return params.get("response") == expected
 
-    def _challenge(self) -> dict[str, str]:
+    def _challenge(self, request: _Request) -> dict[str, str]:
         if self.basic_only:
             return {"WWW-Authenticate": 'Basic realm="ONVIF emulator"'}
+        scheme, _, rest = request.headers.get("authorization", "").partition(" ")
+        params = _digest_params(rest) if scheme.lower() == "digest" else {}
+        # Right credentials with an expired nonce: say so, and the client answers the new nonce.
+        stale = params.get("nonce") in self._stale_nonces and self._digest_valid(request, params)
         digest = f'Digest realm="ONVIF emulator", nonce="{self._nonce}", qop="auth", algorithm=MD5'
-        return {"WWW-Authenticate": digest}
+        return {"WWW-Authenticate": digest + (", stale=true" if stale else "")}
+
+
+def _digest_params(text: str) -> dict[str, str]:
+    params = {}
+    for item in text.split(","):
+        name, _, value = item.strip().partition("=")
+        params[name.lower()] = value.strip().strip('"')
+    return params
 
 
 class _Connection:
@@ -305,7 +324,7 @@ class _Connection:
         if method == "OPTIONS":
             return {"Public": "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"}, b""
         if not self.server._authorized(request):
-            raise _Reply(401, "Unauthorized", self.server._challenge())
+            raise _Reply(401, "Unauthorized", self.server._challenge(request))
         kind, token = self._target(request)
         required = {r.strip() for r in request.headers.get("require", "").split(",") if r.strip()}
         unsupported = required - ({"onvif-replay"} if kind == "replay" else set())
