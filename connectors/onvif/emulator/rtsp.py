@@ -68,6 +68,10 @@ def _ntp(moment: datetime) -> int:
     return int(seconds * 2**32) & 0xFFFFFFFFFFFFFFFF
 
 
+def _clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+
+
 def _parse_clock(text: str) -> datetime:
     value = text.strip().rstrip("Z")
     for layout in ("%Y%m%dT%H%M%S.%f", "%Y%m%dT%H%M%S"):
@@ -322,7 +326,7 @@ class _Connection:
         method = request.method
         self.server.methods[method] = self.server.methods.get(method, 0) + 1
         if method == "OPTIONS":
-            return {"Public": "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER"}, b""
+            return {"Public": "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER"}, b""
         if not self.server._authorized(request):
             raise _Reply(401, "Unauthorized", self.server._challenge(request))
         kind, token = self._target(request)
@@ -362,7 +366,9 @@ class _Connection:
                 self._until_gone(self._stream_replay(clip, start, end, paced))
             )
             return {**session, "Range": request.headers["range"]}, b""
-        raise _Reply(405, "Method Not Allowed", {"Allow": "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"})
+        raise _Reply(
+            405, "Method Not Allowed", {"Allow": "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER"}
+        )
 
     def _clock_range(self, text: str) -> tuple[datetime, datetime]:
         if not text.startswith("clock="):
@@ -387,7 +393,7 @@ class _Connection:
             "c=IN IP4 0.0.0.0",
             "t=0 0",
             "a=control:*",
-            "a=range:npt=now-" if kind == "live" else "a=range:clock=0-",
+            "a=range:npt=now-" if kind == "live" else f"a=range:clock={_clock(self.server.recorded_from)}-",
             f"m=video 0 RTP/AVP {_PT}",
             f"a=rtpmap:{_PT} H264/{_CLOCK}",
             f"a=fmtp:{_PT} {fmtp}",
