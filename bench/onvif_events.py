@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from connectors.onvif.config import onvif_connectors
 from connectors.onvif.events import PullSettings
 from connectors.onvif.mapping import DeviceMap, PropertyStates, build_event
 from connectors.onvif.messages import parse_pull_messages
@@ -78,7 +79,7 @@ def pull_reply(messages: int) -> bytes:
 
 def bench_parse(directory: SiteDirectory, rounds: int) -> None:
     body = pull_reply(100)
-    device_map = DeviceMap(directory.site.connectors.onvif[0], directory)
+    device_map = DeviceMap(onvif_connectors(directory.site)[0], directory)
     now = datetime.now(UTC)
     start = time.perf_counter()
     made = 0
@@ -157,7 +158,7 @@ async def bench_devices(devices: int, burst: int, paced_seconds: float, base_por
         settings = PullSettings(subscription_seconds=300, pull_timeout=5, message_limit=100)
         sources = [
             OnvifEventSource(c, directory, "admin", settings=settings, health_interval=30)
-            for c in site.connectors.onvif
+            for c in onvif_connectors(site)
         ]
         tasks = [asyncio.create_task(s.run(sink)) for s in sources]
         try:

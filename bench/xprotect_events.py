@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.xprotect.config import xprotect_connectors
 from connectors.xprotect.emulator import MOTION_STARTED, MOTION_STOPPED, XProtectEmulator
 from connectors.xprotect.sitespec import emulated_gateway
 from connectors.xprotect.source import XProtectEventSource
@@ -86,7 +87,7 @@ async def bench_frames(source: XProtectEventSource, total: int) -> None:
 async def bench_end_to_end(site_dir: SiteDirectory, replay: int, drops: int) -> None:
     site = site_dir.site
     async with XProtectEmulator(emulated_gateway(site, "xprotect-main")) as gateway:
-        connector = site.connectors.xprotect[0].model_copy(
+        connector = xprotect_connectors(site)[0].model_copy(
             update={"url": gateway.url, "username": "admin", "alarm_poll_seconds": 60}
         )
         source = XProtectEventSource(connector, site_dir, "admin", backoff=Backoff(0.05, 0.5))
@@ -135,7 +136,7 @@ async def main() -> None:
     site = load_site_config(ROOT / "examples" / "campus.toml")
     directory = SiteDirectory(site)
     print(f"vmsbridge XProtect event benchmark: Python {sys.version.split()[0]}")
-    offline = XProtectEventSource(site.connectors.xprotect[0], directory, "unused")
+    offline = XProtectEventSource(xprotect_connectors(site)[0], directory, "unused")
     await bench_frames(offline, 200 if args.quick else 50_000)
     await bench_end_to_end(directory, replay=100 if args.quick else 5_000, drops=3 if args.quick else 30)
 

@@ -40,7 +40,6 @@ MODEL = ("vmsbridge.model",)  # the model layer: imports nothing else of vmsbrid
 MODEL_MAY_IMPORT = ("vmsbridge.model", "vmsbridge.errors")
 
 MODULE, FUNCTION, TYPE_CHECKING = "module", "function", "type-checking"
-PER_MODULE = {"log", "logger", "_log"}  # every module makes its own: a moved symbol does not take it along
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,6 @@ class Module:
     imports: list[Import] = field(default_factory=list)
     # top-level symbol -> names it references (bare names, and "alias.attr" for attribute access)
     uses: dict[str, set[str]] = field(default_factory=dict)
-    defined: set[str] = field(default_factory=set)
 
 
 def under(name: str, prefixes: Iterable[str]) -> bool:
@@ -214,8 +212,6 @@ def collect(root: Path) -> dict[str, Module]:
             walker.visit(stmt)
         for symbol, node in _top_level_symbols(tree):
             module.uses.setdefault(symbol, set()).update(_names_used(node))
-            if symbol != "<module>":
-                module.defined.add(symbol)
         modules[name] = module
     return modules
 
@@ -229,19 +225,8 @@ class Edge:
     what: str  # the symbol(s) behind it
 
 
-def edges(modules: dict[str, Module], moves: dict[tuple[str, str], str] | None = None) -> list[Edge]:
-    """Module -> module edges among our packages, after ``moves`` (symbol -> new module)."""
-    moves = moves or {}
-
-    def home(module: str, symbol: str) -> str:
-        return moves.get((module, symbol), module)
-
-    def target_of(imp: Import, attr: str | None) -> str:
-        name = imp.name if imp.name is not None else attr
-        if name is not None and (imp.target, name) in moves:
-            return moves[(imp.target, name)]
-        return imp.target
-
+def edges(modules: dict[str, Module]) -> list[Edge]:
+    """Module -> module edges among our packages."""
     out: list[Edge] = []
     for m in modules.values():
         by_local: dict[str, list[Import]] = defaultdict(list)
@@ -251,30 +236,22 @@ def edges(modules: dict[str, Module], moves: dict[tuple[str, str], str] | None =
         # Imports inside a function belong to that function's symbol.
         for imp in m.imports:
             if imp.where == FUNCTION and imp.target.split(".")[0] in PACKAGES:
-                src = home(m.name, imp.symbol)
-                out.append(Edge(src, target_of(imp, None), imp.where, imp.at(), f"{imp.symbol}"))
+                out.append(Edge(m.name, imp.target, imp.where, imp.at(), f"{imp.symbol}"))
         for symbol, used in m.uses.items():
-            src = home(m.name, symbol)
             for ref in used:
                 base, _, attr = ref.partition(".")
                 for imp in by_local.get(base, []) if attr else by_local.get(ref, []):
                     if imp.target.split(".")[0] not in PACKAGES:
                         continue
-                    dst = target_of(imp, attr or None)
-                    if dst != src:
-                        out.append(Edge(src, dst, imp.where, imp.at(), f"{symbol} uses {ref}"))
-                if not attr and ref in m.defined and ref != symbol and ref not in PER_MODULE:
-                    dst = home(m.name, ref)
-                    if dst != src:
-                        out.append(Edge(src, dst, MODULE, m.path, f"{symbol} uses {ref} (moved)"))
-        # Re-exported or unused imports at module level still run: keep them (unless every name moved).
+                    if imp.target != m.name:
+                        out.append(Edge(m.name, imp.target, imp.where, imp.at(), f"{symbol} uses {ref}"))
+        # Re-exported or unused imports at module level still run: keep them.
         used_locals = {r.partition(".")[0] for refs in m.uses.values() for r in refs} | {
             r for refs in m.uses.values() for r in refs
         }
         for imp in m.imports:
             if imp.where == MODULE and imp.local not in used_locals and imp.target.split(".")[0] in PACKAGES:
-                out.append(Edge(m.name, target_of(imp, None), imp.where, imp.at(), "unused/re-export"))
-    # A moved symbol's new module: if it is a package's submodule, loading it loads the package too.
+                out.append(Edge(m.name, imp.target, imp.where, imp.at(), "unused/re-export"))
     return out
 
 

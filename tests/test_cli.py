@@ -333,3 +333,19 @@ def test_help_is_there_for_every_command(command: list[str], capsys: pytest.Capt
 def test_the_priorities_offered_are_the_models() -> None:
     # Spelled out in the CLI so that building the parser loads no model: they must not drift.
     assert tuple(p.value for p in Priority) == PRIORITIES
+
+
+@pytest.mark.parametrize(
+    ("kind", "address", "known"),
+    [
+        ("onvif", "127.0.0.1:9", "['onvif-north', 'onvif-south']"),
+        ("xprotect", "http://127.0.0.1:9", "['xprotect-main']"),
+    ],
+)
+def test_a_connector_the_site_lacks_is_named_with_the_ones_it_has(
+    kind: str, address: str, known: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VMSBRIDGE_TEST_PASSWORD", "unused")
+    argv = [kind, "watch", address, "--user", "x", "--password-env", "VMSBRIDGE_TEST_PASSWORD"]
+    assert main([*argv, "--connector", "nope"]) == 2
+    assert f"--connector: 'nope' is not one of {known}" in capsys.readouterr().err

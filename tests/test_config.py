@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.onvif.config import OnvifSource, onvif_connectors
+from connectors.xprotect.config import xprotect_connectors
 from tests.conftest import ROOT
 from vmsbridge.config import SiteConfig, SiteDirectory, load_site_config, parse_site_config, resolve_secret
 from vmsbridge.errors import ConfigError
@@ -27,8 +29,8 @@ def test_example_campus_meets_the_brief(site: SiteConfig) -> None:
     assert sum(1 for c in site.cameras if c.ptz and c.presets) >= 2
     assert len(site.phones) >= 3
     assert len(site.doors) >= 2
-    assert len(site.connectors.xprotect) == 1
-    assert len(site.connectors.onvif) == 2
+    assert len(xprotect_connectors(site)) == 1
+    assert len(onvif_connectors(site)) == 2
 
 
 def test_examples_file_is_the_packaged_default(site: SiteConfig) -> None:
@@ -105,7 +107,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_secrets_come_from_environment_or_file(site: SiteConfig, tmp_path: Path) -> None:
-    xp = site.connectors.xprotect[0]
+    xp = xprotect_connectors(site)[0]
     assert (
         resolve_secret("connectors.xprotect[0]", xp, env={"VMSBRIDGE_XPROTECT_PASSWORD": "s3cret"})
         == "s3cret"
@@ -114,16 +116,36 @@ def test_secrets_come_from_environment_or_file(site: SiteConfig, tmp_path: Path)
         resolve_secret("connectors.xprotect[0]", xp, env={})
     secret_file = tmp_path / "pw"
     secret_file.write_text("from-a-file\n")
-    south = site.connectors.onvif[1].model_copy(update={"password_file": secret_file})
+    south = onvif_connectors(site)[1].model_copy(update={"password_file": secret_file})
     assert resolve_secret("connectors.onvif[1]", south) == "from-a-file"
 
 
 def test_a_secret_file_without_a_first_line_is_named(site: SiteConfig, tmp_path: Path) -> None:
     empty = tmp_path / "pw"
     empty.write_text("\n")
-    south = site.connectors.onvif[1].model_copy(update={"password_file": empty})
+    south = onvif_connectors(site)[1].model_copy(update={"password_file": empty})
     with pytest.raises(ConfigError) as info:
         resolve_secret("connectors.onvif[1]", south)
     assert [str(p) for p in info.value.problems] == [
         f"connectors.onvif[1].password_file: {empty} has no secret on its first line"
     ]
+
+
+def test_each_connector_kinds_own_checks_come_with_the_rest_of_the_file() -> None:
+    # The ONVIF and XProtect plug-ins check what only they know; one pass still lists everything.
+    text = EXAMPLE.replace(', camera_id = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a02"', "")
+    text = text.replace(
+        'connector = "onvif-south", profile = "Profile_3"', 'connector = "onvif-south", profile = "Profile_2"'
+    )
+    text = text.replace('device = "bl-athletics"', 'device = "bl-ghost"')
+    problems = problems_of(text)
+    assert "cameras[2].source.camera_id: required for a camera on an XProtect connector" in problems
+    assert "cameras: media profile 'Profile_2' is used by two cameras on 'onvif-south'" in problems
+    assert "io_modules[2].inputs[0].device: 'bl-ghost' is not a device id" in problems
+
+
+def test_every_connector_kind_is_read_by_its_plugin_and_kept_by_kind(site: SiteConfig) -> None:
+    assert list(site.connectors.configured()) == ["xprotect", "onvif"]  # as the file has them
+    assert [c.id for c in onvif_connectors(site)] == ["onvif-north", "onvif-south"]
+    with pytest.raises(TypeError, match=r"connectors\.xprotect: 'xprotect-main' was read as XProtectSource"):
+        site.connectors.of_kind("xprotect", OnvifSource)

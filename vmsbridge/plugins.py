@@ -3,8 +3,11 @@
 A connector package (ONVIF, XProtect, or a third party's) is a distribution that declares an entry
 point in the ``vmsbridge.connectors`` group, named after the ``[[connectors.<kind>]]`` tables it
 runs, whose object satisfies :class:`ConnectorPlugin`. The core never imports a connector by name:
-it finds them here, by entry point, and asks them for event sources, controls, command-line
-subcommands and emulators.
+it finds them here, by entry point, and asks them for the model of their tables, the checks only
+they know, event sources, controls, command-line subcommands and emulators. What a kind can do
+(alarms, PTZ, clips, ...) it declares in ``capabilities``; rules look connectors up by capability
+(:func:`connectors_offering`), never by kind. :class:`ConnectorPackage` is the base of plug-ins
+laid out like ONVIF and XProtect, so each states only what differs.
 
 This module loads only the standard library (and ``vmsbridge.errors``) at import time, and so do
 the plug-in objects, so that building the command line stays fast.
@@ -14,26 +17,31 @@ from __future__ import annotations
 
 __all__ = [
     "GROUP",
+    "ConnectorPackage",
     "ConnectorPlugin",
     "ConnectorSet",
     "EmulatedConnectors",
     "EmulatedSite",
     "build_connectors",
     "configured_connectors",
+    "connectors_offering",
     "emulated_site",
     "load_plugins",
     "write_secret",
 ]
 
 import argparse
+import importlib
 import os
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from vmsbridge.capabilities import connectors_offering as _offering
 from vmsbridge.entry_points import CONNECTORS, load_group
 from vmsbridge.errors import ConfigError, ConfigProblem
 
@@ -75,7 +83,7 @@ class ConnectorPlugin(Protocol):
 
     kind: str  # the key in [[connectors.<kind>]] and the entry point's name
     summary: str  # one line for listings
-    capabilities: frozenset[str]  # a subset of {"events", "ptz", "alarms", "clips", "health"}
+    capabilities: frozenset[str]  # a subset of vmsbridge.capabilities.CAPABILITIES
 
     def config_model(self) -> type[ConnectorConfig]:
         """The model of one ``[[connectors.<kind>]]`` table (imported when called)."""
@@ -114,6 +122,60 @@ def load_plugins() -> dict[str, ConnectorPlugin]:
 def configured_connectors(site: SiteConfig) -> dict[str, tuple[ConnectorConfig, ...]]:
     """The site's non-empty ``[[connectors.<kind>]]`` lists, by kind."""
     return site.connectors.configured()
+
+
+def connectors_offering(
+    site: SiteConfig, capability: str, plugins: Mapping[str, ConnectorPlugin] | None = None
+) -> list[str]:
+    """Ids of the site's connectors whose plug-in declares ``capability`` (one of
+    ``vmsbridge.capabilities``), from the installed plug-ins (or ``plugins``)."""
+    return _offering(capability, configured_connectors(site), load_plugins() if plugins is None else plugins)
+
+
+class ConnectorPackage(ABC):
+    """A plug-in whose parts live in one package, by name, imported when first asked for.
+
+    A subclass states ``kind``, ``summary``, ``capabilities`` and ``package``, and writes ``build``
+    (and ``emulate`` if it has emulators). The rest is found in the package:
+
+    * ``<package>.config``: ``MODEL``, the model of one ``[[connectors.<kind>]]`` table, and
+      ``check(site)``, the problems only this kind knows about;
+    * ``<package>.cli``: ``add_parser(sub)`` for ``vmsbridge <kind> ...`` and, when the kind has an
+      emulator, ``add_emulate_parser(kinds)`` for ``vmsbridge emulate <kind>``.
+
+    Nothing is imported before a method is called, so loading the plug-in keeps the command line fast.
+    """
+
+    kind: str
+    summary: str
+    capabilities: frozenset[str]
+    package: str  # e.g. "connectors.onvif"
+
+    def _part(self, module: str, name: str) -> Any:
+        return getattr(importlib.import_module(f"{self.package}.{module}"), name)
+
+    def config_model(self) -> type[ConnectorConfig]:
+        return cast("type[ConnectorConfig]", self._part("config", "MODEL"))
+
+    def check(self, site: SiteConfig) -> Iterable[ConfigProblem]:
+        return cast("Iterable[ConfigProblem]", self._part("config", "check")(site))
+
+    @abstractmethod
+    def build(self, site: SiteConfig, directory: SiteDirectory, work_dir: Path) -> ConnectorSet:
+        """Sources and controls for every connector of this kind the site configures."""
+
+    def add_cli(self, sub: SubParsers[argparse.ArgumentParser]) -> None:
+        self._part("cli", "add_parser")(sub)
+
+    def add_emulate_cli(self, kinds: SubParsers[argparse.ArgumentParser]) -> None:
+        cli = importlib.import_module(f"{self.package}.cli")
+        if hasattr(cli, "add_emulate_parser"):
+            cli.add_emulate_parser(kinds)
+
+    def emulate(
+        self, site: SiteConfig, clip: Path | None, secret_file: Path, user: str
+    ) -> AbstractAsyncContextManager[EmulatedConnectors] | None:
+        return None
 
 
 def _with_connectors(site: SiteConfig, by_kind: Mapping[str, Sequence[ConnectorConfig]]) -> SiteConfig:

@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import (
     add_duration_option,
     add_password_options,
-    load_site,
     password_from,
+    pick_connector,
     print_json,
-    until_stopped,
     watch_source,
 )
-from vmsbridge.cli.emulate import CONTROL_HELP, add_emulator_options
+from vmsbridge.cli.emulate import add_emulate_kind
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     from connectors.onvif.client import OnvifClient
-    from vmsbridge.config import OnvifSource, SiteDirectory
+    from connectors.onvif.config import OnvifSource
+    from vmsbridge.config import SiteConfig, SiteDirectory
 
 DEFAULT_PASSWORD_ENV = "VMSBRIDGE_ONVIF_PASSWORD"
 
@@ -181,18 +183,13 @@ async def _watch(
 def watch_device(args: argparse.Namespace) -> int:
     import asyncio
 
-    from vmsbridge.config import OnvifSource, SiteDirectory, default_config_path, load_site_config
+    from connectors.onvif.config import OnvifSource, onvif_connectors
+    from vmsbridge.config import SiteDirectory, default_config_path, load_site_config
 
     host, port = _address(args.address)
     site = load_site_config(args.config or default_config_path())
     if args.connector is not None:
-        known = {c.id: c for c in site.connectors.onvif}
-        if args.connector not in known:
-            raise ConfigError(
-                "--connector",
-                [ConfigProblem("--connector", f"{args.connector!r} is not one of {sorted(known)}")],
-            )
-        connector = known[args.connector].model_copy(
+        connector = pick_connector(onvif_connectors(site), args.connector).model_copy(
             update={"host": host, "port": port, "username": args.user}
         )
     else:
@@ -204,22 +201,23 @@ def watch_device(args: argparse.Namespace) -> int:
 
 
 def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = kinds.add_parser(
+    parser = add_emulate_kind(
+        kinds,
         "onvif",
-        help="ONVIF devices (SOAP 1.2: device, media, PTZ, events, device I/O, doors)",
+        summary="ONVIF devices (SOAP 1.2: device, media, PTZ, events, device I/O, doors)",
         description="Serve one emulated ONVIF device per [[connectors.onvif]] of a site file on "
-        "127.0.0.1, one per port from --port upward, until SIGINT/SIGTERM. " + CONTROL_HELP,
+        "127.0.0.1, one per port from --port upward, until SIGINT/SIGTERM.",
+        default_port=8080,
+        serve=_serve,
     )
-    add_emulator_options(parser, default_port=8080)
     parser.add_argument("--clip", type=Path, default=None, help="video file served at every stream URI")
-    parser.set_defaults(handler=emulate_onvif)
 
 
-async def _emulate_onvif(args: argparse.Namespace) -> None:
+@asynccontextmanager
+async def _serve(args: argparse.Namespace, site: SiteConfig) -> AsyncIterator[Sequence[str]]:
     from connectors.onvif.emulator import OnvifEmulator
     from connectors.onvif.sitedevices import emulated_devices
 
-    site = load_site(argparse.Namespace(config=args.devices))
     specs = emulated_devices(site, clip=args.clip)
     if not specs:
         raise ConfigError(
@@ -228,23 +226,15 @@ async def _emulate_onvif(args: argparse.Namespace) -> None:
     async with OnvifEmulator(
         specs, base_port=args.port, username=args.user, password=args.password
     ) as emulator:
+        lines = []
         for device in emulator.devices:
             spec = device.spec
             cams = ", ".join(p.token + (" (PTZ)" if p.ptz else "") for p in spec.profiles)
-            print(
+            lines.append(
                 f"{spec.id:<14} {device.url}   profiles: {cams}; inputs: {', '.join(spec.inputs) or '-'}; "
-                f"doors: {', '.join(spec.doors) or '-'}",
-                flush=True,
+                f"doors: {', '.join(spec.doors) or '-'}"
             )
-        print(f"user {args.user!r}; Ctrl-C to stop", flush=True)
-        await until_stopped(args.duration)
-
-
-def emulate_onvif(args: argparse.Namespace) -> int:
-    import asyncio
-
-    asyncio.run(_emulate_onvif(args))
-    return 0
+        yield lines
 
 
 __all__ = ["add_emulate_parser", "add_parser"]

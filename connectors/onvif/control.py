@@ -18,10 +18,11 @@ from pathlib import Path
 import aiohttp
 
 from connectors.onvif.client import OnvifClient, Recording
+from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.errors import OnvifError
 from recording.replay import ReplayRequest, replay_clip
 from recording.rtsp import RtspError
-from vmsbridge.config import Camera, OnvifSource, SiteConfig, resolve_secret
+from vmsbridge.config import Camera, SiteConfig, resolve_secret
 from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.sources import ClipNotFound
 
@@ -172,7 +173,7 @@ def _profile_of(camera: Camera) -> str:
 
 def build_onvif_controls(site: SiteConfig, work_dir: Path) -> Controls:
     controls = Controls()
-    for i, connector in enumerate(site.connectors.onvif):
+    for i, connector in enumerate(onvif_connectors(site)):
         cameras = [c for c in site.cameras if c.source.connector == connector.id and c.source.profile]
         if not cameras:
             continue

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from connectors.onvif.config import onvif_connectors
 from connectors.onvif.emulator import OnvifEmulator
 from connectors.onvif.sitedevices import emulated_devices
 from vmsbridge.config import SiteConfig, read_secret_file
@@ -32,6 +33,6 @@ async def emulated_onvif(
                     "password_file": secret_file,
                 }
             )
-            for c in site.connectors.onvif
+            for c in onvif_connectors(site)
         ]
         yield EmulatedConnectors(connectors, onvif, {d.spec.id: d for d in onvif.devices})

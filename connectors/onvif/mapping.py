@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from connectors.onvif.client import MediaProfile
+from connectors.onvif.config import OnvifSource
 from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, Subject
-from vmsbridge.config import OnvifSource, SiteDirectory
+from vmsbridge.config import SiteDirectory
 from vmsbridge.model import Event, EventKind
 
 MAX_RAW_CHARS = 32 * 1024  # enough for any real notification; a hostile one is cut, not stored whole

@@ -6,6 +6,7 @@ __all__ = ["emulated_devices"]
 
 from pathlib import Path
 
+from connectors.onvif.config import onvif_connectors
 from connectors.onvif.emulator import DeviceSpec, ProfileSpec
 from vmsbridge.config import SiteConfig
 
@@ -14,7 +15,7 @@ def emulated_devices(site: SiteConfig, clip: Path | None = None) -> list[DeviceS
     """One device per ``[[connectors.onvif]]``, with the profiles, presets, inputs and doors the
     site configuration expects to find on it."""
     devices = []
-    for connector in site.connectors.onvif:
+    for connector in onvif_connectors(site):
         cameras = [c for c in site.cameras if c.source.connector == connector.id and c.source.profile]
         profiles = [
             ProfileSpec(

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from connectors.onvif.client import DeviceInfo, OnvifClient
+from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.errors import OnvifError
 from connectors.onvif.events import PullPointLoop, PullSettings
 from connectors.onvif.mapping import DeviceMap, PropertyStates, build_event
 from connectors.onvif.messages import Notification
 from connectors.onvif.topics import Reading, read_notification
 from vmsbridge.bus import EventSink, publish_durably
-from vmsbridge.config import OnvifSource, SiteConfig, SiteDirectory, resolve_secret
+from vmsbridge.config import SiteConfig, SiteDirectory, resolve_secret
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.model.devicetime import DEVICE_TIME, date_event
 from vmsbridge.sources import EventSource
@@ -283,7 +284,7 @@ class OnvifEventSource:
 def build_onvif_sources(site: SiteConfig, directory: SiteDirectory) -> list[EventSource]:
     """One source per ``[[connectors.onvif]]``; a missing secret stops start-up with its key named."""
     sources: list[EventSource] = []
-    for i, connector in enumerate(site.connectors.onvif):
+    for i, connector in enumerate(onvif_connectors(site)):
         password = resolve_secret(f"connectors.onvif[{i}]", connector)
         sources.append(OnvifEventSource(connector, directory, password))
     return sources

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import (
     add_duration_option,
     add_password_options,
-    load_site,
     password_from,
+    pick_connector,
     print_json,
-    until_stopped,
     watch_source,
 )
-from vmsbridge.cli.emulate import CONTROL_HELP, add_emulator_options
+from vmsbridge.cli.emulate import add_emulate_kind
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
-    from vmsbridge.config import SiteDirectory, XProtectSource
+    from connectors.xprotect.config import XProtectSource
+    from vmsbridge.config import SiteConfig, SiteDirectory
 
 DEFAULT_PASSWORD_ENV = "VMSBRIDGE_XPROTECT_PASSWORD"
 
@@ -71,7 +73,8 @@ def _gateway_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _connector(args: argparse.Namespace) -> tuple[XProtectSource, SiteDirectory]:
-    from vmsbridge.config import SiteDirectory, XProtectSource, default_config_path, load_site_config
+    from connectors.xprotect.config import XProtectSource, xprotect_connectors
+    from vmsbridge.config import SiteDirectory, default_config_path, load_site_config
 
     site = load_site_config(args.config or default_config_path())
     update = {
@@ -83,13 +86,7 @@ def _connector(args: argparse.Namespace) -> tuple[XProtectSource, SiteDirectory]
     if args.connector is None:
         connector = XProtectSource(id="watch", password_env=DEFAULT_PASSWORD_ENV, **update)
     else:
-        known = {c.id: c for c in site.connectors.xprotect}
-        if args.connector not in known:
-            raise ConfigError(
-                "--connector",
-                [ConfigProblem("--connector", f"{args.connector!r} is not one of {sorted(known)}")],
-            )
-        connector = known[args.connector].model_copy(update=update)
+        connector = pick_connector(xprotect_connectors(site), args.connector).model_copy(update=update)
     return connector, SiteDirectory(site)
 
 
@@ -178,38 +175,68 @@ def watch_gateway(args: argparse.Namespace) -> int:
 
 
 def add_emulate_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = kinds.add_parser(
+    parser = add_emulate_kind(
+        kinds,
         "xprotect",
-        help="an XProtect API Gateway (IDP token, REST, Events & State WebSocket, alarms)",
+        summary="an XProtect API Gateway (IDP token, REST, Events & State WebSocket, alarms)",
         description="Serve an emulated API Gateway with the cameras, inputs and event types of the "
-        "site file's XProtect connector on http://127.0.0.1:--port, until SIGINT/SIGTERM. " + CONTROL_HELP,
+        "site file's XProtect connector on http://127.0.0.1:--port, until SIGINT/SIGTERM.",
+        default_port=8081,
+        serve=_serve,
     )
-    add_emulator_options(parser, default_port=8081)
-    parser.set_defaults(handler=emulate_xprotect)
+    parser.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="H.264/H.265 video a recording server (ImageServer protocol) has stored, looped, on every "
+        "camera since 10 minutes before the start; the gateway's recordingServers item names it",
+    )
+    parser.add_argument(
+        "--recorder-port", type=int, default=0, help="the recording server's port (default: any free one)"
+    )
 
 
-async def _emulate_xprotect(args: argparse.Namespace) -> None:
+@asynccontextmanager
+async def _serve(args: argparse.Namespace, site: SiteConfig) -> AsyncIterator[Sequence[str]]:
+    from contextlib import AsyncExitStack
+    from datetime import UTC, datetime
+
+    from connectors.xprotect.config import xprotect_connectors
     from connectors.xprotect.emulator import XProtectEmulator
     from connectors.xprotect.sitespec import emulated_gateway
 
-    site = load_site(argparse.Namespace(config=args.devices))
-    if not site.connectors.xprotect:
+    gateways = xprotect_connectors(site)
+    if not gateways:
         raise ConfigError(
             str(args.devices), [ConfigProblem("connectors.xprotect", "the file has no XProtect gateway")]
         )
-    spec = emulated_gateway(site, site.connectors.xprotect[0].id)
-    async with XProtectEmulator(spec, port=args.port, username=args.user, password=args.password) as emulator:
-        print(
-            f"{site.connectors.xprotect[0].id:<14} {emulator.url}   cameras: {len(spec.cameras)}; "
-            f"inputs: {len(spec.inputs)}; user-defined events: {len(spec.user_defined_events)}",
-            flush=True,
+    spec = emulated_gateway(site, gateways[0].id)
+    async with AsyncExitStack() as stack:
+        emulator = await stack.enter_async_context(
+            XProtectEmulator(spec, port=args.port, username=args.user, password=args.password)
         )
-        print(f"user {args.user!r}; Ctrl-C to stop", flush=True)
-        await until_stopped(args.duration)
+        lines = [
+            f"{gateways[0].id:<14} {emulator.url}   cameras: {len(spec.cameras)}; "
+            f"inputs: {len(spec.inputs)}; user-defined events: {len(spec.user_defined_events)}"
+        ]
+        if args.clip is not None:
+            from connectors.xprotect.emulator.imageserver import ImageServerEmulator
+            from connectors.xprotect.emulator.recording import Recording
+            from connectors.xprotect.lab import RECORDED_BEFORE
 
-
-def emulate_xprotect(args: argparse.Namespace) -> int:
-    import asyncio
-
-    asyncio.run(_emulate_xprotect(args))
-    return 0
+            try:
+                recording = Recording(args.clip, datetime.now(UTC) - RECORDED_BEFORE, passes=None)
+            except (OSError, ValueError) as exc:  # av's errors are OSError or ValueError
+                raise ConfigError(
+                    str(args.clip), [ConfigProblem("--clip", f"cannot be stored: {exc}")]
+                ) from None
+            recorder = await stack.enter_async_context(
+                ImageServerEmulator(
+                    emulator, {c.id: recording for c in spec.cameras}, port=args.recorder_port
+                )
+            )
+            lines.append(
+                f"{'recorder':<14} {recorder.url}   ImageServer protocol; {args.clip.name} on every camera"
+            )
+        yield lines

@@ -21,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from connectors.xprotect.config import XProtectSource
 from connectors.xprotect.errors import (
     ApiError,
     AuthenticationFailed,
@@ -28,7 +29,6 @@ from connectors.xprotect.errors import (
     ProtocolError,
     XProtectError,
 )
-from vmsbridge.config import XProtectSource
 
 log = logging.getLogger(__name__)
 

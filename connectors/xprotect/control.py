@@ -10,8 +10,10 @@ __all__ = ["XProtectControl", "build_xprotect_controls"]
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from connectors.xprotect.clips import DropFolderClipSource
+from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
 from vmsbridge.config import Camera, SiteConfig
 from vmsbridge.controls import Controls, PtzMove
@@ -54,7 +56,9 @@ class XProtectControl:
         return PtzMove(sent_at, time.perf_counter() - started, seconds)
 
 
-def build_xprotect_controls(site: SiteConfig, sources: list[EventSource]) -> Controls:
+def build_xprotect_controls(
+    site: SiteConfig, sources: list[EventSource], work_dir: Path | None = None
+) -> Controls:
     controls = Controls()
     for source in sources:
         if not isinstance(source, XProtectEventSource):
@@ -63,16 +67,33 @@ def build_xprotect_controls(site: SiteConfig, sources: list[EventSource]) -> Con
         connector = source.connector
         controls.alarms[connector.id] = control
         controls.ptz[connector.id] = control
+        export: DropFolderClipSource | None = None
         if connector.export_folder is not None:
             names = {
                 c.id: [n for n in (c.source.camera_id, c.vms_camera_id, c.name) if n]
                 for c in site.cameras
                 if c.source.connector == connector.id or c.vms_camera_id
             }
-            controls.clips[connector.id] = DropFolderClipSource(
+            export = DropFolderClipSource(
                 connector.export_folder,
                 names,
                 wait_seconds=connector.export_wait_seconds,
                 filename_zone=site.site.timezone,
             )
+        recorded = {
+            c.id: c.source.camera_id
+            for c in site.cameras
+            if c.source.connector == connector.id and c.source.camera_id
+        }
+        if work_dir is not None and recorded:
+            # The recording server first (ImageServer protocol), the export folder second.
+            controls.clips[connector.id] = RecordedClipSource(
+                source.client,
+                recorded,
+                work_dir,
+                fallback=export,
+                ssl_context=recorder_tls(connector.ca_file, connector.insecure_skip_verify),
+            )
+        elif export is not None:
+            controls.clips[connector.id] = export
     return controls

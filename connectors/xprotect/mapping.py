@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from connectors.xprotect.client import Inventory
-from vmsbridge.config import SiteDirectory, XProtectSource
+from connectors.xprotect.config import XProtectSource
+from vmsbridge.config import SiteDirectory
 from vmsbridge.model import Event, EventKind
 from vmsbridge.model.devicetime import DeviceTime, date_event
 

@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.xprotect.client import Inventory, XProtectClient
+from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.errors import XProtectError
 from connectors.xprotect.events import EssLoop
 from connectors.xprotect.mapping import XProtectMap, to_events, vms_time
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink, publish_durably
-from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource, resolve_secret
+from vmsbridge.config import SiteConfig, SiteDirectory, resolve_secret
 from vmsbridge.model import ALARM_STATE_KINDS, Event, EventKind
 from vmsbridge.model.devicetime import CLOCK_SUSPECT, DEVICE_TIME
 from vmsbridge.sources import EventSource
@@ -256,7 +257,7 @@ class XProtectEventSource:
 
 def build_xprotect_sources(site: SiteConfig, directory: SiteDirectory) -> list[EventSource]:
     sources: list[EventSource] = []
-    for i, connector in enumerate(site.connectors.xprotect):
+    for i, connector in enumerate(xprotect_connectors(site)):
         password = resolve_secret(f"connectors.xprotect[{i}]", connector)
         sources.append(XProtectEventSource(connector, directory, password))
     return sources

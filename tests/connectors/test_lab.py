@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from connectors import lab
+from connectors.onvif.config import onvif_connectors
 from tests.rules.conftest import rules_site
 from vmsbridge import plugins
 
@@ -28,7 +29,7 @@ async def test_the_password_file_is_written_off_the_loop_for_its_owner_only(
     secret.write_text("an older password\n", encoding="utf-8")
     secret.chmod(0o644)
     async with lab.emulated_site(rules_site(tmp_path), None, tmp_path) as site:
-        assert site.site.connectors.onvif  # the emulators are up
+        assert onvif_connectors(site.site)  # the emulators are up
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
         assert secret.read_text(encoding="utf-8") != "an older password\n"
     assert written_on

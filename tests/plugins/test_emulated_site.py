@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.onvif.config import onvif_connectors
+from connectors.xprotect.config import xprotect_connectors
 from vmsbridge.config import default_config_path, load_site_config
 from vmsbridge.errors import ConfigError
 from vmsbridge.plugins import LAB_USER, ConnectorPlugin, emulated_site, load_plugins
@@ -18,7 +20,7 @@ async def test_each_plugin_emulates_its_connectors_and_the_site_points_at_them(t
         assert sorted(lab.emulators) == ["onvif", "xprotect"]
         secret = tmp_path / "lab-password"
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-        for connector in lab.site.connectors.onvif:
+        for connector in onvif_connectors(lab.site):
             device = lab.device(connector.id)
             assert (connector.host, connector.port) == ("127.0.0.1", device.port)
             assert (connector.username, connector.password_env, connector.password_file) == (
@@ -26,8 +28,8 @@ async def test_each_plugin_emulates_its_connectors_and_the_site_points_at_them(t
                 None,
                 secret,
             )
-        assert [d.spec.id for d in lab.onvif.devices] == [c.id for c in site.connectors.onvif]
-        for gateway in lab.site.connectors.xprotect:
+        assert [d.spec.id for d in lab.onvif.devices] == [c.id for c in onvif_connectors(site)]
+        for gateway in xprotect_connectors(lab.site):
             assert gateway.url == lab.xprotect[gateway.id].url
             assert gateway.url.startswith("http://127.0.0.1:")
             assert (gateway.ca_file, gateway.insecure_skip_verify) == (None, False)

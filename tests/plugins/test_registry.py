@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.onvif.config import onvif_connectors
+from connectors.xprotect.config import xprotect_connectors
 from tests.conftest import ROOT
 from tests.plugins.distributions import write_distribution
 from vmsbridge.cli.main import main
@@ -199,19 +201,19 @@ def test_the_real_plugins_build_sources_and_controls_for_the_example(
     secret.write_text("lab\n")
     site = site.model_copy(
         update={
-            "connectors": site.connectors.model_copy(
-                update={
+            "connectors": site.connectors.replacing(
+                {
                     "onvif": [
                         c.model_copy(update={"password_file": secret}) if c.password_file else c
-                        for c in site.connectors.onvif
+                        for c in onvif_connectors(site)
                     ]
                 }
             )
         }
     )
     connectors = build_connectors(site, SiteDirectory(site), tmp_path)
-    expected = [f"onvif:{c.id}" for c in site.connectors.onvif] + [
-        f"xprotect:{c.id}" for c in site.connectors.xprotect
+    expected = [f"onvif:{c.id}" for c in onvif_connectors(site)] + [
+        f"xprotect:{c.id}" for c in xprotect_connectors(site)
     ]
     assert [s.name for s in connectors.sources] == expected
-    assert set(connectors.controls.alarms) == {c.id for c in site.connectors.xprotect}
+    assert set(connectors.controls.alarms) == {c.id for c in xprotect_connectors(site)}

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from connectors.onvif.client import OnvifClient
+from connectors.onvif.config import onvif_connectors
 from connectors.onvif.emulator import preset_position
 from connectors.onvif.source import OnvifEventSource
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT
@@ -48,7 +49,7 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
             lambda: ptz.goto_calls == [("Profile_1", "3")], "one GotoPreset to the phone's preset"
         )
         await eventually(lambda: ptz.ptz_status["Profile_1"] == "IDLE", "the PTZ camera to settle")
-        lab_ptz = next(c for c in bridge.lab.site.connectors.onvif if c.id == "onvif-ptz")
+        lab_ptz = next(c for c in onvif_connectors(bridge.lab.site) if c.id == "onvif-ptz")
         async with OnvifClient(
             "check", "127.0.0.1", ptz.port, lab_ptz.username, _password(lab_ptz)
         ) as client:
@@ -197,7 +198,7 @@ async def test_resynced_duplicate_phone_event_moves_ptz_once(db_url: str, tmp_pa
         await eventually(lambda: len(ptz.goto_calls) == 1, "the first GotoPreset")
         # A second subscriber with no memory of the first (a connector restarted after a crash)
         # is told on subscribing that DI1 is active: the same pickup arrives again as a new event.
-        connector = next(c for c in bridge.lab.site.connectors.onvif if c.id == "onvif-io")
+        connector = next(c for c in onvif_connectors(bridge.lab.site) if c.id == "onvif-io")
         again = OnvifEventSource(connector, bridge.directory, _password(connector))
         task = asyncio.create_task(again.run(bridge.bus))
         try:

@@ -69,7 +69,7 @@ def engine_on(
         work_dir=tmp_path / "work",
     )
     correlator = Correlator(stores.incidents, directory, site.correlation)
-    rules = active_rules(site.rules, has_xprotect=False)
+    rules = active_rules(site.rules, raises_alarms=False)
     if clock is None:
         return RuleEngine(ctx, rules, correlator)
     return RuleEngine(ctx, rules, correlator, clock=clock)

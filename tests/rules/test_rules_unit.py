@@ -37,7 +37,7 @@ def fires(matcher: Matcher, rule: Rule, events: list[StoredEvent], now: datetime
 
 
 def test_door_forced_unless_access_granted_at_that_door_just_before() -> None:
-    [rule] = active_rules(rules_site_config('templates = ["door_forced"]').rules, has_xprotect=False)
+    [rule] = active_rules(rules_site_config('templates = ["door_forced"]').rules, raises_alarms=False)
     matcher = Matcher([rule])
     events = [
         event(1, EventKind.ACCESS_GRANTED, "door-a", 0),
@@ -239,7 +239,8 @@ def rules_site_config(rules: str) -> SiteConfig:
         (
             '[[rules.custom]]\nname = "x"\non = ["phone.offhook"]\nactions = [{ type = "xprotect_alarm", '
             'connector = "vms-2" }]',
-            "rules.custom[0].actions[0].connector: 'vms-2' is not an XProtect connector id",
+            "rules.custom[0].actions[0].connector: 'vms-2' is not a connector that raises alarms "
+            "('xprotect-main')",
         ),
         (
             '[[rules.custom]]\nname = "x"\non = ["access.denied"]\n'
@@ -291,6 +292,6 @@ async def test_reload_keeps_the_running_rules_when_the_new_file_is_bad(tmp_path:
 
 def test_every_template_name_has_a_valid_template() -> None:
     for name in TEMPLATE_NAMES:
-        rule = template_rule(name, RulesConfig(), has_xprotect=True)
+        rule = template_rule(name, RulesConfig(), raises_alarms=True)
         assert rule.name == name
         assert rule.actions

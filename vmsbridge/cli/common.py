@@ -11,14 +11,14 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from vmsbridge.bus import EventPayload
     from vmsbridge.config import SiteConfig
@@ -26,6 +26,14 @@ if TYPE_CHECKING:
     from vmsbridge.store.stores import Stores
 
 T = TypeVar("T")
+
+
+class _Connector(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+C = TypeVar("C", bound=_Connector)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +64,15 @@ def load_site(args: argparse.Namespace) -> SiteConfig:
     from vmsbridge.config import default_config_path, load_site_config
 
     return load_site_config(args.config or default_config_path())
+
+
+def pick_connector(found: Sequence[C], wanted: str) -> C:
+    """The connector ``--connector`` names among ``found`` (a site's connectors of one kind)."""
+    for connector in found:
+        if connector.id == wanted:
+            return connector
+    known = sorted(c.id for c in found)
+    raise ConfigError("--connector", [ConfigProblem("--connector", f"{wanted!r} is not one of {known}")])
 
 
 def db_url_for(args: argparse.Namespace, site: SiteConfig) -> str:

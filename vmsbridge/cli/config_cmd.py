@@ -26,18 +26,18 @@ def check_config(args: argparse.Namespace) -> int:
     site = load_site_config(args.file)  # raises ConfigError -> exit 2 with every problem listed
     directory = SiteDirectory(site)
     warnings: list[str] = []
-    for kind, sources in site.connectors.configured().items():
+    configured = site.connectors.configured()
+    for kind, sources in configured.items():
         for i, src in enumerate(sources):
             try:
                 resolve_secret(f"connectors.{kind}[{i}]", src)
             except ConfigError as exc:
                 warnings.extend(str(p) for p in exc.problems)
+    connectors = ", ".join(f"{len(found)} {kind}" for kind, found in configured.items()) or "none"
     print(
         f"{args.file}: OK — {site.site.name}: {len(site.locations)} locations, "
         f"{len(directory.devices)} devices ({len(site.cameras)} cameras, {len(site.phones)} phones, "
-        f"{len(site.doors)} doors, {len(site.io_modules)} I/O modules), "
-        f"{len(site.connectors.onvif)} ONVIF and {len(site.connectors.xprotect)} XProtect sources"
-        + "".join(f", {len(found)} {kind}" for kind, found in site.connectors.by_kind.items())
+        f"{len(site.doors)} doors, {len(site.io_modules)} I/O modules), connectors: {connectors}"
     )
     for warning in warnings:
         print(f"  warning: {warning} (needed when the connector starts)")

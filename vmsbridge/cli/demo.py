@@ -136,7 +136,8 @@ async def run_demo(
         )
     module, wire = wired
     neighbours = directory.adjacent.get(phone.location, frozenset())
-    onvif_ids = {c.id for c in site.connectors.onvif}
+    # The story is told on the emulated ONVIF devices: they are the ones the demo can make act.
+    onvif_ids = {c.id for c in site.connectors.configured().get("onvif", ())}
     door = next((d for d in site.doors if d.location in neighbours and d.connector in onvif_ids), None)
     secrets = data_dir / "lab"
     await asyncio.to_thread(secrets.mkdir, parents=True, exist_ok=True)

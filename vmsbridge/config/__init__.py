@@ -8,7 +8,8 @@ in the file: connector sections name an environment variable (``password_env``) 
 One module per section (``site``, ``devices``, ``connectors``, ``notifications``, ``clery``,
 ``health``, ``evidence``, ``rules``), each with the parsers its values need, so reading a site
 file needs no service; ``load`` reads and cross-checks a file, ``directory`` derives lookups from
-it. Everything is re-exported here: ``from vmsbridge.config import SiteConfig``.
+it. Everything is re-exported here: ``from vmsbridge.config import SiteConfig``. The model of each
+``[[connectors.<kind>]]`` is not here: the plug-in of that kind brings it (``connectors.*.config``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ __all__ = [
     "NotificationSinksConfig",
     "NotificationsConfig",
     "NotifyOperator",
-    "OnvifSource",
     "OpenIncident",
     "PtzGoto",
     "RetentionConfig",
@@ -55,7 +55,6 @@ __all__ = [
     "UnlessCondition",
     "WebhookSinkConfig",
     "XProtectAlarm",
-    "XProtectSource",
     "XProtectUserEvent",
     "default_config_path",
     "format_path",
@@ -74,7 +73,7 @@ from vmsbridge.config.base import (
     resolve_secret,
 )
 from vmsbridge.config.clery import CleryConfig
-from vmsbridge.config.connectors import ConnectorConfig, ConnectorsConfig, OnvifSource, XProtectSource
+from vmsbridge.config.connectors import ConnectorConfig, ConnectorsConfig
 from vmsbridge.config.devices import (
     Camera,
     CameraMask,

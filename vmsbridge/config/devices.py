@@ -36,7 +36,7 @@ class Location(ConfigModel):
 
 
 class CameraSource(ConfigModel):
-    connector: Identifier = Field(description="id of an [[connectors.onvif]] or [[connectors.xprotect]]")
+    connector: Identifier = Field(description="id of a [[connectors.<kind>]], e.g. an ONVIF encoder or a VMS")
     profile: str | None = Field(None, description="ONVIF media profile token")
     camera_id: str | None = Field(None, description="XProtect camera id (GUID)")
 

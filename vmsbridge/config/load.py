@@ -17,8 +17,9 @@ from typing import Any, Protocol, cast
 
 from pydantic import ValidationError
 
+from vmsbridge.capabilities import ALARMS, connectors_offering
 from vmsbridge.config.base import format_path
-from vmsbridge.config.connectors import BUILT_IN_KINDS, ConnectorConfig
+from vmsbridge.config.connectors import ConnectorConfig, ConnectorsConfig
 from vmsbridge.config.rules import CaptureClip, PtzGoto, XProtectAlarm, XProtectUserEvent
 from vmsbridge.config.site import SiteConfig
 from vmsbridge.errors import ConfigError, ConfigProblem
@@ -31,6 +32,7 @@ class ConnectorKind(Protocol):
     """What reading a site file needs of a connector plug-in (``vmsbridge.plugins.ConnectorPlugin``)."""
 
     kind: str
+    capabilities: frozenset[str]  # what its connectors can do (``vmsbridge.capabilities``)
 
     def config_model(self) -> type[ConnectorConfig]:
         """The model of one ``[[connectors.<kind>]]`` table."""
@@ -60,7 +62,7 @@ def load_site_config(path: Path) -> SiteConfig:
 def parse_site_config(
     text: str, source: str = "<config>", kinds: Mapping[str, ConnectorKind] | None = None
 ) -> SiteConfig:
-    """A checked site; ``[[connectors.<kind>]]`` of a kind not built in is read by the installed
+    """A checked site; each ``[[connectors.<kind>]]`` is read, then checked, by the installed
     plug-in of that kind (or the one in ``kinds``)."""
     try:
         data = tomllib.loads(text)
@@ -70,24 +72,21 @@ def parse_site_config(
         raise ConfigError(
             source, [ConfigProblem("", "arrays or inline tables nested too deeply to read")]
         ) from None
-    tables = _plugin_tables(data)
-    if tables and kinds is None:
-        kinds = installed_kinds()
     problems: list[ConfigProblem] = []
-    by_kind: dict[str, tuple[ConnectorConfig, ...]] = {}
+    tables = _connector_tables(data, problems)
+    if kinds is None:
+        kinds = installed_kinds() if tables else {}
     try:
         site = SiteConfig.model_validate(data)
     except ValidationError as exc:
         problems += [_problem_from_pydantic(err) for err in exc.errors()]
-    for kind, found in tables.items():
-        by_kind[kind] = _parse_kind(kind, found, kinds or {}, problems)
+    by_kind = {kind: _parse_kind(kind, found, kinds, problems) for kind, found in tables.items()}
     if problems:
         raise ConfigError(source, problems)
-    if by_kind:
-        site = site.model_copy(update={"connectors": site.connectors.replacing(dict(by_kind))})
-    problems = [*_cross_check(site), *_check_rules(site)]
-    for kind in site.connectors.by_kind:
-        problems += (kinds or {})[kind].check(site)
+    site = site.model_copy(update={"connectors": ConnectorsConfig(by_kind)})
+    problems = [*_cross_check(site), *_check_rules(site, kinds)]
+    for kind in site.connectors.configured():
+        problems += kinds[kind].check(site)
     if problems:
         raise ConfigError(source, problems)
     return site
@@ -100,12 +99,13 @@ def installed_kinds() -> dict[str, ConnectorKind]:
     return cast("dict[str, ConnectorKind]", load_group(CONNECTORS))
 
 
-def _plugin_tables(data: dict[str, Any]) -> dict[str, Any]:
-    """Take the ``[[connectors.<kind>]]`` of kinds that are not built in out of ``data``."""
-    connectors = data.get("connectors")
+def _connector_tables(data: dict[str, Any], problems: list[ConfigProblem]) -> dict[str, Any]:
+    """Take ``[connectors]`` out of ``data``: its kinds are read by their plug-ins' models."""
+    connectors = data.pop("connectors", {})
     if not isinstance(connectors, dict):
-        return {}  # absent, or not a table: the built-in model says what is wrong
-    return {kind: connectors.pop(kind) for kind in list(connectors) if kind not in BUILT_IN_KINDS}
+        problems.append(ConfigProblem("connectors", "expected [[connectors.<kind>]] tables"))
+        return {}
+    return connectors
 
 
 def _parse_kind(
@@ -113,7 +113,7 @@ def _parse_kind(
 ) -> tuple[ConnectorConfig, ...]:
     plugin = kinds.get(kind)
     if plugin is None:
-        known = ", ".join(sorted({*BUILT_IN_KINDS, *kinds}))
+        known = ", ".join(sorted(kinds)) or "none"
         problems.append(ConfigProblem(f"connectors.{kind}", f"unknown connector kind (installed: {known})"))
         return ()
     if not isinstance(found, list) or not all(isinstance(table, dict) for table in found):
@@ -162,7 +162,7 @@ def _duplicates(ids: Iterable[str]) -> set[str]:
     return {value for value, n in Counter(ids).items() if n > 1}
 
 
-def _check_rules(site: SiteConfig) -> Iterator[ConfigProblem]:
+def _check_rules(site: SiteConfig, kinds: Mapping[str, ConnectorKind]) -> Iterator[ConfigProblem]:
     """Rules may only name things the site has; each problem carries the rule's key path."""
     location_ids = {loc.id for loc in site.locations}
     for i, loc in enumerate(site.locations):
@@ -176,7 +176,7 @@ def _check_rules(site: SiteConfig) -> Iterator[ConfigProblem]:
         | {d.id for d in site.doors}
         | {m.id for m in site.io_modules}
     )
-    xprotect_ids = {x.id for x in site.connectors.xprotect}
+    alarm_ids = connectors_offering(ALARMS, site.connectors.configured(), kinds)
     for i, rule in enumerate(site.rules.custom):
         path = f"rules.custom[{i}]"
         for j, device in enumerate(rule.devices):
@@ -200,13 +200,16 @@ def _check_rules(site: SiteConfig) -> Iterator[ConfigProblem]:
                     if cam not in cameras:
                         yield ConfigProblem(f"{at}.cameras[{k}]", f"{cam!r} is not a camera id")
             if isinstance(action, XProtectAlarm | XProtectUserEvent):
-                if action.connector is not None and action.connector not in xprotect_ids:
+                if action.connector is not None and action.connector not in alarm_ids:
+                    offering = ", ".join(repr(i) for i in alarm_ids) or "none"
                     yield ConfigProblem(
-                        f"{at}.connector", f"{action.connector!r} is not an XProtect connector id"
+                        f"{at}.connector",
+                        f"{action.connector!r} is not a connector that raises alarms ({offering})",
                     )
-                elif action.connector is None and len(xprotect_ids) != 1:
+                elif action.connector is None and len(alarm_ids) != 1:
                     yield ConfigProblem(
-                        f"{at}.connector", f"name the XProtect connector (the site has {len(xprotect_ids)})"
+                        f"{at}.connector",
+                        f"name the connector to raise it in ({len(alarm_ids)} raise alarms here)",
                     )
     for dup in sorted(_duplicates([*site.rules.templates, *(r.name for r in site.rules.custom)])):
         yield ConfigProblem("rules", f"rule name {dup!r} is used more than once")
@@ -240,8 +243,6 @@ def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
                 f"{section}[{i}].location", f"{location!r} is not a location id (device {device_id})"
             )
 
-    onvif_ids = {s.id for s in site.connectors.onvif}
-    xprotect_ids = {s.id for s in site.connectors.xprotect}
     configured = site.connectors.configured()
     connector_ids = {c.id for found in configured.values() for c in found}
     for dup in sorted(_duplicates(c.id for found in configured.values() for c in found)):
@@ -256,22 +257,12 @@ def _cross_check(site: SiteConfig) -> Iterator[ConfigProblem]:
                 yield ConfigProblem(
                     f"connectors.{kind}[{i}].location", f"{src.location!r} is not a location id"
                 )
-    profiles = [(c.source.connector, c.source.profile) for c in site.cameras if c.source.profile]
-    for dup in sorted(_duplicates(f"{c} {p}" for c, p in profiles)):
-        connector, profile = dup.split(" ", 1)
-        yield ConfigProblem("cameras", f"media profile {profile!r} is used by two cameras on {connector!r}")
-    for connector_id in sorted(onvif_ids):
-        tokens = [i.token for m in site.io_modules if m.connector == connector_id for i in m.inputs]
-        for dup in sorted(_duplicates(tokens)):
-            yield ConfigProblem("io_modules", f"input {dup!r} of connector {connector_id!r} is mapped twice")
 
     cameras = {c.id: c for c in site.cameras}
     for i, cam in enumerate(site.cameras):
         path = f"cameras[{i}]"
         if cam.source.connector not in connector_ids:
             yield ConfigProblem(f"{path}.source.connector", f"{cam.source.connector!r} is not a connector id")
-        elif cam.source.connector in xprotect_ids and not cam.source.camera_id:
-            yield ConfigProblem(f"{path}.source.camera_id", "required for a camera on an XProtect connector")
         if cam.presets and not cam.ptz:
             yield ConfigProblem(f"{path}.presets", "presets need 'ptz = true'")
         for dup in sorted(_duplicates(m.label for m in cam.masks)):

@@ -104,7 +104,9 @@ class OpenIncident(_Spec):
 
 class XProtectAlarm(_Spec):
     type: Literal["xprotect_alarm"]
-    connector: Ident | None = Field(None, description="XProtect connector id (default: the only one)")
+    connector: Ident | None = Field(
+        None, description="id of a connector that offers alarms, e.g. XProtect (default: the only one)"
+    )
     name: str = Field("{label}: {device_name}", min_length=1, max_length=200)
     message: str = Field("vmsbridge rule {rule} at {location_name}", max_length=1_000)
     priority: str | None = Field(None, description="XProtect alarm priority name, e.g. 'High'")

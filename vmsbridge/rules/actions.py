@@ -296,7 +296,7 @@ async def _xprotect_alarm(action: XProtectAlarm, firing: Firing, ctx: RuleContex
     found = ctx.controls.alarm_sink(action.connector)
     if found is None:
         raise LookupError(
-            f"no XProtect connector {action.connector or '(none configured)'} to raise the alarm in"
+            f"no connector {action.connector or '(none configured)'} that offers alarms to raise it in"
         )
     connector, sink = found
     camera = _subject_camera(firing, ctx)
@@ -319,7 +319,7 @@ async def _xprotect_alarm(action: XProtectAlarm, firing: Firing, ctx: RuleContex
                     f"{connector}: not raised after {attempt} attempts: {first_error}"
                 ) from exc
             log.warning(
-                "rule %s: XProtect alarm attempt %d failed (%s); retrying in %.0f s",
+                "rule %s: alarm attempt %d failed (%s); retrying in %.0f s",
                 firing.rule.name,
                 attempt,
                 exc,
@@ -334,7 +334,7 @@ async def _xprotect_alarm(action: XProtectAlarm, firing: Firing, ctx: RuleContex
 async def _xprotect_user_event(action: XProtectUserEvent, firing: Firing, ctx: RuleContext) -> str:
     found = ctx.controls.alarm_sink(action.connector)
     if found is None:
-        raise LookupError("no XProtect connector to trigger the event in")
+        raise LookupError("no connector that offers alarms to trigger the event in")
     connector, sink = found
     camera = _subject_camera(firing, ctx)
     await sink.trigger_user_event(action.event, camera)

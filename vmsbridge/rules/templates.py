@@ -76,12 +76,14 @@ _TEMPLATES: dict[str, dict[str, Any]] = {
 }
 
 
-def template_rule(name: TemplateName, options: RulesConfig, has_xprotect: bool) -> Rule:
+def template_rule(name: TemplateName, options: RulesConfig, raises_alarms: bool) -> Rule:
+    """The template ``name`` with the site's clip options; ``raises_alarms``: some configured
+    connector offers alarms (``vmsbridge.capabilities.ALARMS``)."""
     data = dict(_TEMPLATES[name])
     actions = []
     for action in data["actions"]:
-        if action["type"] == "xprotect_alarm" and not has_xprotect:
-            continue  # no VMS to raise it in: the rest of the template still applies
+        if action["type"] == "xprotect_alarm" and not raises_alarms:
+            continue  # nothing to raise it in: the rest of the template still applies
         if action["type"] == "capture_clip":
             action = dict(action)
             if options.clip.pre_seconds is not None:
@@ -93,6 +95,7 @@ def template_rule(name: TemplateName, options: RulesConfig, has_xprotect: bool) 
     return Rule.model_validate(data)
 
 
-def active_rules(config: RulesConfig, has_xprotect: bool) -> list[Rule]:
-    """The templates switched on, then the site's own rules, in that order."""
-    return [template_rule(name, config, has_xprotect) for name in config.templates] + list(config.custom)
+def active_rules(config: RulesConfig, raises_alarms: bool) -> list[Rule]:
+    """The templates switched on, then the site's own rules, in that order; ``raises_alarms``:
+    some configured connector offers alarms."""
+    return [template_rule(name, config, raises_alarms) for name in config.templates] + list(config.custom)

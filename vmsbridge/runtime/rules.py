@@ -5,17 +5,20 @@ from __future__ import annotations
 __all__ = ["apply_rules", "load_rules", "reload_from", "start_rules"]
 
 import logging
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
 
 from evidence.store import ContentStore
+from vmsbridge.capabilities import ALARMS
 from vmsbridge.config import SiteConfig, load_site_config
 from vmsbridge.config.rules import Rule
 from vmsbridge.controls import Controls
 from vmsbridge.errors import ConfigError
 from vmsbridge.jobs import ClipJobs
+from vmsbridge.plugins import ConnectorPlugin, connectors_offering
 from vmsbridge.rules.actions import RuleContext
 from vmsbridge.rules.engine import RuleEngine
 from vmsbridge.rules.templates import active_rules
@@ -25,8 +28,10 @@ from vmsbridge.runtime.options import BridgeOptions
 log = logging.getLogger(__name__)
 
 
-def load_rules(site: SiteConfig) -> list[Rule]:
-    return active_rules(site.rules, has_xprotect=bool(site.connectors.xprotect))
+def load_rules(site: SiteConfig, plugins: Mapping[str, ConnectorPlugin] | None = None) -> list[Rule]:
+    """The rules ``site`` runs; templates raise alarms only where a connector's plug-in (installed,
+    or in ``plugins``) offers them."""
+    return active_rules(site.rules, raises_alarms=bool(connectors_offering(site, ALARMS, plugins)))
 
 
 def reload_from(engine: RuleEngine, path: Path) -> bool:

@@ -87,30 +87,19 @@ as fired, WebSocket sessions and filters), ``state`` (a gateway's state), ``idp`
 events, events REST), ``config_rest`` (configuration and tasks REST), ``control`` (the
 ``/control/`` surface) and ``server`` (:class:`XProtectEmulator`: routes and gateway middleware).
 
+Recorded video: ``vmslogin`` (the management server's SOAP ``Login``, bearer token -> VMS token),
+``recording`` (a clip stored as a recording server keeps it) and ``imageserver``
+(:class:`~connectors.xprotect.emulator.imageserver.ImageServerEmulator`, the recording server's
+ImageServer protocol on its own TCP port).
+
 Names with a leading underscore are shared between this package's modules only; the names
 re-exported here are its API.
 """
 
+from connectors.xprotect.emulator import ids
 from connectors.xprotect.emulator.events_socket import CLOSE_MALFORMED, CLOSE_UNAUTHORIZED
 from connectors.xprotect.emulator.idp import TOKEN_EXPIRED_TEXT, TOKEN_INVALID_TEXT
-from connectors.xprotect.emulator.ids import (
-    COMMUNICATION_ERROR,
-    COMMUNICATION_STARTED,
-    COMMUNICATION_STATE_GROUP,
-    COMMUNICATION_STOPPED,
-    INPUT_ACTIVATED,
-    INPUT_DEACTIVATED,
-    INPUT_STATE_GROUP,
-    MOTION_STARTED,
-    MOTION_STATE_GROUP,
-    MOTION_STOPPED,
-    OUTPUT_ACTIVATED,
-    OUTPUT_DEACTIVATED,
-    OUTPUT_STATE_GROUP,
-    RECORDING_STARTED,
-    RECORDING_STATE_GROUP,
-    RECORDING_STOPPED,
-)
+from connectors.xprotect.emulator.ids import *  # noqa: F403  (event type and state group ids, re-exported below)
 from connectors.xprotect.emulator.server import REST_PREFIX, WS_PATH, XProtectEmulator
 from connectors.xprotect.emulator.spec import (
     AlarmDefinitionSpec,
@@ -125,22 +114,6 @@ from connectors.xprotect.emulator.spec import (
 __all__ = [
     "CLOSE_MALFORMED",
     "CLOSE_UNAUTHORIZED",
-    "COMMUNICATION_ERROR",
-    "COMMUNICATION_STARTED",
-    "COMMUNICATION_STATE_GROUP",
-    "COMMUNICATION_STOPPED",
-    "INPUT_ACTIVATED",
-    "INPUT_DEACTIVATED",
-    "INPUT_STATE_GROUP",
-    "MOTION_STARTED",
-    "MOTION_STATE_GROUP",
-    "MOTION_STOPPED",
-    "OUTPUT_ACTIVATED",
-    "OUTPUT_DEACTIVATED",
-    "OUTPUT_STATE_GROUP",
-    "RECORDING_STARTED",
-    "RECORDING_STATE_GROUP",
-    "RECORDING_STOPPED",
     "REST_PREFIX",
     "TOKEN_EXPIRED_TEXT",
     "TOKEN_INVALID_TEXT",
@@ -154,3 +127,4 @@ __all__ = [
     "XProtectEmulator",
     "XProtectSpec",
 ]
+__all__ += ids.__all__

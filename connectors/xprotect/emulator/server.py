@@ -17,6 +17,7 @@ from connectors.xprotect.emulator.config_rest import ConfigRest
 from connectors.xprotect.emulator.control import ControlSurface
 from connectors.xprotect.emulator.idp import _IDP_TOKEN_RE
 from connectors.xprotect.emulator.rest import _RestError
+from connectors.xprotect.emulator.vmslogin import LOGIN_PATH_RE, ServerCommandLogin
 
 __all__ = ["REST_PREFIX", "WS_PATH", "XProtectEmulator"]
 
@@ -26,7 +27,7 @@ REST_PREFIX: Final = "/api/rest/v1"
 WS_PATH: Final = "/api/ws/events/v1"
 
 
-class XProtectEmulator(ControlSurface, ConfigRest, Bookmarks):
+class XProtectEmulator(ControlSurface, ConfigRest, Bookmarks, ServerCommandLogin):
     """One emulated XProtect API Gateway (with its IDP) on one port; an async context manager.
 
     Public state (``counters``, ``alarms``, ``ptz_gotos``, ``bookmarks``, ``triggered_events``,
@@ -75,6 +76,7 @@ class XProtectEmulator(ControlSurface, ConfigRest, Bookmarks):
         r.add_get("/api/.well-known/uris", self._well_known_uris)
         r.add_get(r"/{idp_path:(?i:idp/\.well-known/openid-configuration)}", self._openid_configuration)
         r.add_get(WS_PATH, self._ws_endpoint)
+        r.add_post(LOGIN_PATH_RE, self._soap_login)
         p = REST_PREFIX
         r.add_post(f"{p}/events", self._events_post)
         r.add_get(f"{p}/events", self._events_list)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from connectors.onvif.config import onvif_connectors
 from connectors.onvif.emulator import OnvifEmulator
 from connectors.onvif.events import PullSettings
 from connectors.onvif.sitedevices import emulated_devices
@@ -45,7 +46,7 @@ class SourceRunner:
     ) -> tuple[OnvifEventSource, CollectingBus]:
         """Run a source on the device; its events go to a CollectingBus, or to ``sink`` if given."""
         device = self._emulator.device(device_id)
-        connector = next(c for c in self._site.connectors.onvif if c.id == device_id)
+        connector = next(c for c in onvif_connectors(self._site) if c.id == device_id)
         connector = connector.model_copy(
             update={"host": "127.0.0.1", "port": device.port, "username": "admin"}
         )

@@ -12,10 +12,11 @@ import pytest
 
 from connectors.onvif.cli import _probe
 from connectors.onvif.client import OnvifClient
+from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.control import OnvifControl
 from connectors.onvif.emulator import EmulatedDevice, OnvifEmulator
 from connectors.onvif.sitedevices import emulated_devices
-from vmsbridge.config import Camera, OnvifSource, SiteConfig
+from vmsbridge.config import Camera, SiteConfig
 from vmsbridge.sources import ClipNotFound
 
 CLIP = Path(__file__).parents[3] / "fixtures" / "video" / "scene.mp4"
@@ -26,7 +27,7 @@ async def recorder(site: SiteConfig) -> AsyncIterator[tuple[EmulatedDevice, Onvi
     """The site's first ONVIF device with cameras, streaming RTSP and keeping recordings."""
     connector = next(
         c
-        for c in site.connectors.onvif
+        for c in onvif_connectors(site)
         if any(cam.source.connector == c.id and cam.source.profile for cam in site.cameras)
     )
     spec = next(s for s in emulated_devices(site, clip=CLIP) if s.id == connector.id)
@@ -116,7 +117,7 @@ async def test_a_camera_without_recordings_gives_a_clear_missing_clip(
 ) -> None:
     connector = next(
         c
-        for c in site.connectors.onvif
+        for c in onvif_connectors(site)
         if any(cam.source.connector == c.id and cam.source.profile for cam in site.cameras)
     )
     spec = next(s for s in emulated_devices(site, clip=CLIP) if s.id == connector.id)

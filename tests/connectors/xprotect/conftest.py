@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.sitespec import emulated_gateway
 from connectors.xprotect.source import XProtectEventSource
 from tests.connectors.conftest import WAIT, CollectingBus
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
-from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
+from vmsbridge.config import SiteConfig, SiteDirectory
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ async def gateway(site: SiteConfig) -> AsyncIterator[XProtectEmulator]:
 
 @pytest.fixture
 def connector(site: SiteConfig, gateway: XProtectEmulator) -> XProtectSource:
-    return site.connectors.xprotect[0].model_copy(
+    return xprotect_connectors(site)[0].model_copy(
         update={"url": gateway.url, "username": "admin", "alarm_poll_seconds": 0.1}
     )
 

@@ -12,6 +12,7 @@ import pytest
 
 from connectors.xprotect.client import XProtectClient
 from connectors.xprotect.clips import DropFolderClipSource
+from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.emulator import INPUT_ACTIVATED, MOTION_STARTED, CameraSpec, XProtectEmulator
 from connectors.xprotect.errors import ApiError, AuthenticationFailed
 from connectors.xprotect.mapping import XProtectMap, to_events
@@ -19,7 +20,7 @@ from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
 from vmsbridge.bus import InProcessBus
-from vmsbridge.config import SiteConfig, SiteDirectory, XProtectSource
+from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind
 from vmsbridge.sources import ClipNotFound
@@ -243,7 +244,7 @@ async def test_cameras_in_the_vms_and_the_site_are_reconciled(site: SiteConfig) 
         inventory = await client.inventory()
     from connectors.xprotect.mapping import XProtectMap
 
-    check = XProtectMap(site.connectors.xprotect[0], SiteDirectory(site)).reconcile(inventory)
+    check = XProtectMap(xprotect_connectors(site)[0], SiteDirectory(site)).reconcile(inventory)
     assert check.vms_only == [("11111111-2222-4333-8444-555555555555", "Loading dock (new)")]
     assert check.site_only == [("cam-maple-entry", MAPLE)]
 
@@ -294,7 +295,7 @@ async def test_a_bookmark_marks_the_camera_and_window(gateway: XProtectEmulator)
 def test_an_unbelievable_vms_time_dates_the_event_on_receipt_and_keeps_the_time_sent(
     sent: object, site: SiteConfig
 ) -> None:
-    device_map = XProtectMap(site.connectors.xprotect[0], SiteDirectory(site))
+    device_map = XProtectMap(xprotect_connectors(site)[0], SiteDirectory(site))
     received = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
     raw = {
         "id": "e-1",
