@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import struct
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -32,15 +31,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.onvif.emulator.clipframes import ClipFrames, Frame, load_clip_frames
+from connectors.onvif.emulator.rtp import PAYLOAD_TYPE, Packetizer
 
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 16 * 1024
-PAYLOAD_BYTES = 1400
 SESSION_TIMEOUT = 60
 _CLOCK = 90_000
-_NTP_EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
-_PT = 96
 
 
 class _Reply(Exception):
@@ -61,11 +58,6 @@ class _Request:
     def path(self) -> str:
         rest = self.url.split("://", 1)[-1]
         return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-
-
-def _ntp(moment: datetime) -> int:
-    seconds = (moment - _NTP_EPOCH).total_seconds()
-    return int(seconds * 2**32) & 0xFFFFFFFFFFFFFFFF
 
 
 def _clock(moment: datetime) -> str:
@@ -394,9 +386,9 @@ class _Connection:
             "t=0 0",
             "a=control:*",
             "a=range:npt=now-" if kind == "live" else f"a=range:clock={_clock(self.server.recorded_from)}-",
-            f"m=video 0 RTP/AVP {_PT}",
-            f"a=rtpmap:{_PT} H264/{_CLOCK}",
-            f"a=fmtp:{_PT} {fmtp}",
+            f"m=video 0 RTP/AVP {PAYLOAD_TYPE}",
+            f"a=rtpmap:{PAYLOAD_TYPE} H264/{_CLOCK}",
+            f"a=fmtp:{PAYLOAD_TYPE} {fmtp}",
             "a=control:track1",
         ]
         return "\r\n".join(lines) + "\r\n"
@@ -413,7 +405,7 @@ class _Connection:
         self,
         frame: Frame,
         timestamp: int,
-        packetizer: _Packetizer,
+        packetizer: Packetizer,
         replay: tuple[datetime, int] | None = None,
         *,
         terminal: bool = False,
@@ -423,7 +415,7 @@ class _Connection:
         await self.writer.drain()
 
     async def _stream_live(self, clip: ClipFrames) -> None:
-        packetizer = _Packetizer()
+        packetizer = Packetizer()
         base = int.from_bytes(os.urandom(4), "big")
         started = time.monotonic()
         lead = clip.frames[0].pts - clip.frames[0].dts  # decode times start before presentation times
@@ -440,7 +432,7 @@ class _Connection:
             passes += 1
 
     async def _stream_replay(self, clip: ClipFrames, start: datetime, end: datetime, paced: bool) -> None:
-        packetizer = _Packetizer()
+        packetizer = Packetizer()
         base = int.from_bytes(os.urandom(4), "big")
         sent_at = time.monotonic()
         pending: tuple[Frame, datetime, int] | None = None
@@ -465,7 +457,7 @@ class _Connection:
 
     async def _replay_one(
         self,
-        packetizer: _Packetizer,
+        packetizer: Packetizer,
         base: int,
         first_time: datetime | None,
         pending: tuple[Frame, datetime, int],
@@ -512,46 +504,3 @@ class _Connection:
                 yield frame, moment, ""
             index = 0
             passes += 1
-
-
-class _Packetizer:
-    """RTP packets (RFC 6184 packetization-mode 1) for frames, with the ONVIF extension when replaying."""
-
-    def __init__(self) -> None:
-        self.sequence = int.from_bytes(os.urandom(2), "big")
-        self.ssrc = int.from_bytes(os.urandom(4), "big")
-        self.cseq = 0
-
-    def frame(
-        self, frame: Frame, timestamp: int, replay: tuple[datetime, int] | None, *, terminal: bool
-    ) -> list[bytes]:
-        payloads: list[bytes] = []
-        for nal in frame.nal_units:
-            if len(nal) <= PAYLOAD_BYTES:
-                payloads.append(nal)
-                continue
-            indicator = (nal[0] & 0xE0) | 28
-            body = nal[1:]
-            pieces = [body[i : i + PAYLOAD_BYTES] for i in range(0, len(body), PAYLOAD_BYTES)]
-            for i, piece in enumerate(pieces):
-                fu_header = (nal[0] & 0x1F) | (0x80 if i == 0 else 0) | (0x40 if i == len(pieces) - 1 else 0)
-                payloads.append(bytes([indicator, fu_header]) + piece)
-        packets = []
-        for i, payload in enumerate(payloads):
-            last = i == len(payloads) - 1
-            first_byte = 0x80
-            extension = b""
-            if replay is not None:
-                moment, flags = replay
-                flags |= 0x80 if frame.keyframe and i == 0 else 0
-                flags |= 0x10 if terminal and last else 0
-                if i != 0:
-                    flags &= ~0x20
-                extension = struct.pack("!HHQBBH", 0xABAC, 3, _ntp(moment), flags, self.cseq, 0)
-                first_byte |= 0x10
-            header = struct.pack(
-                "!BBHII", first_byte, (0x80 if last else 0) | _PT, self.sequence, timestamp, self.ssrc
-            )
-            self.sequence = (self.sequence + 1) & 0xFFFF
-            packets.append(header + extension + payload)
-        return packets

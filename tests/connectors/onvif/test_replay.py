@@ -74,8 +74,9 @@ async def test_clip_source_replays_the_window(
     [(token, asked_start, asked_end)] = device.rtsp.replay_requests
     source = next(p.video_source for p in device.spec.profiles if p.token == camera.source.profile)
     assert token == f"Recording_{source}"
-    # Asked in the device's time: ours plus the skew GetSystemDateAndTime measured (whole seconds).
-    assert abs(asked_start - start) < timedelta(seconds=1)
+    # Asked in the device's time: ours plus the skew GetSystemDateAndTime measured (whole seconds, so up
+    # to a second off, plus the request's latency on a busy machine).
+    assert abs(asked_start - start) < timedelta(seconds=2)
     assert asked_end - asked_start == end - start
     frames = await asyncio.to_thread(_count_frames, path)
     assert 20 * 15 - 2 <= frames <= (20 + 4) * 15  # the window, from the keyframe before it
