@@ -25,6 +25,7 @@ from vmsbridge.cli.emulate import add_emulate_kind
 from vmsbridge.errors import ConfigError, ConfigProblem
 
 if TYPE_CHECKING:
+    from connectors.onvif.client import OnvifClient
     from connectors.onvif.config import OnvifSource
     from vmsbridge.config import SiteConfig, SiteDirectory
 
@@ -98,6 +99,7 @@ async def _probe(host: str, port: int, user: str, password: str) -> dict[str, An
                     "snapshot_uri": await client.snapshot_uri(profile.token),
                 }
             )
+        recordings, recordings_error = await _recordings(client)
         return {
             "address": f"{host}:{port}",
             "manufacturer": info.manufacturer,
@@ -107,8 +109,30 @@ async def _probe(host: str, port: int, user: str, password: str) -> dict[str, An
             "clock_skew_seconds": round(client.skew.total_seconds(), 1),
             "profiles": described,
             "presets": presets,
+            "recordings": recordings,
+            **({"recordings_error": recordings_error} if recordings_error else {}),
             "topics": await client.event_topics(),
         }
+
+
+async def _recordings(client: OnvifClient) -> tuple[list[dict[str, Any]], str | None]:
+    """Profile G: each recording with its span and replay URI; a device without it says why."""
+    from connectors.onvif.errors import OnvifError
+
+    try:
+        found = await client.recordings()
+        return [
+            {
+                "token": r.token,
+                "source": r.source,
+                "earliest": r.earliest.isoformat() if r.earliest else None,
+                "latest": r.latest.isoformat() if r.latest else None,
+                "replay_uri": await client.replay_uri(r.token),
+            }
+            for r in found
+        ], None
+    except OnvifError as exc:
+        return [], str(exc)
 
 
 def probe_device(args: argparse.Namespace) -> int:
@@ -134,6 +158,13 @@ def probe_device(args: argparse.Namespace) -> int:
         print(f"  profile {profile['token']} ({profile['encoding']}{ptz}) {profile['stream_uri']}")
         for token, name in report["presets"].get(profile["token"], {}).items():
             print(f"      preset {token}: {name}")
+    for recording in report["recordings"]:
+        print(
+            f"  recording {recording['token']} of {recording['source']} "
+            f"({recording['earliest']} .. {recording['latest']}) {recording['replay_uri']}"
+        )
+    if "recordings_error" in report:
+        print(f"  no recordings (Profile G): {report['recordings_error']}")
     print(f"  event topics ({len(report['topics'])}):")
     for topic in report["topics"]:
         print(f"    {topic}")

@@ -8,7 +8,7 @@ parsed without DTDs, and each notification keeps its raw XML.
 
 from __future__ import annotations
 
-__all__ = ["DeviceInfo", "MediaProfile", "OnvifClient", "PtzResult", "PullPoint"]
+__all__ = ["DeviceInfo", "MediaProfile", "OnvifClient", "PtzResult", "PullPoint", "Recording"]
 
 import asyncio
 import contextlib
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+SEARCH_NS = "http://www.onvif.org/ver10/search/wsdl"
+REPLAY_NS = "http://www.onvif.org/ver10/replay/wsdl"
 PULLPOINT_NS = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription"
 WSTOP_TOPIC = "{http://docs.oasis-open.org/wsn/t-1}topic"
 PTZ_POLL_SECONDS = 0.1
@@ -79,6 +81,16 @@ class MediaProfile:
     video_source_config: str | None
     encoding: str | None
     ptz: bool
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recording a Profile G device keeps (FindRecordings): whose video, and the span it holds."""
+
+    token: str
+    source: str | None  # the video source token the recording is of (RecordingInformation Source/SourceId)
+    earliest: datetime | None
+    latest: datetime | None
 
 
 @dataclass(frozen=True)
@@ -316,6 +328,66 @@ class OnvifClient:
         answer = await self._call(media.GetSnapshotUri({"ProfileToken": profile}), "GetSnapshotUri")
         return str(answer.Uri)
 
+    # -- Profile G: recordings and replay ------------------------------------------------------
+
+    async def recordings(self, wait_seconds: float = 5.0) -> list[Recording]:
+        """Every recording, with the span it covers: FindRecordings, then its results, then EndSearch."""
+        self._require_service(SEARCH_NS, "search")
+        search = await self._call(self.camera.create_search_service(), "search service (Profile G)")
+        started = await self._call(
+            search.FindRecordings({"Scope": {}, "KeepAliveTime": "PT10S"}), "FindRecordings"
+        )
+        token = str(getattr(started, "SearchToken", started))
+        found: list[Recording] = []
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                request = {"SearchToken": token, "WaitTime": "PT1S", "MaxResults": 100}
+                answer = await self._call(
+                    search.GetRecordingSearchResults(request), "GetRecordingSearchResults"
+                )
+                results = getattr(answer, "ResultList", answer)
+                for item in getattr(results, "RecordingInformation", None) or []:
+                    source = getattr(item, "Source", None)
+                    found.append(
+                        Recording(
+                            token=str(item.RecordingToken),
+                            source=str(source.SourceId) if source is not None and source.SourceId else None,
+                            earliest=_utc(getattr(item, "EarliestRecording", None)),
+                            latest=_utc(getattr(item, "LatestRecording", None)),
+                        )
+                    )
+                if str(getattr(results, "SearchState", "Completed")) == "Completed":
+                    return found
+                if time.monotonic() >= deadline:
+                    raise OnvifFault(
+                        self.device_id, "Receiver", "", f"FindRecordings not completed in {wait_seconds:g} s"
+                    )
+        finally:
+            try:
+                await self._call(search.EndSearch({"SearchToken": token}), "EndSearch")
+            except OnvifError as exc:  # the search ends by itself after KeepAliveTime
+                log.debug("%s: EndSearch failed: %s", self.device_id, exc)
+
+    async def replay_uri(self, recording: str) -> str:
+        self._require_service(REPLAY_NS, "replay")
+        replay = await self._call(self.camera.create_replay_service(), "replay service (Profile G)")
+        setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+        answer = await self._call(
+            replay.GetReplayUri({"StreamSetup": setup, "RecordingToken": recording}), "GetReplayUri"
+        )
+        return str(getattr(answer, "Uri", answer))
+
+    def _require_service(self, namespace: str, name: str) -> None:
+        """A service GetServices did not list is a fault of that device, not an unreachable device."""
+        if namespace not in (self.camera.xaddrs or {}):
+            raise OnvifFault(
+                self.device_id,
+                "Receiver",
+                "ActionNotSupported",
+                f"the device offers no {name} service (it keeps no recordings: no ONVIF Profile G)",
+            )
+
     async def event_topics(self) -> list[str]:
         """Topics the device says it can send (GetEventProperties TopicSet), as 'tns1:A/B/C'."""
         events = await self._service(self.camera.create_events_service(), "events service")
@@ -461,6 +533,12 @@ class OnvifClient:
             if "NotAuthorized" in text or "not Authorized" in text:
                 raise NotAuthorized(self.device_id, "Sender", "NotAuthorized", f"{what}: {text}") from exc
             raise DeviceUnreachable(self.device_id, f"{what}: {text}") from exc
+
+
+def _utc(value: object) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _translate_fault(device: str, fault: zeep.exceptions.Fault, what: str) -> OnvifError:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.onvif.client import OnvifClient
+from connectors.onvif.client import OnvifClient, Recording
 from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.errors import OnvifError
+from recording.replay import ReplayRequest, replay_clip
+from recording.rtsp import RtspError
 from vmsbridge.config import Camera, SiteConfig, resolve_secret
 from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.sources import ClipNotFound
@@ -33,6 +35,7 @@ class OnvifControl:
     def __init__(self, connector: OnvifSource, password: str, cameras: list[Camera], work_dir: Path) -> None:
         self.connector = connector
         self.client = OnvifClient(connector.id, connector.host, connector.port, connector.username, password)
+        self._password = password  # the device's RTSP server asks for the same user
         self._cameras = {c.id: c for c in cameras}
         self._work_dir = work_dir
         self._connecting = asyncio.Lock()
@@ -76,10 +79,12 @@ class OnvifControl:
         except OnvifError as exc:
             await self._forget_connection()
             raise ClipNotFound(f"camera {camera_id}: no stream address ({exc})") from exc
+        if uri.startswith("rtsp://"):
+            return await self._replay(camera, start, end)
         if not uri.startswith(("http://", "https://")):
             raise ClipNotFound(
-                f"camera {camera_id} offers only a live stream ({uri.split(':', 1)[0]}); this version takes "
-                "clips from recordings played back over HTTP or from the VMS's exports"
+                f"camera {camera_id} offers its stream over {uri.split(':', 1)[0]}, which gives no "
+                "recordings; clips come from ONVIF replay (Profile G), HTTP playback or the VMS's exports"
             )
         params = {"start": start.astimezone(UTC).isoformat(), "end": end.astimezone(UTC).isoformat()}
         # A folder of its own per download: two rules clipping the same camera and window at once
@@ -102,6 +107,57 @@ class OnvifControl:
                 raise ClipNotFound(f"camera {camera_id}: playback failed: {exc}") from exc
             raise
         return target
+
+    async def _recording_of(self, camera: Camera) -> Recording:
+        client = await self._ready()
+        profile = _profile_of(camera)
+        try:
+            source = next((p.video_source for p in await client.profiles() if p.token == profile), None)
+            recordings = await client.recordings()
+        except OnvifError as exc:
+            await self._forget_connection()
+            raise ClipNotFound(
+                f"camera {camera.id}: the device lists no recordings (Profile G): {exc}"
+            ) from exc
+        matching = [r for r in recordings if r.source == source] or (
+            recordings if len(recordings) == 1 else []
+        )
+        if not matching:
+            raise ClipNotFound(
+                f"camera {camera.id}: none of the device's {len(recordings)} recordings is of video source "
+                f"{source!r} (profile {profile!r})"
+            )
+        return matching[0]
+
+    async def _replay(self, camera: Camera, start: datetime, end: datetime) -> Path:
+        """The window from the device's recording over ONVIF replay (Profile G)."""
+        recording = await self._recording_of(camera)
+        client = await self._ready()
+        # The recording is stamped by the device clock; ask in its time.
+        skew = client.skew
+        if recording.latest is not None and start + skew > recording.latest:
+            raise ClipNotFound(
+                f"camera {camera.id}: recording {recording.token} ends at {recording.latest.isoformat()}, "
+                f"before the window starts"
+            )
+        try:
+            uri = await client.replay_uri(recording.token)
+        except OnvifError as exc:
+            await self._forget_connection()
+            raise ClipNotFound(f"camera {camera.id}: no replay address for {recording.token}: {exc}") from exc
+        folder = Path(await asyncio.to_thread(_download_folder, self._work_dir, camera.id))
+        target = folder / f"{camera.id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
+        request = ReplayRequest(uri, start + skew, end + skew, self.connector.username, self._password)
+        try:
+            result = await replay_clip(request, target)
+        except BaseException as exc:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            if isinstance(exc, RtspError | ValueError):
+                raise ClipNotFound(f"camera {camera.id}: replay of {recording.token} failed: {exc}") from exc
+            raise
+        for gap in result.gaps:
+            log.info("camera %s: replayed clip has no video %s-%s", camera.id, gap.start, gap.end)
+        return result.file
 
 
 def _download_folder(work_dir: Path, camera_id: str) -> str:

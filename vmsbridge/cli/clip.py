@@ -16,6 +16,7 @@ from typing import TypeAlias
 from recording.live import RecordingError
 from recording.record import record_clip
 from recording.result import ClipResult
+from vmsbridge.cli.clip_replay import add_replay
 from vmsbridge.cli.common import print_json
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -88,13 +89,13 @@ def run_record(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_record,)
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_record, add_replay)
 
 
 def add_parser(sub: SubParsers) -> None:
     clip = sub.add_parser(
         "clip",
-        help="video clips for investigators (live RTSP)",
+        help="video clips for investigators (live RTSP, ONVIF replay)",
         description="Write a clip to a file: packets as the camera sent them, with their real times.",
     )
     clip_sub = clip.add_subparsers(dest="clip_command", required=True, metavar="CLIP_COMMAND")

@@ -13,7 +13,9 @@ event loop that started the emulator; call ``fire()`` and friends from that loop
 Modules, one concern each: ``spec`` (devices and quirks), ``soap`` (XML, faults, envelopes),
 ``auth`` (WS-Security), ``topics`` (event topics and messages), ``state`` (a device's state),
 ``events`` (firing events), ``pullpoint`` (the Events service), ``device`` (Device and DeviceIO),
-``media`` (Media and the clip/snapshot HTTP endpoints), ``ptz``, ``control`` (the ``/control/``
+``media`` (Media and the clip/snapshot HTTP endpoints), ``ptz``, ``replay`` (Profile G: Search,
+Recording, Replay), ``rtsp`` (the RTSP server: live and replay), ``rtp`` (packetization),
+``clipframes`` (the clip read for RTP), ``control`` (the ``/control/``
 surface) and ``server`` (:class:`EmulatedDevice` and :class:`OnvifEmulator`).
 
 Names with a leading underscore are shared between this package's modules only; the names

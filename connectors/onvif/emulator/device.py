@@ -56,6 +56,8 @@ class DeviceService(EventTriggers):
         for key, (namespace, _, (major, minor)) in _SERVICES.items():
             if key == "ptz" and not self._has_ptz():
                 continue
+            if key in ("search", "recording", "replay") and not self.spec.recordings:
+                continue
             capabilities = _el("tds:Capabilities", self._service_capabilities(key)) if include else None
             version = _el("tds:Version", _el("tt:Major", str(major)), _el("tt:Minor", str(minor)))
             service = _el(
@@ -152,6 +154,12 @@ class DeviceService(EventTriggers):
             return _el("tmd:Capabilities", attrs=attrs)
         if service == "imaging":
             return _el("timg:Capabilities", attrs={"ImageStabilization": "false"})
+        if service == "search":
+            return _el("tse:Capabilities", attrs={"MetadataSearch": "false"})
+        if service == "recording":
+            return _el("trc:Capabilities", attrs={"DynamicRecordings": "false", "DynamicTracks": "false"})
+        if service == "replay":
+            return _el("trp:Capabilities", attrs={"ReversePlayback": "false", "RTP_RTSP_TCP": "true"})
         return _el(
             "tev:Capabilities",
             attrs={

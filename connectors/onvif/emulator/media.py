@@ -10,6 +10,7 @@ from typing import Final
 
 from aiohttp import web
 
+from connectors.onvif.emulator.rtsp import RtspServer
 from connectors.onvif.emulator.soap import _Call, _el, _parse_datetime
 from connectors.onvif.emulator.spec import MAX_PLAYBACK_SECONDS, ProfileSpec
 from connectors.onvif.emulator.state import DeviceState
@@ -35,6 +36,8 @@ def _render_snapshot(label: str) -> bytes:
 
 class MediaService(DeviceState):
     """Media operations and the media files they point at."""
+
+    rtsp: RtspServer
 
     def _profile_element(self, tag: str, profile: ProfileSpec) -> ET.Element:
         index = self.spec.profiles.index(profile) + 1
@@ -125,7 +128,9 @@ class MediaService(DeviceState):
 
     async def _get_stream_uri(self, call: _Call) -> ET.Element:
         profile = self._profile(call)
-        return self._media_uri("trt:GetStreamUriResponse", f"{call.base_url}/media/{profile.token}.mp4")
+        if self.spec.stream_uri == "http":
+            return self._media_uri("trt:GetStreamUriResponse", f"{call.base_url}/media/{profile.token}.mp4")
+        return self._media_uri("trt:GetStreamUriResponse", self.rtsp.live_url(profile.token))
 
     async def _get_snapshot_uri(self, call: _Call) -> ET.Element:
         profile = self._profile(call)

@@ -18,6 +18,8 @@ from connectors.onvif.emulator.device import DeviceService
 from connectors.onvif.emulator.media import MediaService
 from connectors.onvif.emulator.ptz import PtzService
 from connectors.onvif.emulator.pullpoint import PullPointService
+from connectors.onvif.emulator.replay import ReplayService
+from connectors.onvif.emulator.rtsp import RtspServer
 from connectors.onvif.emulator.soap import (
     _FAULT_ACTION,
     _RESPONSE_ACTIONS,
@@ -42,7 +44,9 @@ __all__ = ["EmulatedDevice", "OnvifEmulator"]
 log = logging.getLogger(__name__)
 
 
-class EmulatedDevice(ControlSurface, PullPointService, DeviceService, MediaService, PtzService):
+class EmulatedDevice(
+    ControlSurface, PullPointService, DeviceService, MediaService, PtzService, ReplayService
+):
     """One emulated ONVIF device listening on its own port.
 
     Public state (``counters``, ``pull_timeouts``, ``ptz_status``, ``goto_calls``, ``quirks``,
@@ -52,9 +56,23 @@ class EmulatedDevice(ControlSurface, PullPointService, DeviceService, MediaServi
     def __init__(self, spec: DeviceSpec, *, host: str, port: int, username: str, password: str) -> None:
         super().__init__(spec, host=host, port=port, username=username, password=password)
         self._handlers = self._build_handlers()
+        self.rtsp = RtspServer(
+            host=host,
+            username=username,
+            password=password,
+            clip=spec.clip,
+            profiles={p.token: p.video_source for p in spec.profiles},
+            now=self.device_now,
+        )
+        self._searches: set[str] = set()
 
     async def start(self) -> None:
         await self._server.serve(self._build_app())
+        try:
+            await self.rtsp.start()
+        except BaseException:
+            await self._server.shutdown()
+            raise
         log.debug("ONVIF emulator %s listening on %s", self.spec.id, self.url)
 
     async def stop(self) -> None:
@@ -62,6 +80,7 @@ class EmulatedDevice(ControlSurface, PullPointService, DeviceService, MediaServi
             pull_point.close()
         self._pull_points.clear()
         self._cancel_ptz_moves()
+        await self.rtsp.stop()
         await self._server.shutdown()
 
     def _build_app(self) -> web.Application:
@@ -116,6 +135,21 @@ class EmulatedDevice(ControlSurface, PullPointService, DeviceService, MediaServi
             },
             "imaging": {
                 "GetServiceCapabilities": self._service_capabilities_op("imaging"),
+            },
+            "search": {
+                "GetServiceCapabilities": self._service_capabilities_op("search"),
+                "GetRecordingSummary": self._get_recording_summary,
+                "FindRecordings": self._find_recordings,
+                "GetRecordingSearchResults": self._get_recording_search_results,
+                "EndSearch": self._end_search,
+            },
+            "recording": {
+                "GetServiceCapabilities": self._service_capabilities_op("recording"),
+                "GetRecordings": self._get_recordings,
+            },
+            "replay": {
+                "GetServiceCapabilities": self._service_capabilities_op("replay"),
+                "GetReplayUri": self._get_replay_uri,
             },
             "events": {
                 "GetServiceCapabilities": self._service_capabilities_op("events"),

@@ -30,6 +30,9 @@ NAMESPACES: Final = MappingProxyType(
         "tev": "http://www.onvif.org/ver10/events/wsdl",
         "tmd": "http://www.onvif.org/ver10/deviceIO/wsdl",
         "timg": "http://www.onvif.org/ver20/imaging/wsdl",
+        "tse": "http://www.onvif.org/ver10/search/wsdl",
+        "trc": "http://www.onvif.org/ver10/recording/wsdl",
+        "trp": "http://www.onvif.org/ver10/replay/wsdl",
         "tdc": "http://www.onvif.org/ver10/doorcontrol/wsdl",
         "pt": "http://www.onvif.org/ver10/pacs",
         "wsnt": "http://docs.oasis-open.org/wsn/b-2",
@@ -58,6 +61,10 @@ _SERVICES: Final = MappingProxyType(
         "events": ("http://www.onvif.org/ver10/events/wsdl", "/onvif/event_service", (22, 12)),
         "deviceio": ("http://www.onvif.org/ver10/deviceIO/wsdl", "/onvif/deviceio_service", (22, 12)),
         "imaging": ("http://www.onvif.org/ver20/imaging/wsdl", "/onvif/imaging_service", (22, 12)),
+        # Profile G: finding recordings, describing them, and the RTSP address that replays them.
+        "search": ("http://www.onvif.org/ver10/search/wsdl", "/onvif/search_service", (22, 12)),
+        "recording": ("http://www.onvif.org/ver10/recording/wsdl", "/onvif/recording_service", (22, 12)),
+        "replay": ("http://www.onvif.org/ver10/replay/wsdl", "/onvif/replay_service", (22, 12)),
     }
 )
 

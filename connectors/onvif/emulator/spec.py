@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from connectors.emulation import SwitchableQuirks
 
@@ -76,6 +76,12 @@ class DeviceSpec:
     doors: list[str] = field(default_factory=list)
     access_points: list[str] = field(default_factory=list)
     clip: Path | None = None
+    #: What GetStreamUri gives: the RTSP live stream (as cameras do), or "http": the clip over HTTP with
+    #: edge-recording playback (``?start=&end=``), the emulator's older path.
+    stream_uri: Literal["rtsp", "http"] = "rtsp"
+    #: Profile G: a recording per video source with Search, Recording and Replay services. Most cameras
+    #: without an SD card have none (GetServices does not list those services).
+    recordings: bool = True
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -167,6 +167,9 @@ async def test_device_information_services_and_capabilities(device: EmulatedDevi
         "http://www.onvif.org/ver10/events/wsdl",
         "http://www.onvif.org/ver10/deviceIO/wsdl",
         "http://www.onvif.org/ver20/imaging/wsdl",
+        "http://www.onvif.org/ver10/search/wsdl",
+        "http://www.onvif.org/ver10/recording/wsdl",
+        "http://www.onvif.org/ver10/replay/wsdl",
     }
     assert services["http://www.onvif.org/ver10/events/wsdl"].XAddr == f"{device.url}/onvif/event_service"
     assert camera.xaddrs["http://www.onvif.org/ver20/ptz/wsdl"] == f"{device.url}/onvif/ptz_service"
@@ -271,7 +274,7 @@ async def test_profiles_stream_and_snapshot(device: EmulatedDevice, camera: Any)
 
     setup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
     stream = await media.GetStreamUri({"StreamSetup": setup, "ProfileToken": "Profile_1"})
-    assert stream.Uri == f"{device.url}/media/Profile_1.mp4"
+    assert stream.Uri == f"rtsp://127.0.0.1:{device.rtsp.port}/live/Profile_1"
     assert stream.InvalidAfterConnect is False
     assert stream.Timeout == timedelta(0)
     assert (
@@ -282,7 +285,7 @@ async def test_profiles_stream_and_snapshot(device: EmulatedDevice, camera: Any)
     assert jpeg[:2] == b"\xff\xd8"
     assert jpeg[-2:] == b"\xff\xd9"
     async with aiohttp.ClientSession() as session:
-        async with session.get(stream.Uri) as resp:
+        async with session.get(f"{device.url}/media/Profile_1.mp4") as resp:
             assert resp.status == 404
             assert "no video clip configured" in await resp.text()
         async with session.get(f"{device.url}/snapshot/Nope.jpg") as resp:
