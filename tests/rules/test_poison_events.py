@@ -8,19 +8,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from tests.rules.conftest import rules_site
 from tests.rules.test_engine_bookkeeping import Clock, CountingPtz, engine_on, stored_pickups
+from tests.rules.test_engine_position import no_save
 from vmsbridge.config.rules import Rule
 from vmsbridge.controls import Controls
 from vmsbridge.model import StoredEvent
 from vmsbridge.model.rules import RuleFailure
-from vmsbridge.rules.engine import EVENT_ATTEMPTS, FIRINGS_KEPT, RULES_STAGE, RuleEngine
+from vmsbridge.rules.engine import EVENT_ATTEMPTS, FIRINGS_KEPT, READING, RULES_STAGE, RuleEngine
 from vmsbridge.rules.matching import Decision
 from vmsbridge.runtime import RestartPolicy
 from vmsbridge.runtime.supervisor import Supervisor
 from vmsbridge.store.stores import Stores
+from vmsbridge.store.tables import EventRow
 
 WAIT = 60.0
 
@@ -117,6 +120,7 @@ async def test_a_restart_does_not_try_a_set_aside_event_again(stores: Stores, tm
     good, poison, good_too = await stored_pickups(stores, 3)
     first = engine_on(site, stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path)
     failing_on(first, "phone-ptz", poison.id)
+    first._save_position = no_save  # type: ignore[method-assign]
     while await first.process_batch():
         pass  # killed now: the position it handled is never saved
     assert {("phone-ptz", good.id), ("phone-ptz", good_too.id)} <= set(first.fired)
@@ -132,6 +136,30 @@ async def test_a_restart_does_not_try_a_set_aside_event_again(stores: Stores, tm
     assert second.fire_count == 0, "nothing fires twice: the good events' firings were claimed"
     assert len(await stores.rule_actions.failures()) == 1
     await second.cancel_firings()
+
+
+async def test_a_stored_row_that_is_no_event_is_set_aside_once_and_the_rest_fire(
+    stores: Stores, tmp_path: Path
+) -> None:
+    site = rules_site(tmp_path, TWO_RULES)
+    ptz = CountingPtz()
+    await stores.events.save_stage_position(RULES_STAGE, (0, 0))
+    good, bad, good_too = await stored_pickups(stores, 3)
+    async with stores.db.transaction() as session:  # as an older or newer version might leave it
+        await session.execute(update(EventRow).where(EventRow.id == bad.id).values(kind="phone.teleport"))
+    for restarted in (False, True):  # the second engine: a restart, the first one's position unsaved
+        engine = engine_on(site, stores, Controls(ptz={"onvif-ptz": ptz}), tmp_path)
+        engine._save_position = no_save  # type: ignore[method-assign]
+        while await engine.process_batch():
+            pass
+        await engine.cancel_firings()
+        if not restarted:
+            assert {event_id for _, event_id in engine.fired} == {good.id, good_too.id}
+            assert engine.set_aside_count == 1
+    assert engine.set_aside_count == 0, "a restart does not set it aside (or log it) again"
+    [failure] = await stores.rule_actions.failures()
+    assert (failure.rule, failure.event_id, failure.error) == (READING, bad.id, "ValueError")
+    assert "phone.teleport" in failure.message
 
 
 @pytest.mark.parametrize("error", [OSError("disk gone"), OperationalError("SELECT", {}, Exception("locked"))])

@@ -46,7 +46,7 @@ again) and they are older than ``FIRINGS_KEPT`` (more than any cooldown looks ba
 
 from __future__ import annotations
 
-__all__ = ["EVENT_ATTEMPTS", "RULES_STAGE", "WINDOWS", "RuleEngine"]
+__all__ = ["EVENT_ATTEMPTS", "READING", "RULES_STAGE", "WINDOWS", "RuleEngine"]
 
 import asyncio
 import contextlib
@@ -67,7 +67,7 @@ from vmsbridge.config.rules import Action, OpenIncident, PtzGoto, Rule, XProtect
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.ingest import validate_payload
 from vmsbridge.model import Event, StoredEvent
-from vmsbridge.model.events import AcceptedEvent, LogPosition
+from vmsbridge.model.events import AcceptedEvent, LogPosition, UnreadableEvent
 from vmsbridge.model.rules import INTERRUPTED, ActionOutcome, RuleFailure
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
@@ -85,6 +85,8 @@ EVENT_RETRY_SECONDS = 0.05
 SET_ASIDE_KEPT = 1_000  # the set-aside (rule, event) pairs remembered in memory
 # What fails when remembering an event for window conditions raises: not one rule, but the event.
 WINDOWS = "(window conditions)"
+# What fails on a stored row that does not make an event (a kind this version does not know).
+READING = "(reading the event)"
 FIRINGS_KEPT = timedelta(days=1)  # at least: the longest max_age + cooldown of any rule counts too
 FAILURES_KEPT = timedelta(days=90)
 PRUNE_EVERY_SECONDS = 3600.0
@@ -303,7 +305,10 @@ class RuleEngine:
         if self._early:
             self._forget_stale_early()
         for event, position in batch:
-            await self.consider(event)
+            if isinstance(event, UnreadableEvent):  # reading it again gives the same: no retries
+                await self._set_aside_unreadable(event)
+            else:
+                await self.consider(event)
             # Past this event only now: an error or a crash mid-batch resumes with the next one.
             self._position = position
             self.seen += 1
@@ -389,24 +394,33 @@ class RuleEngine:
                 return
 
     async def _give_up(self, name: str, event: StoredEvent, exc: Exception, attempts: int) -> None:
-        """Set the event aside for ``name``: on record first (a transient error writing it is raised,
-        and the event read again), then logged once, and never tried again."""
         failure = RuleFailure(name, event.id, type(exc).__name__, str(exc), attempts, self._clock())
+        await self._set_aside_failure(failure, f"{event.kind.value} {event.device_id}", exc)
+
+    async def _set_aside_unreadable(self, event: UnreadableEvent) -> None:
+        if (READING, event.id) in self._set_aside:
+            return
+        failure = RuleFailure(READING, event.id, event.error, event.message, 1, self._clock())
+        await self._set_aside_failure(failure, "unreadable", None)
+
+    async def _set_aside_failure(self, failure: RuleFailure, what: str, exc: Exception | None) -> None:
+        """Set the event aside for the failure's rule: on record first (a transient error writing it
+        is raised, and the event read again), then logged once, and never tried again."""
         await self.ctx.stores.rule_actions.set_aside(failure)
-        key = (name, event.id)
+        key = (failure.rule, failure.event_id)
         self._attempts.pop(key, None)
         self._set_aside[key] = None
         while len(self._set_aside) > SET_ASIDE_KEPT:
             self._set_aside.popitem(last=False)
         self.set_aside_count += 1
         log.error(
-            "%s failed on event %d (%s %s) %d times: set aside, the engine goes on: %s",
-            name,
-            event.id,
-            event.kind.value,
-            event.device_id,
-            attempts,
-            _describe(exc),
+            "%s failed on event %d (%s) %d times: set aside, the engine goes on: %s: %s",
+            failure.rule,
+            failure.event_id,
+            what,
+            failure.attempts,
+            failure.error,
+            failure.message,
             exc_info=exc,
         )
 
