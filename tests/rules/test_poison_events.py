@@ -4,6 +4,7 @@ goes on; a database outage is waited out, never set aside; the claims of old fir
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from tests.rules.conftest import rules_site
 from tests.rules.test_engine_bookkeeping import Clock, CountingPtz, engine_on, stored_pickups
 from tests.rules.test_engine_position import no_save
+from vmsbridge.cli.main import main
 from vmsbridge.config.rules import Rule
 from vmsbridge.controls import Controls
 from vmsbridge.model import StoredEvent
@@ -22,7 +24,8 @@ from vmsbridge.rules.engine import EVENT_ATTEMPTS, FIRINGS_KEPT, READING, RULES_
 from vmsbridge.rules.matching import Decision
 from vmsbridge.runtime import RestartPolicy
 from vmsbridge.runtime.supervisor import Supervisor
-from vmsbridge.store.stores import Stores
+from vmsbridge.store.database import resolve_db_url
+from vmsbridge.store.stores import Stores, open_store
 from vmsbridge.store.tables import EventRow
 
 WAIT = 60.0
@@ -220,3 +223,31 @@ async def test_old_claims_behind_the_position_are_pruned_and_the_restart_check_k
     await engine.locate()
     assert await engine.prune() == 4, "every claim and the failure, now all behind and old"
     assert await claims.failures() == []
+
+
+def test_rules_failed_lists_the_set_aside_events_with_their_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'failed.db'}"
+    assert main(["db", "upgrade", "--db", db]) == 0
+    assert main(["rules", "--failed", "--db", db]) == 0
+    assert "no events set aside" in capsys.readouterr().out
+
+    async def set_one_aside() -> int:
+        async with open_store(resolve_db_url(db, None, tmp_path)) as stores:
+            [event] = await stored_pickups(stores, 1)
+            failure = RuleFailure("phone-ptz", event.id, "KeyError", "'zone'", 3, event.received_at)
+            await stores.rule_actions.set_aside(failure)
+            return event.id
+
+    event_id = asyncio.run(set_one_aside())
+    assert main(["rules", "--failed", "--db", db]) == 0
+    assert f"phone-ptz  event {event_id}  after 3 attempts: KeyError: 'zone'" in capsys.readouterr().out
+    assert main(["rules", "--failed", "--json", "--db", db]) == 0
+    [shown] = json.loads(capsys.readouterr().out)
+    assert (shown["rule"], shown["event_id"], shown["error"], shown["attempts"]) == (
+        "phone-ptz",
+        event_id,
+        "KeyError",
+        3,
+    )
