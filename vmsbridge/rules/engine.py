@@ -35,7 +35,7 @@ Errors are of two kinds. A transient one (the database unavailable, a connection
 again, however long that takes: no event is skipped because the disk was away. Any other error
 is tied to the event (a condition that raises on it, an attribute it lacks): the rule tries it
 ``EVENT_ATTEMPTS`` times, then sets the event aside for that rule (``rule_failures``, with the
-error, logged once at ERROR, shown by ``vmsbridge rules failed``) and goes on. The other rules
+error, logged once at ERROR, shown by ``vmsbridge rules --failed``) and goes on. The other rules
 handle the event all the same, and one bad event never stops the engine. A restart does not try
 a set-aside event again.
 
@@ -344,8 +344,13 @@ class RuleEngine:
         )
         now = self._clock()
         store = self.ctx.stores.rule_actions
-        pruned = await store.prune_firings(now - max(FIRINGS_KEPT, 2 * reach), self._saved)
-        pruned += await store.prune_failures(now - FAILURES_KEPT, self._saved)
+        pruned = 0
+        for prune, before in (
+            (store.prune_firings, now - max(FIRINGS_KEPT, 2 * reach)),
+            (store.prune_failures, now - FAILURES_KEPT),
+        ):
+            while chunk := await prune(before, self._saved):  # a chunk at a time, see the store
+                pruned += chunk
         if pruned:
             log.info("pruned %d rule firings and set-aside events behind the engine's position", pruned)
         return pruned

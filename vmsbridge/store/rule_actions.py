@@ -20,6 +20,8 @@ from vmsbridge.store.database import Database
 from vmsbridge.store.events import row_to_event
 from vmsbridge.store.tables import EventRow, IncidentActionRow, RuleFailureRow, RuleFiringRow
 
+PRUNE_CHUNK = 5_000
+
 
 class RuleActionStore:
     def __init__(self, db: Database) -> None:
@@ -90,30 +92,35 @@ class RuleActionStore:
             rows = (await session.scalars(query)).all()
         return [RuleFailure(r.rule, r.event_id, r.error, r.message, r.attempts, r.failed_at) for r in rows]
 
-    async def prune_firings(self, before: datetime, position: LogPosition) -> int:
-        """Delete the claims made before ``before`` on events at or before ``position``: the
-        engine never reads those events again, and cooldowns look back less far than ``before``."""
-        handled = select(EventRow.id).where(EventRow.id == RuleFiringRow.event_id)
-        async with self._db.transaction() as session:
-            dialect = session.bind.dialect.name
-            statement = delete(RuleFiringRow).where(
-                RuleFiringRow.fired_at < before,
-                exists(handled.where(~_beyond(dialect, position))),
-            )
-            result = await session.execute(statement)
-        return int(getattr(result, "rowcount", 0) or 0)
+    async def prune_firings(self, before: datetime, position: LogPosition, limit: int = PRUNE_CHUNK) -> int:
+        """Delete up to ``limit`` claims made before ``before`` on events at or before ``position``
+        (the engine never reads those again, and cooldowns look back less far than ``before``);
+        how many went. A short transaction each: writers of events are not held up for long."""
+        return await self._prune(RuleFiringRow, RuleFiringRow.fired_at < before, position, limit)
 
-    async def prune_failures(self, before: datetime, position: LogPosition) -> int:
-        """Delete the set-aside records made before ``before`` on events at or before ``position``."""
-        handled = select(EventRow.id).where(EventRow.id == RuleFailureRow.event_id)
+    async def prune_failures(self, before: datetime, position: LogPosition, limit: int = PRUNE_CHUNK) -> int:
+        """Delete up to ``limit`` set-aside records made before ``before`` on events at or before
+        ``position``; how many went."""
+        return await self._prune(RuleFailureRow, RuleFailureRow.failed_at < before, position, limit)
+
+    async def _prune(
+        self,
+        row: type[RuleFiringRow] | type[RuleFailureRow],
+        old: ColumnElement[bool],
+        position: LogPosition,
+        limit: int,
+    ) -> int:
         async with self._db.transaction() as session:
-            dialect = session.bind.dialect.name
-            statement = delete(RuleFailureRow).where(
-                RuleFailureRow.failed_at < before,
-                exists(handled.where(~_beyond(dialect, position))),
+            found = (
+                select(row.rule, row.event_id)
+                .join(EventRow, EventRow.id == row.event_id)
+                .where(old, ~_beyond(session.bind.dialect.name, position))
+                .limit(limit)
             )
-            result = await session.execute(statement)
-        return int(getattr(result, "rowcount", 0) or 0)
+            keys = [tuple(key) for key in (await session.execute(found)).all()]
+            if keys:
+                await session.execute(delete(row).where(tuple_(row.rule, row.event_id).in_(keys)))
+        return len(keys)
 
     async def interrupted(self, action: str, since: datetime) -> list[ActionOutcome]:
         """Outcomes of ``action`` cut short by a stop (detail ``INTERRUPTED...``) since ``since``,
