@@ -20,6 +20,7 @@ __all__ = [
     "LogPosition",
     "RejectedInput",
     "StoredEvent",
+    "UnreadableEvent",
 ]
 
 from collections.abc import Mapping
@@ -213,3 +214,13 @@ class RejectedInput:
 
 EventKey = tuple[str, str]
 LogPosition = tuple[int, int]  # (inserting transaction, event id): commit-safe order, see migration 0002
+
+
+@dataclass(frozen=True)
+class UnreadableEvent:
+    """A stored event row that does not make a :class:`StoredEvent` (a kind this version does not
+    know, a value of the wrong type): a log follower sets it aside rather than stop on it."""
+
+    id: int
+    error: str
+    message: str

@@ -29,18 +29,31 @@ written (the database is failing) the rule fires all the same: a caller's camera
 a possible repeat. Actions on events older than ``max_age_seconds`` never run
 (a camera should not swing to a phone that was picked up an hour ago). On first start it begins
 at the end of the log.
+
+Errors are of two kinds. A transient one (the database unavailable, a connection lost: an
+``SQLAlchemyError`` or ``OSError``) stops the batch; the loop backs off and reads the same event
+again, however long that takes: no event is skipped because the disk was away. Any other error
+is tied to the event (a condition that raises on it, an attribute it lacks): the rule tries it
+``EVENT_ATTEMPTS`` times, then sets the event aside for that rule (``rule_failures``, with the
+error, logged once at ERROR, shown by ``vmsbridge rules --failed``) and goes on. The other rules
+handle the event all the same, and one bad event never stops the engine. A restart does not try
+a set-aside event again.
+
+The claims are pruned once their event lies behind the saved position (the engine never reads it
+again) and they are older than ``FIRINGS_KEPT`` (more than any cooldown looks back, see
+``recall_firings``); set-aside events are kept ``FAILURES_KEPT`` for operators.
 """
 
 from __future__ import annotations
 
-__all__ = ["RULES_STAGE", "RuleEngine"]
+__all__ = ["EVENT_ATTEMPTS", "READING", "RULES_STAGE", "WINDOWS", "RuleEngine"]
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -54,8 +67,8 @@ from vmsbridge.config.rules import Action, OpenIncident, PtzGoto, Rule, XProtect
 from vmsbridge.correlate import CORRELATOR_STAGE, Correlator
 from vmsbridge.ingest import validate_payload
 from vmsbridge.model import Event, StoredEvent
-from vmsbridge.model.events import AcceptedEvent, LogPosition
-from vmsbridge.model.rules import INTERRUPTED, ActionOutcome
+from vmsbridge.model.events import AcceptedEvent, LogPosition, UnreadableEvent
+from vmsbridge.model.rules import INTERRUPTED, ActionOutcome, RuleFailure
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.rules.matching import Matcher
 
@@ -66,6 +79,17 @@ INCIDENT_WAIT_SECONDS = 10.0
 EARLY_KEEP = timedelta(minutes=10)
 RECENT_FIRINGS = 1_000
 HELD_BACK_RETRY_SECONDS = 0.05
+# An error tied to the event: tried this many times, a short pause apart, then set aside.
+EVENT_ATTEMPTS = 3
+EVENT_RETRY_SECONDS = 0.05
+SET_ASIDE_KEPT = 1_000  # the set-aside (rule, event) pairs remembered in memory
+# What fails when remembering an event for window conditions raises: not one rule, but the event.
+WINDOWS = "(window conditions)"
+# What fails on a stored row that does not make an event (a kind this version does not know).
+READING = "(reading the event)"
+FIRINGS_KEPT = timedelta(days=1)  # at least: the longest max_age + cooldown of any rule counts too
+FAILURES_KEPT = timedelta(days=90)
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 @dataclass
@@ -138,6 +162,12 @@ class RuleEngine:
         self._last_observed: int | None = None  # an event retried after an error is observed once
         self._saved: LogPosition | None = None
         self._saver: asyncio.Task[None] | None = None
+        # Failed attempts by (rule, event id) not yet given up on, and the (rule, event id) given up
+        # on lately: an event read again (after a transient error, or a restart) is not tried again.
+        self._attempts: dict[tuple[str, int], int] = {}
+        self._set_aside: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self.set_aside_count = 0
+        self._next_prune = 0.0  # monotonic time of the next pruning of old claims
 
     @property
     def rules(self) -> list[Rule]:
@@ -176,7 +206,7 @@ class RuleEngine:
                 if not moves or not _decides_alone(rule) or event.kind not in rule.on:
                     continue
                 key = (event.source, event.native_id, rule.name)
-                if key in self._early or not self.matcher.decide(rule, provisional, now=now).fires:
+                if key in self._early or not self._decides_early(rule, provisional, now):
                     continue
                 firing = Firing(rule, provisional, asyncio.get_running_loop().create_future())
                 started = self._clock()
@@ -197,12 +227,22 @@ class RuleEngine:
                     event.device_id,
                 )
 
+    def _decides_early(self, rule: Rule, event: StoredEvent, now: datetime) -> bool:
+        """The fast-path decision; one that raises is left to the stored event (retried, set aside)."""
+        try:
+            return self.matcher.decide(rule, event, now=now).fires
+        except Exception as exc:
+            log.warning(
+                "rule %s could not decide on %s before it is stored: %s", rule.name, event.native_id, exc
+            )
+            return False
+
     async def _timed(self, action: Action, firing: Firing) -> tuple[bool, str, int]:
         t0 = time.perf_counter()
         try:
             detail, ok = await run_action(action, firing, self.ctx), True
         except Exception as exc:  # recorded with the stored event's other outcomes
-            detail, ok = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, False
+            detail, ok = _describe(exc), False
         return ok, detail, round((time.perf_counter() - t0) * 1000)
 
     def stop(self) -> None:
@@ -247,11 +287,15 @@ class RuleEngine:
 
     async def locate(self) -> None:
         """Take up the saved position, else (a new install) the end of the log: events stored from
-        now on are considered, whenever the engine gets to them."""
+        now on are considered, whenever the engine gets to them. The events set aside beyond it
+        (read again now) are not tried again."""
         if self._position is None:
             events_store = self.ctx.stores.events
             saved = await events_store.stage_position(RULES_STAGE)
-            self._position = self._saved = saved if saved is not None else await events_store.log_position()
+            position = saved if saved is not None else await events_store.log_position()
+            for key in await self.ctx.stores.rule_actions.set_aside_after(position):
+                self._set_aside[key] = None
+            self._position = self._saved = position
 
     async def process_batch(self) -> int:
         events_store = self.ctx.stores.events
@@ -261,7 +305,10 @@ class RuleEngine:
         if self._early:
             self._forget_stale_early()
         for event, position in batch:
-            await self.consider(event)
+            if isinstance(event, UnreadableEvent):  # reading it again gives the same: no retries
+                await self._set_aside_unreadable(event)
+            else:
+                await self.consider(event)
             # Past this event only now: an error or a crash mid-batch resumes with the next one.
             self._position = position
             self.seen += 1
@@ -278,32 +325,128 @@ class RuleEngine:
             self._saved = position
         except (SQLAlchemyError, OSError) as exc:  # the next batch tries again
             log.warning("could not save the rule engine's position: %s", exc)
+            return
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+            try:
+                await self.prune()
+            except (SQLAlchemyError, OSError) as exc:  # in an hour, then
+                log.warning("could not prune old rule firings: %s", exc)
+
+    async def prune(self) -> int:
+        """Delete the claims and set-aside records nothing needs any more (see the module
+        docstring); how many went. Only behind the saved position: a restart reads from there."""
+        if self._saved is None:
+            return 0
+        reach = max(
+            (timedelta(seconds=r.max_age_seconds + r.cooldown_seconds) for r in self.matcher.rules),
+            default=timedelta(0),
+        )
+        now = self._clock()
+        store = self.ctx.stores.rule_actions
+        pruned = 0
+        for prune, before in (
+            (store.prune_firings, now - max(FIRINGS_KEPT, 2 * reach)),
+            (store.prune_failures, now - FAILURES_KEPT),
+        ):
+            while chunk := await prune(before, self._saved):  # a chunk at a time, see the store
+                pruned += chunk
+        if pruned:
+            log.info("pruned %d rule firings and set-aside events behind the engine's position", pruned)
+        return pruned
 
     async def consider(self, event: StoredEvent) -> None:
+        """Let every rule handle the event. A transient error is raised (the event is read again);
+        an error tied to the event is retried, then set aside for the rule that met it."""
         if event.id != self._last_observed:  # an event retried after a read error counts once
-            self.matcher.observe(event)
+            await self._guarded(WINDOWS, event, partial(self._observe, event))
             self._last_observed = event.id
         now = self._clock()
         for rule in self.matcher.rules:
-            early = self._early.pop((event.source, event.native_id, rule.name), None)
-            if early is not None:  # decided on the fast path, its PTZ moves already under way
-                self._start(rule, event, early)
-                await self._claim(rule, event)  # a replay after a crash must not move it again
-                continue
-            open_here = False
-            if rule.during_open_incident and event.kind in rule.on:
-                open_here = await self._open_incident_before(event)
-            decision = self.matcher.decide(rule, event, now=now, open_incident_here=open_here)
-            if not decision.fires:
-                if event.kind in rule.on:
-                    log.debug("rule %s skips event %d: %s", rule.name, event.id, decision.why)
-                continue
-            if not await self._claim(rule, event):
-                continue
-            log.info(
-                "rule %s fires on event %d (%s %s)", rule.name, event.id, event.kind.value, event.device_id
-            )
-            self._start(rule, event, None)
+            await self._guarded(rule.name, event, partial(self._consider_rule, rule, event, now))
+
+    async def _observe(self, event: StoredEvent) -> None:
+        self.matcher.observe(event)
+
+    async def _guarded(self, name: str, event: StoredEvent, handle: Callable[[], Awaitable[None]]) -> None:
+        """``handle()`` the event for ``name`` (a rule), retrying an error tied to the event a few
+        times before setting the event aside for it; a transient error goes to the caller."""
+        key = (name, event.id)
+        if key in self._set_aside:
+            return
+        pause = Backoff(initial=EVENT_RETRY_SECONDS, maximum=1.0)
+        while True:
+            try:
+                await handle()
+            except (SQLAlchemyError, OSError):
+                raise  # transient: the engine's loop backs off and reads this event again
+            except Exception as exc:
+                attempts = self._attempts[key] = self._attempts.get(key, 0) + 1
+                if attempts >= EVENT_ATTEMPTS:
+                    await self._give_up(name, event, exc, attempts)
+                    return
+                log.warning(
+                    "%s failed on event %d (attempt %d of %d): %s",
+                    name,
+                    event.id,
+                    attempts,
+                    EVENT_ATTEMPTS,
+                    _describe(exc),
+                )
+                await asyncio.sleep(pause.next())
+            else:
+                self._attempts.pop(key, None)
+                return
+
+    async def _give_up(self, name: str, event: StoredEvent, exc: Exception, attempts: int) -> None:
+        failure = RuleFailure(name, event.id, type(exc).__name__, str(exc), attempts, self._clock())
+        await self._set_aside_failure(failure, f"{event.kind.value} {event.device_id}", exc)
+
+    async def _set_aside_unreadable(self, event: UnreadableEvent) -> None:
+        if (READING, event.id) in self._set_aside:
+            return
+        failure = RuleFailure(READING, event.id, event.error, event.message, 1, self._clock())
+        await self._set_aside_failure(failure, "unreadable", None)
+
+    async def _set_aside_failure(self, failure: RuleFailure, what: str, exc: Exception | None) -> None:
+        """Set the event aside for the failure's rule: on record first (a transient error writing it
+        is raised, and the event read again), then logged once, and never tried again."""
+        await self.ctx.stores.rule_actions.set_aside(failure)
+        key = (failure.rule, failure.event_id)
+        self._attempts.pop(key, None)
+        self._set_aside[key] = None
+        while len(self._set_aside) > SET_ASIDE_KEPT:
+            self._set_aside.popitem(last=False)
+        self.set_aside_count += 1
+        log.error(
+            "%s failed on event %d (%s) %d times: set aside, the engine goes on: %s: %s",
+            failure.rule,
+            failure.event_id,
+            what,
+            failure.attempts,
+            failure.error,
+            failure.message,
+            exc_info=exc,
+        )
+
+    async def _consider_rule(self, rule: Rule, event: StoredEvent, now: datetime) -> None:
+        early = self._early.pop((event.source, event.native_id, rule.name), None)
+        if early is not None:  # decided on the fast path, its PTZ moves already under way
+            self._start(rule, event, early)
+            await self._claim(rule, event)  # a replay after a crash must not move it again
+            return
+        open_here = False
+        if rule.during_open_incident and event.kind in rule.on:
+            open_here = await self._open_incident_before(event)
+        decision = self.matcher.decide(rule, event, now=now, open_incident_here=open_here)
+        if not decision.fires:
+            if event.kind in rule.on:
+                log.debug("rule %s skips event %d: %s", rule.name, event.id, decision.why)
+            return
+        if not await self._claim(rule, event):
+            return
+        log.info("rule %s fires on event %d (%s %s)", rule.name, event.id, event.kind.value, event.device_id)
+        self._start(rule, event, None)
 
     async def _claim(self, rule: Rule, event: StoredEvent) -> bool:
         """Claim the firing in the store; False if it was claimed before (the event is read again
@@ -477,7 +620,7 @@ class RuleEngine:
             await self._record(firing, action, started, t0, ok=False, detail=INTERRUPTED)
             raise
         except Exception as exc:  # an action's failure is its outcome, never the engine's
-            ok, detail = False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            ok, detail = False, _describe(exc)
             log.warning("rule %s: %s failed: %s", firing.rule.name, action.type, detail)
         await self._record(firing, action, started, t0, ok=ok, detail=detail)
 
@@ -589,3 +732,7 @@ class RuleEngine:
             task.cancel()
         recorders = [asyncio.create_task(w.interrupted(), name=f"{w.name}:interrupted") for w in waiting]
         await asyncio.gather(*running, *recorders, return_exceptions=True)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

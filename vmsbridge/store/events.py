@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vmsbridge.model import EventKind, StoredEvent
-from vmsbridge.model.events import AcceptedEvent, EventKey, LogPosition, RejectedInput
+from vmsbridge.model.events import AcceptedEvent, EventKey, LogPosition, RejectedInput, UnreadableEvent
 from vmsbridge.store.commit_watch import announce_events
 from vmsbridge.store.database import Database
 from vmsbridge.store.tables import EventRow, RejectedEventRow, StageCursorRow
@@ -51,6 +51,13 @@ def follow(dialect: str, position: LogPosition, limit: int) -> Select[tuple[Even
             EventRow.txid < oldest_running,
         ).order_by(EventRow.txid, EventRow.id)
     return query.where(EventRow.id > last_id).order_by(EventRow.id)
+
+
+def _readable(row: EventRow) -> StoredEvent | UnreadableEvent:
+    try:
+        return row_to_event(row)
+    except (ValueError, TypeError, KeyError) as exc:
+        return UnreadableEvent(row.id, type(exc).__name__, str(exc))
 
 
 def row_to_event(row: EventRow) -> StoredEvent:
@@ -167,12 +174,13 @@ class EventStore:
 
     async def positioned_after(
         self, position: LogPosition, limit: int = 500
-    ) -> list[tuple[StoredEvent, LogPosition]]:
+    ) -> list[tuple[StoredEvent | UnreadableEvent, LogPosition]]:
         """The next events after ``position`` (see :func:`follow`), each with the position just past
-        it: a follower that saves only what it has handled saves an event's own position."""
+        it: a follower that saves only what it has handled saves an event's own position. A row
+        that does not make an event comes as :class:`UnreadableEvent`, in its place."""
         async with self._db.sessions() as session:
             rows = list(await session.scalars(follow(session.bind.dialect.name, position, limit)))
-        return [(row_to_event(r), (r.txid, r.id)) for r in rows]
+        return [(_readable(r), (r.txid, r.id)) for r in rows]
 
     async def held_back(self, position: LogPosition | None) -> bool:
         """Whether committed events lie beyond ``position`` that a follower could not read yet.

@@ -24,6 +24,7 @@ __all__ = [
     "PublicLogChangeColumns",
     "PublicLogEntryColumns",
     "RejectedEventRow",
+    "RuleFailureRow",
     "RuleFiringRow",
     "SourceMemoryRow",
     "StageCursorRow",
@@ -507,6 +508,22 @@ class RuleFiringRow(Base):
     rule: Mapped[str] = mapped_column(String(80), primary_key=True)
     event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True)
     fired_at: Mapped[UtcTs]
+
+
+class RuleFailureRow(Base):
+    """An event a rule could not handle (the error is tied to the event: a condition that raises on
+    it, an attribute it lacks), set aside after a few attempts so the engine goes on with the next
+    events. Kept for operators (``vmsbridge rules --failed``), and so a restart does not try it again."""
+
+    __tablename__ = "rule_failures"
+    __table_args__ = (Index("ix_rule_failures_failed_at", "failed_at"),)
+
+    rule: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigId, ForeignKey("events.id"), primary_key=True)
+    error: Mapped[str] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    failed_at: Mapped[UtcTs]
 
 
 class CleryRecordRow(Base):
