@@ -10,49 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import TypeAlias
 
-from recording.live import RecordingError
-from recording.record import record_clip
-from recording.result import ClipResult
+from vmsbridge.cli.clip_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    SubParsers,
+    add_output_options,
+    report_clip,
+    seconds_up_to,
+)
 from vmsbridge.cli.clip_replay import add_replay
-from vmsbridge.cli.common import print_json
-
-EXIT_OK, EXIT_FAILED = 0, 1
-
-SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 < value <= 24 * 3600:
-        raise argparse.ArgumentTypeError(f"expected more than 0 and at most 86400 seconds, got {text!r}")
-    return value
-
-
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the MP4 to write")
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object: file, sha256, codec, width, height, frames, start, end, seconds, "
-        "gaps, reencoded",
-    )
-
-
-def _report(clip: ClipResult, as_json: bool) -> None:
-    if as_json:
-        print_json(clip.to_json())
-        return
-    gaps = f", {len(clip.gaps)} gap(s)" if clip.gaps else ""
-    print(
-        f"{clip.file}: {clip.codec} {clip.width}x{clip.height}, {clip.frames} frames, "
-        f"{clip.seconds:.1f} s from {clip.start.isoformat()}{gaps}; sha256 {clip.sha256}"
-    )
 
 
 def _add_record(sub: SubParsers) -> None:
@@ -65,19 +32,22 @@ def _add_record(sub: SubParsers) -> None:
         "exist or stops early; nothing is written then.",
     )
     record.add_argument("url", metavar="URL", help="rtsp://[user:password@]host[:port]/path")
-    record.add_argument("--seconds", type=_positive_seconds, required=True, metavar="N")
+    record.add_argument("--seconds", type=seconds_up_to(24 * 3600), required=True, metavar="N")
     record.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=seconds_up_to(600),
         default=10.0,
         metavar="S",
         help="give up when connecting or a read takes longer (default: %(default)s s)",
     )
-    _add_output_options(record)
+    add_output_options(record)
     record.set_defaults(handler=run_record)
 
 
 def run_record(args: argparse.Namespace) -> int:
+    from recording.live import RecordingError
+    from recording.record import record_clip
+
     try:
         clip = record_clip(
             args.url, args.seconds, args.out, open_timeout=args.timeout, read_timeout=args.timeout
@@ -85,7 +55,7 @@ def run_record(args: argparse.Namespace) -> int:
     except RecordingError as exc:
         print(f"vmsbridge: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    _report(clip, args.json)
+    report_clip(clip, args.json)
     return EXIT_OK
 
 
