@@ -12,10 +12,8 @@ from __future__ import annotations
 __all__ = ["ReplayRequest", "replay_clip", "stream_clip"]
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import av
 
+from evidence.atomic import atomic_output
 from recording.result import ClipResult
 from recording.rtsp.depacketize import AccessUnit, Depacketizer
 from recording.rtsp.errors import RtspProtocolError, RtspStreamEnded
@@ -94,26 +93,23 @@ async def _write(
 ) -> ClipResult:
     if not frames:
         raise RtspStreamEnded(f"{url}: the server sent no complete keyframe-started video for the window")
-    partial = out.with_name(f".{out.name}.part")
+    parameter_sets = _parameter_sets(track, depacketizer)
+
+    def write() -> ClipResult:
+        with atomic_output(out) as partial:
+            written = write_mp4(
+                frames, codec=track.codec, parameter_sets=parameter_sets, out=partial, window=window
+            )
+        return dataclasses.replace(written, file=out)
+
     try:
-        result = await asyncio.to_thread(
-            write_mp4,
-            frames,
-            codec=track.codec,
-            parameter_sets=_parameter_sets(track, depacketizer),
-            out=partial,
-            window=window,
-        )
-        await asyncio.to_thread(os.replace, partial, out)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            await asyncio.to_thread(partial.unlink)
-        if isinstance(exc, ValueError | av.FFmpegError) and not isinstance(exc, OSError):
-            raise RtspProtocolError(
-                f"{url}: the video received cannot be written as {track.codec}: {exc}"
-            ) from exc
-        raise
-    return dataclasses.replace(result, file=out)
+        return await asyncio.to_thread(write)
+    except (ValueError, av.FFmpegError) as exc:
+        if isinstance(exc, OSError):
+            raise
+        raise RtspProtocolError(
+            f"{url}: the video received cannot be written as {track.codec}: {exc}"
+        ) from exc
 
 
 async def replay_clip(request: ReplayRequest, out: Path) -> ClipResult:

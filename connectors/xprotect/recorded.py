@@ -28,7 +28,6 @@ __all__ = [
 import hashlib
 import io
 import itertools
-import os
 import statistics
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -40,6 +39,7 @@ import av
 
 from connectors.xprotect.errors import ProtocolError
 from connectors.xprotect.imageserver import ImageServerSession, StoredFrame
+from evidence.atomic import atomic_output
 from recording.result import ClipResult, Gap
 from vmsbridge.sources import ClipNotFound
 
@@ -167,14 +167,9 @@ def write_clip(frames: Sequence[StoredFrame], window: tuple[datetime, datetime],
     pts = [round((t - origin) / timedelta(milliseconds=1)) for t in times]
     pts, dts = decoding_times(pts)
     duration = max(1, round(interval / timedelta(milliseconds=1)))
-    partial = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_output(out) as partial:
         width, height = _mux(frames, codec, pts, dts, duration, origin, partial)
         digest = _sha256(partial)
-        os.replace(partial, out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return ClipResult(
         file=out,
         sha256=digest,

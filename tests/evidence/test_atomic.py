@@ -56,7 +56,7 @@ def test_mode_is_applied_before_the_file_appears(tmp_path: Path) -> None:
 
 def test_no_other_module_renames_a_temporary_over_its_target() -> None:
     """One helper, not copies: ``os.replace`` appears in evidence/atomic.py only."""
-    packages = ("vmsbridge", "connectors", "analytics", "privacy", "evidence")
+    packages = ("vmsbridge", "connectors", "analytics", "privacy", "evidence", "recording")
     users = sorted(
         str(path.relative_to(ROOT))
         for package in packages

@@ -35,7 +35,7 @@ Errors are of two kinds. A transient one (the database unavailable, a connection
 again, however long that takes: no event is skipped because the disk was away. Any other error
 is tied to the event (a condition that raises on it, an attribute it lacks): the rule tries it
 ``EVENT_ATTEMPTS`` times, then sets the event aside for that rule (``rule_failures``, with the
-error, logged once at ERROR, shown by ``vmsbridge rules --failed``) and goes on. The other rules
+error, logged once at ERROR, listed for operators by the command line) and goes on. The other rules
 handle the event all the same, and one bad event never stops the engine. A restart does not try
 a set-aside event again.
 

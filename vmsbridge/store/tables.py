@@ -513,7 +513,7 @@ class RuleFiringRow(Base):
 class RuleFailureRow(Base):
     """An event a rule could not handle (the error is tied to the event: a condition that raises on
     it, an attribute it lacks), set aside after a few attempts so the engine goes on with the next
-    events. Kept for operators (``vmsbridge rules --failed``), and so a restart does not try it again."""
+    events. Kept for operators (the command line lists them), and so a restart does not try it again."""
 
     __tablename__ = "rule_failures"
     __table_args__ = (Index("ix_rule_failures_failed_at", "failed_at"),)

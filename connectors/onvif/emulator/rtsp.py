@@ -107,6 +107,8 @@ class RtspServer:
         self.basic_only = False
         #: Seconds announced in ``Session: id;timeout=N``; clients keep the session alive within it.
         self.session_timeout = SESSION_TIMEOUT
+        #: Quirk: a recorder that fails mid-replay drops the connection after this many frames.
+        self.replay_drops_after_frames: int | None = None
         #: Requests received, by method (e.g. how many GET_PARAMETER keep-alives arrived).
         self.methods: dict[str, int] = {}
         self.port = 0
@@ -438,6 +440,7 @@ class _Connection:
         pending: tuple[Frame, datetime, int] | None = None
         first_time: datetime | None = None
         discontinuity = False
+        sent = 0
         for frame, moment, flags in self._recorded(clip, start, end):
             if flags == "gap":
                 discontinuity = True
@@ -445,6 +448,10 @@ class _Connection:
             if pending is not None:
                 await self._replay_one(packetizer, base, first_time, pending, last=False)
                 pending = None
+                sent += 1
+                if sent == self.server.replay_drops_after_frames:
+                    self.writer.close()
+                    return
             first_time = first_time or moment
             if paced:
                 delay = sent_at + (moment - first_time).total_seconds() - time.monotonic()
