@@ -69,6 +69,7 @@ class XProtectEventSource:
         self._seen_alarms: set[str] = set()
         # Alarms this bridge raised, oldest first; not echoed back as vms.alarm (kept across restarts).
         self.own_alarms: dict[str, None] = {}
+        self._keeping = asyncio.Lock()
         self.alarm_levels = AlarmLevels(self.client)
         self.inventory: Inventory | None = None
         self.unknown_types: Counter[str] = Counter()
@@ -198,20 +199,28 @@ class XProtectEventSource:
             self.own_alarms[alarm_id] = None
             for old in list(self.own_alarms)[:-OWN_ALARMS_KEPT]:
                 del self.own_alarms[old]
-            if self._memory is not None:
-                try:
-                    await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
-                except StoreError as exc:
-                    # The alarm exists: failing now would make the rule raise it again.
-                    log.warning(
-                        "%s: alarm %s not kept (%s); after a restart it may come back",
-                        self.name,
-                        alarm_id,
-                        exc,
-                    )
+            try:
+                await self._keep_own_alarms()
+            except StoreError as exc:
+                # The alarm exists: failing now would make the rule raise it again.
+                log.warning(
+                    "%s: alarm %s not kept (%s); after a restart it may come back",
+                    self.name,
+                    alarm_id,
+                    exc,
+                )
             return alarm_id
         finally:
             self._raising -= 1
+
+    async def _keep_own_alarms(self) -> None:
+        """Write the whole list, one write at a time, each with the list as it is when its turn
+        comes: two alarms raised at once would otherwise race, and the write that ends last could
+        be the older list, losing the other alarm."""
+        if self._memory is None:
+            return
+        async with self._keeping:
+            await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
 
     async def _recall_own_alarms(self) -> None:
         if self._memory is None:

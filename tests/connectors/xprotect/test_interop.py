@@ -264,3 +264,42 @@ async def test_a_restart_past_the_resume_window_records_the_downtime_as_a_gap_an
     assert lost.device_id == "cam-maple-entry"
     assert gateway.counters["getState"] == states_read + 1
     assert second.ess.stats.new_sessions == 1
+
+
+class FirstKeepHeld:
+    """A store whose first write is slow (a busy database): held until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, dict[str, object]] = {}
+        self.writes = 0
+        self.first_write_started = asyncio.Event()
+        self.let_first_write_go = asyncio.Event()
+
+    async def recall(self, key: str) -> dict[str, object] | None:
+        return self.kept.get(key)
+
+    async def keep(self, key: str, value: dict[str, object]) -> None:
+        self.writes += 1
+        if self.writes == 1:
+            self.first_write_started.set()
+            await self.let_first_write_go.wait()
+        self.kept[key] = value
+
+
+async def test_two_alarms_raised_at_once_are_both_kept_whichever_write_ends_last(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig
+) -> None:
+    source = XProtectEventSource(connector, SiteDirectory(site), "admin")
+    memory = FirstKeepHeld()
+    source.remember_with(cast(SourceMemory, memory))
+    try:
+        await source.client.open()
+        first = asyncio.create_task(source.raise_alarm("first", "incident #1", QUAD))
+        await asyncio.wait_for(memory.first_write_started.wait(), 60)
+        second = asyncio.create_task(source.raise_alarm("second", "incident #2", QUAD))
+        await eventually(lambda: len(source.own_alarms) == 2)  # the second alarm exists in the VMS
+        memory.let_first_write_go.set()
+        ids = await asyncio.wait_for(asyncio.gather(first, second), 60)
+    finally:
+        await source.client.close()
+    assert memory.kept["own_alarms"]["ids"] == ids, "the last write kept holds both alarms"
