@@ -34,6 +34,7 @@ Json = dict[str, Any]
 
 OWN_ALARMS_KEY = "own_alarms"
 OWN_ALARMS_KEPT = 1_000  # far more than one poll's page of alarms: older ones are never listed again
+SEEN_ALARMS_KEPT = 10_000  # the poll reads one page of alarms: ten pages of memory is ample
 
 
 def _utc_now() -> datetime:
@@ -66,7 +67,8 @@ class XProtectEventSource:
         self._sink: EventSink | None = None
         self._memory: SourceMemory | None = None
         self._states: dict[tuple[str, str], str] = {}
-        self._seen_alarms: set[str] = set()
+        # Alarms the poll has judged (reported, or closed already), oldest first.
+        self.seen_alarms: dict[str, None] = {}
         # Alarms this bridge raised, oldest first; not echoed back as vms.alarm (kept across restarts).
         self.own_alarms: dict[str, None] = {}
         self._keeping = asyncio.Lock()
@@ -251,16 +253,16 @@ class XProtectEventSource:
 
     async def _alarm_seen(self, alarm: Json) -> None:
         alarm_id = str(alarm.get("id", ""))
-        if not alarm_id or alarm_id in self._seen_alarms or alarm_id in self.own_alarms:
+        if not alarm_id or alarm_id in self.seen_alarms or alarm_id in self.own_alarms:
             return
         state = await self.alarm_levels.name("alarmStates", alarm.get("state"), alarm.get("stateName"))
         if state.closed:
-            self._seen_alarms.add(alarm_id)
+            self._judged(alarm_id)
             return
         priority = await self.alarm_levels.name(
             "alarmPriorities", alarm.get("priority"), alarm.get("priorityName")
         )
-        self._seen_alarms.add(alarm_id)
+        self._judged(alarm_id)
         source = self.map.source_path(alarm.get("source"))
         now = self._clock()
         when = vms_time(alarm.get("time"), now)
@@ -288,6 +290,11 @@ class XProtectEventSource:
             )
         self._note_clock(events)
         await self._publish(events)
+
+    def _judged(self, alarm_id: str) -> None:
+        self.seen_alarms[alarm_id] = None
+        if len(self.seen_alarms) > SEEN_ALARMS_KEPT:
+            del self.seen_alarms[next(iter(self.seen_alarms))]
 
     # -- plumbing -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.control import NO_PRESET_TASK, XProtectControl
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
-from connectors.xprotect.source import XProtectEventSource
+from connectors.xprotect.source import SEEN_ALARMS_KEPT, XProtectEventSource
 from evidence.store import ContentStore
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
@@ -303,3 +303,15 @@ async def test_two_alarms_raised_at_once_are_both_kept_whichever_write_ends_last
     finally:
         await source.client.close()
     assert memory.kept["own_alarms"]["ids"] == ids, "the last write kept holds both alarms"
+
+
+async def test_the_alarms_already_seen_are_remembered_within_a_bound(
+    connector: XProtectSource, site: SiteConfig
+) -> None:
+    """A site raises alarms for years: what the poll has judged cannot grow without end. One
+    forgotten and listed again is stored once all the same (its id is its native id)."""
+    source = XProtectEventSource(connector, SiteDirectory(site), "admin")
+    for number in range(SEEN_ALARMS_KEPT + 100):
+        await source._alarm_seen({"id": f"alarm-{number}", "stateName": "Closed"})
+    assert len(source.seen_alarms) == SEEN_ALARMS_KEPT
+    assert f"alarm-{SEEN_ALARMS_KEPT + 99}" in source.seen_alarms, "the newest are the ones kept"
