@@ -72,6 +72,7 @@ class XProtectEventSource:
         # Alarms this bridge raised, oldest first; not echoed back as vms.alarm (kept across restarts).
         self.own_alarms: dict[str, None] = {}
         self._keeping = asyncio.Lock()
+        self._recalled = False  # the kept list has been read back into own_alarms
         self.alarm_levels = AlarmLevels(self.client)
         self.inventory: Inventory | None = None
         self.unknown_types: Counter[str] = Counter()
@@ -218,13 +219,21 @@ class XProtectEventSource:
     async def _keep_own_alarms(self) -> None:
         """Write the whole list, one write at a time, each with the list as it is when its turn
         comes: two alarms raised at once would otherwise race, and the write that ends last could
-        be the older list, losing the other alarm."""
+        be the older list, losing the other alarm. The kept list is read back first if it was not
+        yet (an alarm raised at start-up adds to it, never replaces it)."""
         if self._memory is None:
             return
         async with self._keeping:
+            if not self._recalled:
+                await self._recall_unlocked()
             await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
 
     async def _recall_own_alarms(self) -> None:
+        async with self._keeping:
+            await self._recall_unlocked()
+
+    async def _recall_unlocked(self) -> None:
+        """Merge what was kept with what this run raised already (the newest last)."""
         if self._memory is None:
             return
         try:
@@ -234,9 +243,11 @@ class XProtectEventSource:
                 "%s: alarms raised before this run unknown (%s); they may be ingested", self.name, exc
             )
             return
+        self._recalled = True
         ids = kept.get("ids") if kept else None
-        if isinstance(ids, list):
-            self.own_alarms = dict.fromkeys(str(i) for i in ids[-OWN_ALARMS_KEPT:])
+        earlier = [str(i) for i in ids if str(i) not in self.own_alarms] if isinstance(ids, list) else []
+        merged = [*earlier, *self.own_alarms]
+        self.own_alarms = dict.fromkeys(merged[-OWN_ALARMS_KEPT:])
 
     async def _poll_alarms(self) -> None:
         while True:

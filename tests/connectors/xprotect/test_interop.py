@@ -315,3 +315,21 @@ async def test_the_alarms_already_seen_are_remembered_within_a_bound(
         await source._alarm_seen({"id": f"alarm-{number}", "stateName": "Closed"})
     assert len(source.seen_alarms) == SEEN_ALARMS_KEPT
     assert f"alarm-{SEEN_ALARMS_KEPT + 99}" in source.seen_alarms, "the newest are the ones kept"
+
+
+async def test_an_alarm_raised_before_the_source_has_recalled_its_list_keeps_the_older_ones(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, memory: SourceMemory
+) -> None:
+    """At start-up the rule engine may raise an alarm (a firing it catches up on) before the
+    source has read back what it kept: that write must add to the kept list, not replace it."""
+    await memory.keep("own_alarms", {"ids": ["raised-before-the-restart"]})
+    source = XProtectEventSource(connector, SiteDirectory(site), "admin")
+    source.remember_with(memory)
+    try:
+        await source.client.open()
+        new = await source.raise_alarm("raised at start-up", "incident #4", QUAD)
+    finally:
+        await source.client.close()
+    kept = await memory.recall("own_alarms")
+    assert kept == {"ids": ["raised-before-the-restart", new]}
+    assert list(source.own_alarms) == ["raised-before-the-restart", new]
