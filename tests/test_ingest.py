@@ -14,7 +14,7 @@ from tests.conftest import EventFactory
 from vmsbridge.bus import BusClosed, InProcessBus
 from vmsbridge.config import SiteDirectory
 from vmsbridge.ingest import IngestStage
-from vmsbridge.model import Event, EventKind
+from vmsbridge.model import Event, EventKind, IngestOutcome
 from vmsbridge.model.events import AcceptedEvent, EventKey, RejectedInput
 from vmsbridge.store.stores import Stores
 
@@ -179,6 +179,18 @@ async def test_closing_the_bus_fails_what_was_never_stored() -> None:
         await pending
     with pytest.raises(BusClosed):
         await bus.submit({"n": 2})
+
+
+async def test_a_payload_whose_publisher_was_stopped_is_still_waited_for_by_drain() -> None:
+    """A source stopped at shutdown cancels its wait for durability; the payload is still queued
+    for ingest, and the stop must give it its time to be stored rather than fail it unstored."""
+    bus = InProcessBus()
+    waiting = await bus.submit({"n": 1})
+    waiting.cancel()  # the source's task is cancelled while it awaits the outcome
+    assert await bus.drain(0) is False, "a queued payload is not settled because its publisher left"
+    [delivery] = await bus.fetch(1)
+    delivery.settle(IngestOutcome("stored", event_id=1))
+    assert await bus.drain(60) is True
 
 
 async def test_input_with_nul_characters_is_rejected_and_kept_and_ingest_goes_on(

@@ -88,6 +88,31 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
 
 
+async def test_a_sqlite_write_transaction_keeps_other_processes_out_from_its_first_read(
+    tmp_path: Path,
+) -> None:
+    """A unit that reads, then writes (the correlator's cursor, an incident being closed) must not
+    let another process write in between: ``vmsbridge events import`` beside a running bridge had
+    both correlators read the same cursor and correlate the same events twice. A read-only
+    session takes no lock (readers never hold up the writers)."""
+    path = tmp_path / "two-processes.db"
+    async with Database(f"sqlite+aiosqlite:///{path}") as db:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE cursor (position INTEGER)"))
+        other_process = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            async with db.transaction() as session:
+                await session.execute(text("SELECT count(*) FROM cursor"))
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other_process.execute("BEGIN IMMEDIATE")
+            async with db.sessions() as session:
+                await session.execute(text("SELECT count(*) FROM cursor"))
+                other_process.execute("BEGIN IMMEDIATE")
+                other_process.execute("ROLLBACK")
+        finally:
+            other_process.close()
+
+
 def test_db_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     monkeypatch.setenv("VMSBRIDGE_DB", "postgresql://env@h/db")
     assert resolve_db_url("sqlite:////x.db", "postgresql://cfg@h/db") == "sqlite+aiosqlite:////x.db"

@@ -39,18 +39,31 @@ class BusClosed(VmsBridgeError):
 
 @dataclass
 class Delivery:
-    """One payload on its way to ingest, with the means to tell its publisher what happened."""
+    """One payload on its way to ingest, with the means to tell its publisher what happened.
+
+    ``settled`` is the bus's own record that ingest is done with it: the publisher's future may
+    be cancelled (a source stopped while it waits), and the payload is still queued and stored.
+    """
 
     payload: EventPayload
     _done: asyncio.Future[IngestOutcome] = field(repr=False)
+    settled: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future(), repr=False
+    )
 
     def settle(self, outcome: IngestOutcome) -> None:
         if not self._done.done():
             self._done.set_result(outcome)
+        self._settled()
 
     def fail(self, error: BaseException) -> None:
         if not self._done.done():
             self._done.set_exception(error)
+        self._settled()
+
+    def _settled(self) -> None:
+        if not self.settled.done():
+            self.settled.set_result(None)
 
 
 class EventSink(Protocol):
@@ -83,7 +96,8 @@ class InProcessBus:
             raise ValueError("bus capacity must be at least 1")
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=capacity)
         self._closed = False
-        self._unsettled: set[asyncio.Future[IngestOutcome]] = set()
+        # Queued or being stored, whether or not its publisher still waits for it.
+        self._unsettled: set[asyncio.Future[None]] = set()
         self.capacity = capacity
         self.full_waits = 0  # times a publisher had to wait for room: a sign ingest is behind
         # Called with every payload as it is submitted, before it queues for ingest: for the
@@ -111,12 +125,13 @@ class InProcessBus:
         delivery = Delivery(payload, done)
         if self._queue.full():
             self.full_waits += 1
-        self._unsettled.add(done)
-        done.add_done_callback(self._unsettled.discard)
+        self._unsettled.add(delivery.settled)
+        delivery.settled.add_done_callback(self._unsettled.discard)
         try:
             await self._queue.put(delivery)
         except BaseException:
             done.cancel()  # never queued: nobody must wait for it
+            delivery.settled.cancel()
             raise
         if self.closed:
             # Closed while we waited for room: close() has already emptied the queue.

@@ -215,7 +215,11 @@ class PullPointLoop:
         meanwhile is taken at once instead of waiting for a commit. At most two batches are
         taken and not yet durable (backpressure: the rest stays with the device)."""
         storing = asyncio.ensure_future(await self._handle(notifications))
-        await self._stored()
+        try:
+            await self._stored()
+        except BaseException:
+            storing.cancel()  # the loop ends here: nothing of it may go on waiting
+            raise
         self._storing = storing
 
     async def _stored(self) -> None:

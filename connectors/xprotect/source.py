@@ -34,6 +34,7 @@ Json = dict[str, Any]
 
 OWN_ALARMS_KEY = "own_alarms"
 OWN_ALARMS_KEPT = 1_000  # far more than one poll's page of alarms: older ones are never listed again
+SEEN_ALARMS_KEPT = 10_000  # the poll reads one page of alarms: ten pages of memory is ample
 
 
 def _utc_now() -> datetime:
@@ -66,9 +67,12 @@ class XProtectEventSource:
         self._sink: EventSink | None = None
         self._memory: SourceMemory | None = None
         self._states: dict[tuple[str, str], str] = {}
-        self._seen_alarms: set[str] = set()
+        # Alarms the poll has judged (reported, or closed already), oldest first.
+        self.seen_alarms: dict[str, None] = {}
         # Alarms this bridge raised, oldest first; not echoed back as vms.alarm (kept across restarts).
         self.own_alarms: dict[str, None] = {}
+        self._keeping = asyncio.Lock()
+        self._recalled = False  # the kept list has been read back into own_alarms
         self.alarm_levels = AlarmLevels(self.client)
         self.inventory: Inventory | None = None
         self.unknown_types: Counter[str] = Counter()
@@ -198,22 +202,38 @@ class XProtectEventSource:
             self.own_alarms[alarm_id] = None
             for old in list(self.own_alarms)[:-OWN_ALARMS_KEPT]:
                 del self.own_alarms[old]
-            if self._memory is not None:
-                try:
-                    await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
-                except StoreError as exc:
-                    # The alarm exists: failing now would make the rule raise it again.
-                    log.warning(
-                        "%s: alarm %s not kept (%s); after a restart it may come back",
-                        self.name,
-                        alarm_id,
-                        exc,
-                    )
+            try:
+                await self._keep_own_alarms()
+            except StoreError as exc:
+                # The alarm exists: failing now would make the rule raise it again.
+                log.warning(
+                    "%s: alarm %s not kept (%s); after a restart it may come back",
+                    self.name,
+                    alarm_id,
+                    exc,
+                )
             return alarm_id
         finally:
             self._raising -= 1
 
+    async def _keep_own_alarms(self) -> None:
+        """Write the whole list, one write at a time, each with the list as it is when its turn
+        comes: two alarms raised at once would otherwise race, and the write that ends last could
+        be the older list, losing the other alarm. The kept list is read back first if it was not
+        yet (an alarm raised at start-up adds to it, never replaces it)."""
+        if self._memory is None:
+            return
+        async with self._keeping:
+            if not self._recalled:
+                await self._recall_unlocked()
+            await self._memory.keep(OWN_ALARMS_KEY, {"ids": list(self.own_alarms)})
+
     async def _recall_own_alarms(self) -> None:
+        async with self._keeping:
+            await self._recall_unlocked()
+
+    async def _recall_unlocked(self) -> None:
+        """Merge what was kept with what this run raised already (the newest last)."""
         if self._memory is None:
             return
         try:
@@ -223,9 +243,11 @@ class XProtectEventSource:
                 "%s: alarms raised before this run unknown (%s); they may be ingested", self.name, exc
             )
             return
+        self._recalled = True
         ids = kept.get("ids") if kept else None
-        if isinstance(ids, list):
-            self.own_alarms = dict.fromkeys(str(i) for i in ids[-OWN_ALARMS_KEPT:])
+        earlier = [str(i) for i in ids if str(i) not in self.own_alarms] if isinstance(ids, list) else []
+        merged = [*earlier, *self.own_alarms]
+        self.own_alarms = dict.fromkeys(merged[-OWN_ALARMS_KEPT:])
 
     async def _poll_alarms(self) -> None:
         while True:
@@ -242,16 +264,16 @@ class XProtectEventSource:
 
     async def _alarm_seen(self, alarm: Json) -> None:
         alarm_id = str(alarm.get("id", ""))
-        if not alarm_id or alarm_id in self._seen_alarms or alarm_id in self.own_alarms:
+        if not alarm_id or alarm_id in self.seen_alarms or alarm_id in self.own_alarms:
             return
         state = await self.alarm_levels.name("alarmStates", alarm.get("state"), alarm.get("stateName"))
         if state.closed:
-            self._seen_alarms.add(alarm_id)
+            self._judged(alarm_id)
             return
         priority = await self.alarm_levels.name(
             "alarmPriorities", alarm.get("priority"), alarm.get("priorityName")
         )
-        self._seen_alarms.add(alarm_id)
+        self._judged(alarm_id)
         source = self.map.source_path(alarm.get("source"))
         now = self._clock()
         when = vms_time(alarm.get("time"), now)
@@ -279,6 +301,11 @@ class XProtectEventSource:
             )
         self._note_clock(events)
         await self._publish(events)
+
+    def _judged(self, alarm_id: str) -> None:
+        self.seen_alarms[alarm_id] = None
+        if len(self.seen_alarms) > SEEN_ALARMS_KEPT:
+            del self.seen_alarms[next(iter(self.seen_alarms))]
 
     # -- plumbing -------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -21,6 +21,7 @@ from vmsbridge.errors import ConfigError, ConfigProblem
 from vmsbridge.store import db_errors
 
 DB_ENV = "VMSBRIDGE_DB"
+_WRITE_UNIT = "vmsbridge_write_unit"  # execution option: this SQLite transaction will write
 DATA_ENV = "VMSBRIDGE_DATA"
 
 
@@ -91,6 +92,7 @@ class Database:
         db_errors.install(self.engine.sync_engine)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
@@ -112,9 +114,10 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that commits at the end of the block (or rolls back on an error).
 
-        SQLite has one writer at a time, and a transaction that reads first and writes later
-        fails at once ("database is locked") if another writer committed in between. So this
-        process's write transactions queue here, in order, instead of racing for the file lock.
+        SQLite has one writer at a time. This process's write transactions queue here, in order,
+        instead of racing for the file lock; and each takes the file's write lock when it begins
+        (``BEGIN IMMEDIATE``), so another process (``events import`` beside a running bridge)
+        cannot write between what this unit reads and what it writes: it waits its turn.
         """
         if not self.is_sqlite:
             async with self.sessions.begin() as session:
@@ -127,6 +130,7 @@ class Database:
             self._writer = task
             try:
                 async with self.sessions.begin() as session:
+                    await session.connection(execution_options={_WRITE_UNIT: True})
                     yield session
             finally:
                 self._writer = None
@@ -142,6 +146,10 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling begins a transaction only at the first write, so a
+    # unit's reads would see no snapshot and hold no lock; SQLAlchemy's begin does it instead
+    # (_sqlite_begin), as its SQLite documentation advises.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers (CLI, reports) run while ingest writes. synchronous=FULL makes every
     # acknowledged commit survive power loss as well as a crash; batching keeps its cost small.
@@ -149,3 +157,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Reads see one snapshot for the whole session; a write unit holds the write lock from its start."""
+    immediate = connection.get_execution_options().get(_WRITE_UNIT, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

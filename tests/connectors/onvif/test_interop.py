@@ -15,11 +15,15 @@ import pytest
 
 from connectors.onvif import client as onvif_client
 from connectors.onvif.client import OnvifClient
+from connectors.onvif.config import onvif_connectors
 from connectors.onvif.emulator import OnvifEmulator
 from connectors.onvif.events import PullSettings
+from connectors.onvif.source import OnvifEventSource
 from tests.connectors.conftest import WAIT, eventually
 from tests.connectors.onvif.conftest import FAST, SourceRunner
 from vmsbridge.bus import EventPayload
+from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.errors import StoreError
 from vmsbridge.model import Event, EventKind, IngestOutcome
 
 K = EventKind
@@ -262,3 +266,32 @@ async def test_an_event_is_taken_from_the_device_while_the_previous_one_is_being
     store.store_all()  # ... and is taken once it is
     await store.wait_submitted(K.PHONE_ONHOOK)
     store.store_all()
+
+
+async def test_a_batch_taken_while_the_previous_one_fails_to_be_stored_is_not_left_waiting(
+    emulator: OnvifEmulator, site: SiteConfig
+) -> None:
+    """The store fails the first batch while the second is being stored: the source ends (the
+    supervisor restarts it), and nothing of it is left behind waiting on the second batch."""
+    north = emulator.device("onvif-north")
+    connector = next(c for c in onvif_connectors(site) if c.id == "onvif-north")
+    connector = connector.model_copy(update={"host": "127.0.0.1", "port": north.port, "username": "admin"})
+    source = OnvifEventSource(connector, SiteDirectory(site), "admin", settings=FAST, health_interval=0.1)
+    store = SlowStore()
+    running = asyncio.create_task(source.run(store))
+    try:
+        await asyncio.wait_for(source.loop.subscribed.wait(), WAIT)
+        north.set_input("DI1", True)
+        await store.wait_submitted(K.PHONE_OFFHOOK)
+        await asyncio.wait_for(north.wait_for_pull(), WAIT)
+        north.set_input("DI2", True)
+        await store.wait_submitted(K.PHONE_OFFHOOK, count=2)
+        first, second = store.pending
+        first.set_exception(StoreError("the database refused the batch"))
+        with pytest.raises(ExceptionGroup) as ended:
+            await asyncio.wait_for(running, WAIT)
+        assert ended.group_contains(StoreError)
+        assert second.cancelled(), "the second batch's wait for durability was left running"
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -18,7 +18,7 @@ from connectors.xprotect.config import XProtectSource, xprotect_connectors
 from connectors.xprotect.control import NO_PRESET_TASK, XProtectControl
 from connectors.xprotect.emulator import XProtectEmulator
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT, emulated_gateway
-from connectors.xprotect.source import XProtectEventSource
+from connectors.xprotect.source import SEEN_ALARMS_KEPT, XProtectEventSource
 from evidence.store import ContentStore
 from tests.connectors.conftest import eventually
 from tests.connectors.xprotect.conftest import Running
@@ -264,3 +264,72 @@ async def test_a_restart_past_the_resume_window_records_the_downtime_as_a_gap_an
     assert lost.device_id == "cam-maple-entry"
     assert gateway.counters["getState"] == states_read + 1
     assert second.ess.stats.new_sessions == 1
+
+
+class FirstKeepHeld:
+    """A store whose first write is slow (a busy database): held until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, dict[str, object]] = {}
+        self.writes = 0
+        self.first_write_started = asyncio.Event()
+        self.let_first_write_go = asyncio.Event()
+
+    async def recall(self, key: str) -> dict[str, object] | None:
+        return self.kept.get(key)
+
+    async def keep(self, key: str, value: dict[str, object]) -> None:
+        self.writes += 1
+        if self.writes == 1:
+            self.first_write_started.set()
+            await self.let_first_write_go.wait()
+        self.kept[key] = value
+
+
+async def test_two_alarms_raised_at_once_are_both_kept_whichever_write_ends_last(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig
+) -> None:
+    source = XProtectEventSource(connector, SiteDirectory(site), "admin")
+    memory = FirstKeepHeld()
+    source.remember_with(cast(SourceMemory, memory))
+    try:
+        await source.client.open()
+        first = asyncio.create_task(source.raise_alarm("first", "incident #1", QUAD))
+        await asyncio.wait_for(memory.first_write_started.wait(), 60)
+        second = asyncio.create_task(source.raise_alarm("second", "incident #2", QUAD))
+        await eventually(lambda: len(source.own_alarms) == 2)  # the second alarm exists in the VMS
+        memory.let_first_write_go.set()
+        ids = await asyncio.wait_for(asyncio.gather(first, second), 60)
+    finally:
+        await source.client.close()
+    assert memory.kept["own_alarms"]["ids"] == ids, "the last write kept holds both alarms"
+
+
+async def test_the_alarms_already_seen_are_remembered_within_a_bound(
+    connector: XProtectSource, site: SiteConfig
+) -> None:
+    """A site raises alarms for years: what the poll has judged cannot grow without end. One
+    forgotten and listed again is stored once all the same (its id is its native id)."""
+    source = XProtectEventSource(connector, SiteDirectory(site), "admin")
+    for number in range(SEEN_ALARMS_KEPT + 100):
+        await source._alarm_seen({"id": f"alarm-{number}", "stateName": "Closed"})
+    assert len(source.seen_alarms) == SEEN_ALARMS_KEPT
+    assert f"alarm-{SEEN_ALARMS_KEPT + 99}" in source.seen_alarms, "the newest are the ones kept"
+
+
+async def test_an_alarm_raised_before_the_source_has_recalled_its_list_keeps_the_older_ones(
+    gateway: XProtectEmulator, connector: XProtectSource, site: SiteConfig, memory: SourceMemory
+) -> None:
+    """At start-up the rule engine may raise an alarm (a firing it catches up on) before the
+    source has read back what it kept: that write must add to the kept list, not replace it."""
+    await memory.keep("own_alarms", {"ids": ["raised-before-the-restart"]})
+    source = XProtectEventSource(connector, SiteDirectory(site), "admin")
+    source.remember_with(memory)
+    try:
+        await source.client.open()
+        new = await source.raise_alarm("raised at start-up", "incident #4", QUAD)
+    finally:
+        await source.client.close()
+    kept = await memory.recall("own_alarms")
+    assert kept == {"ids": ["raised-before-the-restart", new]}
+    assert list(source.own_alarms) == ["raised-before-the-restart", new]
