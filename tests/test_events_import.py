@@ -189,3 +189,36 @@ def test_a_clean_file_exits_0_and_a_rerun_of_it_too(
     assert (code, err) == (0, ["imported: 2 stored, 0 already stored, 0 rejected"])
     code, err = import_file(tmp_path, capsys, cli_db, event("a"), event("b"))
     assert (code, err) == (0, ["imported: 0 stored, 2 already stored, 0 rejected"])
+
+
+def test_an_import_while_no_bridge_runs_is_stored_and_correlated_yet_that_time_stays_unknown(
+    cli_db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An import watches no camera: were it recorded as a bridge run, camera health would read the
+    time it took as observed (up), where nothing was watching. The events still land and correlate."""
+    from vmsbridge.config import default_config_path, load_site_config
+    from vmsbridge.health.service import health_report
+    from vmsbridge.store.database import resolve_db_url
+    from vmsbridge.store.stores import open_store
+
+    site = load_site_config(default_config_path())
+    started = datetime.now(UTC)
+    now = started.isoformat()
+    code, err = import_file(tmp_path, capsys, cli_db, event("a", occurred_at=now))
+    assert (code, err) == (0, ["imported: 1 stored, 0 already stored, 0 rejected"])
+    ended = datetime.now(UTC)
+
+    async def check() -> None:
+        url = resolve_db_url(cli_db[1], site.storage.db_url, site.storage.data_dir)
+        async with open_store(url, migrate=False) as stores:
+            assert await stores.health.runs_between(started - timedelta(days=1), ended) == []
+            [stored] = await stores.events.recent(10)
+            assert await stores.incidents.incident_of_event(stored.id) is not None  # correlated
+            report = await health_report(stores.health, site, started, ended, ended)
+            span = (ended - started).total_seconds()
+            assert report.cameras, "the site has cameras to report on"
+            for camera in report.cameras:
+                assert (camera.camera_id, camera.unknown_seconds) == (camera.camera_id, span)
+                assert camera.uptime_pct is None
+
+    asyncio.run(check())

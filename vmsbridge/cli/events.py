@@ -98,7 +98,7 @@ def import_events(args: argparse.Namespace) -> int:
     import asyncio
 
     from vmsbridge.event_import import import_lines
-    from vmsbridge.runtime import running_services
+    from vmsbridge.runtime import running_import
 
     site = load_site(args)
     counts: Counter[str] = Counter()
@@ -122,7 +122,7 @@ def import_events(args: argparse.Namespace) -> int:
             print(f"\r{sum(counts.values())} events durable", end="", file=sys.stderr, flush=True)
 
     async def go(stream: IO[bytes]) -> None:
-        async with running_services(site, db_url_for(args, site)) as services:
+        async with running_import(site, db_url_for(args, site)) as services:
             await import_lines(services.bus, services.stores.events, stream, report)
 
     if args.file == "-":
