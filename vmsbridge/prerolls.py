@@ -19,6 +19,7 @@ from pathlib import Path
 
 from recording.assemble import ClipUnavailable, assemble_when_ready
 from recording.recorder import RecorderEvent, RecorderSettings, run_recorder
+from recording.result import ClipResult
 from recording.segments import SegmentStore
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig
@@ -138,7 +139,7 @@ class BufferClipSource:
         self.wait_seconds = wait_seconds
         self.fallbacks = fallbacks or {}
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         store = self.stores.get(camera_id)
         if store is None:
             raise ClipNotFound(f"{camera_id}: not recorded by the bridge")
@@ -151,7 +152,7 @@ class BufferClipSource:
                 raise ClipNotFound(f"{camera_id}: {exc}") from None
             log.info("%s: %s; asking its connector", camera_id, exc)
             return await fallback.fetch_clip(camera_id, start, end)
-        if clip.gaps:
+        if clip.gaps:  # still evidence: the gaps travel with the clip into its evidence details
             gaps = ", ".join(f"{g.start.isoformat()} for {g.seconds:.1f} s" for g in clip.gaps)
             log.warning("%s: clip %s has gaps: %s", camera_id, out.name, gaps)
-        return clip.file
+        return clip

@@ -27,6 +27,7 @@ from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
 from connectors.xprotect.lab import emulated_xprotect
 from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
+from recording.result import ClipResult
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
 from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.sources import ClipNotFound
@@ -246,11 +247,11 @@ async def test_the_clip_source_finds_the_recorder_through_config_rest(
     address = await source.recorder_of(recorded.camera)
     assert (address.host, address.port, address.tls) == ("127.0.0.1", recorded.recorder.port, False)
     window = RECORDED_AT + timedelta(seconds=9), RECORDED_AT + timedelta(seconds=12)
-    path = await source.fetch_clip(recorded.site_camera, *window)
-    assert path.parent.parent == tmp_path
-    assert path.suffix == ".mp4"
-    assert source.results[path].start == RECORDED_AT + timedelta(seconds=8)
-    assert decoded_frames(path) == source.results[path].frames
+    clip = await source.fetch_clip(recorded.site_camera, *window)
+    assert clip.file.parent.parent == tmp_path
+    assert clip.file.suffix == ".mp4"
+    assert clip.start == RECORDED_AT + timedelta(seconds=8)
+    assert decoded_frames(clip.file) == clip.frames
 
 
 class Export:
@@ -258,9 +259,9 @@ class Export:
         self.path = path
         self.asked: list[str] = []
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         self.asked.append(camera_id)
-        return self.path
+        return ClipResult(self.path, "0" * 64, "h264", 320, 240, 1, start, end)
 
 
 async def test_the_export_folder_is_the_second_path(recorded: Site, site: SiteConfig, tmp_path: Path) -> None:
@@ -276,7 +277,7 @@ async def test_the_export_folder_is_the_second_path(recorded: Site, site: SiteCo
     await asyncio.to_thread((tmp_path / "work").mkdir)
     window = RECORDED_AT + timedelta(seconds=9), RECORDED_AT + timedelta(seconds=12)
     # The recording server has nothing for that camera, so the export folder is asked.
-    assert await source.fetch_clip(other.id, *window) == export.path
+    assert (await source.fetch_clip(other.id, *window)).file == export.path
     assert export.asked == [other.id]
     assert names_in(tmp_path / "work") == []
     without = RecordedClipSource(recorded.client, {other.id: other.source.camera_id}, tmp_path / "work")
@@ -312,8 +313,8 @@ async def test_the_emulated_site_records_and_its_clip_source_fetches_from_the_re
             )
             now = datetime.now(UTC)
             start, end = now - timedelta(seconds=30), now - timedelta(seconds=20)
-            path = await clips.fetch_clip(camera.id, start, end)
-            result = clips.results[path]
+            result = await clips.fetch_clip(camera.id, start, end)
+            path = result.file
             assert start - GOP <= result.start <= start
             assert end - timedelta(seconds=1) <= result.end <= end + FRAME
             assert result.reencoded is False
