@@ -311,6 +311,7 @@ def _remux(source: Path, out: Path) -> None:
 def _as_mjpeg_avi(source: Path, out: Path, frames: int = 10) -> None:
     with av.open(str(source)) as reading, av.open(str(out), "w") as writing:
         stream = writing.add_stream("mjpeg", rate=15)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = 480, 270, "yuvj420p"
         for i, frame in enumerate(reading.decode(video=0)):
             if i == frames:
