@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import ssl
 from collections.abc import AsyncIterator
@@ -27,10 +28,15 @@ from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
 from connectors.xprotect.lab import emulated_xprotect
 from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
+from evidence.store import ContentStore
 from recording.result import ClipResult
+from tests.clip_capture import capture
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
 from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.controls import Controls
+from vmsbridge.evidence_service import clip_facts, export_packet
 from vmsbridge.sources import ClipNotFound
+from vmsbridge.store.stores import Stores
 
 SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
 # An hour ago: a recording server has nothing from the future.
@@ -387,3 +393,38 @@ async def test_a_window_too_large_to_hold_is_refused_and_leaves_no_file(
     ):
         await source.fetch_clip(recorded.site_camera, RECORDED_AT, RECORDED_AT + timedelta(seconds=35))
     assert names_in(tmp_path) == []
+
+
+async def test_a_jpeg_only_clip_is_evidence_marked_as_a_vms_transcode(
+    recorded: Site, site: SiteConfig, stores: Stores, tmp_path: Path
+) -> None:
+    recorded.recorder.quirks.jpeg_only = True
+    work = tmp_path / "work"
+    await asyncio.to_thread(work.mkdir)
+    source = RecordedClipSource(recorded.client, {recorded.site_camera: recorded.camera}, work)
+    camera = next(c for c in site.cameras if c.id == recorded.site_camera)
+    evidence = ContentStore(tmp_path / "evidence")
+    incident, detail = await capture(
+        site,
+        stores,
+        evidence,
+        Controls(clips={camera.source.connector: source}),
+        camera.id,
+        RECORDED_AT + timedelta(seconds=6),
+        pre=1,
+        post=2,
+        work_dir=work,
+    )
+    assert "transcoded by the vms, not the camera's original encoding" in detail
+
+    [item] = await stores.evidence.items(incident)
+    assert item.role == "original"  # what was acquired; withheld like any original from sensitive exports
+    clip = clip_facts(await stores.evidence.chain(incident))[item.sha256]
+    assert (clip["codec"], clip["reencoded"], clip["transcoded_by"]) == ("mjpeg", True, "vms")
+    packet = await export_packet(
+        stores, site, evidence, incident_id=incident, out=tmp_path / "packet", actor="det-ruiz", reason="test"
+    )
+    listed = json.loads(await asyncio.to_thread((packet / "data" / "incident.json").read_text))
+    [entry] = listed["evidence"]
+    assert entry["transcode"] == "transcoded by the vms: not the camera's original encoding"
+    assert entry["clip"]["reencoded"] is True
