@@ -8,7 +8,14 @@ for ``capture_clip``.
 
 from __future__ import annotations
 
-__all__ = ["BufferClipSource", "PrerollRecorders", "RecordedCamera", "cameras_to_record"]
+__all__ = [
+    "BufferClipSource",
+    "PrerollRecorders",
+    "RecordedCamera",
+    "buffer_store",
+    "cameras_to_record",
+    "clips_from_buffers",
+]
 
 import asyncio
 import logging
@@ -24,6 +31,7 @@ from recording.segments import SegmentStore
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig
 from vmsbridge.config.rules import CaptureClip, Rule
+from vmsbridge.controls import Controls
 from vmsbridge.model import Event, EventKind
 from vmsbridge.sources import ClipNotFound, ClipSource
 
@@ -156,3 +164,22 @@ class BufferClipSource:
             gaps = ", ".join(f"{g.start.isoformat()} for {g.seconds:.1f} s" for g in clip.gaps)
             log.warning("%s: clip %s has gaps: %s", camera_id, out.name, gaps)
         return clip
+
+
+def clips_from_buffers(
+    site: SiteConfig,
+    controls: Controls,
+    stores: Mapping[str, SegmentStore],
+    work_dir: Path,
+    *,
+    wait_seconds: float = 30.0,
+) -> None:
+    """Make the buffered cameras' clips come from their buffer first, then from their connector."""
+    by_id = {camera.id: camera for camera in site.cameras}
+    fallbacks = {
+        camera_id: source
+        for camera_id in stores
+        if camera_id in by_id and (source := controls.clips_for(by_id[camera_id])) is not None
+    }
+    buffer = BufferClipSource(stores, work_dir, wait_seconds=wait_seconds, fallbacks=fallbacks)
+    controls.recorded.update(dict.fromkeys(stores, buffer))

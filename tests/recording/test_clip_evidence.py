@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import socket
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,3 +81,97 @@ def test_a_gap_in_a_buffered_clip_reaches_the_evidence_list(
     shown = capsys.readouterr().out
     assert f"GAP {gap['start']} - {gap['end']} (2.0 s without video)" in shown, shown
     assert "TRANSCODED" not in shown
+
+
+def _fetch_site(tmp_path: Path, closed_port: int) -> Path:
+    """The rules site with a data directory, its cameras' connectors on a closed loopback port."""
+    text = SITE.replace('host = "10.0.0.1"', f'host = "127.0.0.1"\nport = {closed_port}')
+    text = text.replace('host = "10.0.0.2"', f'host = "127.0.0.1"\nport = {closed_port}')
+    config = tmp_path / "site.toml"
+    config.write_text(
+        text + f"\n[storage]\ndata_dir = '{tmp_path / 'data'}'\n\n"
+        f"[evidence]\nstore_dir = '{tmp_path / 'evidence'}'\n"
+    )
+    return config
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_clip_fetch_takes_the_window_from_the_buffer_into_an_incident(
+    tmp_path: Path, h264_media: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNUSED", "x")
+    config = _fetch_site(tmp_path, _closed_port())
+    _cut_into_segments(h264_media, SegmentStore(tmp_path / "data" / "prerolls" / CAMERA), 5, missing={2})
+    common = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'fetch.db'}"]
+    assert main(["db", "upgrade", *common]) == 0
+    capsys.readouterr()
+    assert (
+        main(["incidents", "open", "--location", "lot-b", "--summary", "Car broken into", "--json", *common])
+        == 0
+    )
+    incident = int(json.loads(capsys.readouterr().out)["id"])
+    out = tmp_path / "case" / "lot-b.mp4"
+    out.parent.mkdir()
+    window = [
+        "--from",
+        (BASE + timedelta(seconds=1)).isoformat(),
+        "--to",
+        (BASE + timedelta(seconds=8)).isoformat(),
+    ]
+
+    argv = ["clip", "fetch", "--camera", CAMERA, *window, "--out", str(out), "--incident", str(incident)]
+    assert main([*argv, "--actor", "det-ruiz", "--json", *common]) == 0
+    fetched = json.loads(capsys.readouterr().out)
+    assert fetched["file"] == str(out)
+    assert fetched["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert [(g["start"], g["seconds"]) for g in fetched["gaps"]] == [
+        ((BASE + timedelta(seconds=4)).isoformat(), 2.0)
+    ]
+    assert fetched["evidence"] == {"incident": incident, "sha256": fetched["sha256"], "new": True}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["lot-b.mp4"]
+    assert list((tmp_path / "data" / "work").iterdir()) == [], "the fetch left work files"
+
+    assert main(["evidence", "list", str(incident), "--json", *common]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    [item] = listed["items"]
+    assert (item["sha256"], item["camera_id"], item["acquired_by"]) == (fetched["sha256"], CAMERA, "det-ruiz")
+    assert item["clip"]["gaps"] == fetched["gaps"]
+    with sqlite3.connect(tmp_path / "fetch.db") as db:
+        audited = db.execute(
+            "SELECT actor, subject_id FROM audit_log WHERE action = 'evidence.clip_fetched'"
+        ).fetchall()
+    assert audited == [("det-ruiz", str(incident))]
+
+
+def test_clip_fetch_without_video_for_the_window_exits_1_and_writes_nothing(
+    tmp_path: Path, h264_media: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNUSED", "x")
+    config = _fetch_site(tmp_path, _closed_port())
+    _cut_into_segments(h264_media, SegmentStore(tmp_path / "data" / "prerolls" / CAMERA), 5, missing=set())
+    common = ["--config", str(config), "--db", f"sqlite:///{tmp_path / 'fetch.db'}"]
+    out = tmp_path / "clip.mp4"
+    before = [
+        "--from",
+        (BASE - timedelta(hours=1)).isoformat(),
+        "--to",
+        (BASE - timedelta(minutes=59)).isoformat(),
+    ]
+    capsys.readouterr()
+
+    # Older than the buffer: the camera's connector is asked next, and it does not answer.
+    assert (
+        main(["clip", "fetch", "--camera", CAMERA, *before, "--out", str(out), "--wait", "20", *common]) == 1
+    )
+    said = capsys.readouterr().err
+    assert said.startswith("vmsbridge: camera cam-lotb-ptz: "), said
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".clip", "clip"))) == []
+
+    assert main(["clip", "fetch", "--camera", "cam-nowhere", *before, "--out", str(out), *common]) == 1
+    assert "no camera 'cam-nowhere'" in capsys.readouterr().err
+    assert not out.exists()
