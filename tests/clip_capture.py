@@ -10,6 +10,7 @@ from evidence.store import ContentStore
 from vmsbridge.config import SiteConfig, SiteDirectory
 from vmsbridge.config.rules import CaptureClip, Rule
 from vmsbridge.controls import Controls
+from vmsbridge.jobs import ClipJobs
 from vmsbridge.model import EventKind, Priority, StoredEvent
 from vmsbridge.rules.actions import Firing, RuleContext, run_action
 from vmsbridge.store.stores import Stores
@@ -26,8 +27,10 @@ async def capture(
     pre: float,
     post: float,
     work_dir: Path,
+    jobs: ClipJobs | None = None,
 ) -> tuple[int, str]:
-    """Open an incident and run ``capture_clip`` for ``camera_id`` around ``at``: (incident, detail)."""
+    """Open an incident and run ``capture_clip`` for ``camera_id`` around ``at``: (incident, detail).
+    With ``jobs``, the clip is redacted too (no motion analytics)."""
     incident = await stores.incidents.open(
         location_id=site.locations[0].id, summary="clip test", priority=Priority.HIGH, actor="test", at=at
     )
@@ -37,7 +40,7 @@ async def capture(
         pre_seconds=pre,
         post_seconds=post,
         analyze=False,
-        redact=False,
+        redact=jobs is not None,
     )
     rule = Rule(name="clip-test", on=[EventKind.PHONE_OFFHOOK], actions=[action])
     event = StoredEvent(1, "test", "n1", EventKind.PHONE_OFFHOOK, "bl-7", site.locations[0].id, at, at)
@@ -49,7 +52,7 @@ async def capture(
         stores=stores,
         controls=controls,
         evidence=evidence,
-        jobs=None,
+        jobs=jobs,
         work_dir=work_dir,
     )
     detail = await run_action(action, Firing(rule, event, decided), ctx)

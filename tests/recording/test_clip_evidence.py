@@ -1,4 +1,5 @@
-"""What a clip from the pre-roll buffer holds reaches its evidence item: a gap, with where it is."""
+"""What a clip from the pre-roll buffer holds reaches its evidence item (a gap, with where it is; the
+codec: an H.265 original stays H.265, its redacted copy is H.264), and `vmsbridge clip fetch`."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import av
 import pytest
 
+from evidence.store import ContentStore
 from recording.segments import SegmentStore
 from tests.clip_capture import capture
+from tests.recording.rtsp_peer import slice_hashes
 from tests.recording.test_assemble import BASE, _cut_into_segments
 from tests.rules.conftest import SITE
 from vmsbridge.cli.main import main
 from vmsbridge.config import parse_site_config
 from vmsbridge.controls import Controls
-from vmsbridge.evidence_service import open_content_store
+from vmsbridge.evidence_service import clip_facts, open_content_store
+from vmsbridge.jobs import ClipJobs
 from vmsbridge.prerolls import BufferClipSource
-from vmsbridge.store.stores import open_store
+from vmsbridge.store.stores import Stores, open_store
 
 CAMERA = "cam-lotb-ptz"
 
@@ -175,3 +180,40 @@ def test_clip_fetch_without_video_for_the_window_exits_1_and_writes_nothing(
     assert main(["clip", "fetch", "--camera", "cam-nowhere", *before, "--out", str(out), *common]) == 1
     assert "no camera 'cam-nowhere'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _codec(path: Path) -> str:
+    with av.open(str(path)) as container:
+        return str(container.streams.video[0].codec_context.name)
+
+
+async def test_an_h265_original_is_kept_and_its_redacted_copy_is_h264(
+    tmp_path: Path, hevc_media: Path, stores: Stores
+) -> None:
+    buffer = SegmentStore(tmp_path / "prerolls" / CAMERA)
+    await asyncio.to_thread(_cut_into_segments, hevc_media, buffer, 3, set())
+    site = parse_site_config(SITE, "hevc-site")
+    evidence = ContentStore(tmp_path / "evidence")
+    clips = BufferClipSource({CAMERA: buffer}, tmp_path / "work", wait_seconds=5)
+    async with ClipJobs(workers=1) as jobs:
+        incident, detail = await capture(
+            site,
+            stores,
+            evidence,
+            Controls(recorded={CAMERA: clips}),
+            CAMERA,
+            BASE + timedelta(seconds=2),
+            pre=1,
+            post=2,
+            work_dir=tmp_path / "work",
+            jobs=jobs,
+        )
+    assert "redacted" in detail, detail
+    original, redacted = await stores.evidence.items(incident)
+    assert (original.role, redacted.role, redacted.derived_from) == ("original", "derived", original.sha256)
+    # The camera's H.265 as recorded (remuxed, not re-encoded); browsers play the H.264 copy.
+    assert await asyncio.to_thread(_codec, evidence.path_for(original.sha256)) == "hevc"
+    assert clip_facts(await stores.evidence.chain(incident))[original.sha256]["codec"] == "hevc"
+    assert await asyncio.to_thread(_codec, evidence.path_for(redacted.sha256)) == "h264"
+    original_units = await asyncio.to_thread(slice_hashes, evidence.path_for(original.sha256))
+    assert set(original_units) <= set(await asyncio.to_thread(slice_hashes, hevc_media))
