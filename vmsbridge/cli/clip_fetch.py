@@ -58,13 +58,13 @@ def run_fetch(args: argparse.Namespace) -> int:
     from vmsbridge.store.database import default_data_dir
     from vmsbridge.store.stores import open_store
 
+    site = load_site(args)  # a broken site file is named first, before anything else is judged
     if args.end <= args.start:
         print(
             f"vmsbridge: --to ({args.end.isoformat()}) must be after --from ({args.start.isoformat()})",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    site = load_site(args)
     actor = args.actor or getpass.getuser()
     window: tuple[datetime, datetime] = (args.start, args.end)
     work_dir = (site.storage.data_dir or default_data_dir()) / "work"
