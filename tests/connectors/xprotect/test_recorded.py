@@ -32,7 +32,9 @@ from evidence.store import ContentStore
 from recording.result import ClipResult
 from tests.clip_capture import capture
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
+from vmsbridge.clip_fetch import fetch_window
 from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.config.connectors import ConnectorsConfig
 from vmsbridge.controls import Controls
 from vmsbridge.evidence_service import clip_facts, export_packet
 from vmsbridge.sources import ClipNotFound
@@ -428,3 +430,28 @@ async def test_a_jpeg_only_clip_is_evidence_marked_as_a_vms_transcode(
     [entry] = listed["evidence"]
     assert entry["transcode"] == "transcoded by the vms: not the camera's original encoding"
     assert entry["clip"]["reencoded"] is True
+
+
+async def test_clip_fetch_takes_a_window_without_a_buffer_from_the_recording_server(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    await asyncio.to_thread(secret.write_text, "lab-password\n")
+    async with emulated_xprotect(site, secret, "lab", SCENE) as emulated:
+        lab = site.model_copy(
+            update={
+                "connectors": ConnectorsConfig({"xprotect": tuple(emulated.connectors)}),
+                "storage": site.storage.model_copy(update={"data_dir": tmp_path / "data"}),
+            }
+        )
+        camera = next(c for c in lab.cameras if c.source.connector == "xprotect-main" and c.source.camera_id)
+        now = datetime.now(UTC)
+        start, end = now - timedelta(seconds=30), now - timedelta(seconds=20)
+        out = tmp_path / "fetched.mp4"
+        clip = await fetch_window(lab, camera.id, start, end, out, work_dir=tmp_path / "work")
+    assert clip.file == out
+    assert clip.sha256 == await asyncio.to_thread(lambda: hashlib.sha256(out.read_bytes()).hexdigest())
+    assert start - GOP <= clip.start <= start
+    assert (clip.codec, clip.reencoded, clip.transcoded_by) == ("h264", False, None)
+    assert await asyncio.to_thread(decoded_frames, out) == clip.frames
+    assert names_in(tmp_path / "work") == []
