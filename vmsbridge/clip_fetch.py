@@ -2,7 +2,7 @@
 running bridge keeps on disk, else from the camera's connector (ONVIF replay, the VMS's recorded video
 or export folder).
 
-The clip is written to the asked-for file only when complete (``.<name>.part``, then renamed), so a
+The clip is written to the asked-for file only when complete (``.<name>.*.part``, then renamed), so a
 failure leaves nothing under that name. With an incident, the file becomes its evidence: hashed into
 the store, a custody entry carrying the clip's facts (real times, gaps, a VMS transcode), and an audit
 entry naming who fetched what.
@@ -13,13 +13,13 @@ from __future__ import annotations
 __all__ = ["add_fetched_clip", "fetch_window"]
 
 import asyncio
-import os
 import shutil
 import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from evidence.atomic import atomic_output
 from evidence.store import ContentStore
 from recording.recorder import RecorderSettings
 from recording.result import ClipResult
@@ -98,13 +98,8 @@ async def fetch_window(
 def _publish(source: Path, out: Path) -> None:
     """Copy ``source`` to ``out``, which appears only when complete. A copy, not a move: an export
     in the VMS's folder is the VMS's to keep."""
-    part = out.with_name(f".{out.name}.part")
-    try:
+    with atomic_output(out, mode=0o644) as part:
         shutil.copyfile(source, part)
-        os.replace(part, out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
 
 
 async def add_fetched_clip(
