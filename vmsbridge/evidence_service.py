@@ -8,6 +8,8 @@ __all__ = [
     "EvidenceAltered",
     "Verification",
     "add_file",
+    "clip_details",
+    "clip_facts",
     "content_store",
     "dispose",
     "dispose_expired",
@@ -16,6 +18,7 @@ __all__ = [
     "last_verifications",
     "log_access",
     "open_content_store",
+    "transcode_note",
 ]
 
 import asyncio
@@ -43,6 +46,7 @@ from evidence.bag import (
 )
 from evidence.custody import CustodyEntry, append
 from evidence.store import ContentStore
+from recording.result import ClipResult
 from vmsbridge.config import SiteConfig
 from vmsbridge.errors import NotFound, VmsBridgeError
 from vmsbridge.evidence_audit import AuditProblem, chain_problems, record_problems, rehash_blob
@@ -101,9 +105,15 @@ async def add_file(
     derived_from: str | None = None,
     window: tuple[datetime, datetime] | None = None,
     purpose: str = "",
+    clip: ClipResult | None = None,
     now: datetime | None = None,
 ) -> tuple[EvidenceItem, bool]:
-    """Hash and store the file, attach it to the incident with a custody entry; (item, newly added)."""
+    """Hash and store the file, attach it to the incident with a custody entry; (item, newly added).
+
+    ``clip``: what the clip source said of the file (real start and end, gaps, codec and size, and
+    whether the source transcoded it); kept in the acquisition entry's details under ``"clip"``, so the
+    custody chain's hashes cover it too.
+    """
     incident = await stores.incidents.get(incident_id)  # NotFound names the incident
     blob = await asyncio.to_thread(store.put_file, path)  # CPU and disk: off the event loop
     for existing in await stores.evidence.items(incident.id):
@@ -133,6 +143,8 @@ async def add_file(
         details["derived_from"] = derived_from
     if window:
         details["window"] = [window[0].isoformat(), window[1].isoformat()]
+    if clip is not None:
+        details["clip"] = clip_details(clip)
 
     def entry(chain: list[CustodyEntry]) -> CustodyEntry:
         return append(
@@ -154,6 +166,32 @@ async def add_file(
                 return existing, False
         raise
     return item, True
+
+
+def clip_details(clip: ClipResult) -> dict[str, Any]:
+    """A clip's facts as evidence keeps them (the local file name is the item's own)."""
+    facts = clip.to_json()
+    del facts["file"]
+    facts["transcoded_by"] = clip.transcoded_by
+    return facts
+
+
+def clip_facts(chain: list[CustodyEntry]) -> dict[str, dict[str, Any]]:
+    """Each item's clip facts (by SHA-256), from the custody entry that acquired or derived it."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in chain:
+        clip = entry.details.get("clip")
+        if entry.action in ("acquired", "derived") and entry.item and isinstance(clip, dict):
+            found.setdefault(entry.item, clip)
+    return found
+
+
+def transcode_note(clip: dict[str, Any] | None) -> str | None:
+    """What a reader of a listing or packet must know when the source re-encoded the video."""
+    if not clip or not clip.get("reencoded"):
+        return None
+    by = clip.get("transcoded_by") or "its source"
+    return f"transcoded by the {by}: not the camera's original encoding"
 
 
 async def _extend_chain(
@@ -291,6 +329,7 @@ async def export_packet(
         # Only redacted derivatives leave the building unless the actor's role allows originals.
         withheld = sum(1 for i in items if i.role == "original")
         items = [i for i in items if i.role != "original"]
+    clips = clip_facts(chain)
     document["evidence"] = [
         {
             "file": f"data/{_folder(i.role)}/{_payload_name(i)}",
@@ -304,6 +343,8 @@ async def export_packet(
             "acquired_at": i.acquired_at,
             "acquired_by": i.acquired_by,
             "window": [i.window_start, i.window_end] if i.window_start else None,
+            "clip": clips.get(i.sha256),
+            "transcode": transcode_note(clips.get(i.sha256)),
         }
         for i in items
     ]

@@ -8,7 +8,14 @@ for ``capture_clip``.
 
 from __future__ import annotations
 
-__all__ = ["BufferClipSource", "PrerollRecorders", "RecordedCamera", "cameras_to_record"]
+__all__ = [
+    "BufferClipSource",
+    "PrerollRecorders",
+    "RecordedCamera",
+    "buffer_store",
+    "cameras_to_record",
+    "clips_from_buffers",
+]
 
 import asyncio
 import logging
@@ -19,10 +26,12 @@ from pathlib import Path
 
 from recording.assemble import ClipUnavailable, assemble_when_ready
 from recording.recorder import RecorderEvent, RecorderSettings, run_recorder
+from recording.result import ClipResult
 from recording.segments import SegmentStore
 from vmsbridge.bus import EventSink, publish_durably
 from vmsbridge.config import SiteConfig
 from vmsbridge.config.rules import CaptureClip, Rule
+from vmsbridge.controls import Controls
 from vmsbridge.model import Event, EventKind
 from vmsbridge.sources import ClipNotFound, ClipSource
 
@@ -138,7 +147,7 @@ class BufferClipSource:
         self.wait_seconds = wait_seconds
         self.fallbacks = fallbacks or {}
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         store = self.stores.get(camera_id)
         if store is None:
             raise ClipNotFound(f"{camera_id}: not recorded by the bridge")
@@ -151,7 +160,26 @@ class BufferClipSource:
                 raise ClipNotFound(f"{camera_id}: {exc}") from None
             log.info("%s: %s; asking its connector", camera_id, exc)
             return await fallback.fetch_clip(camera_id, start, end)
-        if clip.gaps:
+        if clip.gaps:  # still evidence: the gaps travel with the clip into its evidence details
             gaps = ", ".join(f"{g.start.isoformat()} for {g.seconds:.1f} s" for g in clip.gaps)
             log.warning("%s: clip %s has gaps: %s", camera_id, out.name, gaps)
-        return clip.file
+        return clip
+
+
+def clips_from_buffers(
+    site: SiteConfig,
+    controls: Controls,
+    stores: Mapping[str, SegmentStore],
+    work_dir: Path,
+    *,
+    wait_seconds: float = 30.0,
+) -> None:
+    """Make the buffered cameras' clips come from their buffer first, then from their connector."""
+    by_id = {camera.id: camera for camera in site.cameras}
+    fallbacks = {
+        camera_id: source
+        for camera_id in stores
+        if camera_id in by_id and (source := controls.clips_for(by_id[camera_id])) is not None
+    }
+    buffer = BufferClipSource(stores, work_dir, wait_seconds=wait_seconds, fallbacks=fallbacks)
+    controls.recorded.update(dict.fromkeys(stores, buffer))

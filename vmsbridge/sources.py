@@ -9,9 +9,9 @@ from __future__ import annotations
 __all__ = ["ClipNotFound", "ClipSource", "EventSource", "RemembersAcrossRestarts", "SourceMemory"]
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from recording.result import ClipResult
 from vmsbridge.bus import EventSink
 from vmsbridge.errors import VmsBridgeError
 
@@ -51,6 +51,8 @@ class ClipNotFound(VmsBridgeError, LookupError):
 class ClipSource(Protocol):
     """Where video for a camera and a time window comes from (a VMS export, a recorded stream)."""
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
-        """A local file covering (part of) the window; raises :class:`ClipNotFound`."""
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
+        """A local file covering (part of) the window, with what it holds: its real start and end, the
+        gaps inside it, and whether the source re-encoded it (``transcoded_by``); raises
+        :class:`ClipNotFound`. Evidence keeps these facts with the file."""
         ...

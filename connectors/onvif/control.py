@@ -12,6 +12,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import aiohttp
 from connectors.onvif.client import OnvifClient, Recording
 from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.errors import OnvifError
+from recording.probe import ProbeFailed, describe_file
 from recording.replay import ReplayRequest, replay_clip
+from recording.result import ClipResult, Gap
 from recording.rtsp import RtspError
 from vmsbridge.config import Camera, SiteConfig, resolve_secret
 from vmsbridge.controls import Controls, PtzMove
@@ -69,7 +72,7 @@ class OnvifControl:
             log.info("%s: GetStatus after the move failed: %s", self.connector.id, exc)
         return PtzMove(sent_at, result.ack_seconds, result.settled_seconds, position)
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         """Video for the window from the camera's own recording, via the URI GetStreamUri gives."""
         camera = self._cameras.get(camera_id)
         if camera is None:
@@ -106,7 +109,11 @@ class OnvifControl:
             if isinstance(exc, aiohttp.ClientError | OSError):
                 raise ClipNotFound(f"camera {camera_id}: playback failed: {exc}") from exc
             raise
-        return target
+        try:  # the device names no real times over HTTP playback: the asked-for window stands for them
+            return await asyncio.to_thread(describe_file, target, start, end)
+        except ProbeFailed as exc:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            raise ClipNotFound(f"camera {camera_id}: playback gave {exc}") from exc
 
     async def _recording_of(self, camera: Camera) -> Recording:
         client = await self._ready()
@@ -129,7 +136,7 @@ class OnvifControl:
             )
         return matching[0]
 
-    async def _replay(self, camera: Camera, start: datetime, end: datetime) -> Path:
+    async def _replay(self, camera: Camera, start: datetime, end: datetime) -> ClipResult:
         """The window from the device's recording over ONVIF replay (Profile G)."""
         recording = await self._recording_of(camera)
         client = await self._ready()
@@ -155,9 +162,16 @@ class OnvifControl:
             if isinstance(exc, RtspError | ValueError):
                 raise ClipNotFound(f"camera {camera.id}: replay of {recording.token} failed: {exc}") from exc
             raise
+        # Back from the device's clock to ours, the clock evidence windows are in.
+        result = replace(
+            result,
+            start=result.start - skew,
+            end=result.end - skew,
+            gaps=tuple(Gap(g.start - skew, g.end - skew) for g in result.gaps),
+        )
         for gap in result.gaps:
             log.info("camera %s: replayed clip has no video %s-%s", camera.id, gap.start, gap.end)
-        return result.file
+        return result
 
 
 def _download_folder(work_dir: Path, camera_id: str) -> str:

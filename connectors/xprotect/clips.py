@@ -3,6 +3,11 @@
 An operator (or an XProtect rule) exports video to a shared folder; this clip source waits,
 bounded, for a file that names the camera and covers the requested window, and hands it over
 only once it has stopped growing.
+
+What the file holds is read from it (codec, size, frames, digest); its times are the ones its name
+gives, else the asked-for window. XProtect's AVI export always encodes the video anew (the operator
+picks the codec), so an ``.avi`` is marked as a VMS transcode; the other formats carry the recorded
+stream as it was stored.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from recording.probe import ProbeFailed, describe_file
+from recording.result import ClipResult
 from vmsbridge.sources import ClipNotFound
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".mov"})
+TRANSCODED_SUFFIXES = frozenset({".avi"})
 _STAMP = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T_ ]?(\d{2})[-:.]?(\d{2})[-:.]?(\d{2})")
 POLL_SECONDS = 0.25
 
@@ -55,7 +63,7 @@ class DropFolderClipSource:
         self._wait = wait_seconds
         self._zone = ZoneInfo(filename_zone)
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         if camera_id not in self._names:
             raise ClipNotFound(f"camera {camera_id} is not exported through {self.folder}")
         deadline = time.monotonic() + self._wait
@@ -64,7 +72,7 @@ class DropFolderClipSource:
             for candidate in await asyncio.to_thread(self._scan, camera_id, start, end):
                 # Stable across two looks: XProtect is not still writing it.
                 if candidate.size > 0 and sizes.get(candidate.path) == candidate.size:
-                    return candidate.path
+                    return await self._describe(candidate, start, end)
                 sizes[candidate.path] = candidate.size
             if time.monotonic() >= deadline:
                 raise ClipNotFound(
@@ -72,6 +80,19 @@ class DropFolderClipSource:
                     f"appeared in {self.folder} within {self._wait:.0f} s"
                 )
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _describe(self, candidate: Candidate, start: datetime, end: datetime) -> ClipResult:
+        transcoded_by = "vms" if candidate.path.suffix.lower() in TRANSCODED_SUFFIXES else None
+        try:
+            return await asyncio.to_thread(
+                describe_file,
+                candidate.path,
+                candidate.start or start,
+                candidate.end or end,
+                transcoded_by=transcoded_by,
+            )
+        except ProbeFailed as exc:
+            raise ClipNotFound(f"export {candidate.path}: {exc}") from exc
 
     def _scan(self, camera_id: str, start: datetime, end: datetime) -> list[Candidate]:
         names = self._names[camera_id]

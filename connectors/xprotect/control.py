@@ -99,6 +99,8 @@ def build_xprotect_controls(
             continue
         control = XProtectControl(source)
         connector = source.connector
+        # The client is the source's; a source that never runs (`clip fetch`) must not leave it open.
+        controls.closers.append(source.client.close)
         controls.alarms[connector.id] = control
         controls.ptz[connector.id] = control
         export: DropFolderClipSource | None = None

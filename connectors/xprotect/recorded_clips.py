@@ -30,8 +30,6 @@ from vmsbridge.sources import ClipNotFound, ClipSource
 
 log = logging.getLogger(__name__)
 
-KEPT_RESULTS = 64
-
 
 class RecordedClipSource:
     def __init__(
@@ -57,11 +55,8 @@ class RecordedClipSource:
         self._token = VmsToken()
         self._token_lock = asyncio.Lock()
         self._recorders: dict[str, RecorderAddress] = {}
-        # What the latest clips handed out hold (real times, gaps, transcode): the core's ClipSource
-        # protocol carries only the path.
-        self.results: dict[Path, ClipResult] = {}
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         vms_camera = self._camera_ids.get(camera_id)
         try:
             if vms_camera is None:
@@ -78,10 +73,7 @@ class RecordedClipSource:
                 raise ClipNotFound(f"recorded video for camera {camera_id}: {exc}") from exc
             log.warning("recorded video for camera %s: %s; asking the export folder", camera_id, exc)
             return await self._fallback.fetch_clip(camera_id, start, end)
-        self.results[result.file] = result
-        while len(self.results) > KEPT_RESULTS:
-            del self.results[next(iter(self.results))]
-        return result.file
+        return result
 
     async def fetch(self, vms_camera_id: str, start: datetime, end: datetime, out: Path) -> ClipResult:
         """The camera's stored video for [start, end] written to ``out``."""

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from recording.recorder import RecorderSettings
+from recording.result import ClipResult
 from tests.health.test_monitor import CollectingSink
 from tests.recording.rtsp_peer import GstRtspPeer
 from vmsbridge.config import SiteConfig
@@ -55,7 +56,7 @@ async def test_stream_loss_is_published_and_the_buffer_gives_the_clip(
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
 
-    assert clip.exists()
+    assert clip.file.exists()
     lost, restored = sink.published
     assert (lost.device_id, lost.source) == ("cam-1", "recorder")
     assert "stream ended" in str(lost.attributes["reason"])
@@ -104,9 +105,9 @@ async def test_a_window_the_buffer_lacks_is_asked_of_the_cameras_connector(tmp_p
     asked: list[tuple[str, datetime, datetime]] = []
 
     class ConnectorClips:
-        async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+        async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
             asked.append((camera_id, start, end))
-            return tmp_path / "from-the-vms.mp4"
+            return ClipResult(tmp_path / "from-the-vms.mp4", "0" * 64, "h264", 320, 240, 1, start, end)
 
     recorders = PrerollRecorders([RecordedCamera("cam-1", "rtsp://127.0.0.1:9/x")], tmp_path, FAST)
     clips = BufferClipSource(
@@ -114,5 +115,6 @@ async def test_a_window_the_buffer_lacks_is_asked_of_the_cameras_connector(tmp_p
     )
     old = datetime.now(UTC) - timedelta(hours=2)
 
-    assert await clips.fetch_clip("cam-1", old, old + timedelta(seconds=90)) == tmp_path / "from-the-vms.mp4"
+    clip = await clips.fetch_clip("cam-1", old, old + timedelta(seconds=90))
+    assert clip.file == tmp_path / "from-the-vms.mp4"
     assert asked == [("cam-1", old, old + timedelta(seconds=90))]

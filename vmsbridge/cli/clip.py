@@ -19,6 +19,7 @@ from vmsbridge.cli.clip_common import (
     report_clip,
     seconds_up_to,
 )
+from vmsbridge.cli.clip_fetch import add_fetch
 from vmsbridge.cli.clip_replay import add_replay
 
 
@@ -59,13 +60,13 @@ def run_record(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_record, add_replay)
+SUBCOMMANDS: tuple[Callable[[SubParsers], None], ...] = (_add_record, add_replay, add_fetch)
 
 
 def add_parser(sub: SubParsers) -> None:
     clip = sub.add_parser(
         "clip",
-        help="video clips for investigators (live RTSP, ONVIF replay)",
+        help="video clips for investigators (live RTSP, ONVIF replay, a site camera's window)",
         description="Write a clip to a file: packets as the camera sent them, with their real times.",
     )
     clip_sub = clip.add_subparsers(dest="clip_command", required=True, metavar="CLIP_COMMAND")

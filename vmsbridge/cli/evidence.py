@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vmsbridge.cli.common import add_common_options, db_url_for, load_site, print_json
 from vmsbridge.errors import ConfigError, ConfigProblem
@@ -164,7 +164,7 @@ def list_evidence(args: argparse.Namespace) -> int:
     import asyncio
 
     from evidence.custody import verify_chain
-    from vmsbridge.evidence_service import last_verifications
+    from vmsbridge.evidence_service import clip_facts, last_verifications, transcode_note
     from vmsbridge.store.stores import open_store
 
     site = load_site(args)
@@ -178,6 +178,7 @@ def list_evidence(args: argparse.Namespace) -> int:
 
     items, chain, verified = asyncio.run(go())
     problems = verify_chain(chain)
+    clips = clip_facts(chain)
     if args.json:
         print_json(
             {
@@ -187,6 +188,8 @@ def list_evidence(args: argparse.Namespace) -> int:
                         "last_verified": dataclasses.asdict(verified[i.sha256])
                         if i.sha256 in verified
                         else None,
+                        "clip": clips.get(i.sha256),
+                        "transcode": transcode_note(clips.get(i.sha256)),
                     }
                     for i in items
                 ],
@@ -201,9 +204,27 @@ def list_evidence(args: argparse.Namespace) -> int:
             f"({escape_controls(item.acquired_by)})  "
             f"{_verified(item, verified.get(item.sha256))}"
         )
+        for note in _clip_notes(clips.get(item.sha256)):
+            print(f"    {note}")
     state = "intact" if not problems else "BROKEN: " + "; ".join(problems)
     print(f"custody chain: {len(chain)} entries, {state}")
     return 0 if not problems else 1
+
+
+def _clip_notes(clip: dict[str, Any] | None) -> list[str]:
+    """What a clip item holds, under its line: real times, gaps, and a transcode in capitals."""
+    if not clip:
+        return []
+    notes = [
+        f"clip {clip.get('codec')} {clip.get('width')}x{clip.get('height')}, {clip.get('frames')} frames, "
+        f"{clip.get('start')} - {clip.get('end')}"
+    ]
+    for gap in clip.get("gaps") or []:
+        notes.append(f"GAP {gap.get('start')} - {gap.get('end')} ({gap.get('seconds')} s without video)")
+    if clip.get("reencoded"):
+        by = clip.get("transcoded_by") or "its source"
+        notes.append(f"TRANSCODED by the {by}: not the camera's original encoding")
+    return notes
 
 
 def _verified(item: EvidenceItem, check: Verification | None) -> str:

@@ -25,6 +25,7 @@ import aiohttp
 from analytics.clip import ClipReport
 from evidence.store import ContentStore
 from privacy.redact import RedactOptions
+from recording.result import ClipResult
 from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink
 from vmsbridge.clery import notifications
@@ -196,7 +197,7 @@ async def _capture_clip(action: CaptureClip, firing: Firing, ctx: RuleContext) -
             problems.append(f"{camera.id}: no clip source for connector {camera.source.connector}")
             continue
         try:
-            path = await asyncio.wait_for(source.fetch_clip(camera.id, start, end), action.wait_seconds)
+            clip = await asyncio.wait_for(source.fetch_clip(camera.id, start, end), action.wait_seconds)
         except TimeoutError:
             problems.append(f"{camera.id}: no clip within {action.wait_seconds:g} s (recorded as missing)")
             continue
@@ -204,9 +205,9 @@ async def _capture_clip(action: CaptureClip, firing: Firing, ctx: RuleContext) -
             problems.append(f"{camera.id}: {exc}")
             continue
         try:
-            captured.append(await _attach(path, camera, (start, end), action, firing, ctx))
+            captured.append(await _attach(clip, camera, (start, end), action, firing, ctx))
         finally:
-            await asyncio.to_thread(_discard_work_files, path, ctx.work_dir)
+            await asyncio.to_thread(_discard_work_files, clip.file, ctx.work_dir)
         if action.cameras == "nearest":
             break
     if not captured:
@@ -225,7 +226,7 @@ def _discard_work_files(clip: Path, work_dir: Path) -> None:
 
 
 async def _attach(
-    path: Path,
+    clip: ClipResult,
     camera: Camera,
     window: tuple[datetime, datetime],
     action: CaptureClip,
@@ -235,6 +236,7 @@ async def _attach(
     incident_id = await firing.incident_id()
     if incident_id is None:
         raise LookupError("the event has no incident to attach evidence to (add an open_incident action)")
+    path = clip.file
     how = f"captured by rule {firing.rule.name} for event {firing.event.id}"
     original, _ = await add_file(
         ctx.stores,
@@ -246,10 +248,15 @@ async def _attach(
         camera_id=camera.id,
         window=window,
         purpose="automatic capture on alarm",
+        clip=clip,
     )
     parts = [f"{camera.id} {original.sha256[:12]} ({(window[1] - window[0]).total_seconds():.0f} s)"]
+    if clip.gaps:
+        parts.append(f"{len(clip.gaps)} gap(s), {sum(g.seconds for g in clip.gaps):.1f} s without video")
+    if clip.transcoded_by:
+        parts.append(f"transcoded by the {clip.transcoded_by}, not the camera's original encoding")
     if ctx.jobs is None or not (action.analyze or action.redact):
-        return parts[0]
+        return ", ".join(parts)
     masks = await effective_polygons(ctx.stores, ctx.directory.site, camera.id, window[0])
     work = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="derive-", dir=ctx.work_dir))
     try:

@@ -47,7 +47,7 @@ from vmsbridge.health.monitor import BridgeHeartbeat, DailyDigest, HealthMonitor
 from vmsbridge.ingest import IngestStage
 from vmsbridge.jobs import ClipJobs
 from vmsbridge.plugins import build_connectors
-from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, cameras_to_record
+from vmsbridge.prerolls import PrerollRecorders, cameras_to_record, clips_from_buffers
 from vmsbridge.rules.engine import RuleEngine
 from vmsbridge.runtime.core import Services, start_core
 from vmsbridge.runtime.options import BridgeOptions
@@ -197,10 +197,7 @@ def _prerolls(site: SiteConfig, controls: Controls, work_dir: Path) -> PrerollRe
     if not cameras:
         return None
     recorders = PrerollRecorders(cameras, site.storage.data_dir or default_data_dir())
-    by_id = {camera.id: camera for camera in site.cameras}
-    fallbacks = {c.camera_id: s for c in cameras if (s := controls.clips_for(by_id[c.camera_id])) is not None}
-    buffer = BufferClipSource(recorders.stores, work_dir, fallbacks=fallbacks)
-    controls.recorded.update(dict.fromkeys(recorders.stores, buffer))
+    clips_from_buffers(site, controls, recorders.stores, work_dir)
     return recorders
 
 

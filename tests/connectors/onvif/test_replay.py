@@ -67,7 +67,7 @@ async def test_clip_source_replays_the_window(
     end = datetime.now(UTC) - timedelta(seconds=100)
     start = end - timedelta(seconds=20)
     try:
-        path = await control.fetch_clip(camera.id, start, end)
+        clip = await control.fetch_clip(camera.id, start, end)
     finally:
         await control.close()
 
@@ -78,7 +78,10 @@ async def test_clip_source_replays_the_window(
     # to a second off, plus the request's latency on a busy machine).
     assert abs(asked_start - start) < timedelta(seconds=2)
     assert asked_end - asked_start == end - start
-    frames = await asyncio.to_thread(_count_frames, path)
+    frames = await asyncio.to_thread(_count_frames, clip.file)
+    assert clip.frames == frames
+    # The clip's real times are in our clock again, from the keyframe at or before the window.
+    assert start - timedelta(seconds=6) <= clip.start <= start + timedelta(seconds=2)
     assert 20 * 15 - 2 <= frames <= (20 + 4) * 15  # the window, from the keyframe before it
 
 

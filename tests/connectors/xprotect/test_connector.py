@@ -8,6 +8,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import av
 import pytest
 
 from connectors.xprotect.client import XProtectClient
@@ -25,6 +26,8 @@ from vmsbridge.ingest import IngestStage
 from vmsbridge.model import EventKind
 from vmsbridge.sources import ClipNotFound
 from vmsbridge.store.stores import Stores
+
+SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
 
 K = EventKind
 QUAD = "0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a01"  # cam-quad-ptz in the example campus
@@ -263,12 +266,63 @@ async def test_exports_are_picked_from_the_drop_folder_by_camera_and_window(tmp_
     async def export_later() -> None:
         await asyncio.sleep(0.3)  # simulates XProtect finishing an export while we wait
         (tmp_path / "exports").mkdir()
-        (tmp_path / "exports" / f"{QUAD}_20261120T221300_20261120T221600.mkv").write_bytes(b"y" * 100)
+        await asyncio.to_thread(
+            _remux, SCENE, tmp_path / "exports" / f"{QUAD}_20261120T221300_20261120T221600.mkv"
+        )
 
     writer = asyncio.create_task(export_later())
     found = await asyncio.wait_for(source.fetch_clip("cam-quad-ptz", start, start + timedelta(minutes=1)), 10)
     await writer
-    assert found.name.startswith(QUAD)
+    assert found.file.name.startswith(QUAD)
+    # What the export holds, read from it; its times from its name (UTC by default).
+    assert (found.codec, found.width, found.height, found.frames) == ("h264", 480, 270, _packets(SCENE))
+    assert found.start == datetime(2026, 11, 20, 22, 13, tzinfo=UTC)
+    assert found.end == datetime(2026, 11, 20, 22, 16, tzinfo=UTC)
+    assert (found.reencoded, found.transcoded_by) == (False, None)
+
+
+async def test_an_avi_export_is_marked_as_a_vms_transcode(tmp_path: Path) -> None:
+    # XProtect's AVI export encodes the video anew with the codec the operator picks.
+    source = DropFolderClipSource(tmp_path, {"cam-quad-ptz": [QUAD]}, wait_seconds=5)
+    start = datetime(2026, 11, 20, 22, 14, tzinfo=UTC)
+    await asyncio.to_thread(_as_mjpeg_avi, SCENE, tmp_path / f"{QUAD}_20261120T221300_20261120T221600.avi")
+    found = await asyncio.wait_for(source.fetch_clip("cam-quad-ptz", start, start + timedelta(minutes=1)), 10)
+    assert (found.codec, found.frames) == ("mjpeg", 10)
+    assert (found.reencoded, found.transcoded_by) == (True, "vms")
+
+
+async def test_an_export_that_is_not_video_is_a_clear_error(tmp_path: Path) -> None:
+    source = DropFolderClipSource(tmp_path, {"cam-quad-ptz": [QUAD]}, wait_seconds=5)
+    start = datetime(2026, 11, 20, 22, 14, tzinfo=UTC)
+    (tmp_path / f"{QUAD}_20261120T221300_20261120T221600.mkv").write_bytes(b"y" * 100)
+    with pytest.raises(ClipNotFound, match=r"export .*\.mkv: .*not a readable video"):
+        await asyncio.wait_for(source.fetch_clip("cam-quad-ptz", start, start + timedelta(minutes=1)), 10)
+
+
+def _remux(source: Path, out: Path) -> None:
+    with av.open(str(source)) as reading, av.open(str(out), "w") as writing:
+        stream = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(reading.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                writing.mux(packet)
+
+
+def _as_mjpeg_avi(source: Path, out: Path, frames: int = 10) -> None:
+    with av.open(str(source)) as reading, av.open(str(out), "w") as writing:
+        stream = writing.add_stream("mjpeg", rate=15)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 480, 270, "yuvj420p"
+        for i, frame in enumerate(reading.decode(video=0)):
+            if i == frames:
+                break
+            writing.mux(stream.encode(frame.reformat(format="yuvj420p")))
+        writing.mux(stream.encode(None))
+
+
+def _packets(path: Path) -> int:
+    with av.open(str(path)) as reading:
+        return sum(1 for p in reading.demux(reading.streams.video[0]) if p.size)
 
 
 async def test_no_export_within_the_wait_is_a_clear_error(tmp_path: Path) -> None:

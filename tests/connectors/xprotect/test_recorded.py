@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import ssl
 from collections.abc import AsyncIterator
@@ -27,9 +28,17 @@ from connectors.xprotect.imageserver import ImageServerSession, RecorderAddress
 from connectors.xprotect.lab import emulated_xprotect
 from connectors.xprotect.recorded_clips import RecordedClipSource, recorder_tls
 from connectors.xprotect.source import XProtectEventSource
+from evidence.store import ContentStore
+from recording.result import ClipResult
+from tests.clip_capture import capture
 from tests.connectors.conftest import WAIT, free_ports, read_line, vmsbridge
+from vmsbridge.clip_fetch import fetch_window
 from vmsbridge.config import SiteConfig, SiteDirectory
+from vmsbridge.config.connectors import ConnectorsConfig
+from vmsbridge.controls import Controls
+from vmsbridge.evidence_service import clip_facts, export_packet
 from vmsbridge.sources import ClipNotFound
+from vmsbridge.store.stores import Stores
 
 SCENE = Path(__file__).resolve().parents[3] / "fixtures" / "video" / "scene.mp4"
 # An hour ago: a recording server has nothing from the future.
@@ -246,11 +255,11 @@ async def test_the_clip_source_finds_the_recorder_through_config_rest(
     address = await source.recorder_of(recorded.camera)
     assert (address.host, address.port, address.tls) == ("127.0.0.1", recorded.recorder.port, False)
     window = RECORDED_AT + timedelta(seconds=9), RECORDED_AT + timedelta(seconds=12)
-    path = await source.fetch_clip(recorded.site_camera, *window)
-    assert path.parent.parent == tmp_path
-    assert path.suffix == ".mp4"
-    assert source.results[path].start == RECORDED_AT + timedelta(seconds=8)
-    assert decoded_frames(path) == source.results[path].frames
+    clip = await source.fetch_clip(recorded.site_camera, *window)
+    assert clip.file.parent.parent == tmp_path
+    assert clip.file.suffix == ".mp4"
+    assert clip.start == RECORDED_AT + timedelta(seconds=8)
+    assert decoded_frames(clip.file) == clip.frames
 
 
 class Export:
@@ -258,9 +267,9 @@ class Export:
         self.path = path
         self.asked: list[str] = []
 
-    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> Path:
+    async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
         self.asked.append(camera_id)
-        return self.path
+        return ClipResult(self.path, "0" * 64, "h264", 320, 240, 1, start, end)
 
 
 async def test_the_export_folder_is_the_second_path(recorded: Site, site: SiteConfig, tmp_path: Path) -> None:
@@ -276,7 +285,7 @@ async def test_the_export_folder_is_the_second_path(recorded: Site, site: SiteCo
     await asyncio.to_thread((tmp_path / "work").mkdir)
     window = RECORDED_AT + timedelta(seconds=9), RECORDED_AT + timedelta(seconds=12)
     # The recording server has nothing for that camera, so the export folder is asked.
-    assert await source.fetch_clip(other.id, *window) == export.path
+    assert (await source.fetch_clip(other.id, *window)).file == export.path
     assert export.asked == [other.id]
     assert names_in(tmp_path / "work") == []
     without = RecordedClipSource(recorded.client, {other.id: other.source.camera_id}, tmp_path / "work")
@@ -312,8 +321,8 @@ async def test_the_emulated_site_records_and_its_clip_source_fetches_from_the_re
             )
             now = datetime.now(UTC)
             start, end = now - timedelta(seconds=30), now - timedelta(seconds=20)
-            path = await clips.fetch_clip(camera.id, start, end)
-            result = clips.results[path]
+            result = await clips.fetch_clip(camera.id, start, end)
+            path = result.file
             assert start - GOP <= result.start <= start
             assert end - timedelta(seconds=1) <= result.end <= end + FRAME
             assert result.reencoded is False
@@ -386,3 +395,63 @@ async def test_a_window_too_large_to_hold_is_refused_and_leaves_no_file(
     ):
         await source.fetch_clip(recorded.site_camera, RECORDED_AT, RECORDED_AT + timedelta(seconds=35))
     assert names_in(tmp_path) == []
+
+
+async def test_a_jpeg_only_clip_is_evidence_marked_as_a_vms_transcode(
+    recorded: Site, site: SiteConfig, stores: Stores, tmp_path: Path
+) -> None:
+    recorded.recorder.quirks.jpeg_only = True
+    work = tmp_path / "work"
+    await asyncio.to_thread(work.mkdir)
+    source = RecordedClipSource(recorded.client, {recorded.site_camera: recorded.camera}, work)
+    camera = next(c for c in site.cameras if c.id == recorded.site_camera)
+    evidence = ContentStore(tmp_path / "evidence")
+    incident, detail = await capture(
+        site,
+        stores,
+        evidence,
+        Controls(clips={camera.source.connector: source}),
+        camera.id,
+        RECORDED_AT + timedelta(seconds=6),
+        pre=1,
+        post=2,
+        work_dir=work,
+    )
+    assert "transcoded by the vms, not the camera's original encoding" in detail
+
+    [item] = await stores.evidence.items(incident)
+    assert item.role == "original"  # what was acquired; withheld like any original from sensitive exports
+    clip = clip_facts(await stores.evidence.chain(incident))[item.sha256]
+    assert (clip["codec"], clip["reencoded"], clip["transcoded_by"]) == ("mjpeg", True, "vms")
+    packet = await export_packet(
+        stores, site, evidence, incident_id=incident, out=tmp_path / "packet", actor="det-ruiz", reason="test"
+    )
+    listed = json.loads(await asyncio.to_thread((packet / "data" / "incident.json").read_text))
+    [entry] = listed["evidence"]
+    assert entry["transcode"] == "transcoded by the vms: not the camera's original encoding"
+    assert entry["clip"]["reencoded"] is True
+
+
+async def test_clip_fetch_takes_a_window_without_a_buffer_from_the_recording_server(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    await asyncio.to_thread(secret.write_text, "lab-password\n")
+    async with emulated_xprotect(site, secret, "lab", SCENE) as emulated:
+        lab = site.model_copy(
+            update={
+                "connectors": ConnectorsConfig({"xprotect": tuple(emulated.connectors)}),
+                "storage": site.storage.model_copy(update={"data_dir": tmp_path / "data"}),
+            }
+        )
+        camera = next(c for c in lab.cameras if c.source.connector == "xprotect-main" and c.source.camera_id)
+        now = datetime.now(UTC)
+        start, end = now - timedelta(seconds=30), now - timedelta(seconds=20)
+        out = tmp_path / "fetched.mp4"
+        clip = await fetch_window(lab, camera.id, start, end, out, work_dir=tmp_path / "work")
+    assert clip.file == out
+    assert clip.sha256 == await asyncio.to_thread(lambda: hashlib.sha256(out.read_bytes()).hexdigest())
+    assert start - GOP <= clip.start <= start
+    assert (clip.codec, clip.reencoded, clip.transcoded_by) == ("h264", False, None)
+    assert await asyncio.to_thread(decoded_frames, out) == clip.frames
+    assert names_in(tmp_path / "work") == []
