@@ -15,6 +15,7 @@ from tests.recording.rtsp_peer import GstRtspPeer
 from vmsbridge.config import SiteConfig
 from vmsbridge.config.devices import Camera
 from vmsbridge.config.rules import CaptureClip
+from vmsbridge.controls import Controls
 from vmsbridge.model import EventKind
 from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, RecordedCamera, cameras_to_record
 from vmsbridge.runtime.rules import load_rules
@@ -92,6 +93,62 @@ def test_which_cameras_keep_a_buffer(site: SiteConfig) -> None:
     assert [c.camera_id for c in cameras_to_record(site.model_copy(update={"cameras": always}), [])] == [
         first.id
     ]
+
+
+class AnsweringStreams:
+    """A connector's LiveStreams: GetStreamUri as a device would answer it."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def live_stream_url(self, camera: Camera) -> str:
+        return f"{self.address}/{camera.id}"
+
+
+async def test_a_camera_without_stream_uri_is_recorded_from_its_connectors_address(site: SiteConfig) -> None:
+    first, second, *rest = site.cameras
+    others = [c.model_copy(update={"record": "never"}) for c in rest]
+    cameras = [
+        first.model_copy(update={"record": "always"}),  # no stream_uri: its connector's address
+        second.model_copy(update={"record": "always", "stream_uri": "rtsp://10.0.0.2/override"}),
+        *others,
+    ]
+    changed = site.model_copy(update={"cameras": cameras})
+    streams = AnsweringStreams("rtsp://u:p@10.0.0.1")
+    controls = Controls(streams={first.source.connector: streams})
+
+    chosen = cameras_to_record(changed, [], controls)
+
+    assert [c.camera_id for c in chosen] == [first.id, second.id]
+    lookup = chosen[0].url
+    assert callable(lookup), "the address is asked of the connector when recording starts"
+    assert await lookup() == f"rtsp://u:p@10.0.0.1/{first.id}"
+    assert chosen[1] == RecordedCamera(second.id, "rtsp://10.0.0.2/override"), "stream_uri overrides"
+    # A camera whose connector tells no address (e.g. one known only through the VMS) is not recorded.
+    assert [c.camera_id for c in cameras_to_record(changed, [], Controls())] == [second.id]
+
+
+async def test_the_recorder_asks_again_until_the_device_tells_its_address(
+    rtsp_peer: GstRtspPeer, tmp_path: Path
+) -> None:
+    asked = 0
+
+    async def address() -> str:
+        nonlocal asked
+        asked += 1
+        if asked <= 2:
+            raise ConnectionRefusedError("device not answering")
+        return rtsp_peer.url("live")
+
+    recorders = PrerollRecorders([RecordedCamera("cam-1", address)], tmp_path, FAST)
+    store = recorders.stores["cam-1"]
+    task = asyncio.create_task(recorders.run(CollectingSink()))
+    try:
+        await _until(lambda: len(store.segments()) >= 1, "a segment recorded from the looked-up address")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert asked == 3, "asked until the device answered, then not again"
 
 
 def test_a_stream_uri_must_be_rtsp(site: SiteConfig) -> None:
