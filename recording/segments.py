@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-#: The containers a segment may be written in, by FFmpeg muxer name, and their file suffixes.
-CONTAINERS = {"mpegts": ".ts", "mp4": ".mp4", "matroska": ".mkv"}
+#: The containers a segment may be written in, by FFmpeg muxer name, and their file suffixes. Not
+#: Matroska: its millisecond clock loses the 90 kHz timestamps, and clips cut from it fail to mux.
+CONTAINERS = {"mpegts": ".ts", "mp4": ".mp4"}
 SUFFIXES = frozenset(CONTAINERS.values())
 PART = ".part"
 _TIME = "%Y%m%dT%H%M%S.%fZ"
