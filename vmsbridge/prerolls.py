@@ -12,6 +12,8 @@ __all__ = ["BufferClipSource", "PrerollRecorders", "RecordedCamera", "cameras_to
 
 import asyncio
 import logging
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -190,15 +192,21 @@ class BufferClipSource:
         store = self.stores.get(camera_id)
         if store is None:
             raise ClipNotFound(f"{camera_id}: not recorded by the bridge")
-        out = self.work_dir / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
         fallback = self.fallbacks.get(camera_id)
         if fallback is not None and not await asyncio.to_thread(_reaches_back_to, store, start):
             # A window older than the buffer: the camera's (or the VMS's) recording has all of it.
             log.info("%s: the buffer starts after %s; asking its connector", camera_id, start.isoformat())
             return await fallback.fetch_clip(camera_id, start, end)
+        # A folder of its own per clip: two rules clipping the same camera and window at once must not
+        # write, or later clean up, each other's file (the rule removes the folder once attached).
+        folder = Path(await asyncio.to_thread(_clip_folder, self.work_dir, camera_id))
+        out = folder / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
         try:
             clip = await assemble_when_ready(store, start, end, out, wait=self.wait_seconds)
-        except ClipUnavailable as exc:
+        except BaseException as exc:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            if not isinstance(exc, ClipUnavailable):
+                raise
             if fallback is None:
                 raise ClipNotFound(f"{camera_id}: {exc}") from None
             log.info("%s: %s; asking its connector", camera_id, exc)
@@ -212,3 +220,8 @@ class BufferClipSource:
 def _reaches_back_to(store: SegmentStore, start: datetime) -> bool:
     segments = store.segments()
     return bool(segments) and segments[0].start <= start + GAP_TOLERANCE
+
+
+def _clip_folder(work_dir: Path, camera_id: str) -> str:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(dir=work_dir, prefix=f"buffer-{camera_id}-")

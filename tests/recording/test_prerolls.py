@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,8 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from recording.recorder import RecorderSettings
+from recording.segments import SegmentStore
 from tests.health.test_monitor import CollectingSink
 from tests.recording.rtsp_peer import GstRtspPeer
+from tests.recording.test_assemble import _at, _cut_into_segments
 from vmsbridge.config import SiteConfig
 from vmsbridge.config.devices import Camera
 from vmsbridge.config.rules import CaptureClip
@@ -173,3 +176,20 @@ async def test_a_window_the_buffer_lacks_is_asked_of_the_cameras_connector(tmp_p
 
     assert await clips.fetch_clip("cam-1", old, old + timedelta(seconds=90)) == tmp_path / "from-the-vms.mp4"
     assert asked == [("cam-1", old, old + timedelta(seconds=90))]
+
+
+async def test_two_clips_of_one_window_at_once_keep_their_own_files(tmp_path: Path, h264_media: Path) -> None:
+    """Two rules clip the same camera and window together: each gets a file of its own, and the
+    first one's clean-up (the rule removes its folder once attached) leaves the second's intact."""
+    store = SegmentStore(tmp_path / "data" / "cam-1")
+    await asyncio.to_thread(_cut_into_segments, h264_media, store, 4, set())
+    clips = BufferClipSource({"cam-1": store}, tmp_path / "work", wait_seconds=0.1)
+
+    first, second = await asyncio.gather(
+        clips.fetch_clip("cam-1", _at(2.5), _at(5.0)), clips.fetch_clip("cam-1", _at(2.5), _at(5.0))
+    )
+
+    assert first != second
+    assert first.parent != second.parent and first.parent.parent == tmp_path / "work"
+    shutil.rmtree(first.parent)
+    assert second.is_file() and second.stat().st_size > 0
