@@ -190,6 +190,8 @@ async def test_two_clips_of_one_window_at_once_keep_their_own_files(tmp_path: Pa
     )
 
     assert first != second
-    assert first.parent != second.parent and first.parent.parent == tmp_path / "work"
+    assert first.parent != second.parent
+    assert first.parent.parent == tmp_path / "work"
     shutil.rmtree(first.parent)
-    assert second.is_file() and second.stat().st_size > 0
+    assert second.is_file()
+    assert second.stat().st_size > 0
