@@ -36,6 +36,9 @@ class OnvifControl:
         self._cameras = {c.id: c for c in cameras}
         self._work_dir = work_dir
         self._connecting = asyncio.Lock()
+        # The ONVIF library creates a service on first use without a lock: the recorder asks for every
+        # camera's address at once, and two creations racing leave one HTTP session never closed.
+        self._asking_streams = asyncio.Lock()
 
     async def _ready(self) -> OnvifClient:
         async with self._connecting:
@@ -77,7 +80,8 @@ class OnvifControl:
         """GetStreamUri of the camera's media profile, with the connector's user and password in it
         (the device's RTSP server asks for the same account as its SOAP services)."""
         try:
-            uri = await (await self._ready()).stream_uri(_profile_of(camera))
+            async with self._asking_streams:
+                uri = await (await self._ready()).stream_uri(_profile_of(camera))
         except OnvifError:
             await self._forget_connection()
             raise

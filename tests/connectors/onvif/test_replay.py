@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,3 +174,21 @@ def test_an_account_goes_into_the_address_percent_encoded() -> None:
     assert with_credentials("rtsp://own:x@10.0.0.5/a", "op", "pw") == "rtsp://own:x@10.0.0.5/a"
     with pytest.raises(ValueError, match="GetStreamUri: expected an rtsp:// address"):
         with_credentials("http://10.0.0.5/video.mp4", "op", "pw")
+
+
+async def test_addresses_asked_at_once_leave_no_http_session_open(
+    recorder: tuple[EmulatedDevice, OnvifSource, list[Camera]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The recorder asks for every camera's address at once; the connector's HTTP sessions all close."""
+    device, config, cameras = recorder
+    control = OnvifControl(config, "admin", cameras, tmp_path)
+    try:
+        urls = await asyncio.gather(*(control.live_stream_url(c) for c in cameras * 3))
+    finally:
+        await control.close()
+    assert all(u.startswith(f"rtsp://admin:admin@127.0.0.1:{device.rtsp.port}/live/") for u in urls)
+    gc.collect()
+    await asyncio.sleep(0)  # the loop's exception handler runs what collection reported
+    assert "Unclosed" not in caplog.text
