@@ -78,7 +78,7 @@ class RecorderSettings:
 
 
 class _SegmentWriter:
-    """One segment being written: a ``.part`` file holding an MPEG-TS remux of the packets.
+    """One segment being written: a ``.part`` file holding a remux of the packets (the store's container).
 
     ``first``/``last`` are stream times (seconds) of its first packet and of the end of its last one.
     """

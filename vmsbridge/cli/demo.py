@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "20 s after the call joins the incident. The emulated cameras stream RTSP and the bridge records "
         "them from the start (a rolling pre-roll buffer), so the call comes once 30 s are buffered and the "
         "clip is cut from that buffer once the minute after the call has passed. Takes about two minutes "
-        "(--clip-after 5: about 50 s, the door still 20 s after the call); nothing to configure.",
+        "(--clip-after 5: about a minute, the door still 20 s after the call); nothing to configure.",
     )
     parser.add_argument(
         "--clip-after",
