@@ -2,12 +2,16 @@
 
     python bench/callup.py                       # 100 calls idle, 100 calls under 500 events/s
     python bench/callup.py --calls 5 --rate 50   # tiny, for the smoke test
+    python bench/callup.py --record              # the same with every camera recorded live meanwhile
 
 The whole bridge runs against the emulated example campus on loopback (ONVIF and XProtect
 emulators in this process, SQLite in a temporary directory): the phone's I/O input goes active
 on the emulated I/O module, the connector pulls it over SOAP, ingest stores it, the rule engine
 sends GotoPreset to the emulated PTZ camera. Each call also captures a short clip, analyzed and
-redacted in the process pool, so clip work runs while later calls are measured.
+redacted in the process pool, so clip work runs while later calls are measured. With --record the
+bridge also records every emulated camera's live RTSP (GetStreamUri) into its pre-roll buffer during
+the calls, as a site does, and the clips come from that buffer; without it no camera is recorded
+(``record = "never"``) and the clips come by ONVIF replay.
 
 Figures printed (nothing is asserted), each p50/p99/max over the calls:
   input->goto      the emulator setting the input -> GotoPreset arriving at the emulated camera on
@@ -20,6 +24,7 @@ Figures printed (nothing is asserted), each p50/p99/max over the calls:
                    GotoPreset handed to the SOAP client), for comparison
   background       other events (motion on other cameras) offered and stored meanwhile
   clips            capture_clip outcomes: captured (analyzed and redacted) / failed
+  recorded         with --record: the cameras recorded and the segments they wrote
 The emulators share this process's event loop with the bridge, so their work is inside the figures.
 """
 
@@ -37,9 +42,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.lab import emulated_site
+from recording.segments import SegmentStore
 from vmsbridge.config import SiteConfig, default_config_path, load_site_config
 from vmsbridge.config.rules import Rule, RulesConfig
 from vmsbridge.model import EventKind
+from vmsbridge.prerolls import PrerollRecorders
 from vmsbridge.runtime import BridgeOptions, build_bridge
 from vmsbridge.store.stores import Stores
 
@@ -50,8 +57,12 @@ LEAD = re.compile(r"sent ([\d.]+) ms after the event arrived")
 WAIT = 30.0
 
 
-def bench_site(data_dir: Path) -> SiteConfig:
+def bench_site(data_dir: Path, record: bool) -> SiteConfig:
     site = load_site_config(default_config_path())
+    if not record:
+        site = site.model_copy(
+            update={"cameras": [c.model_copy(update={"record": "never"}) for c in site.cameras]}
+        )
     rule = Rule.model_validate(
         {
             "name": "callup-bench",
@@ -133,8 +144,16 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {statistics.median(ordered):6.1f} ms  p99 {p99:6.1f} ms  max {ordered[-1]:6.1f} ms"
 
 
-async def run(calls: int, rate: float, tmp: Path) -> None:
-    site = bench_site(tmp / "data")
+def recorded_segments(data_dir: Path) -> dict[str, int]:
+    """Per recorded camera, how many complete segments its buffer holds."""
+    buffers = data_dir / "prerolls"
+    if not buffers.is_dir():
+        return {}
+    return {d.name: len(SegmentStore(d).segments()) for d in sorted(buffers.iterdir()) if d.is_dir()}
+
+
+async def run(calls: int, rate: float, tmp: Path, record: bool) -> None:
+    site = bench_site(tmp / "data", record)
     secrets = tmp / "secrets"
     secrets.mkdir()
     phone = next(p for p in site.phones if p.camera and p.preset)
@@ -145,6 +164,16 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
         engine = bridge.engine
         await until(lambda: all(d.live_subscriptions >= 1 for d in lab.onvif.devices), "subscriptions")
         io, ptz = lab.device(module.connector), lab.device(camera.source.connector)
+        if record:
+            recorded = [s for s in bridge.sources if isinstance(s, PrerollRecorders)]
+            stores = [store for r in recorded for store in r.stores.values()]
+            assert stores, "--record: the bridge records no camera"
+            # Measure with every recorder running: each has finished a segment (so pre-roll exists).
+            deadline = time.monotonic() + 60
+            while not all(await asyncio.to_thread(lambda: [len(s.segments()) >= 1 for s in stores])):
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: gave up after 60 s waiting for a segment from every recorder")
+                await asyncio.sleep(0.25)
         # Background: motion on the other encoder's cameras, paced.
         others = [d for d in lab.onvif.devices if d is not io and d is not ptz] or [io]
         sources_of = [(d, p.video_source) for d in others for p in d.spec.profiles]
@@ -200,6 +229,12 @@ async def run(calls: int, rate: float, tmp: Path) -> None:
         ok, failed = await clip_outcomes(bridge.stores)
         done = f"{ok} clips captured, analyzed and redacted, {failed} failed"
         print(f"clips    {engine.fire_count} firings: {done}")
+        if record:
+            segments = await asyncio.to_thread(recorded_segments, tmp / "data")
+            print(
+                f"recorded {len(segments)} cameras live over RTSP, "
+                f"{sum(segments.values())} segments now buffered"
+            )
 
 
 def main() -> None:
@@ -208,10 +243,13 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=100, help="phone calls per run (default: %(default)s)")
     parser.add_argument("--rate", type=float, default=500, help="background events/s (default: %(default)s)")
+    parser.add_argument(
+        "--record", action="store_true", help="record every emulated camera's live RTSP during the calls"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="vmsbridge-callup-") as tmp:
-        asyncio.run(run(args.calls, args.rate, Path(tmp)))
+        asyncio.run(run(args.calls, args.rate, Path(tmp), args.record))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ The streams come from GStreamer's gst-rtsp-server (tests/rtsp_server.py, needs `
 a pre-encoded 1080p H.264 file (about 4 Mbit/s, made here once with PyAV, cached in the temp directory);
 the server never encodes. Figures printed (nothing is asserted), measured in this run:
   demux-only  CPU of reading the packets and nothing else (FFmpeg's RTSP demuxer, one thread a stream)
-  recorder    CPU of the recorder (the same reading + MPEG-TS segments on disk), per stream-minute
+  recorder    CPU of the recorder (the same reading + segments on disk, --container), per stream-minute
   streams/core  how many such streams one core can hold (60 s / CPU seconds per stream-minute)
   ratio       demux-only CPU / recorder CPU (target >= 0.8: recording costs at most a quarter more)
   clip        time from the alarm at t to the t-30..t+60 clip being ready, beyond t+60
@@ -35,7 +35,7 @@ import av  # noqa: E402
 from recording.assemble import assemble_when_ready  # noqa: E402
 from recording.live import RecordingError, open_live  # noqa: E402
 from recording.recorder import RecorderSettings, SegmentRecorder  # noqa: E402
-from recording.segments import SegmentStore  # noqa: E402
+from recording.segments import CONTAINERS, SegmentStore  # noqa: E402
 from tests.recording.rtsp_peer import GstRtspPeer, make_video  # noqa: E402
 
 MEDIA_CACHE = Path(tempfile.gettempdir()) / "vmsbridge-test-media"
@@ -94,9 +94,11 @@ def recording(
     root: Path,
     settings: RecorderSettings,
     recorders: list[tuple[SegmentRecorder, threading.Thread]],
+    container: str,
 ) -> Callable[[threading.Event], threading.Event]:
     def start(stop: threading.Event) -> threading.Event:
-        recorder = SegmentRecorder(url, SegmentStore(root / f"camera-{len(recorders)}"), settings)
+        store = SegmentStore(root / f"camera-{len(recorders)}", container=container)
+        recorder = SegmentRecorder(url, store, settings)
         thread = threading.Thread(target=recorder.run, daemon=True)
         recorders.append((recorder, thread))
         thread.start()
@@ -130,6 +132,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="each CPU measurement's window")
     parser.add_argument("--segment-seconds", type=float, default=4.0)
     parser.add_argument("--quick", action="store_true", help="2 small streams, short windows (smoke test)")
+    parser.add_argument("--container", choices=sorted(CONTAINERS), default="mpegts", help="segment container")
     args = parser.parse_args()
     MEDIA_CACHE.mkdir(exist_ok=True)
     if args.quick:
@@ -151,7 +154,10 @@ def main() -> None:
     with av.open(str(media)) as probe:
         mbits = media.stat().st_size * 8 / ((probe.duration or 1) / 1e6) / 1e6
         size = f"{probe.streams.video[0].width}x{probe.streams.video[0].height}"
-    print(f"source      {size} H.264 {mbits:.1f} Mbit/s, {streams} streams, {seconds:g} s windows")
+    print(
+        f"source      {size} H.264 {mbits:.1f} Mbit/s, {streams} streams, {seconds:g} s windows, "
+        f"{args.container} segments"
+    )
 
     peer = GstRtspPeer(h264=media)
     peer.start()
@@ -164,7 +170,7 @@ def main() -> None:
                 segment_seconds=args.segment_seconds, max_seconds=max(120.0, pre + post)
             )
             recorders: list[tuple[SegmentRecorder, threading.Thread]] = []
-            record_cpu = measure(streams, seconds, recording(url, root, settings, recorders))
+            record_cpu = measure(streams, seconds, recording(url, root, settings, recorders, args.container))
             # measure() stopped only its own waiting; the recorders run on to hold the pre-roll.
             filled = max(0.0, pre + 2 * args.segment_seconds - seconds)
             time.sleep(filled)

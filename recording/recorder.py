@@ -78,7 +78,7 @@ class RecorderSettings:
 
 
 class _SegmentWriter:
-    """One segment being written: a ``.part`` file holding an MPEG-TS remux of the packets.
+    """One segment being written: a ``.part`` file holding a remux of the packets (the store's container).
 
     ``first``/``last`` are stream times (seconds) of its first packet and of the end of its last one.
     """
@@ -91,7 +91,7 @@ class _SegmentWriter:
         self._last_dts: int | None = None
         self._file = opener(self.part) if opener is not None else None
         try:
-            self._container = av.open(self._file or str(self.part), "w", format="mpegts")
+            self._container = av.open(self._file or str(self.part), "w", format=store.container)
             self._stream = self._container.add_stream_from_template(template)
         except BaseException:
             if self._file is not None:

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-SUFFIX = ".ts"
+#: The containers a segment may be written in, by FFmpeg muxer name, and their file suffixes. Not
+#: Matroska: its millisecond clock loses the 90 kHz timestamps, and clips cut from it fail to mux.
+CONTAINERS = {"mpegts": ".ts", "mp4": ".mp4"}
+SUFFIXES = frozenset(CONTAINERS.values())
 PART = ".part"
 _TIME = "%Y%m%dT%H%M%S.%fZ"
 
@@ -45,7 +48,7 @@ class Segment:
     @classmethod
     def from_path(cls, path: Path) -> Segment | None:
         """The segment a file name describes, or None for anything else in the directory."""
-        if path.suffix != SUFFIX:
+        if path.suffix not in SUFFIXES:
             return None
         start_text, sep, end_text = path.stem.partition("_")
         if not sep:
@@ -65,6 +68,15 @@ class SegmentStore:
     directory: Path
     max_seconds: float = 300.0
     max_bytes: int = 1_000_000_000
+    container: str = "mpegts"
+
+    def __post_init__(self) -> None:
+        if self.container not in CONTAINERS:
+            raise ValueError(f"container: expected one of {sorted(CONTAINERS)}, got {self.container!r}")
+
+    @property
+    def suffix(self) -> str:
+        return CONTAINERS[self.container]
 
     def open(self) -> None:
         """Create the directory and remove what an interrupted writer left (``.part`` files)."""
@@ -73,11 +85,11 @@ class SegmentStore:
             leftover.unlink(missing_ok=True)
 
     def part_path(self, start: datetime) -> Path:
-        return self.directory / f"{format_time(start)}{SUFFIX}{PART}"
+        return self.directory / f"{format_time(start)}{self.suffix}{PART}"
 
     def complete(self, part: Path, start: datetime, end: datetime) -> Segment:
         """Give a finished ``.part`` its final name; from now on clips may use it."""
-        final = self.directory / f"{format_time(start)}_{format_time(end)}{SUFFIX}"
+        final = self.directory / f"{format_time(start)}_{format_time(end)}{self.suffix}"
         part.replace(final)
         return Segment(path=final, start=start, end=end, size=final.stat().st_size)
 

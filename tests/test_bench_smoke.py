@@ -61,6 +61,11 @@ def test_callup_benchmark_runs() -> None:
     assert_lines(lines, *(f"{run}  {label}" for run in ("idle", "50/s") for label in labels), where="in")
 
 
+def test_callup_benchmark_runs_with_the_cameras_recorded() -> None:
+    lines = run_bench("callup.py", "--calls", "3", "--rate", "50", "--record")
+    assert_lines(lines, "idle  input->goto", "clips ", "recorded ", where="in")
+
+
 def test_recorder_benchmark_runs() -> None:
     lines = run_bench("recorder.py", "--quick")
     assert_lines(lines, "source", "demux-only", "recorder", "streams/core", "ratio", "clip")

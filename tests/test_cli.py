@@ -69,6 +69,9 @@ def test_demo_json_runs_the_callup_against_both_emulators(capsys: pytest.Capture
     assert {c["item"] for c in custody[:3]} == {e["sha256"] for e in lot_b["evidence"]}
     assert [c["seq"] for c in custody] == list(range(1, len(custody) + 1))
     assert [a["source"] for a in result["vms_alarms"]] == ["0d3c1f2e-7b5a-4c0e-9a51-6e2f3b8d1a00"]
+    # The clip came over RTSP: the bridge recorded the emulated camera's live stream from the start, and
+    # the call came once its buffer held the 30 s of pre-roll.
+    assert result["clip_from"] == "buffer"
     for incident in result["incidents"]:
         assert {
             "id",
@@ -88,6 +91,7 @@ def test_demo_prints_a_readable_summary(capsys: pytest.CaptureFixture[str]) -> N
     assert "Blue-light phone picked up: Blue light, Lot B row F" in captured.out
     assert "ok   ptz_goto" in captured.out
     assert "evidence original sha256" in captured.out
+    assert "The clip: cut from the bridge's pre-roll buffer of the camera's live RTSP stream" in captured.out
     assert "'bl-unmapped' is not a device" in captured.out
     assert "handset lifted" in captured.err  # progress goes to stderr
 

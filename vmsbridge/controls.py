@@ -7,7 +7,7 @@ configured connectors offer, keyed by connector id, and answers "who controls th
 
 from __future__ import annotations
 
-__all__ = ["AlarmSink", "Controls", "PtzControl", "PtzMove", "PtzUnavailable"]
+__all__ = ["AlarmSink", "Controls", "LiveStreams", "PtzControl", "PtzMove", "PtzUnavailable"]
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +44,12 @@ class AlarmSink(Protocol):
     async def trigger_user_event(self, event: str, camera: Camera | None) -> None: ...
 
 
+class LiveStreams(Protocol):
+    async def live_stream_url(self, camera: Camera) -> str:
+        """The camera's live RTSP address as its device gives it, credentials included."""
+        ...
+
+
 @dataclass
 class Controls:
     ptz: dict[str, PtzControl] = field(default_factory=dict)
@@ -51,6 +57,8 @@ class Controls:
     clips: dict[str, ClipSource] = field(default_factory=dict)
     # Cameras the bridge records itself (pre-roll buffer): their clips come from it, not the connector.
     recorded: dict[str, ClipSource] = field(default_factory=dict)
+    # Connectors that can tell a camera's live RTSP address (the pre-roll recorder's input).
+    streams: dict[str, LiveStreams] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def ptz_for(self, camera: Camera) -> PtzControl | None:
@@ -75,6 +83,9 @@ class Controls:
     def clips_for(self, camera: Camera) -> ClipSource | None:
         return self.recorded.get(camera.id) or self.clips.get(camera.source.connector)
 
+    def streams_for(self, camera: Camera) -> LiveStreams | None:
+        return self.streams.get(camera.source.connector)
+
     def alarm_sink(self, connector: str | None) -> tuple[str, AlarmSink] | None:
         """The named VMS connector, or the only one when none is named."""
         if connector is not None:
@@ -88,6 +99,7 @@ class Controls:
         self.ptz |= other.ptz
         self.alarms |= other.alarms
         self.clips |= other.clips
+        self.streams |= other.streams
         self.closers += other.closers
 
     async def close(self) -> None:

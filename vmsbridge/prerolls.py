@@ -19,17 +19,21 @@ __all__ = [
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recording.assemble import ClipUnavailable, assemble_when_ready
+from recording.assemble import GAP_TOLERANCE, ClipUnavailable, assemble_when_ready
+from recording.live import redact_url
 from recording.recorder import RecorderEvent, RecorderSettings, run_recorder
 from recording.result import ClipResult
 from recording.segments import SegmentStore
+from vmsbridge.backoff import Backoff
 from vmsbridge.bus import EventSink, publish_durably
-from vmsbridge.config import SiteConfig
+from vmsbridge.config import Camera, SiteConfig
 from vmsbridge.config.rules import CaptureClip, Rule
 from vmsbridge.controls import Controls
 from vmsbridge.model import Event, EventKind
@@ -41,30 +45,72 @@ SOURCE = "recorder"
 _KINDS = {"stream_lost": EventKind.CAMERA_STREAM_LOST, "stream_restored": EventKind.CAMERA_STREAM_RESTORED}
 
 
+#: A live address as the camera's connector tells it (asked again until it answers).
+AddressLookup = Callable[[], Awaitable[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedCamera:
-    """A camera the bridge keeps a rolling buffer of: its live RTSP address (credentials included)."""
+    """A camera the bridge keeps a rolling buffer of: its live RTSP address (credentials included), or
+    how to ask its connector for it."""
 
     camera_id: str
-    url: str
+    url: str | AddressLookup
 
 
-def cameras_to_record(site: SiteConfig, rules: Sequence[Rule]) -> list[RecordedCamera]:
-    """The cameras with a ``stream_uri`` whose ``record`` setting asks for a buffer.
+def cameras_to_record(
+    site: SiteConfig, rules: Sequence[Rule], controls: Controls | None = None
+) -> list[RecordedCamera]:
+    """The cameras with a live address whose ``record`` setting asks for a buffer.
 
-    ``record = "rules"`` (the default) counts a camera as clippable when a ``capture_clip`` action names
-    it, or takes the cameras related to the event (which can be any camera covering a device).
+    The address is the site file's ``stream_uri`` when it gives one, else what the camera's connector
+    answers (an ONVIF camera's GetStreamUri); a camera known only through the VMS has neither unless
+    the site file names one. ``record = "rules"`` (the default) counts a camera as clippable when a
+    ``capture_clip`` action names it, or takes the cameras related to the event (which can be any
+    camera covering a device).
     """
     clips = [a for rule in rules for a in rule.actions if isinstance(a, CaptureClip)]
     named = {c for a in clips if isinstance(a.cameras, list) for c in a.cameras}
     any_related = any(not isinstance(a.cameras, list) for a in clips)
     chosen = []
     for camera in site.cameras:
-        if camera.stream_uri is None or camera.record == "never":
+        if camera.record == "never":
             continue
-        if camera.record == "always" or any_related or camera.id in named:
+        if not (camera.record == "always" or any_related or camera.id in named):
+            continue
+        if camera.stream_uri is not None:
             chosen.append(RecordedCamera(camera.id, camera.stream_uri))
+            continue
+        streams = controls.streams_for(camera) if controls is not None else None
+        if streams is not None:
+            chosen.append(RecordedCamera(camera.id, _lookup(streams.live_stream_url, camera)))
     return chosen
+
+
+def _lookup(ask: Callable[[Camera], Awaitable[str]], camera: Camera) -> AddressLookup:
+    async def address() -> str:
+        return await ask(camera)
+
+    return address
+
+
+async def _address(camera: RecordedCamera, backoff: Backoff) -> str:
+    """The camera's live address; a connector that cannot tell it yet is asked again, with backoff."""
+    if isinstance(camera.url, str):
+        return camera.url
+    while True:
+        try:
+            url = await camera.url()
+        except Exception as exc:  # any failure of the device or its answer: the camera is retried
+            wait = backoff.next()
+            if backoff.attempts == 1 or backoff.attempts % 10 == 0:
+                log.warning(
+                    "%s: no live stream address yet (%s); asking again in %.0f s", camera.camera_id, exc, wait
+                )
+            await asyncio.sleep(wait)
+            continue
+        log.info("%s: recording %s", camera.camera_id, redact_url(url))
+        return url
 
 
 def buffer_store(data_dir: Path, camera_id: str, settings: RecorderSettings) -> SegmentStore:
@@ -123,8 +169,11 @@ class PrerollRecorders:
         async with asyncio.TaskGroup() as group:
             group.create_task(deliver())
             for camera in self.cameras:
-                store = self.stores[camera.camera_id]
-                group.create_task(run_recorder(camera.url, store, self.settings, on_event(camera.camera_id)))
+                group.create_task(self._record(camera, on_event(camera.camera_id)))
+
+    async def _record(self, camera: RecordedCamera, on_event: Callable[[RecorderEvent], None]) -> None:
+        url = await _address(camera, Backoff(initial=1.0, maximum=self.settings.backoff_cap))
+        await run_recorder(url, self.stores[camera.camera_id], self.settings, on_event)
 
 
 class BufferClipSource:
@@ -151,11 +200,21 @@ class BufferClipSource:
         store = self.stores.get(camera_id)
         if store is None:
             raise ClipNotFound(f"{camera_id}: not recorded by the bridge")
-        out = self.work_dir / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
+        fallback = self.fallbacks.get(camera_id)
+        if fallback is not None and not await asyncio.to_thread(_reaches_back_to, store, start):
+            # A window older than the buffer: the camera's (or the VMS's) recording has all of it.
+            log.info("%s: the buffer starts after %s; asking its connector", camera_id, start.isoformat())
+            return await fallback.fetch_clip(camera_id, start, end)
+        # A folder of its own per clip: two rules clipping the same camera and window at once must not
+        # write, or later clean up, each other's file (the rule removes the folder once attached).
+        folder = Path(await asyncio.to_thread(_clip_folder, self.work_dir, camera_id))
+        out = folder / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
         try:
             clip = await assemble_when_ready(store, start, end, out, wait=self.wait_seconds)
-        except ClipUnavailable as exc:
-            fallback = self.fallbacks.get(camera_id)
+        except BaseException as exc:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            if not isinstance(exc, ClipUnavailable):
+                raise
             if fallback is None:
                 raise ClipNotFound(f"{camera_id}: {exc}") from None
             log.info("%s: %s; asking its connector", camera_id, exc)
@@ -183,3 +242,13 @@ def clips_from_buffers(
     }
     buffer = BufferClipSource(stores, work_dir, wait_seconds=wait_seconds, fallbacks=fallbacks)
     controls.recorded.update(dict.fromkeys(stores, buffer))
+
+
+def _reaches_back_to(store: SegmentStore, start: datetime) -> bool:
+    segments = store.segments()
+    return bool(segments) and segments[0].start <= start + GAP_TOLERANCE
+
+
+def _clip_folder(work_dir: Path, camera_id: str) -> str:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkdtemp(dir=work_dir, prefix=f"buffer-{camera_id}-")

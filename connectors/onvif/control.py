@@ -15,13 +15,11 @@ import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-import aiohttp
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from connectors.onvif.client import OnvifClient, Recording
 from connectors.onvif.config import OnvifSource, onvif_connectors
 from connectors.onvif.errors import OnvifError
-from recording.probe import ProbeFailed, describe_file
 from recording.replay import ReplayRequest, replay_clip
 from recording.result import ClipResult, Gap
 from recording.rtsp import RtspError
@@ -30,8 +28,6 @@ from vmsbridge.controls import Controls, PtzMove
 from vmsbridge.sources import ClipNotFound
 
 log = logging.getLogger(__name__)
-
-DOWNLOAD_CHUNK = 1 << 20
 
 
 class OnvifControl:
@@ -42,6 +38,9 @@ class OnvifControl:
         self._cameras = {c.id: c for c in cameras}
         self._work_dir = work_dir
         self._connecting = asyncio.Lock()
+        # The ONVIF library creates a service on first use without a lock: the recorder asks for every
+        # camera's address at once, and two creations racing leave one HTTP session never closed.
+        self._asking_streams = asyncio.Lock()
 
     async def _ready(self) -> OnvifClient:
         async with self._connecting:
@@ -73,47 +72,22 @@ class OnvifControl:
         return PtzMove(sent_at, result.ack_seconds, result.settled_seconds, position)
 
     async def fetch_clip(self, camera_id: str, start: datetime, end: datetime) -> ClipResult:
-        """Video for the window from the camera's own recording, via the URI GetStreamUri gives."""
+        """Video for the window from the device's own recording, over ONVIF replay (Profile G)."""
         camera = self._cameras.get(camera_id)
         if camera is None:
             raise ClipNotFound(f"camera {camera_id} is not on ONVIF connector {self.connector.id}")
+        return await self._replay(camera, start, end)
+
+    async def live_stream_url(self, camera: Camera) -> str:
+        """GetStreamUri of the camera's media profile, with the connector's user and password in it
+        (the device's RTSP server asks for the same account as its SOAP services)."""
         try:
-            uri = await (await self._ready()).stream_uri(_profile_of(camera))
-        except OnvifError as exc:
+            async with self._asking_streams:
+                uri = await (await self._ready()).stream_uri(_profile_of(camera))
+        except OnvifError:
             await self._forget_connection()
-            raise ClipNotFound(f"camera {camera_id}: no stream address ({exc})") from exc
-        if uri.startswith("rtsp://"):
-            return await self._replay(camera, start, end)
-        if not uri.startswith(("http://", "https://")):
-            raise ClipNotFound(
-                f"camera {camera_id} offers its stream over {uri.split(':', 1)[0]}, which gives no "
-                "recordings; clips come from ONVIF replay (Profile G), HTTP playback or the VMS's exports"
-            )
-        params = {"start": start.astimezone(UTC).isoformat(), "end": end.astimezone(UTC).isoformat()}
-        # A folder of its own per download: two rules clipping the same camera and window at once
-        # must not write, or later clean up, each other's file. Nobody else looks in it, and it
-        # goes whole if the download fails, so the clip is complete or absent without a rename.
-        folder = Path(await asyncio.to_thread(_download_folder, self._work_dir, camera_id))
-        target = folder / f"{camera_id}_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}.mp4"
-        try:
-            async with aiohttp.ClientSession() as session, session.get(uri, params=params) as response:
-                if response.status != 200:
-                    text = (await response.text())[:200].strip()
-                    raise ClipNotFound(f"camera {camera_id}: playback answered {response.status}: {text}")
-                out = await asyncio.to_thread(target.open, "wb")
-                with out:
-                    async for chunk in response.content.iter_chunked(DOWNLOAD_CHUNK):
-                        await asyncio.to_thread(out.write, chunk)  # large clips: off the loop
-        except BaseException as exc:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
-            if isinstance(exc, aiohttp.ClientError | OSError):
-                raise ClipNotFound(f"camera {camera_id}: playback failed: {exc}") from exc
             raise
-        try:  # the device names no real times over HTTP playback: the asked-for window stands for them
-            return await asyncio.to_thread(describe_file, target, start, end)
-        except ProbeFailed as exc:
-            await asyncio.to_thread(shutil.rmtree, folder, True)
-            raise ClipNotFound(f"camera {camera_id}: playback gave {exc}") from exc
+        return with_credentials(uri, self.connector.username, self._password)
 
     async def _recording_of(self, camera: Camera) -> Recording:
         client = await self._ready()
@@ -174,6 +148,17 @@ class OnvifControl:
         return result
 
 
+def with_credentials(uri: str, username: str, password: str) -> str:
+    """``uri`` with the account in its authority (percent-encoded); a URI that names one keeps its own."""
+    parts = urlsplit(uri)
+    if not parts.scheme.startswith("rtsp"):
+        raise ValueError(f"GetStreamUri: expected an rtsp:// address, got {parts.scheme or uri!r}")
+    if parts.username is not None or not username:
+        return uri
+    account = f"{quote(username, safe='')}:{quote(password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{account}@{parts.netloc}"))
+
+
 def _download_folder(work_dir: Path, camera_id: str) -> str:
     work_dir.mkdir(parents=True, exist_ok=True)
     return tempfile.mkdtemp(dir=work_dir, prefix=f"clip-{camera_id}-")
@@ -195,5 +180,6 @@ def build_onvif_controls(site: SiteConfig, work_dir: Path) -> Controls:
         control = OnvifControl(connector, password, cameras, work_dir / connector.id)
         controls.ptz[connector.id] = control
         controls.clips[connector.id] = control
+        controls.streams[connector.id] = control
         controls.closers.append(control.close)
     return controls

@@ -38,9 +38,6 @@ def emulated_devices(site: SiteConfig, clip: Path | None = None) -> list[DeviceS
                 doors=[d.token for d in doors],
                 access_points=[d.access_point_token for d in doors],
                 clip=clip,
-                # The bridge's clips of these devices come over HTTP playback until its RTSP pre-roll
-                # recorder serves windows that reach past "now"; Profile G replay is offered as well.
-                stream_uri="http",
             )
         )
     return devices

@@ -1,5 +1,6 @@
-"""The call-up flow with a camera recorded by the bridge itself: its clip comes from the pre-roll buffer
-(live RTSP from GStreamer's server), not from the camera's HTTP playback."""
+"""The call-up flow with a camera whose site entry names its live address (``stream_uri``, an override of
+GetStreamUri): its clip comes from the pre-roll buffer of that stream (GStreamer's server), not from the
+camera's own recording."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def test_callup_clip_comes_from_the_buffer(
         outcomes = await bridge.outcomes(incident.id, 4, within=CLIP_WAIT)
         clip = next(o for o in outcomes if o.action == "capture_clip")
         assert clip.ok, clip.detail
-        assert ptz.playback_requests == [], "the clip came from the camera's HTTP playback"
+        assert ptz.rtsp.replay_requests == [], "the clip came from the camera's recording (replay)"
         items = await bridge.stores.evidence.items(incident.id)
         original = next(i for i in items if i.role == "original")
         stored = bridge.engine.ctx.evidence.path_for(original.sha256)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,11 +12,14 @@ from pydantic import ValidationError
 
 from recording.recorder import RecorderSettings
 from recording.result import ClipResult
+from recording.segments import SegmentStore
 from tests.health.test_monitor import CollectingSink
 from tests.recording.rtsp_peer import GstRtspPeer
+from tests.recording.test_assemble import _at, _cut_into_segments
 from vmsbridge.config import SiteConfig
 from vmsbridge.config.devices import Camera
 from vmsbridge.config.rules import CaptureClip
+from vmsbridge.controls import Controls
 from vmsbridge.model import EventKind
 from vmsbridge.prerolls import BufferClipSource, PrerollRecorders, RecordedCamera, cameras_to_record
 from vmsbridge.runtime.rules import load_rules
@@ -95,6 +99,62 @@ def test_which_cameras_keep_a_buffer(site: SiteConfig) -> None:
     ]
 
 
+class AnsweringStreams:
+    """A connector's LiveStreams: GetStreamUri as a device would answer it."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def live_stream_url(self, camera: Camera) -> str:
+        return f"{self.address}/{camera.id}"
+
+
+async def test_a_camera_without_stream_uri_is_recorded_from_its_connectors_address(site: SiteConfig) -> None:
+    first, second, *rest = site.cameras
+    others = [c.model_copy(update={"record": "never"}) for c in rest]
+    cameras = [
+        first.model_copy(update={"record": "always"}),  # no stream_uri: its connector's address
+        second.model_copy(update={"record": "always", "stream_uri": "rtsp://10.0.0.2/override"}),
+        *others,
+    ]
+    changed = site.model_copy(update={"cameras": cameras})
+    streams = AnsweringStreams("rtsp://u:p@10.0.0.1")
+    controls = Controls(streams={first.source.connector: streams})
+
+    chosen = cameras_to_record(changed, [], controls)
+
+    assert [c.camera_id for c in chosen] == [first.id, second.id]
+    lookup = chosen[0].url
+    assert callable(lookup), "the address is asked of the connector when recording starts"
+    assert await lookup() == f"rtsp://u:p@10.0.0.1/{first.id}"
+    assert chosen[1] == RecordedCamera(second.id, "rtsp://10.0.0.2/override"), "stream_uri overrides"
+    # A camera whose connector tells no address (e.g. one known only through the VMS) is not recorded.
+    assert [c.camera_id for c in cameras_to_record(changed, [], Controls())] == [second.id]
+
+
+async def test_the_recorder_asks_again_until_the_device_tells_its_address(
+    rtsp_peer: GstRtspPeer, tmp_path: Path
+) -> None:
+    asked = 0
+
+    async def address() -> str:
+        nonlocal asked
+        asked += 1
+        if asked <= 2:
+            raise ConnectionRefusedError("device not answering")
+        return rtsp_peer.url("live")
+
+    recorders = PrerollRecorders([RecordedCamera("cam-1", address)], tmp_path, FAST)
+    store = recorders.stores["cam-1"]
+    task = asyncio.create_task(recorders.run(CollectingSink()))
+    try:
+        await _until(lambda: len(store.segments()) >= 1, "a segment recorded from the looked-up address")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert asked == 3, "asked until the device answered, then not again"
+
+
 def test_a_stream_uri_must_be_rtsp(site: SiteConfig) -> None:
     data = site.cameras[0].model_dump()
     with pytest.raises(ValidationError, match="stream_uri"):
@@ -118,3 +178,22 @@ async def test_a_window_the_buffer_lacks_is_asked_of_the_cameras_connector(tmp_p
     clip = await clips.fetch_clip("cam-1", old, old + timedelta(seconds=90))
     assert clip.file == tmp_path / "from-the-vms.mp4"
     assert asked == [("cam-1", old, old + timedelta(seconds=90))]
+
+
+async def test_two_clips_of_one_window_at_once_keep_their_own_files(tmp_path: Path, h264_media: Path) -> None:
+    """Two rules clip the same camera and window together: each gets a file of its own, and the
+    first one's clean-up (the rule removes its folder once attached) leaves the second's intact."""
+    store = SegmentStore(tmp_path / "data" / "cam-1")
+    await asyncio.to_thread(_cut_into_segments, h264_media, store, 4, set())
+    clips = BufferClipSource({"cam-1": store}, tmp_path / "work", wait_seconds=0.1)
+
+    first, second = await asyncio.gather(
+        clips.fetch_clip("cam-1", _at(2.5), _at(5.0)), clips.fetch_clip("cam-1", _at(2.5), _at(5.0))
+    )
+
+    assert first.file != second.file
+    assert first.file.parent != second.file.parent
+    assert first.file.parent.parent == tmp_path / "work"
+    shutil.rmtree(first.file.parent)
+    assert second.file.is_file()
+    assert second.file.stat().st_size > 0

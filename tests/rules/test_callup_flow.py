@@ -21,6 +21,7 @@ from connectors.onvif.emulator import preset_position
 from connectors.onvif.source import OnvifEventSource
 from connectors.xprotect.sitespec import BLUE_LIGHT_EVENT
 from evidence.custody import verify_chain
+from recording.segments import SegmentStore
 from tests.rules.conftest import (
     CLIP_WAIT,
     PTZ_VMS_ID,
@@ -34,12 +35,32 @@ from tests.rules.conftest import (
 from vmsbridge.bus import publish_durably
 from vmsbridge.model import Event, EventKind
 
+# The site file shortens the template's t-30 s .. t+60 s so the suite stays fast; the path is the same.
+PRE, POST = 4.0, 2.0
+
+
+async def _buffer_holds(bridge: Bridge, camera_id: str, seconds: float) -> None:
+    """Wait until the bridge's recording of the camera's live RTSP reaches ``seconds`` back."""
+    store = SegmentStore(bridge.runtime.site.storage.data_dir / "prerolls" / camera_id)  # type: ignore[operator]
+
+    async def deep_enough() -> bool:
+        segments = await asyncio.to_thread(store.segments)
+        return bool(segments) and segments[0].start <= datetime.now(UTC) - timedelta(seconds=seconds)
+
+    await until(deep_enough, f"{seconds:.0f} s of {camera_id} in the pre-roll buffer")
+
 
 async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None:
-    site = rules_site(tmp_path)
-    async with running_bridge(site, db_url, tmp_path, clock=ahead(61)) as bridge:
+    site = rules_site(
+        tmp_path,
+        'templates = ["blue_light_callup", "door_forced"]\n'
+        f"clip = {{ pre_seconds = {PRE}, post_seconds = {POST} }}",
+    )
+    async with running_bridge(site, db_url, tmp_path) as bridge:
         io, ptz = bridge.lab.device("onvif-io"), bridge.lab.device("onvif-ptz")
         gateway = bridge.lab.xprotect["xprotect-main"]
+        # Nothing in the site file names a stream: the bridge asked the camera (GetStreamUri) and records it.
+        await _buffer_holds(bridge, "cam-lotb-ptz", PRE + 1)
 
         io.set_input("DI1", True)  # the handset lifts
 
@@ -69,17 +90,15 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         assert "preset bl-7 (token 3" in by_type["ptz_goto"].detail
         assert "cam-lotb-ptz" in by_type["capture_clip"].detail
 
-        # The clip came from the PTZ camera's recording, for t-30 s .. t+60 s around the pickup.
+        # The clip came from the bridge's buffer of the PTZ camera's live RTSP, for t-4 s .. t+2 s.
         offhook = next(
             e
             for e in await bridge.stores.incidents.events_of(incident.id)
             if e.kind is EventKind.PHONE_OFFHOOK
         )
-        assert len(ptz.playback_requests) == 1
-        profile, start, end = ptz.playback_requests[0]
-        assert profile == "Profile_1"
-        assert start == offhook.occurred_at - timedelta(seconds=30)
-        assert end == offhook.occurred_at + timedelta(seconds=60)
+        assert ptz.rtsp.replay_requests == [], "the clip came by replay, not from the buffer"
+        start = offhook.occurred_at - timedelta(seconds=PRE)
+        end = offhook.occurred_at + timedelta(seconds=POST)
 
         # Evidence: the original, its motion report and its redacted copy, each hashed, in one
         # verifiable custody chain on the incident.
@@ -96,7 +115,8 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         report = next(i for i in items if i.media_type == "application/json")
         store_file = bridge.engine.ctx.evidence.path_for(report.sha256)
         motion = json.loads(await asyncio.to_thread(Path(store_file).read_text, encoding="utf-8"))
-        assert motion["frames"] == 1350  # 90 s at 15 fps: the whole window was analyzed
+        # The whole window at 15 fps was analyzed, from the keyframe at or before t-4 s (up to 4 s apart).
+        assert (PRE + POST) * 15 <= motion["frames"] <= (PRE + POST + 4) * 15, motion["frames"]
         # The downloaded clip and the derivatives' working copies are gone: the store has its own.
         leftovers = await asyncio.to_thread(
             lambda: [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
@@ -122,6 +142,31 @@ async def test_blue_light_callup_end_to_end(db_url: str, tmp_path: Path) -> None
         assert forced.occurred_at <= forced.received_at
         incidents = await bridge.stores.incidents.search()
         assert [i.id for i in incidents] == [incident.id]
+
+
+async def test_a_window_older_than_the_buffer_comes_by_replay(db_url: str, tmp_path: Path) -> None:
+    """Just after start the buffer holds seconds, not the template's 30 s of pre-roll: the camera's own
+    recording (ONVIF Profile G replay over RTSP) gives the whole window."""
+    site = rules_site(tmp_path, 'templates = ["blue_light_callup"]\nclip = { post_seconds = 1 }')
+    async with running_bridge(site, db_url, tmp_path) as bridge:
+        ptz = bridge.lab.device("onvif-ptz")
+        bridge.lab.device("onvif-io").set_input("DI1", True)
+        incident = await bridge.incident_at("lot-b")
+        outcomes = {o.action: o for o in await bridge.outcomes(incident.id, 4, within=CLIP_WAIT)}
+        assert outcomes["capture_clip"].ok, outcomes["capture_clip"].detail
+        offhook = next(
+            e
+            for e in await bridge.stores.incidents.events_of(incident.id)
+            if e.kind is EventKind.PHONE_OFFHOOK
+        )
+        assert len(ptz.rtsp.replay_requests) == 1, ptz.rtsp.replay_requests
+        _, start, end = ptz.rtsp.replay_requests[0]
+        # Asked in the device's clock (the connector's skew estimate has about a second's grain).
+        assert abs((start - (offhook.occurred_at - timedelta(seconds=30))).total_seconds()) <= 1.5
+        assert abs((end - (offhook.occurred_at + timedelta(seconds=1))).total_seconds()) <= 1.5
+        items = await bridge.stores.evidence.items(incident.id)
+        original = next(i for i in items if i.role == "original")
+        assert original.camera_id == "cam-lotb-ptz"
 
 
 async def test_ptz_offline_still_opens_incident_and_takes_fixed_camera(db_url: str, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from vmsbridge.cli.incidents import event_dict, incident_dict, incident_line
 from vmsbridge.errors import VmsBridgeError
 
 if TYPE_CHECKING:
+    from recording.segments import SegmentStore
     from vmsbridge.config import SiteConfig
     from vmsbridge.runtime import BridgeOptions
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 # camera "recorded".
 DEMO_CLIP = Path(str(resources.files("vmsbridge").joinpath("data/demo/scene.mp4")))
 CLIP_AFTER_SECONDS = 60.0  # the template's window after the call: the footage exists only once it has passed
+PRE_ROLL_SECONDS = 30.0  # the template's window before the call: the bridge's buffer must hold it first
 DOOR_AFTER_SECONDS = 20.0  # when the door next door is forced, after the call
 WAIT_SECONDS = 60.0
 
@@ -39,10 +41,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "history (a forced residence-hall door, motion, a camera that stops answering, a replayed event, "
         "an event from an unknown device), then a live call: the blue-light input goes active over "
         "ONVIF, the PTZ camera goes to the phone's preset, an XProtect alarm is raised, the clip is "
-        "captured from t-30 s to t+60 s (so the demo waits for that minute to pass), hashed, "
-        "analyzed and redacted, and a door forced next door 20 s after the call joins the incident. "
-        "Takes about 80 seconds (--clip-after 10: about 30, the door still 20 s after the call); "
-        "nothing to configure.",
+        "captured from t-30 s to t+60 s, hashed, analyzed and redacted, and a door forced next door "
+        "20 s after the call joins the incident. The emulated cameras stream RTSP and the bridge records "
+        "them from the start (a rolling pre-roll buffer), so the call comes once 30 s are buffered and the "
+        "clip is cut from that buffer once the minute after the call has passed. Takes about two minutes "
+        "(--clip-after 5: about a minute, the door still 20 s after the call); nothing to configure.",
     )
     parser.add_argument(
         "--clip-after",
@@ -72,6 +75,27 @@ async def _countdown(since: float, seconds: float, say: Callable[[str], None], w
         if left >= 1:
             say(f"{what} in {left:.0f} s")
         await asyncio.sleep(min(left, 10.0))
+
+
+async def _buffered(store: SegmentStore, seconds: float, say: Callable[[str], None]) -> None:
+    """Wait until the camera's buffer reaches ``seconds`` back, saying every 10 s how long is left."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds + WAIT_SECONDS
+    told = 0.0
+    while True:
+        segments = await asyncio.to_thread(store.segments)
+        held = (datetime.now(UTC) - segments[0].start).total_seconds() if segments else 0.0
+        if held >= seconds:
+            return
+        if loop.time() > deadline:
+            raise VmsBridgeError(
+                f"demo: gave up waiting for {seconds:.0f} s of pre-roll in {store.directory} "
+                f"(it holds {held:.0f} s); is the camera's RTSP stream reachable?"
+            )
+        if loop.time() - told >= 10:
+            say(f"pre-roll buffered: {held:.0f} of {seconds:.0f} s")
+            told = loop.time()
+        await asyncio.sleep(0.5)
 
 
 async def _until(check: Callable[[], bool], what: str, within: float = WAIT_SECONDS) -> None:
@@ -118,6 +142,7 @@ async def run_demo(
 
     from vmsbridge.config import SiteDirectory
     from vmsbridge.plugins import emulated_site
+    from vmsbridge.prerolls import PrerollRecorders
     from vmsbridge.runtime import build_bridge
     from vmsbridge.scenario import ScenarioSource
 
@@ -161,19 +186,27 @@ async def run_demo(
             "the rules to see the history",
         )
 
+        camera = next(c for c in site.cameras if c.id == phone.camera)
+        recorders = next((s for s in bridge.sources if isinstance(s, PrerollRecorders)), None)
+        buffer = recorders.stores.get(camera.id) if recorders is not None else None
+        if buffer is not None:
+            say(
+                f"{camera.id}: recorded live over RTSP (the address its GetStreamUri gave); the call comes "
+                f"once the buffer holds {PRE_ROLL_SECONDS:.0f} s of pre-roll ..."
+            )
+            await _buffered(buffer, PRE_ROLL_SECONDS, say)
         say(f"{phone.name}: handset lifted (input {wire.token} on {module.connector} goes active)")
         fired_before = engine.fire_count
         lab.device(module.connector).set_input(wire.token, True)
         await _until(lambda: engine.fire_count > fired_before, "the call-up rule to fire")
-        camera = next(c for c in site.cameras if c.id == phone.camera)
         if camera.source.connector in onvif_ids:
             ptz = lab.device(camera.source.connector)
             await _until(lambda: bool(ptz.goto_calls), "the PTZ GotoPreset")
             say(f"{camera.name}: GotoPreset {ptz.goto_calls[-1][1]} received")
         called = asyncio.get_running_loop().time()
         say(
-            f"capturing {camera.id} from t-30 s to t+{clip_after:.0f} s: waiting for that footage to "
-            "exist, then hashing, motion analytics and a redacted copy ..."
+            f"capturing {camera.id} from t-{PRE_ROLL_SECONDS:.0f} s to t+{clip_after:.0f} s: waiting for "
+            "that footage to exist, then hashing, motion analytics and a redacted copy ..."
         )
         if door is not None:
             await _countdown(called, DOOR_AFTER_SECONDS, say, "the door next door")
@@ -215,6 +248,10 @@ async def run_demo(
             ]
             documents.append(document)
         alarms = [a for g in lab.xprotect.values() for a in g.alarms]
+        replayed = camera.source.connector in onvif_ids and bool(
+            lab.device(camera.source.connector).rtsp.replay_requests
+        )
+        clip_from = "replay" if replayed else "buffer" if buffer is not None else "connector"
     outcomes = Counter(o.status for o in history.outcomes)
     return {
         "site": site.site.name,
@@ -228,9 +265,19 @@ async def run_demo(
         "vms_alarms": [
             {"id": a["id"], "name": a["name"], "source": (a.get("source") or {}).get("id")} for a in alarms
         ],
+        "clip_from": clip_from,
         "incidents": documents,
         "_incident_objects": incidents,
     }
+
+
+CLIP_STORIES = {
+    "buffer": "cut from the bridge's pre-roll buffer of the camera's live RTSP stream "
+    "(30 s before the call were already on disk when it came)",
+    "replay": "replayed from the camera's own recording (ONVIF Profile G over RTSP): "
+    "the window began before the bridge's buffer",
+    "connector": "from the camera's connector (the VMS's recording)",
+}
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -265,6 +312,7 @@ def demo(args: argparse.Namespace) -> int:
         "Then a live call on the emulated devices: the blue-light input over ONVIF, the rule's PTZ move, "
         "an XProtect alarm, the clip, and a forced door next door."
     )
+    print(f"  The clip: {CLIP_STORIES[result['clip_from']]}")
     for alarm in result["vms_alarms"]:
         print(f"  XProtect alarm raised: {alarm['name']} (camera {alarm['source']})")
     print(f"\n{len(incidents)} incidents:\n")

@@ -193,7 +193,7 @@ def _start_audit(
 
 def _prerolls(site: SiteConfig, controls: Controls, work_dir: Path) -> PrerollRecorders | None:
     """Recorders for the cameras that keep a pre-roll buffer; their clips then come from it."""
-    cameras = cameras_to_record(site, load_rules(site))
+    cameras = cameras_to_record(site, load_rules(site), controls)
     if not cameras:
         return None
     recorders = PrerollRecorders(cameras, site.storage.data_dir or default_data_dir())

@@ -1,5 +1,6 @@
-"""The Media service of an emulated device (profiles, video sources, stream and snapshot URIs)
-and the HTTP endpoints those URIs name: the clip, edge-recording playback and a snapshot JPEG.
+"""The Media service of an emulated device (profiles, video sources, stream and snapshot URIs) and
+the snapshot JPEG its HTTP server serves; the stream itself is the RTSP server's
+(:mod:`connectors.onvif.emulator.rtsp`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from typing import Final
 from aiohttp import web
 
 from connectors.onvif.emulator.rtsp import RtspServer
-from connectors.onvif.emulator.soap import _Call, _el, _parse_datetime
-from connectors.onvif.emulator.spec import MAX_PLAYBACK_SECONDS, ProfileSpec
+from connectors.onvif.emulator.soap import _Call, _el
+from connectors.onvif.emulator.spec import ProfileSpec
 from connectors.onvif.emulator.state import DeviceState
-from connectors.onvif.playback import loop_clip
 
 __all__ = ["MediaService"]
 
@@ -128,8 +128,6 @@ class MediaService(DeviceState):
 
     async def _get_stream_uri(self, call: _Call) -> ET.Element:
         profile = self._profile(call)
-        if self.spec.stream_uri == "http":
-            return self._media_uri("trt:GetStreamUriResponse", f"{call.base_url}/media/{profile.token}.mp4")
         return self._media_uri("trt:GetStreamUriResponse", self.rtsp.live_url(profile.token))
 
     async def _get_snapshot_uri(self, call: _Call) -> ET.Element:
@@ -145,42 +143,6 @@ class MediaService(DeviceState):
                 f"profiles: {sorted(self._profiles)}\n"
             )
         return profile
-
-    async def _media(self, request: web.Request) -> web.StreamResponse:
-        profile = self._profile_from_name(request, ".mp4")
-        if self.quirks.delay_seconds > 0:
-            await asyncio.sleep(self.quirks.delay_seconds)
-        clip = self.spec.clip
-        if clip is None:
-            raise web.HTTPNotFound(
-                text=f"device {self.spec.id!r} has no video clip configured (DeviceSpec.clip is None), "
-                f"so profile {profile.token!r} has nothing to stream\n"
-            )
-        if not clip.is_file():
-            raise web.HTTPNotFound(text=f"device {self.spec.id!r}: clip file {str(clip)!r} does not exist\n")
-        if "start" not in request.query and "end" not in request.query:
-            return web.FileResponse(clip, headers={"Content-Type": "video/mp4"})
-        # Edge-recording playback of a time window (as cameras with an SD card offer over HTTP):
-        # the emulator's "recording" is its clip, looped to the window's length.
-        try:
-            start = _parse_datetime(request.query["start"])
-            end = _parse_datetime(request.query["end"])
-        except (KeyError, ValueError):
-            raise web.HTTPBadRequest(
-                text="playback needs start and end as ISO 8601 times with an offset\n"
-            ) from None
-        seconds = (end - start).total_seconds()
-        if not 0 < seconds <= MAX_PLAYBACK_SECONDS:
-            raise web.HTTPBadRequest(
-                text=f"playback window must be 0-{MAX_PLAYBACK_SECONDS:.0f} s long, not {seconds:.0f} s\n"
-            )
-        self.playback_requests.append((profile.token, start, end))
-        key = (str(clip), round(seconds * 1000))
-        body = self._playback_cache.get(key)
-        if body is None:
-            body = await asyncio.to_thread(loop_clip, clip, seconds)
-            self._playback_cache[key] = body
-        return web.Response(body=body, content_type="video/mp4")
 
     async def _snapshot(self, request: web.Request) -> web.StreamResponse:
         profile = self._profile_from_name(request, ".jpg")

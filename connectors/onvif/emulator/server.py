@@ -88,7 +88,6 @@ class EmulatedDevice(
         for key, (_, path, _) in _SERVICES.items():
             app.router.add_post(path, self._soap_endpoint(key))
         app.router.add_post(SUBSCRIPTION_PATH, self._soap_endpoint("subscription"))
-        app.router.add_get("/media/{name}", self._media)
         app.router.add_get("/snapshot/{name}", self._snapshot)
         app.router.add_post("/control/fire", self._control_fire)
         app.router.add_post("/control/input", self._control_input)

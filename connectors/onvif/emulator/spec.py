@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 from connectors.emulation import SwitchableQuirks
 
@@ -17,7 +17,6 @@ __all__ = [
     "DOOR_PHYSICAL_STATES",
     "HOSTILE_XML_KINDS",
     "HUGE_RESPONSE_BYTES",
-    "MAX_PLAYBACK_SECONDS",
     "DeviceSpec",
     "ProfileSpec",
     "Quirks",
@@ -43,9 +42,6 @@ class ProfileSpec:
     def __post_init__(self) -> None:
         if not self.token or not self.video_source:
             raise ValueError("ProfileSpec needs a token and a video_source")
-
-
-MAX_PLAYBACK_SECONDS: Final = 600.0
 
 
 def preset_position(preset: str | None) -> tuple[float, float, float]:
@@ -76,9 +72,6 @@ class DeviceSpec:
     doors: list[str] = field(default_factory=list)
     access_points: list[str] = field(default_factory=list)
     clip: Path | None = None
-    #: What GetStreamUri gives: the RTSP live stream (as cameras do), or "http": the clip over HTTP with
-    #: edge-recording playback (``?start=&end=``), the emulator's older path.
-    stream_uri: Literal["rtsp", "http"] = "rtsp"
     #: Profile G: a recording per video source with Search, Recording and Replay services. Most cameras
     #: without an SD card have none (GetServices does not list those services).
     recordings: bool = True

@@ -56,8 +56,6 @@ class DeviceState:
         self.goto_received_at: list[datetime] = []  # our clock, when each GotoPreset arrived
         # Where each PTZ profile points: the preset it last reached (None: home position).
         self.ptz_preset: dict[str, str | None] = {p.token: None for p in spec.profiles if p.ptz}
-        self.playback_requests: list[tuple[str, datetime, datetime]] = []
-        self._playback_cache: dict[tuple[str, int], bytes] = {}
         self._server = LoopbackServer(host, port, f"ONVIF device {spec.id!r}")
         self._pull_points: dict[int, _PullPoint] = {}
         self._next_pull_point_id = 1

@@ -10,7 +10,6 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -284,22 +283,8 @@ async def test_profiles_stream_and_snapshot(device: EmulatedDevice, camera: Any)
     jpeg = await camera.get_snapshot("Profile_1")
     assert jpeg[:2] == b"\xff\xd8"
     assert jpeg[-2:] == b"\xff\xd9"
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{device.url}/media/Profile_1.mp4") as resp:
-            assert resp.status == 404
-            assert "no video clip configured" in await resp.text()
-        async with session.get(f"{device.url}/snapshot/Nope.jpg") as resp:
-            assert resp.status == 404
-
-
-async def test_media_serves_the_configured_clip(tmp_path: Path) -> None:
-    clip = tmp_path / "clip.mp4"
-    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)))
-    async with OnvifEmulator([DeviceSpec(id="clipcam", clip=clip)]) as emu:
-        url = f"{emu.device('clipcam').url}/media/Profile_1.mp4"
-        async with aiohttp.ClientSession() as session, session.get(url) as resp:
-            assert resp.status == 200
-            assert await resp.read() == clip.read_bytes()
+    async with aiohttp.ClientSession() as session, session.get(f"{device.url}/snapshot/Nope.jpg") as resp:
+        assert resp.status == 404
 
 
 async def test_ptz_presets_goto_and_status(device: EmulatedDevice, camera: Any) -> None:

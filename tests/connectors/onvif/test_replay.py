@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +14,10 @@ import pytest
 from connectors.onvif.cli import _probe
 from connectors.onvif.client import OnvifClient
 from connectors.onvif.config import OnvifSource, onvif_connectors
-from connectors.onvif.control import OnvifControl
+from connectors.onvif.control import OnvifControl, with_credentials
 from connectors.onvif.emulator import EmulatedDevice, OnvifEmulator
 from connectors.onvif.sitedevices import emulated_devices
+from recording.live import RecordingError, open_live
 from vmsbridge.config import Camera, SiteConfig
 from vmsbridge.sources import ClipNotFound
 
@@ -31,7 +33,6 @@ async def recorder(site: SiteConfig) -> AsyncIterator[tuple[EmulatedDevice, Onvi
         if any(cam.source.connector == c.id and cam.source.profile for cam in site.cameras)
     )
     spec = next(s for s in emulated_devices(site, clip=CLIP) if s.id == connector.id)
-    spec.stream_uri = "rtsp"
     cameras = [c for c in site.cameras if c.source.connector == connector.id and c.source.profile]
     async with OnvifEmulator([spec]) as emu:
         device = emu.device(spec.id)
@@ -125,7 +126,7 @@ async def test_a_camera_without_recordings_gives_a_clear_missing_clip(
         if any(cam.source.connector == c.id and cam.source.profile for cam in site.cameras)
     )
     spec = next(s for s in emulated_devices(site, clip=CLIP) if s.id == connector.id)
-    spec.stream_uri, spec.recordings = "rtsp", False  # live RTSP only, no Profile G
+    spec.recordings = False  # live RTSP only, no Profile G
     cameras = [c for c in site.cameras if c.source.connector == connector.id and c.source.profile]
     async with OnvifEmulator([spec]) as emu:
         device = emu.device(spec.id)
@@ -140,3 +141,57 @@ async def test_a_camera_without_recordings_gives_a_clear_missing_clip(
         finally:
             await control.close()
         assert device.rtsp.replay_requests == []
+
+
+async def test_the_live_address_is_get_stream_uri_with_the_connectors_account(
+    recorder: tuple[EmulatedDevice, OnvifSource, list[Camera]], tmp_path: Path
+) -> None:
+    """What the pre-roll recorder records when the site file gives no stream_uri: the profile's
+    GetStreamUri, opened with the connector's user and password (the emulator's RTSP asks for them)."""
+    device, config, cameras = recorder
+    control = OnvifControl(config, "admin", cameras, tmp_path)
+    try:
+        url = await control.live_stream_url(cameras[0])
+    finally:
+        await control.close()
+    profile = cameras[0].source.profile
+    assert url == f"rtsp://admin:admin@127.0.0.1:{device.rtsp.port}/live/{profile}"
+
+    def first_packet_size(address: str) -> int:
+        live = open_live(address, open_timeout=60, read_timeout=60)
+        try:
+            return int(next(iter(live.packets())).size)
+        finally:
+            live.container.close()
+
+    assert await asyncio.to_thread(first_packet_size, url) > 0
+    with pytest.raises(RecordingError, match=r"401|denied|refused|nauthori"):
+        await asyncio.to_thread(first_packet_size, url.replace("admin:admin@", "admin:wrong@"))
+
+
+def test_an_account_goes_into_the_address_percent_encoded() -> None:
+    assert (
+        with_credentials("rtsp://10.0.0.5:554/live/1", "op:1", "p@ss/w rd")
+        == "rtsp://op%3A1:p%40ss%2Fw%20rd@10.0.0.5:554/live/1"
+    )
+    assert with_credentials("rtsp://own:x@10.0.0.5/a", "op", "pw") == "rtsp://own:x@10.0.0.5/a"
+    with pytest.raises(ValueError, match="GetStreamUri: expected an rtsp:// address"):
+        with_credentials("http://10.0.0.5/video.mp4", "op", "pw")
+
+
+async def test_addresses_asked_at_once_leave_no_http_session_open(
+    recorder: tuple[EmulatedDevice, OnvifSource, list[Camera]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The recorder asks for every camera's address at once; the connector's HTTP sessions all close."""
+    device, config, cameras = recorder
+    control = OnvifControl(config, "admin", cameras, tmp_path)
+    try:
+        urls = await asyncio.gather(*(control.live_stream_url(c) for c in cameras * 3))
+    finally:
+        await control.close()
+    assert all(u.startswith(f"rtsp://admin:admin@127.0.0.1:{device.rtsp.port}/live/") for u in urls)
+    gc.collect()
+    await asyncio.sleep(0)  # the loop's exception handler runs what collection reported
+    assert "Unclosed" not in caplog.text
