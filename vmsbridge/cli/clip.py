@@ -16,6 +16,7 @@ from vmsbridge.cli.clip_common import (
     EXIT_OK,
     SubParsers,
     add_output_options,
+    add_timeout_option,
     report_clip,
     seconds_up_to,
 )
@@ -34,13 +35,7 @@ def _add_record(sub: SubParsers) -> None:
     )
     record.add_argument("url", metavar="URL", help="rtsp://[user:password@]host[:port]/path")
     record.add_argument("--seconds", type=seconds_up_to(24 * 3600), required=True, metavar="N")
-    record.add_argument(
-        "--timeout",
-        type=seconds_up_to(600),
-        default=10.0,
-        metavar="S",
-        help="give up when connecting or a read takes longer (default: %(default)s s)",
-    )
+    add_timeout_option(record)
     add_output_options(record)
     record.set_defaults(handler=run_record)
 

@@ -11,6 +11,7 @@ __all__ = [
     "EXIT_OK",
     "SubParsers",
     "add_output_options",
+    "add_timeout_option",
     "moment",
     "report_clip",
     "seconds_up_to",
@@ -62,6 +63,17 @@ def moment(text: str) -> datetime:
             f"the time {text!r} needs an offset (Z or +hh:mm): recordings are stamped in UTC"
         )
     return value
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """``--timeout``, for the sub-commands that talk to an RTSP server themselves."""
+    parser.add_argument(
+        "--timeout",
+        type=seconds_up_to(600),
+        default=10.0,
+        metavar="S",
+        help="give up when connecting or a read takes longer (default: %(default)s s)",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:

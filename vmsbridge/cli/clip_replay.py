@@ -11,9 +11,9 @@ from vmsbridge.cli.clip_common import (
     EXIT_OK,
     SubParsers,
     add_output_options,
+    add_timeout_option,
     moment,
     report_clip,
-    seconds_up_to,
 )
 from vmsbridge.cli.common import add_password_options, password_from
 
@@ -43,13 +43,7 @@ def add_replay(sub: SubParsers) -> None:
         help=f"user for the RTSP server (password from --password-env, default {PASSWORD_ENV})",
     )
     add_password_options(replay, PASSWORD_ENV)
-    replay.add_argument(
-        "--timeout",
-        type=seconds_up_to(600),
-        default=10.0,
-        metavar="S",
-        help="give up when connecting or a read takes longer (default: %(default)s s)",
-    )
+    add_timeout_option(replay)
     add_output_options(replay)
     replay.set_defaults(handler=run_replay)
 
